@@ -1,0 +1,20 @@
+"""convlab: what convolutional layers buy over fully connected networks, measured.
+
+Modules, one concern each: `config` (paths and run parameters), `data` (datasets),
+`models` (architectures and their cost), `training` (seeded training, result
+records, reuse), `records` (atomic I/O, environment stamp), `analysis` (metrics and
+tables), `plots` (figures) and `pipeline` (running and rendering the notebooks).
+Submodules that need TensorFlow are imported on first use, so `import convlab`
+stays fast.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+__all__ = ["analysis", "config", "data", "models", "pipeline", "plots", "records", "training"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return importlib.import_module(f"convlab.{name}")
+    raise AttributeError(f"module 'convlab' has no attribute {name!r}")

@@ -1,0 +1,222 @@
+"""Numbers behind the report: dataset statistics, metrics, and summaries of result records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from convlab import data
+
+
+def class_balance(dataset: data.Dataset) -> pd.DataFrame:
+    """Images per class in the training and test splits."""
+    counts = {
+        split: np.bincount(labels, minlength=dataset.num_classes)
+        for split, labels in (("train", dataset.y_train), ("test", dataset.y_test))
+    }
+    return pd.DataFrame(counts, index=pd.Index(dataset.class_names, name="class"))
+
+
+def mean_images(images: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """The average image of each class, in [0, 1] (num_classes×28×28)."""
+    return np.stack([images[labels == label].mean(axis=0) / 255.0 for label in range(num_classes)])
+
+
+def normalisation_check(dataset: data.Dataset) -> pd.DataFrame:
+    """dtype, range, mean and standard deviation of the training pixels before and after scaling."""
+    raw = dataset.x_train
+    scaled = data.scale_images(raw)
+    rows = {
+        "raw (uint8)": [str(raw.dtype), int(raw.min()), int(raw.max()), float(raw.mean()), float(raw.std())],
+        "scaled (float32)": [
+            str(scaled.dtype),
+            float(scaled.min()),
+            float(scaled.max()),
+            float(scaled.mean()),
+            float(scaled.std()),
+        ],
+    }
+    return pd.DataFrame(rows, index=["dtype", "min", "max", "mean", "std"]).T
+
+
+def reference_statistics(dataset: data.Dataset, normalisation: pd.DataFrame) -> pd.DataFrame:
+    """Measured mean and std of the scaled training pixels next to the published values."""
+    mean, std = data.SPECS[dataset.name].reference_mean_std
+    measured = normalisation.loc["scaled (float32)"]
+    return pd.DataFrame(
+        {"measured": [measured["mean"], measured["std"]], "published": [mean, std]}, index=["mean", "std"]
+    ).assign(difference=lambda frame: frame["measured"] - frame["published"])
+
+
+def neighbour_correlation(images: np.ndarray, max_distance: int = 14, sample: int = 5000, seed: int = 0) -> pd.DataFrame:
+    """Pearson correlation between pixel intensities `d` pixels apart (horizontally and vertically).
+
+    Pixels of natural images are strongly correlated with their neighbours and
+    much less with distant pixels: the locality that convolution assumes.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = images[rng.choice(len(images), min(sample, len(images)), replace=False)].astype(np.float64)
+    rows = []
+    for distance in range(1, max_distance + 1):
+        for direction, (left, right) in {
+            "horizontal": (chosen[:, :, :-distance], chosen[:, :, distance:]),
+            "vertical": (chosen[:, :-distance, :], chosen[:, distance:, :]),
+        }.items():
+            rows.append({"distance": distance, "direction": direction, "correlation": _pearson(left.ravel(), right.ravel())})
+    return pd.DataFrame(rows)
+
+
+def _pearson(first: np.ndarray, second: np.ndarray) -> float:
+    return float(np.corrcoef(first, second)[0, 1])
+
+
+def confusion_matrix(true_labels: np.ndarray, predicted_labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (true class, predicted class) pairs."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(true_labels), np.asarray(predicted_labels)), 1)
+    return matrix
+
+
+def per_class_accuracy(true_labels: np.ndarray, predicted_labels: np.ndarray, class_names: tuple[str, ...]) -> pd.Series:
+    """Share of each class's test images that were classified correctly."""
+    matrix = confusion_matrix(true_labels, predicted_labels, len(class_names))
+    return pd.Series(np.diag(matrix) / matrix.sum(axis=1), index=pd.Index(class_names, name="class"))
+
+
+def record_predictions(record: dict) -> np.ndarray:
+    return np.asarray(record["test"]["predictions"])
+
+
+def summarize(records: list[dict], label: str | None = None) -> dict:
+    """One row of a comparison table: cost and test metrics, mean and std over seeds."""
+    accuracy = np.array([record["test"]["accuracy"] for record in records])
+    loss = np.array([record["test"]["loss"] for record in records])
+    first = records[0]
+    return {
+        "model": label or first["model"]["name"],
+        "parameters": first["model"]["parameters"],
+        "MACs per image": first["macs_per_image"],
+        "seeds": len(records),
+        "test accuracy (%)": 100 * accuracy.mean(),
+        "accuracy std (%)": 100 * accuracy.std(ddof=1) if len(records) > 1 else float("nan"),
+        "test loss": loss.mean(),
+        "epochs run": np.mean([record["epochs_run"] for record in records]),
+        "best epoch": np.mean([record["best_epoch"] for record in records]),
+        "train time (s)": np.mean([record["timing"]["train_seconds"] for record in records]),
+        "s per epoch": np.mean([record["timing"]["seconds_per_epoch"] for record in records]),
+        "inference (ms/image)": np.mean([record["timing"]["inference_ms_per_image"] for record in records]),
+    }
+
+
+def comparison_table(groups: dict[str, list[dict]]) -> pd.DataFrame:
+    """Models side by side, one row each, from their result records."""
+    return pd.DataFrame([summarize(group, label) for label, group in groups.items()]).set_index("model")
+
+
+def history_frame(record: dict) -> pd.DataFrame:
+    """Per-epoch training and validation metrics of one run."""
+    history = record["history"]
+    frame = pd.DataFrame({key: history[key] for key in ("loss", "val_loss", "accuracy", "val_accuracy")})
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
+    return frame
+
+
+def array_summary(dataset: data.Dataset) -> pd.DataFrame:
+    """Shape, dtype and value range of every split, as loaded."""
+    rows = {}
+    for split in data.SPLITS:
+        array = getattr(dataset, split)
+        rows[split] = {
+            "shape": "×".join(map(str, array.shape)),
+            "dtype": str(array.dtype),
+            "min": int(array.min()),
+            "max": int(array.max()),
+        }
+    return pd.DataFrame(rows).T
+
+
+def pixel_std_map(images: np.ndarray) -> np.ndarray:
+    """Standard deviation of each pixel position over the images, in [0, 1] units."""
+    return images.std(axis=0) / 255.0
+
+
+def top_confusions(matrix: np.ndarray, class_names: tuple[str, ...], count: int = 5) -> pd.DataFrame:
+    """The most frequent (true, predicted) mistakes."""
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    order = np.argsort(errors, axis=None)[::-1][:count]
+    rows = [np.unravel_index(index, errors.shape) for index in order]
+    return pd.DataFrame(
+        [
+            {"true class": class_names[true], "predicted as": class_names[predicted], "test images": int(errors[true, predicted])}
+            for true, predicted in rows
+        ]
+    )
+
+
+def overfitting_summary(record: dict) -> dict:
+    """How far validation loss rose after its minimum, and which epoch's weights were kept."""
+    history = record["history"]
+    best = record["best_epoch"]
+    return {
+        "epochs run": record["epochs_run"],
+        "restored epoch": best,
+        "validation loss at restored epoch": history["val_loss"][best - 1],
+        "validation loss at last epoch": history["val_loss"][-1],
+        "training loss at last epoch": history["loss"][-1],
+    }
+
+
+def gain(baseline: list[dict], challenger: list[dict]) -> dict:
+    """Accuracy gain and error-rate ratio of `challenger` over `baseline` (means over seeds)."""
+    base = np.mean([record["test"]["accuracy"] for record in baseline])
+    new = np.mean([record["test"]["accuracy"] for record in challenger])
+    return {
+        "accuracy gain (points)": 100 * (new - base),
+        "baseline error (%)": 100 * (1 - base),
+        "challenger error (%)": 100 * (1 - new),
+        "error ratio": (1 - new) / (1 - base),
+        "parameter ratio": challenger[0]["model"]["parameters"] / baseline[0]["model"]["parameters"],
+        "MAC ratio": challenger[0]["macs_per_image"] / baseline[0]["macs_per_image"],
+        "training time ratio": np.mean([r["timing"]["train_seconds"] for r in challenger])
+        / np.mean([r["timing"]["train_seconds"] for r in baseline]),
+    }
+
+
+def describe_gain(dataset_name: str, figures: dict) -> str:
+    """One paragraph, in Markdown, stating the measured gain of the CNN over the baseline."""
+    return (
+        f"On **{dataset_name}** the CNN reaches {100 - figures['challenger error (%)']:.2f}% test accuracy against "
+        f"{100 - figures['baseline error (%)']:.2f}% for the fully connected baseline, a gain of "
+        f"{figures['accuracy gain (points)']:+.2f} points: its test error is {figures['error ratio']:.2f}× the "
+        f"baseline's ({figures['challenger error (%)']:.2f}% vs {figures['baseline error (%)']:.2f}%). It uses "
+        f"{figures['parameter ratio']:.2f}× the parameters, but {figures['MAC ratio']:.1f}× the multiply-accumulates "
+        f"per image, and its training took {figures['training time ratio']:.1f}× as long."
+    )
+
+
+def border_weight_share(kernel: np.ndarray, spread: np.ndarray, threshold: float = 0.05) -> pd.DataFrame:
+    """First-layer weights grouped by how much their input pixel varies across the training images.
+
+    `kernel` is the first dense layer's (784, units) weight matrix, `spread` the
+    per-pixel standard deviation in scaled units. A pixel that is zero in every
+    image gives its weights a zero gradient: they never move from initialisation.
+    """
+    flat_spread = spread.ravel()
+    groups = {
+        "constant (never varies)": flat_spread == 0,
+        f"near-constant (std < {threshold})": (flat_spread > 0) & (flat_spread < threshold),
+        f"varying (std ≥ {threshold})": flat_spread >= threshold,
+    }
+    rows = []
+    for label, mask in groups.items():
+        rows.append(
+            {
+                "pixel group": label,
+                "pixels": int(mask.sum()),
+                "first-layer parameters": int(mask.sum() * kernel.shape[1]),
+                "share of first-layer weights (%)": 100 * mask.mean(),
+                "mean |weight|": float(np.abs(kernel[mask]).mean()) if mask.any() else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("pixel group")

@@ -1,0 +1,154 @@
+"""Paths, names and run parameters shared by the notebooks.
+
+Importing this module does no I/O: every path is derived from the package's own
+location or from the environment when a function is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
+DEFAULT_DATA_DIR = PROJECT_DIR / "data"
+REPORTS_DIR = PROJECT_DIR / "reports"
+IMAGES_DIR = PROJECT_DIR / "images"
+DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
+
+DATA_DIR_ENV = "CONVLAB_DATA_DIR"
+OFFLINE_ENV = "CONVLAB_OFFLINE"
+
+DATASETS = ("fashion_mnist", "mnist")
+NOTEBOOKS = ("01_eda", "02_fc_baseline", "03_cnn")
+NUM_CLASSES = 10
+IMAGE_SIDE = 28
+
+
+class ParameterError(ValueError):
+    """A run parameter has a value that cannot be used."""
+
+
+def resolve_data_dir(override: str | Path | None = None) -> Path:
+    """The data folder: the explicit override, else $CONVLAB_DATA_DIR, else `data/`."""
+    if override:
+        return Path(override).expanduser().resolve()
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        return Path(from_env).expanduser().resolve()
+    return DEFAULT_DATA_DIR
+
+
+def keras_cache_dir() -> Path:
+    """Where the Keras loaders keep downloaded datasets ($KERAS_HOME or ~/.keras)."""
+    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
+    return Path(keras_home) / "datasets"
+
+
+def downloads_allowed() -> bool:
+    """False when $CONVLAB_OFFLINE is set to a true value (1, true, yes)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
+def _as_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be an integer, got the boolean {value!r}.")
+    try:
+        number = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        raise ParameterError(f"{name} must be an integer, got {value!r}.") from None
+    if number < minimum:
+        raise ParameterError(f"{name} must be at least {minimum}, got {number}.")
+    return number
+
+
+def parse_seeds(value: object) -> tuple[int, ...]:
+    """Seeds from an int, a list of ints, or a string such as "0,1,2" (papermill -p)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        items: Sequence[object] = [value]
+    elif isinstance(value, str):
+        items = [part for part in value.replace(" ", ",").split(",") if part]
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        raise ParameterError(f"seeds must be a list of integers or a string like '0,1,2', got {value!r}.")
+    seeds = tuple(_as_int("each seed", item, 0) for item in items)
+    if not seeds:
+        raise ParameterError("seeds is empty: give at least one seed, e.g. seeds='0' or seeds='0,1,2'.")
+    if len(set(seeds)) != len(seeds):
+        raise ParameterError(f"seeds has duplicates {list(seeds)}: each seed would train the same model twice.")
+    return seeds
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    """The validated parameters of one notebook run."""
+
+    dataset: str
+    data_dir: Path
+    epochs: int
+    seeds: tuple[int, ...]
+    train_size: int
+    test_size: int
+    batch_size: int
+    output_dir: Path
+    images_dir: Path
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_notebook(
+        cls,
+        *,
+        notebook: str,
+        dataset: object,
+        data_dir: object = "",
+        epochs: object = 15,
+        seeds: object = "0",
+        train_size: object = 0,
+        test_size: object = 0,
+        batch_size: object = 32,
+        output_dir: object = "",
+        images_dir: object = "",
+    ) -> RunParameters:
+        """Validate a notebook's parameters (papermill may pass any of them as strings)."""
+        name = str(dataset).strip().lower().replace("-", "_")
+        if name not in DATASETS:
+            raise ParameterError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
+        output = Path(str(output_dir)).expanduser().resolve() if output_dir else REPORTS_DIR / name
+        images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR / name
+        return cls(
+            dataset=name,
+            data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
+            epochs=_as_int("epochs", epochs, 1),
+            seeds=parse_seeds(seeds),
+            train_size=_subset_size("train_size", train_size),
+            test_size=_subset_size("test_size", test_size),
+            batch_size=_as_int("batch_size", batch_size, 1),
+            output_dir=output,
+            images_dir=images / notebook,
+        )
+
+    @property
+    def results_dir(self) -> Path:
+        return self.output_dir / "results"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.output_dir / "models"
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+def _subset_size(name: str, value: object) -> int:
+    size = _as_int(name, value, 0)
+    if 0 < size < NUM_CLASSES:
+        raise ParameterError(
+            f"{name}={size} is smaller than the {NUM_CLASSES} classes: a stratified subset needs at least "
+            f"one image per class (use 0 for the full set)."
+        )
+    return size

@@ -1,0 +1,416 @@
+"""Fashion-MNIST and MNIST: find the files, read them, verify them, subset them.
+
+`load_dataset(name)` returns uint8 images (N×28×28) and labels. Sources are
+tried in order: the data folder (IDX files or `mnist.npz`), the Debian package
+folder, the Keras cache, and finally a download through the Keras loaders.
+The first source that holds any file for the dataset is used; if it is broken
+the error says so instead of silently falling through to another source.
+Every source is verified against the sha256 of the decompressed IDX payloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from convlab import config
+
+SPLITS = ("x_train", "y_train", "x_test", "y_test")
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+EXPECTED_SHAPES = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
+IDX_UINT8 = 0x08
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset's files live and what their payloads must hash to."""
+
+    name: str
+    folder: str
+    npz_name: str
+    class_names: tuple[str, ...]
+    sha256: dict[str, str]
+    reference_mean_std: tuple[float, float]
+    debian_folder: str | None = None
+
+
+SPECS = {
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        folder="fashion-mnist",
+        npz_name="fashion-mnist.npz",
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        sha256={
+            "x_train": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "y_train": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "x_test": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "y_test": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        reference_mean_std=(0.2860, 0.3530),
+        debian_folder="fashion-mnist",
+    ),
+    "mnist": DatasetSpec(
+        name="mnist",
+        folder="mnist",
+        npz_name="mnist.npz",
+        class_names=tuple(str(digit) for digit in range(10)),
+        sha256={
+            "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        reference_mean_std=(0.1307, 0.3081),
+    ),
+}
+
+
+class DataError(ValueError):
+    """The dataset files are missing, unreadable or not what they claim to be."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images as uint8 (N×28×28) and labels as uint8 (N,), plus where they came from."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict:
+        """Sizes and source, for result records."""
+        return {
+            "name": self.name,
+            "train_size": int(len(self.y_train)),
+            "test_size": int(len(self.y_test)),
+            "source": self.source,
+            "sha256": SPECS[self.name].sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a dataset may come from."""
+
+    description: str
+    kind: str  # "idx", "npz" or "download"
+    path: Path | None = None
+
+    def is_present(self) -> bool:
+        if self.kind == "download":
+            return True
+        if self.kind == "npz":
+            return self.path is not None and self.path.is_file()
+        return (
+            self.path is not None
+            and self.path.is_dir()
+            and any(_idx_file(self.path, stem) is not None for stem in IDX_NAMES.values())
+        )
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.path}" if self.path else self.description
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of a dataset by name, with a clear error for unknown names."""
+    if name not in SPECS:
+        raise DataError(f"Unknown dataset {name!r}: choose one of {', '.join(SPECS)}.")
+    return SPECS[name]
+
+
+def candidate_sources(name: str, data_dir: str | Path | None = None) -> list[Source]:
+    """Every place searched for a dataset, in order of preference."""
+    spec = dataset_spec(name)
+    root = config.resolve_data_dir(data_dir)
+    sources = [
+        Source("data folder (IDX files)", "idx", root / spec.folder),
+        Source("data folder (.npz)", "npz", root / spec.npz_name),
+        Source("data folder (.npz)", "npz", root / spec.folder / spec.npz_name),
+    ]
+    if spec.debian_folder:
+        sources.append(Source("Debian package", "idx", config.DEBIAN_DATASETS_DIR / spec.debian_folder))
+    cache = config.keras_cache_dir()
+    if spec.name == "mnist":
+        sources.append(Source("Keras cache", "npz", cache / spec.npz_name))
+    else:
+        sources.append(Source("Keras cache", "idx", cache / spec.folder))
+    return sources
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, *, allow_download: bool | None = None) -> Dataset:
+    """Load a dataset as uint8 arrays from the first source that holds it, verified by sha256."""
+    spec = dataset_spec(name)
+    sources = candidate_sources(name, data_dir)
+    for source in sources:
+        if source.is_present():
+            arrays = _read_source(spec, source)
+            return _verified_dataset(spec, arrays, source)
+    if allow_download is None:
+        allow_download = config.downloads_allowed()
+    if not allow_download:
+        raise DataError(_not_found_message(spec, sources, data_dir))
+    arrays = _download(spec, sources)
+    return _verified_dataset(spec, arrays, "Keras download")
+
+
+def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None) -> str:
+    searched = "\n".join(f"  - {source}" for source in sources)
+    root = config.resolve_data_dir(data_dir)
+    files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
+    return (
+        f"Dataset {spec.name!r} not found, and downloads are switched off (${config.OFFLINE_ENV}).\n"
+        f"Searched:\n{searched}\n"
+        f"Fix: copy the four IDX files ({files}) into {root / spec.folder}/"
+        + (f", or Keras's {spec.npz_name} into {root}/" if spec.name == "mnist" else "")
+        + f"; or point ${config.DATA_DIR_ENV} (or the notebook parameter data_dir) at a folder that holds them"
+        + ("; or install the Debian package dataset-fashion-mnist" if spec.debian_folder else "")
+        + "."
+    )
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
+    assert source.path is not None
+    if source.kind == "npz":
+        return read_npz(source.path)
+    arrays = {}
+    for split, stem in IDX_NAMES.items():
+        path = _idx_file(source.path, stem)
+        if path is None:
+            raise DataError(
+                f"{source.path / (stem + '.gz')} is missing ({source.description} for {spec.name!r}). "
+                f"Fix: copy the official file {stem}.gz there; a source must hold all four files."
+            )
+        arrays[split] = read_idx(path)
+    return arrays
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except EOFError:
+        raise DataError(f"{path} is a truncated gzip file. Fix: copy the file again (the transfer was cut short).") from None
+    except (gzip.BadGzipFile, zlib.error, OSError) as error:
+        raise DataError(
+            f"{path} is not a valid gzip file ({error}). Fix: replace it with the official .gz file, "
+            f"or decompress it yourself and drop the .gz suffix."
+        ) from None
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (.gz or uncompressed) into an array."""
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise DataError(f"{path} holds {len(raw)} bytes, too few for an IDX file. Fix: copy the official file again.")
+    zero1, zero2, dtype_code, ndim = raw[:4]
+    if zero1 != 0 or zero2 != 0 or dtype_code != IDX_UINT8 or not 1 <= ndim <= 3:
+        raise DataError(
+            f"{path} does not start with the IDX magic number of an unsigned-byte array "
+            f"(got {raw[:4].hex()}, expected 000008 followed by 01 or 03). "
+            f"Fix: this is not an MNIST-style IDX file; replace it with the official one."
+        )
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{path} ends inside its IDX header. Fix: copy the official file again.")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    expected_bytes = int(np.prod(shape))
+    if len(raw) - header_size != expected_bytes:
+        raise DataError(
+            f"{path} declares shape {shape} ({expected_bytes} bytes) but holds {len(raw) - header_size} bytes "
+            f"of data. Fix: the file is truncated or padded; copy the official file again."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a Keras-style .npz (x_train, y_train, x_test, y_test) without ever unpickling."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in SPLITS if key not in archive.files]
+            if missing:
+                raise DataError(
+                    f"{path} lacks the arrays {missing} (it holds {sorted(archive.files)}). "
+                    f"Fix: use the mnist.npz that keras.datasets.mnist downloads, with keys {list(SPLITS)}."
+                )
+            return {key: archive[key] for key in SPLITS}
+    except DataError:
+        raise
+    except ValueError as error:
+        if "pickle" in str(error).lower():
+            raise DataError(
+                f"{path} stores Python objects, which are never loaded (pickles can run code). "
+                f"Fix: save plain uint8 arrays with numpy.savez."
+            ) from None
+        raise DataError(f"{path} is not a readable .npz file ({error}). Fix: copy the official file again.") from None
+    except (OSError, zlib.error, EOFError) as error:
+        raise DataError(f"{path} is not a readable .npz file ({error}). Fix: copy the official file again.") from None
+    except Exception as error:  # zipfile.BadZipFile and friends
+        raise DataError(f"{path} is not a readable .npz file ({error}). Fix: copy the official file again.") from None
+
+
+def idx_sha256(array: np.ndarray) -> str:
+    """The sha256 of the IDX payload (magic, dimensions, bytes) that encodes this uint8 array."""
+    header = bytes([0, 0, IDX_UINT8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    digest = hashlib.sha256(header)
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _verified_dataset(spec: DatasetSpec, arrays: dict[str, np.ndarray], source: Source | str) -> Dataset:
+    for split in SPLITS:
+        array = arrays[split]
+        origin = _origin(source, split)
+        if array.dtype != np.uint8:
+            raise DataError(f"{origin} has dtype {array.dtype}, expected uint8. Fix: use the official {spec.name} files.")
+        if array.shape != EXPECTED_SHAPES[split]:
+            raise DataError(
+                f"{origin} has shape {array.shape}, expected {EXPECTED_SHAPES[split]} for {spec.name!r}. "
+                f"Fix: these are not the official {spec.name} files (wrong counts or image size)."
+            )
+        if idx_sha256(array) != spec.sha256[split]:
+            raise DataError(
+                f"{origin} fails its sha256 check: the content differs from the official {spec.name} release "
+                f"({IDX_NAMES[split]}). Fix: replace the file with the official one "
+                f"(or check that MNIST and Fashion-MNIST files were not swapped)."
+            )
+    return Dataset(
+        name=spec.name,
+        class_names=spec.class_names,
+        source=str(source),
+        **{split: arrays[split] for split in SPLITS},
+    )
+
+
+def _origin(source: Source | str, split: str) -> str:
+    """Where one split came from, as precisely as the source allows (file, or array in an .npz)."""
+    if isinstance(source, Source) and source.kind == "idx" and source.path is not None:
+        path = _idx_file(source.path, IDX_NAMES[split])
+        return str(path) if path else f"{source.path / IDX_NAMES[split]}"
+    if isinstance(source, Source) and source.kind == "npz":
+        return f"array {split!r} of {source.path}"
+    return f"{split} from {source}"
+
+
+def _download(spec: DatasetSpec, sources: list[Source]) -> dict[str, np.ndarray]:
+    import keras
+
+    loader = {"fashion_mnist": keras.datasets.fashion_mnist, "mnist": keras.datasets.mnist}[spec.name]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:
+        searched = "\n".join(f"  - {source}" for source in sources)
+        raise DataError(
+            f"Dataset {spec.name!r} was not found locally and the download failed ({error}).\nSearched:\n{searched}\n"
+            f"Fix: on a machine without internet, copy the files into {config.resolve_data_dir() / spec.folder}/ "
+            f"or set ${config.DATA_DIR_ENV}; set ${config.OFFLINE_ENV}=1 to skip the download attempt."
+        ) from None
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def stratified_indices(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `size` items drawn without replacement, class proportions preserved."""
+    classes, counts = np.unique(labels, return_counts=True)
+    if not len(classes) <= size <= len(labels):
+        raise DataError(
+            f"A stratified subset of {size} items needs between {len(classes)} (one per class) and "
+            f"{len(labels)} (all items). Fix: choose a size in that range (0 means the full set)."
+        )
+    quotas = counts * size / len(labels)
+    taken = np.maximum(np.floor(quotas).astype(int), 1)
+    remainder = size - taken.sum()
+    order = np.argsort(-(quotas - np.floor(quotas)), kind="stable")
+    step = 1 if remainder > 0 else -1
+    position = 0
+    while remainder != 0:
+        index = order[position % len(order)]
+        if step > 0 or taken[index] > 1:
+            taken[index] += step
+            remainder -= step
+        position += 1
+    chosen = [rng.choice(np.flatnonzero(labels == label), quota, replace=False) for label, quota in zip(classes, taken)]
+    return np.sort(np.concatenate(chosen))
+
+
+def subset(dataset: Dataset, train_size: int = 0, test_size: int = 0, seed: int = 0) -> Dataset:
+    """A class-stratified, seeded subset; a size of 0 keeps that split whole."""
+    rng = np.random.default_rng(seed)
+    changes = {}
+    if train_size:
+        index = stratified_indices(dataset.y_train, train_size, rng)
+        changes.update(x_train=dataset.x_train[index], y_train=dataset.y_train[index])
+    if test_size:
+        index = stratified_indices(dataset.y_test, test_size, rng)
+        changes.update(x_test=dataset.x_test[index], y_test=dataset.y_test[index])
+    return replace(dataset, **changes) if changes else dataset
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carve a stratified validation set from training data: (x_fit, y_fit, x_val, y_val)."""
+    if not 0 < fraction < 1:
+        raise DataError(f"validation fraction must lie strictly between 0 and 1, got {fraction}.")
+    size = max(int(round(len(labels) * fraction)), len(np.unique(labels)))
+    val_index = stratified_indices(labels, size, np.random.default_rng(seed))
+    fit_mask = np.ones(len(labels), dtype=bool)
+    fit_mask[val_index] = False
+    return images[fit_mask], labels[fit_mask], images[val_index], labels[val_index]
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N×28×28) to float32 in [0, 1] with a channel axis (N×28×28×1)."""
+    if images.dtype != np.uint8:
+        raise DataError(f"scale_images expects uint8 images, got {images.dtype}.")
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def load_for_run(params: config.RunParameters) -> Dataset:
+    """The dataset a notebook run asks for: loaded, verified, and subset if requested."""
+    dataset = load_dataset(params.dataset, params.data_dir)
+    return subset(dataset, params.train_size, params.test_size, seed=0)

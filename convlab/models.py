@@ -1,0 +1,128 @@
+"""The studies' architectures as configurations, Keras builders, and their cost.
+
+A `ModelConfig` is plain data (it goes into result records and cache keys);
+`build_model` turns it into a Keras model; `macs_per_image` counts the
+multiply-accumulate operations of one forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from convlab import config
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A fully connected network (kind "fc") or a two-block CNN (kind "cnn")."""
+
+    name: str
+    kind: str
+    hidden_units: tuple[int, ...] = ()
+    filters: tuple[int, ...] = ()
+    kernel_sizes: tuple[int, ...] = ()
+    padding: str = "same"
+    dense_units: int = 64
+    num_classes: int = config.NUM_CLASSES
+    image_side: int = config.IMAGE_SIDE
+
+    def __post_init__(self) -> None:
+        if self.kind not in {"fc", "cnn"}:
+            raise ValueError(f"Unknown model kind {self.kind!r}: use 'fc' or 'cnn'.")
+        if self.kind == "cnn":
+            if len(self.filters) != len(self.kernel_sizes) or not self.filters:
+                raise ValueError("A CNN needs one kernel size per convolutional layer.")
+            for size in self.kernel_sizes:
+                if size < 1 or size % 2 == 0 or size > self.image_side:
+                    raise ValueError(
+                        f"Kernel size {size} is invalid: use an odd size from 1 to {self.image_side} "
+                        f"(odd sizes keep 'same' padding symmetric)."
+                    )
+            if self.padding not in {"same", "valid"}:
+                raise ValueError(f"Unknown padding {self.padding!r}: use 'same' or 'valid'.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def fc_baseline_config(dataset: str) -> ModelConfig:
+    """The studies' FC baselines: 784→128→64→10 (Fashion-MNIST) and 784→128→10 (MNIST)."""
+    hidden = (128, 64) if dataset == "fashion_mnist" else (128,)
+    return ModelConfig(name="fc_baseline", kind="fc", hidden_units=hidden)
+
+
+def cnn_config(dataset: str, first_kernel: int = 3) -> ModelConfig:
+    """The studies' CNNs: Conv(32)→Pool→Conv(64)→Pool→Dense(64)→Dense(10).
+
+    Fashion-MNIST uses 'same' padding, MNIST 'valid'. `first_kernel` changes
+    the first convolution's kernel only (the kernel-size experiment).
+    """
+    padding = "same" if dataset == "fashion_mnist" else "valid"
+    name = "cnn" if first_kernel == 3 else f"cnn_k{first_kernel}"
+    return ModelConfig(name=name, kind="cnn", filters=(32, 64), kernel_sizes=(first_kernel, 3), padding=padding)
+
+
+def study_models(dataset: str) -> dict[str, ModelConfig]:
+    """The baseline and the CNN of the study that used this dataset."""
+    return {"fc_baseline": fc_baseline_config(dataset), "cnn": cnn_config(dataset)}
+
+
+def build_model(model_config: ModelConfig):
+    """A Keras Sequential model for a configuration (inputs: float32 N×28×28×1)."""
+    import keras
+    from keras import layers
+
+    side = model_config.image_side
+    stack = [keras.Input(shape=(side, side, 1), name="image")]
+    if model_config.kind == "fc":
+        stack.append(layers.Flatten(name="flatten"))
+        for index, units in enumerate(model_config.hidden_units, start=1):
+            stack.append(layers.Dense(units, activation="relu", name=f"dense_{index}"))
+    else:
+        for index, (filters, size) in enumerate(zip(model_config.filters, model_config.kernel_sizes), start=1):
+            stack.append(layers.Conv2D(filters, size, padding=model_config.padding, activation="relu", name=f"conv_{index}"))
+            stack.append(layers.MaxPooling2D(2, name=f"pool_{index}"))
+        stack.append(layers.Flatten(name="flatten"))
+        stack.append(layers.Dense(model_config.dense_units, activation="relu", name="dense_1"))
+    stack.append(layers.Dense(model_config.num_classes, activation="softmax", name="output"))
+    return keras.Sequential(stack, name=model_config.name)
+
+
+def layer_macs(layer) -> int:
+    """Multiply-accumulates of one layer for one image (convolutions and dense layers; others cost 0)."""
+    from keras import layers
+
+    if isinstance(layer, layers.Conv2D):
+        _, height, width, out_channels = layer.output.shape
+        kernel_h, kernel_w, in_channels, _ = layer.kernel.shape
+        return int(height * width * out_channels * kernel_h * kernel_w * in_channels)
+    if isinstance(layer, layers.Dense):
+        in_features, out_features = layer.kernel.shape
+        return int(in_features * out_features)
+    return 0
+
+
+def macs_per_image(model) -> int:
+    """Multiply-accumulates of one forward pass (biases, activations and pooling excluded)."""
+    return sum(layer_macs(layer) for layer in model.layers)
+
+
+def layer_table(model):
+    """A DataFrame, one row per layer: type, output shape, parameters, MACs and their shares."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {
+                "layer": layer.name,
+                "type": layer.__class__.__name__,
+                "output shape": "×".join(str(dim) for dim in layer.output.shape[1:]),
+                "parameters": int(layer.count_params()),
+                "MACs": layer_macs(layer),
+            }
+            for layer in model.layers
+        ]
+    ).set_index("layer")
+    frame["share of parameters (%)"] = 100 * frame["parameters"] / frame["parameters"].sum()
+    frame["share of MACs (%)"] = 100 * frame["MACs"] / max(frame["MACs"].sum(), 1)
+    return frame

@@ -1,0 +1,170 @@
+"""Figures of the report. Each function returns a matplotlib Figure; `save` writes it as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from convlab import analysis, data, records
+
+sns.set_theme(context="notebook", style="whitegrid")
+
+
+def save(figure: plt.Figure, images_dir: str | Path, name: str) -> Path:
+    """Write a figure to `<images_dir>/<name>.png` atomically and return the path."""
+    target = Path(images_dir) / f"{name}.png"
+    with records.atomic_path(target) as temporary:
+        figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
+    return target
+
+
+def sample_grid(dataset: data.Dataset, per_class: int = 8, seed: int = 0) -> plt.Figure:
+    """A few random training images of every class, one row per class."""
+    rng = np.random.default_rng(seed)
+    figure, axes = plt.subplots(dataset.num_classes, per_class, figsize=(per_class * 0.9, dataset.num_classes * 0.95))
+    for label, row in enumerate(axes):
+        chosen = rng.choice(np.flatnonzero(dataset.y_train == label), per_class, replace=False)
+        for axis, index in zip(row, chosen):
+            axis.imshow(dataset.x_train[index], cmap="gray_r", vmin=0, vmax=255)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        row[0].set_ylabel(dataset.class_names[label], rotation=0, ha="right", va="center", fontsize=9)
+    figure.suptitle("Random training images per class")
+    return figure
+
+
+def mean_images(means: np.ndarray, class_names: tuple[str, ...]) -> plt.Figure:
+    """The average image of each class."""
+    figure, axes = plt.subplots(1, len(class_names), figsize=(len(class_names) * 1.3, 1.8))
+    for axis, image, name in zip(axes, means, class_names):
+        axis.imshow(image, cmap="magma", vmin=0, vmax=1)
+        axis.set_title(name, fontsize=8)
+        axis.axis("off")
+    figure.suptitle("Mean image per class (pixel values in [0, 1])", y=1.05)
+    return figure
+
+
+def intensity_histogram(images: np.ndarray) -> plt.Figure:
+    """Distribution of raw pixel values (log scale: most pixels are background)."""
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    counts = np.bincount(images.ravel(), minlength=256)
+    axis.bar(np.arange(256), counts, width=1.0, color="steelblue")
+    axis.set_yscale("log")
+    axis.set_xlabel("pixel value (0–255)")
+    axis.set_ylabel("pixels (log scale)")
+    axis.set_title("Pixel-intensity histogram of the training images")
+    return figure
+
+
+def neighbour_correlation(frame: pd.DataFrame) -> plt.Figure:
+    """Correlation of pixel pairs against their distance."""
+    figure, axis = plt.subplots(figsize=(6.5, 3.2))
+    sns.lineplot(data=frame, x="distance", y="correlation", hue="direction", marker="o", ax=axis)
+    axis.set_xlabel("distance between the two pixels (pixels)")
+    axis.set_ylabel("Pearson correlation")
+    axis.set_title("Nearby pixels are correlated, distant ones much less")
+    return figure
+
+
+def training_curves(groups: dict[str, dict]) -> plt.Figure:
+    """Loss and accuracy per epoch, training (dashed) and validation (solid), one colour per model."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
+    palette = sns.color_palette(n_colors=len(groups))
+    for colour, (label, record) in zip(palette, groups.items()):
+        history = analysis.history_frame(record)
+        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            axis.plot(history.index, history[metric], "--", color=colour, label=f"{label} train")
+            axis.plot(history.index, history[f"val_{metric}"], "-", color=colour, label=f"{label} validation")
+        best = record["best_epoch"]
+        loss_axis.axvline(best, color=colour, alpha=0.3, linewidth=3)
+    loss_axis.set_title("Loss (shaded line: restored epoch)")
+    accuracy_axis.set_title("Accuracy")
+    for axis in (loss_axis, accuracy_axis):
+        axis.set_xlabel("epoch")
+        axis.legend(fontsize=8)
+    return figure
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: tuple[str, ...], title: str) -> plt.Figure:
+    """A heat map of test-set counts, rows true class, columns predicted class."""
+    figure, axis = plt.subplots(figsize=(7.5, 6))
+    sns.heatmap(
+        matrix,
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        cbar=False,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        ax=axis,
+        annot_kws={"fontsize": 8},
+    )
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("true class")
+    axis.set_title(title)
+    return figure
+
+
+def per_class_accuracy(frame: pd.DataFrame) -> plt.Figure:
+    """Test accuracy per class, one bar per model (columns of `frame`)."""
+    long = frame.reset_index().melt(id_vars="class", var_name="model", value_name="accuracy")
+    figure, axis = plt.subplots(figsize=(10, 3.6))
+    sns.barplot(data=long, x="class", y="accuracy", hue="model", ax=axis)
+    axis.set_ylim(max(0.0, long["accuracy"].min() - 0.1), 1.0)
+    axis.set_xlabel("")
+    axis.set_ylabel("test accuracy")
+    axis.tick_params(axis="x", rotation=30)
+    axis.set_title("Per-class test accuracy")
+    return figure
+
+
+def dense_weights_as_images(kernel: np.ndarray, count: int = 32, side: int = 28) -> plt.Figure:
+    """The first dense layer's weights, one 28×28 image per hidden unit (diverging colours, common scale)."""
+    columns = 8
+    rows = int(np.ceil(count / columns))
+    limit = float(np.abs(kernel[:, :count]).max())
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.2))
+    for unit, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if unit < count:
+            image = axis.imshow(kernel[:, unit].reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    figure.colorbar(image, ax=axes, shrink=0.6, label="weight")
+    figure.suptitle(f"Input weights of the first {count} hidden units, each shown as a 28×28 image")
+    return figure
+
+
+def comparison_bars(table: pd.DataFrame, columns: tuple[str, ...]) -> plt.Figure:
+    """One small bar chart per column of a comparison table (models on the x axis)."""
+    figure, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.2))
+    for axis, column in zip(np.atleast_1d(axes), columns):
+        values = table[column]
+        axis.bar(values.index, values.values, color=sns.color_palette(n_colors=len(values)))
+        axis.set_title(column, fontsize=10)
+        axis.tick_params(axis="x", rotation=20)
+    figure.tight_layout()
+    return figure
+
+
+def class_balance(frame: pd.DataFrame) -> plt.Figure:
+    """Images per class, training and test side by side."""
+    long = frame.reset_index().melt(id_vars="class", var_name="split", value_name="images")
+    figure, axis = plt.subplots(figsize=(9, 3.2))
+    sns.barplot(data=long, x="class", y="images", hue="split", ax=axis)
+    axis.tick_params(axis="x", rotation=30)
+    axis.set_xlabel("")
+    axis.set_title("Images per class")
+    return figure
+
+
+def pixel_map(image: np.ndarray, title: str, colour_label: str) -> plt.Figure:
+    """One 28×28 map of a per-pixel statistic."""
+    figure, axis = plt.subplots(figsize=(3.8, 3.3))
+    shown = axis.imshow(image, cmap="viridis")
+    figure.colorbar(shown, ax=axis, label=colour_label)
+    axis.set_title(title, fontsize=10)
+    axis.axis("off")
+    return figure

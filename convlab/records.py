@@ -1,0 +1,123 @@
+"""Result records: atomic writes, validated reads, and the stamp of the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema_version", "dataset", "model", "seed", "parameters", "macs_per_image", "history", "test", "cache_key")
+STAMPED_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "matplotlib", "seaborn", "papermill", "nbconvert")
+
+
+class MissingResultError(FileNotFoundError):
+    """A result record that an earlier notebook should have written is absent or unusable."""
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; on success it replaces `target` in one rename.
+
+    On failure the temporary file is removed and `target` keeps its earlier content.
+    The temporary name keeps the target's suffix, so writers that check it (Keras) accept it.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+    os.close(handle)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, target)
+    finally:
+        temporary_path.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, payload: dict) -> Path:
+    """Write JSON atomically (temporary file, then rename)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def read_record(path: str | Path) -> dict:
+    """Read a result record, refusing files that are partial, corrupt or of another schema."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingResultError(f"No result record at {path}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise MissingResultError(f"The result record {path} is corrupt ({error}); it will be rebuilt by rerunning.") from None
+    missing = [key for key in REQUIRED_KEYS if key not in record] if isinstance(record, dict) else list(REQUIRED_KEYS)
+    if missing or record.get("schema_version") != SCHEMA_VERSION:
+        raise MissingResultError(f"The result record {path} is incomplete (missing {missing}) or of another schema.")
+    return record
+
+
+def record_path(results_dir: str | Path, model_name: str, seed: int) -> Path:
+    return Path(results_dir) / f"{model_name}-seed{seed}.json"
+
+
+def model_path(models_dir: str | Path, model_name: str, seed: int) -> Path:
+    return Path(models_dir) / f"{model_name}-seed{seed}.keras"
+
+
+def load_records(results_dir: str | Path, model_name: str, *, needed_by: str = "", written_by: str = "") -> list[dict]:
+    """All seeds' records of one model, sorted by seed; a clear error if there are none."""
+    paths = sorted(Path(results_dir).glob(f"{model_name}-seed*.json"))
+    records = []
+    for path in paths:
+        try:
+            records.append(read_record(path))
+        except MissingResultError:
+            continue
+    if not records:
+        hint = f" Run {written_by} first (same dataset and output folder)." if written_by else ""
+        who = f"{needed_by} needs" if needed_by else "Needed:"
+        raise MissingResultError(f"{who} the result records of {model_name!r} in {results_dir}, and there are none.{hint}")
+    return sorted(records, key=lambda record: record["seed"])
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in STAMPED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment_stamp() -> dict:
+    """Python and package versions, OS, CPU and GPU: what a reader needs to reproduce a figure."""
+    stamp = {
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": package_versions(),
+    }
+    try:
+        import tensorflow as tf
+
+        stamp["gpus"] = [device.name for device in tf.config.list_physical_devices("GPU")]
+    except ImportError:
+        stamp["gpus"] = []
+    return stamp

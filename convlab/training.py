@@ -1,0 +1,196 @@
+"""Seeded, deterministic training that writes a result record and keeps the model.
+
+`train_or_reuse` is the one entry point the notebooks use: a configuration that
+was already trained with identical inputs (same data, model, seed, settings,
+code and library versions) is loaded from its record instead of trained again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from convlab import config, data, models, records
+
+CODE_FILES = ("data.py", "models.py", "training.py")
+INFERENCE_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Everything about training that can change its result.
+
+    `patience` epochs without a lower validation loss stop training early; the
+    weights of the epoch with the lowest validation loss are restored either way.
+    """
+
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    validation_fraction: float = 0.1
+    patience: int = 3
+    split_seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def training_config_for(params: config.RunParameters) -> TrainingConfig:
+    """The training settings a notebook run asks for."""
+    return TrainingConfig(epochs=params.epochs, batch_size=params.batch_size)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of every epoch."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's kernels deterministic."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def code_fingerprint() -> str:
+    """sha256 over the source of the modules that decide a training result."""
+    digest = hashlib.sha256()
+    for name in CODE_FILES:
+        digest.update((config.PACKAGE_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(model_config: models.ModelConfig, dataset: data.Dataset, seed: int, settings: TrainingConfig) -> str:
+    """A hash of every input that affects a training result."""
+    inputs = {
+        "dataset": dataset.describe() | {"source": None},
+        "model": model_config.to_dict(),
+        "seed": seed,
+        "training": settings.to_dict(),
+        "code": code_fingerprint(),
+        "versions": {name: records.package_versions().get(name) for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy")},
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def fit(
+    model_config: models.ModelConfig, dataset: data.Dataset, seed: int, settings: TrainingConfig, *, verbose: int = 2
+) -> tuple[keras.Model, dict]:
+    """Train one configuration with one seed; return the model and its result record."""
+    seed_everything(seed)
+    x_fit, y_fit, x_val, y_val = data.split_validation(
+        dataset.x_train, dataset.y_train, settings.validation_fraction, seed=settings.split_seed
+    )
+    x_fit, x_val, x_test = data.scale_images(x_fit), data.scale_images(x_val), data.scale_images(dataset.x_test)
+    model = models.build_model(model_config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    timer = EpochTimer()
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=settings.patience or settings.epochs, restore_best_weights=True
+    )
+    started = time.perf_counter()
+    history = model.fit(
+        x_fit,
+        y_fit,
+        validation_data=(x_val, y_val),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=[timer, stopper],
+        verbose=verbose,
+    )
+    train_seconds = time.perf_counter() - started
+    test_loss, test_accuracy = model.evaluate(x_test, dataset.y_test, batch_size=INFERENCE_BATCH, verbose=0)
+    started = time.perf_counter()
+    probabilities = model.predict(x_test, batch_size=INFERENCE_BATCH, verbose=0)
+    inference_seconds = time.perf_counter() - started
+    record = {
+        "schema_version": records.SCHEMA_VERSION,
+        "dataset": dataset.describe(),
+        "model": model_config.to_dict() | {"parameters": int(model.count_params())},
+        "seed": seed,
+        "parameters": settings.to_dict() | {"fit_size": int(len(y_fit)), "validation_size": int(len(y_val))},
+        "macs_per_image": models.macs_per_image(model),
+        "history": {key: [float(value) for value in values] for key, values in history.history.items()}
+        | {"epoch_seconds": timer.seconds},
+        "epochs_run": len(timer.seconds),
+        "best_epoch": int(stopper.best_epoch) + 1,
+        "test": {
+            "accuracy": float(test_accuracy),
+            "loss": float(test_loss),
+            "predictions": [int(label) for label in np.argmax(probabilities, axis=1)],
+        },
+        "timing": {
+            "train_seconds": train_seconds,
+            "seconds_per_epoch": float(np.mean(timer.seconds)),
+            "inference_ms_per_image": 1000 * inference_seconds / len(x_test),
+        },
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": records.environment_stamp(),
+    }
+    return model, record
+
+
+def train_or_reuse(
+    model_config: models.ModelConfig,
+    dataset: data.Dataset,
+    seed: int,
+    params: config.RunParameters,
+    settings: TrainingConfig | None = None,
+) -> dict:
+    """The result record of a configuration: reused when an identical run is stored, else trained now.
+
+    The model is written before the record, both atomically, so a record on disk
+    always points at a complete model.
+    """
+    settings = settings or training_config_for(params)
+    key = cache_key(model_config, dataset, seed, settings)
+    record_file = records.record_path(params.results_dir, model_config.name, seed)
+    model_file = records.model_path(params.models_dir, model_config.name, seed)
+    try:
+        stored = records.read_record(record_file)
+        if stored["cache_key"] == key and model_file.is_file():
+            print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {record_file}.")
+            return stored
+    except records.MissingResultError:
+        pass
+    print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")
+    model, record = fit(model_config, dataset, seed, settings)
+    record |= {"cache_key": key, "model_file": model_file.name}
+    with records.atomic_path(model_file) as temporary:
+        model.save(temporary)
+    records.write_json(record_file, record)
+    return record
+
+
+def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
+    """One record per seed of the run, each trained at most once."""
+    return [train_or_reuse(model_config, dataset, seed, params) for seed in params.seeds]
+
+
+def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
+    """The Keras model that a result record describes."""
+    path = Path(models_dir) / record["model_file"]
+    if not path.is_file():
+        raise records.MissingResultError(
+            f"The model file {path} named by the result record is missing; rerun the notebook that trains it."
+        )
+    return keras.models.load_model(path)

@@ -1,0 +1,67 @@
+"""Run parameters as papermill passes them: typed values or strings from `-p`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from convlab import config
+
+
+def params(**overrides):
+    values = {"notebook": "02_fc_baseline", "dataset": "fashion_mnist"} | overrides
+    return config.RunParameters.from_notebook(**values)
+
+
+def test_strings_from_the_command_line_are_converted():
+    run = params(dataset="MNIST", epochs="5", seeds="0, 1,2", train_size="2000", batch_size="64")
+    assert (run.dataset, run.epochs, run.seeds, run.train_size, run.batch_size) == ("mnist", 5, (0, 1, 2), 2000, 64)
+
+
+def test_defaults_resolve_to_project_folders():
+    run = params()
+    assert run.output_dir == config.REPORTS_DIR / "fashion_mnist"
+    assert run.images_dir == config.IMAGES_DIR / "fashion_mnist" / "02_fc_baseline"
+    assert run.results_dir == run.output_dir / "results"
+    assert run.data_dir == config.DEFAULT_DATA_DIR
+
+
+def test_data_dir_parameter_beats_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "from_env"))
+    assert params().data_dir == tmp_path / "from_env"
+    assert params(data_dir=str(tmp_path / "explicit")).data_dir == tmp_path / "explicit"
+
+
+@pytest.mark.parametrize(
+    "overrides, fragment",
+    [
+        ({"dataset": "cifar10"}, "Unknown dataset 'cifar10'"),
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"epochs": "-3"}, "epochs must be at least 1"),
+        ({"epochs": "ten"}, "epochs must be an integer"),
+        ({"epochs": True}, "boolean"),
+        ({"seeds": ""}, "seeds is empty"),
+        ({"seeds": []}, "seeds is empty"),
+        ({"seeds": "0,0"}, "duplicates"),
+        ({"seeds": "a,b"}, "each seed must be an integer"),
+        ({"seeds": 1.5}, "seeds must be a list"),
+        ({"train_size": 5}, "smaller than the 10 classes"),
+        ({"test_size": "-1"}, "test_size must be at least 0"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+    ],
+)
+def test_bad_parameters_are_named(overrides, fragment):
+    with pytest.raises(config.ParameterError, match=fragment):
+        params(**overrides)
+
+
+def test_keras_cache_follows_keras_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert config.keras_cache_dir() == Path(tmp_path) / "datasets"
+
+
+@pytest.mark.parametrize("value, allowed", [("", True), ("0", True), ("1", False), ("true", False), ("YES", False)])
+def test_offline_switch(value, allowed, monkeypatch):
+    monkeypatch.setenv(config.OFFLINE_ENV, value)
+    assert config.downloads_allowed() is allowed

@@ -1,0 +1,39 @@
+"""Atomic writes and validated reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from convlab import records
+
+
+def test_failed_write_keeps_the_earlier_file(tmp_path):
+    target = tmp_path / "result.json"
+    records.write_json(target, {"value": 1})
+    with pytest.raises(RuntimeError):
+        with records.atomic_path(target) as temporary:
+            temporary.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text().strip().endswith("}") and '"value": 1' in target.read_text()
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]
+
+
+@pytest.mark.parametrize("content", ["", '{"schema_version": 1', "[]", '{"schema_version": 1}'])
+def test_partial_or_foreign_records_are_refused(content, tmp_path):
+    path = tmp_path / "cnn-seed0.json"
+    path.write_text(content)
+    with pytest.raises(records.MissingResultError):
+        records.read_record(path)
+
+
+def test_missing_prerequisite_names_the_notebook(tmp_path):
+    with pytest.raises(records.MissingResultError, match="03_cnn needs .*fc_baseline.*Run 02_fc_baseline first"):
+        records.load_records(tmp_path, "fc_baseline", needed_by="03_cnn", written_by="02_fc_baseline")
+
+
+def test_environment_stamp_names_versions_and_hardware():
+    stamp = records.environment_stamp()
+    assert stamp["python"].startswith("3.")
+    assert stamp["cpu_count"] >= 1 and stamp["cpu"]
+    assert {"keras", "numpy"} <= set(stamp["packages"])
+    assert isinstance(stamp["gpus"], list)

@@ -1,0 +1,101 @@
+"""Deterministic training, result records, reuse of stored runs, and saved models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from convlab import config, data, models, records, training
+
+SETTINGS = training.TrainingConfig(epochs=2, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def tiny(fashion) -> data.Dataset:
+    return data.subset(fashion, train_size=600, test_size=200, seed=0)
+
+
+def run_params(tmp_path, **overrides):
+    values = {
+        "notebook": "02_fc_baseline",
+        "dataset": "fashion_mnist",
+        "epochs": 2,
+        "batch_size": 64,
+        "output_dir": str(tmp_path / "out"),
+        "images_dir": str(tmp_path / "images"),
+    }
+    return config.RunParameters.from_notebook(**(values | overrides))
+
+
+def test_same_seed_same_metrics_other_seed_other_weights(tiny):
+    model_config = models.cnn_config("fashion_mnist")
+    first_model, first = training.fit(model_config, tiny, 7, SETTINGS, verbose=0)
+    second_model, second = training.fit(model_config, tiny, 7, SETTINGS, verbose=0)
+    _, other = training.fit(model_config, tiny, 8, SETTINGS, verbose=0)
+    assert first["history"]["loss"] == second["history"]["loss"]
+    assert first["history"]["val_accuracy"] == second["history"]["val_accuracy"]
+    assert first["test"] == second["test"]
+    assert all(np.array_equal(a, b) for a, b in zip(first_model.get_weights(), second_model.get_weights()))
+    assert first["history"]["loss"] != other["history"]["loss"]
+
+
+def test_record_holds_what_the_report_needs(tiny, tmp_path):
+    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, run_params(tmp_path))
+    stored = json.loads((tmp_path / "out" / "results" / "fc_baseline-seed0.json").read_text())
+    assert stored == json.loads(json.dumps(record))
+    assert stored["model"]["parameters"] == 109_386
+    assert stored["macs_per_image"] == 109_184
+    assert stored["dataset"]["train_size"] == 600 and stored["parameters"]["validation_size"] == 60
+    assert len(stored["history"]["val_loss"]) == stored["epochs_run"] == 2
+    assert 1 <= stored["best_epoch"] <= 2
+    assert 0.5 < stored["test"]["accuracy"] <= 1 and stored["test"]["loss"] > 0
+    assert len(stored["test"]["predictions"]) == 200
+    assert stored["environment"]["packages"]["keras"]
+    assert not list((tmp_path / "out").rglob("*.tmp*")), "no temporary files are left behind"
+
+
+def test_saved_model_reproduces_the_recorded_predictions(tiny, tmp_path):
+    params = run_params(tmp_path)
+    record = training.train_or_reuse(models.cnn_config("fashion_mnist"), tiny, 1, params)
+    model = training.load_trained_model(record, params.models_dir)
+    predictions = model.predict(data.scale_images(tiny.x_test), verbose=0).argmax(axis=1)
+    assert np.array_equal(predictions, record["test"]["predictions"])
+
+
+def test_identical_run_is_reused_changed_run_is_retrained(tiny, tmp_path, monkeypatch):
+    params = run_params(tmp_path)
+    model_config = models.fc_baseline_config("fashion_mnist")
+    first = training.train_or_reuse(model_config, tiny, 0, params)
+    calls = []
+    real_fit = training.fit
+
+    def counting_fit(*args, **kwargs):
+        calls.append(args)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", counting_fit)
+    assert training.train_or_reuse(model_config, tiny, 0, params) == first
+    assert calls == []
+    training.train_or_reuse(model_config, tiny, 0, run_params(tmp_path, epochs=1))
+    assert len(calls) == 1, "a change of epochs retrains"
+
+
+@pytest.mark.parametrize("damage", ["truncated record", "missing model", "other schema"])
+def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
+    params = run_params(tmp_path)
+    model_config = models.fc_baseline_config("fashion_mnist")
+    training.train_or_reuse(model_config, tiny, 0, params)
+    record_file = records.record_path(params.results_dir, "fc_baseline", 0)
+    if damage == "truncated record":
+        record_file.write_text(record_file.read_text()[:100])
+    elif damage == "missing model":
+        records.model_path(params.models_dir, "fc_baseline", 0).unlink()
+    else:
+        record_file.write_text(json.dumps(json.loads(record_file.read_text()) | {"schema_version": 0}))
+    calls = []
+    monkeypatch.setattr(training, "fit", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(RuntimeError("stop")))
+    with pytest.raises(RuntimeError, match="stop"):
+        training.train_or_reuse(model_config, tiny, 0, params)
+    assert len(calls) == 1
