@@ -118,7 +118,7 @@ class RunParameters:
         if name not in DATASETS:
             raise ParameterError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
         output = Path(str(output_dir)).expanduser().resolve() if output_dir else REPORTS_DIR / name
-        images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR / name
+        images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
         return cls(
             dataset=name,
             data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
@@ -128,7 +128,7 @@ class RunParameters:
             test_size=_subset_size("test_size", test_size),
             batch_size=_as_int("batch_size", batch_size, 1),
             output_dir=output,
-            images_dir=images / notebook,
+            images_dir=images / name / notebook,
         )
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,7 +107,7 @@ def cpu_model() -> str:
 
 
 def environment_stamp() -> dict:
-    """Python and package versions, OS, CPU and GPU: what a reader needs to reproduce a figure."""
+    """Python and package versions, OS, CPU and the GPUs TensorFlow sees (if it is loaded)."""
     stamp = {
         "python": platform.python_version(),
         "os": platform.platform(),
@@ -114,10 +115,9 @@ def environment_stamp() -> dict:
         "cpu_count": os.cpu_count(),
         "packages": package_versions(),
     }
-    try:
-        import tensorflow as tf
-
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
         stamp["gpus"] = [device.name for device in tf.config.list_physical_devices("GPU")]
-    except ImportError:
-        stamp["gpus"] = []
+    else:
+        stamp["gpus"] = "not checked (TensorFlow is not loaded by this notebook)"
     return stamp

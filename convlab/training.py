@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import keras
-import numpy as np
-import tensorflow as tf
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up notices out of the report
 
-from convlab import config, data, models, records
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from convlab import config, data, models, records  # noqa: E402
 
 CODE_FILES = ("data.py", "models.py", "training.py")
 INFERENCE_BATCH = 1000
@@ -178,7 +181,7 @@ def train_or_reuse(
     with records.atomic_path(model_file) as temporary:
         model.save(temporary)
     records.write_json(record_file, record)
-    return record
+    return records.read_record(record_file)
 
 
 def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:

@@ -11,6 +11,7 @@ from convlab import config, data
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get(config.DATA_DIR_ENV) or PROJECT_DIR.parent / "shared" / "data").resolve()
+os.environ[config.OFFLINE_ENV] = "1"  # no test downloads anything; notebook kernels inherit this
 
 
 @pytest.fixture(scope="session")

@@ -36,4 +36,6 @@ def test_environment_stamp_names_versions_and_hardware():
     assert stamp["python"].startswith("3.")
     assert stamp["cpu_count"] >= 1 and stamp["cpu"]
     assert {"keras", "numpy"} <= set(stamp["packages"])
-    assert isinstance(stamp["gpus"], list)
+    import tensorflow  # noqa: F401  (the stamp lists GPUs only once TensorFlow is loaded)
+
+    assert isinstance(records.environment_stamp()["gpus"], list)

@@ -1,0 +1,102 @@
+"""Every notebook, executed through papermill on a small subset with 1 epoch, on both datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from convlab import config, pipeline, records
+
+SMOKE = {"epochs": "1", "seeds": "0", "train_size": "2000", "test_size": "500", "batch_size": "32"}
+EXPECTED_PARAMETERS = {
+    "fashion_mnist": {"fc_baseline": 109_386, "cnn": 220_234},
+    "mnist": {"fc_baseline": 101_770, "cnn": 121_930},
+}
+
+
+def error_outputs(notebook_path: Path) -> list[str]:
+    notebook = nbformat.read(notebook_path, as_version=4)
+    return [
+        f"{output.get('ename')}: {output.get('evalue')}"
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+
+
+@pytest.fixture(scope="module", params=config.DATASETS)
+def smoke_run(request, shared_data, tmp_path_factory):
+    """Run the whole pipeline for one dataset into a temporary folder."""
+    root = tmp_path_factory.mktemp(f"smoke_{request.param}")
+    parameters = SMOKE | {"data_dir": str(shared_data), "images_dir": str(root / "images")}
+    html = pipeline.run([request.param], config.NOTEBOOKS, parameters, root / "reports", progress=False)
+    return request.param, root, html
+
+
+@pytest.mark.smoke
+def test_notebooks_execute_without_errors(smoke_run):
+    dataset, root, html = smoke_run
+    for notebook in config.NOTEBOOKS:
+        executed = root / "reports" / dataset / f"{notebook}.ipynb"
+        assert executed.is_file()
+        assert error_outputs(executed) == []
+        papermill_parameters = nbformat.read(executed, as_version=4).metadata["papermill"]["parameters"]
+        assert papermill_parameters["dataset"] == dataset and papermill_parameters["train_size"] == "2000"
+    assert [path.name for path in html] == [f"{notebook}.html" for notebook in config.NOTEBOOKS]
+    assert all(path.stat().st_size > 10_000 for path in html)
+
+
+@pytest.mark.smoke
+def test_result_records_are_sane(smoke_run):
+    dataset, root, _ = smoke_run
+    results = root / "reports" / dataset / "results"
+    for model_name, parameters in EXPECTED_PARAMETERS[dataset].items():
+        record = records.read_record(results / f"{model_name}-seed0.json")
+        assert record["model"]["parameters"] == parameters
+        assert record["dataset"]["train_size"] == 2000 and record["dataset"]["test_size"] == 500
+        assert record["epochs_run"] == 1
+        assert record["test"]["accuracy"] > 0.5, "one epoch on 1,800 images is far above the 10% of chance"
+        assert (root / "reports" / dataset / "models" / f"{model_name}-seed0.keras").is_file()
+
+
+@pytest.mark.smoke
+def test_figures_are_written(smoke_run):
+    dataset, root, _ = smoke_run
+    figures = {path.relative_to(root / "images" / dataset).as_posix() for path in (root / "images").rglob("*.png")}
+    assert {"01_eda/samples.png", "02_fc_baseline/dense_weights.png", "03_cnn/comparison.png"} <= figures
+    assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["notebook_seconds"].keys() == set(
+        config.NOTEBOOKS
+    )
+
+
+@pytest.mark.smoke
+def test_failing_notebook_stops_and_keeps_earlier_outputs(shared_data, tmp_path):
+    """03 without 02's records fails with a message naming 02; the earlier executed copy survives."""
+    output = tmp_path / "reports" / "mnist"
+    output.mkdir(parents=True)
+    earlier = output / "03_cnn.ipynb"
+    earlier.write_text("earlier run")
+    parameters = SMOKE | {"data_dir": str(shared_data), "images_dir": str(tmp_path / "images")}
+    with pytest.raises(pipeline.NotebookFailed, match="Run 02_fc_baseline first") as caught:
+        pipeline.run(["mnist"], ["03_cnn"], parameters, tmp_path / "reports", progress=False)
+    assert "03_cnn.failed.ipynb" in str(caught.value)
+    assert earlier.read_text() == "earlier run"
+    assert (output / "03_cnn.failed.ipynb").is_file()
+    assert not list(output.glob(".*tmp*"))
+
+
+def test_committed_notebooks_are_clean_and_parameterised():
+    import papermill
+
+    for notebook in config.NOTEBOOKS:
+        declared = set(papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / f"{notebook}.ipynb")))
+        assert {"dataset", "data_dir", "train_size", "test_size", "output_dir", "images_dir"} <= declared, notebook
+        cells = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4).cells
+        code = [cell for cell in cells if cell.cell_type == "code"]
+        assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{notebook} holds outputs"
+        assert "parameters" in code[0].metadata.get("tags", []), f"{notebook}: the first code cell is the parameters cell"
+        assert not any(line.lstrip().startswith(("def ", "class ")) for cell in code for line in cell.source.splitlines())
