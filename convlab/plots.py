@@ -143,6 +143,8 @@ def comparison_bars(table: pd.DataFrame, columns: tuple[str, ...]) -> plt.Figure
     for axis, column in zip(np.atleast_1d(axes), columns):
         values = table[column]
         axis.bar(values.index, values.values, color=sns.color_palette(n_colors=len(values)))
+        if "accuracy" in column:
+            axis.set_ylim(max(0.0, float(values.min()) - 3), 100)  # zoomed: differences of a point must be visible
         axis.set_title(column, fontsize=10)
         axis.tick_params(axis="x", rotation=20)
     figure.tight_layout()
