@@ -42,11 +42,11 @@ test: setup ## Run the unit and notebook smoke tests (pytest)
 
 lint: setup ## ruff over the package, tests and notebooks; committed notebooks carry no outputs
 	$(BIN)/ruff check convlab tests notebooks
-	$(BIN)/nbstripout --verify notebooks/*.ipynb
+	$(BIN)/nbstripout --keep-id --verify notebooks/*.ipynb
 
 format: setup ## Fix what ruff can fix and strip notebook outputs
 	$(BIN)/ruff check --fix convlab tests notebooks
-	$(BIN)/nbstripout notebooks/*.ipynb
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb
 
 lock: setup ## Re-resolve requirements.in into the exact pins of requirements.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

@@ -58,7 +58,7 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
                 kernel_name=kernel_name(),
                 cwd=str(config.NOTEBOOKS_DIR),
                 progress_bar=progress,
-                log_output=True,
+                log_output=False,
                 stdout_file=sys.stdout,
                 stderr_file=sys.stderr,
             )
