@@ -109,8 +109,20 @@ def summarize(records: list[dict], label: str | None = None) -> dict:
 
 
 def comparison_table(groups: dict[str, list[dict]]) -> pd.DataFrame:
-    """Models side by side, one row each, from their result records."""
-    return pd.DataFrame([summarize(group, label) for label, group in groups.items()]).set_index("model")
+    """Models side by side, one row each, from their result records (rounded for display)."""
+    table = pd.DataFrame([summarize(group, label) for label, group in groups.items()]).set_index("model")
+    return table.round(
+        {
+            "test accuracy (%)": 2,
+            "accuracy std (%)": 2,
+            "test loss": 4,
+            "epochs run": 1,
+            "best epoch": 1,
+            "train time (s)": 1,
+            "s per epoch": 1,
+            "inference (ms/image)": 3,
+        }
+    )
 
 
 def history_frame(record: dict) -> pd.DataFrame:
@@ -220,3 +232,26 @@ def border_weight_share(kernel: np.ndarray, spread: np.ndarray, threshold: float
             }
         )
     return pd.DataFrame(rows).set_index("pixel group")
+
+
+def describe_frozen_weights(table: pd.DataFrame, units: int) -> str:
+    """A sentence on the first-layer weights that can never learn (their pixel is constant)."""
+    constant = table.iloc[0]
+    near = table.iloc[1]
+    total = 784 * units
+    return (
+        f"{int(constant['pixels'])} of the 784 pixels never vary across the training images, so "
+        f"{int(constant['first-layer parameters']):,} of the first layer's {total:,} input weights "
+        f"({100 * constant['first-layer parameters'] / total:.1f}%) receive no gradient and keep their initial random "
+        f"values; another {int(near['pixels'])} pixels are nearly constant ({near.name.split('(')[1].rstrip(')')})."
+    )
+
+
+def describe_per_class_gain(difference: pd.Series, count: int = 3) -> str:
+    """A sentence naming the classes that gain most and least (difference in accuracy, 0–1 scale)."""
+    ordered = difference.sort_values()
+
+    def listing(items: pd.Series) -> str:
+        return ", ".join(f"{name} ({100 * value:+.1f} points)" for name, value in items.items())
+
+    return f"Largest gains: {listing(ordered[::-1][:count])}. Smallest: {listing(ordered[:count])}."

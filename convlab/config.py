@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -96,7 +96,6 @@ class RunParameters:
     batch_size: int
     output_dir: Path
     images_dir: Path
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_notebook(

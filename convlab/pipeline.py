@@ -10,6 +10,7 @@ earlier outputs as they were, and keeps the failed copy as `<name>.failed.ipynb`
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -46,6 +47,8 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
     source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
     if not source.is_file():
         raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.NOTEBOOKS)}.")
+    # Kernels inherit this: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     declared = notebook_parameters(source)
     executed = output_dir / f"{notebook}.ipynb"
     failed = output_dir / f"{notebook}.failed.ipynb"
