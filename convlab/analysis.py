@@ -207,7 +207,7 @@ def describe_gain(dataset_name: str, figures: dict) -> str:
     )
 
 
-def border_weight_share(kernel: np.ndarray, spread: np.ndarray, threshold: float = 0.05) -> pd.DataFrame:
+def weights_by_pixel_variation(kernel: np.ndarray, spread: np.ndarray, threshold: float = 0.05) -> pd.DataFrame:
     """First-layer weights grouped by how much their input pixel varies across the training images.
 
     `kernel` is the first dense layer's (784, units) weight matrix, `spread` the
