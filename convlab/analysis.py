@@ -255,3 +255,52 @@ def describe_per_class_gain(difference: pd.Series, count: int = 3) -> str:
         return ", ".join(f"{name} ({100 * value:+.1f} points)" for name, value in items.items())
 
     return f"Largest gains: {listing(ordered[::-1][:count])}. Smallest: {listing(ordered[:count])}."
+
+
+def mean_confidence_interval(values: list[float] | np.ndarray, confidence: float = 0.95) -> dict:
+    """Mean, sample standard deviation and the Student-t confidence interval of the mean."""
+    from scipy import stats
+
+    sample = np.asarray(values, dtype=float)
+    mean = float(sample.mean())
+    if len(sample) < 2:
+        return {"n": len(sample), "mean": mean, "std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}
+    std = float(sample.std(ddof=1))
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, df=len(sample) - 1) * std / np.sqrt(len(sample)))
+    return {"n": len(sample), "mean": mean, "std": std, "ci_low": mean - half_width, "ci_high": mean + half_width}
+
+
+def welch_test(first: list[float] | np.ndarray, second: list[float] | np.ndarray) -> dict:
+    """Welch's t-test (unequal variances) of two samples' means: difference, t statistic, two-sided p-value."""
+    from scipy import stats
+
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    result = stats.ttest_ind(first, second, equal_var=False)
+    return {"difference": float(first.mean() - second.mean()), "t": float(result.statistic), "p_value": float(result.pvalue)}
+
+
+def bootstrap_difference_interval(
+    first: list[float] | np.ndarray,
+    second: list[float] | np.ndarray,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(first) − mean(second), resampling each group independently."""
+    rng = np.random.default_rng(seed)
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    draws_first = rng.choice(first, size=(resamples, len(first)), replace=True).mean(axis=1)
+    draws_second = rng.choice(second, size=(resamples, len(second)), replace=True).mean(axis=1)
+    low, high = np.quantile(draws_first - draws_second, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def holm_adjust(p_values: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (family-wise error control for several comparisons)."""
+    order = np.argsort(p_values)
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
