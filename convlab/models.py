@@ -32,14 +32,30 @@ class ModelConfig:
         if self.kind == "cnn":
             if len(self.filters) != len(self.kernel_sizes) or not self.filters:
                 raise ValueError("A CNN needs one kernel size per convolutional layer.")
+            if self.padding not in {"same", "valid"}:
+                raise ValueError(f"Unknown padding {self.padding!r}: use 'same' or 'valid'.")
             for size in self.kernel_sizes:
                 if size < 1 or size % 2 == 0 or size > self.image_side:
                     raise ValueError(
                         f"Kernel size {size} is invalid: use an odd size from 1 to {self.image_side} "
                         f"(odd sizes keep 'same' padding symmetric)."
                     )
-            if self.padding not in {"same", "valid"}:
-                raise ValueError(f"Unknown padding {self.padding!r}: use 'same' or 'valid'.")
+            if self.feature_map_sides()[-1] < 1:
+                raise ValueError(
+                    f"Kernels {self.kernel_sizes} with {self.padding!r} padding shrink the {self.image_side}×"
+                    f"{self.image_side} image to nothing (feature-map sides {self.feature_map_sides()}); "
+                    f"use smaller kernels or 'same' padding."
+                )
+
+    def feature_map_sides(self) -> list[int]:
+        """Side of the feature maps after each convolution and each 2×2 pooling, in order."""
+        side, sides = self.image_side, []
+        for size in self.kernel_sizes:
+            side = side if self.padding == "same" else side - size + 1
+            sides.append(side)
+            side = max(side, 0) // 2
+            sides.append(side)
+        return sides
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,15 +67,21 @@ def fc_baseline_config(dataset: str) -> ModelConfig:
     return ModelConfig(name="fc_baseline", kind="fc", hidden_units=hidden)
 
 
-def cnn_config(dataset: str, first_kernel: int = 3) -> ModelConfig:
+def cnn_config(dataset: str, first_kernel: int = 3, second_kernel: int = 3) -> ModelConfig:
     """The studies' CNNs: Conv(32)→Pool→Conv(64)→Pool→Dense(64)→Dense(10).
 
-    Fashion-MNIST uses 'same' padding, MNIST 'valid'. `first_kernel` changes
-    the first convolution's kernel only (the kernel-size experiment).
+    Fashion-MNIST uses 'same' padding, MNIST 'valid'. `first_kernel` changes the
+    first convolution's kernel (the kernel-size experiment); `second_kernel` the
+    second one's (the variant that changes both).
     """
     padding = "same" if dataset == "fashion_mnist" else "valid"
-    name = "cnn" if first_kernel == 3 else f"cnn_k{first_kernel}"
-    return ModelConfig(name=name, kind="cnn", filters=(32, 64), kernel_sizes=(first_kernel, 3), padding=padding)
+    if (first_kernel, second_kernel) == (3, 3):
+        name = "cnn"
+    elif second_kernel == 3:
+        name = f"cnn_k{first_kernel}"
+    else:
+        name = f"cnn_k{first_kernel}-{second_kernel}"
+    return ModelConfig(name=name, kind="cnn", filters=(32, 64), kernel_sizes=(first_kernel, second_kernel), padding=padding)
 
 
 def study_models(dataset: str) -> dict[str, ModelConfig]:

@@ -57,3 +57,26 @@ def test_invalid_kernel_sizes_are_refused(kernel):
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="Unknown model kind"):
         models.ModelConfig(name="x", kind="rnn")
+
+
+@pytest.mark.parametrize(
+    "dataset, kernels, sides",
+    [
+        ("fashion_mnist", (7, 7), [28, 14, 14, 7]),
+        ("mnist", (3, 3), [26, 13, 11, 5]),
+        ("mnist", (5, 5), [24, 12, 8, 4]),
+        ("mnist", (7, 7), [22, 11, 5, 2]),
+    ],
+)
+def test_feature_map_sides_match_keras(dataset, kernels, sides):
+    config = models.cnn_config(dataset, *kernels)
+    assert config.feature_map_sides() == sides
+    table = models.layer_table(models.build_model(config))
+    assert [int(shape.split("×")[0]) for shape in table.loc[["conv_1", "pool_1", "conv_2", "pool_2"], "output shape"]] == sides
+
+
+def test_variant_names_and_vanishing_maps():
+    assert models.cnn_config("mnist", 5).name == "cnn_k5"
+    assert models.cnn_config("mnist", 5, 5).name == "cnn_k5-5"
+    with pytest.raises(ValueError, match="shrink the 28×28 image to nothing"):
+        models.ModelConfig(name="x", kind="cnn", filters=(8, 8), kernel_sizes=(15, 7), padding="valid")
