@@ -8,13 +8,16 @@ BIN := $(VENV)/bin
 
 # Report parameters (passed to every notebook; see README)
 DATASET ?= fashion_mnist mnist
-NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn
+NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation
 EPOCHS ?= 15
 SEEDS ?= 0
 TRAIN_SIZE ?= 0
 TEST_SIZE ?= 0
 BATCH_SIZE ?= 32
 DATA_DIR ?=
+SWEEP_SEEDS ?=
+KERNELS ?=
+VARIANT_SEEDS ?=
 
 .PHONY: help setup report test lint format lock clean clean-venv
 
@@ -35,7 +38,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 report: setup ## Run the notebooks with papermill and render HTML (DATASET, EPOCHS, SEEDS, ... override)
 	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) \
 		-p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
-		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)"
+		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
+		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)"
 
 test: setup ## Run the unit and notebook smoke tests (pytest)
 	$(BIN)/python -m pytest

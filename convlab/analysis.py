@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from convlab import data
+from convlab import data, models, records
 
 
 def class_balance(dataset: data.Dataset) -> pd.DataFrame:
@@ -304,3 +306,135 @@ def holm_adjust(p_values: list[float]) -> list[float]:
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
         adjusted[index] = running
     return adjusted.tolist()
+
+
+def accuracies(records: list[dict]) -> np.ndarray:
+    """Test accuracies of a group of runs, in percent."""
+    return 100 * np.array([record["test"]["accuracy"] for record in records])
+
+
+def sweep_table(groups: dict[str, list[dict]], confidence: float = 0.95) -> pd.DataFrame:
+    """Cost and accuracy (mean ± std and t interval over seeds, in %) of each configuration."""
+    rows = []
+    for label, group in groups.items():
+        summary = mean_confidence_interval(accuracies(group), confidence)
+        rows.append(
+            {
+                "configuration": label,
+                "parameters": group[0]["model"]["parameters"],
+                "MACs per image": group[0]["macs_per_image"],
+                "s per epoch": np.mean([record["timing"]["seconds_per_epoch"] for record in group]),
+                "inference (ms/image)": np.mean([record["timing"]["inference_ms_per_image"] for record in group]),
+                "seeds": summary["n"],
+                "accuracy mean (%)": summary["mean"],
+                "accuracy std (%)": summary["std"],
+                f"{confidence:.0%} CI low (%)": summary["ci_low"],
+                f"{confidence:.0%} CI high (%)": summary["ci_high"],
+                "accuracy ± std": f"{summary['mean']:.2f} ± {summary['std']:.2f}",
+            }
+        )
+    return (
+        pd.DataFrame(rows)
+        .set_index("configuration")
+        .round(
+            {
+                "s per epoch": 1,
+                "inference (ms/image)": 3,
+                "accuracy mean (%)": 2,
+                "accuracy std (%)": 2,
+                f"{confidence:.0%} CI low (%)": 2,
+                f"{confidence:.0%} CI high (%)": 2,
+            }
+        )
+    )
+
+
+def pairwise_comparisons(groups: dict[str, list[dict]], confidence: float = 0.95) -> pd.DataFrame:
+    """Every pair of configurations: accuracy difference, its bootstrap interval, Welch p-value and Holm-adjusted p."""
+    labels = list(groups)
+    rows = []
+    for index, first in enumerate(labels):
+        for second in labels[index + 1 :]:
+            a, b = accuracies(groups[first]), accuracies(groups[second])
+            low, high = bootstrap_difference_interval(a, b, confidence)
+            test = welch_test(a, b) if min(len(a), len(b)) > 1 else {"p_value": float("nan")}
+            rows.append(
+                {
+                    "comparison": f"{first} − {second}",
+                    "difference (points)": a.mean() - b.mean(),
+                    f"bootstrap {confidence:.0%} CI low": low,
+                    f"bootstrap {confidence:.0%} CI high": high,
+                    "Welch p": test["p_value"],
+                }
+            )
+    table = pd.DataFrame(rows).set_index("comparison")
+    valid = table["Welch p"].notna()
+    table["Holm-adjusted p"] = np.nan
+    if valid.any():
+        table.loc[valid, "Holm-adjusted p"] = holm_adjust(table.loc[valid, "Welch p"].tolist())
+    return table.round(4)
+
+
+def sweep_verdict(table: pd.DataFrame, comparisons: pd.DataFrame, alpha: float = 0.05) -> str:
+    """One sentence: are the configurations' accuracies distinguishable from seed-to-seed noise?"""
+    best = table["accuracy mean (%)"].idxmax()
+    spread = table["accuracy mean (%)"].max() - table["accuracy mean (%)"].min()
+    if comparisons["Holm-adjusted p"].isna().all():
+        return (
+            f"With one seed per configuration there is no estimate of seed noise: {best} scores highest, "
+            f"but the {spread:.2f}-point spread cannot be judged. Run with several seeds."
+        )
+    significant = comparisons[comparisons["Holm-adjusted p"] < alpha]
+    noise = table["accuracy std (%)"].mean()
+    if significant.empty:
+        return (
+            f"No difference is distinguishable from seed noise: the means span {spread:.2f} points, against a "
+            f"seed-to-seed standard deviation of about {noise:.2f} points, and no pair reaches Holm-adjusted "
+            f"p < {alpha} ({best} has the highest mean, which is not evidence that it is better)."
+        )
+    pairs = "; ".join(
+        f"{name} ({row['difference (points)']:+.2f} points, p = {row['Holm-adjusted p']:.3f})"
+        for name, row in significant.iterrows()
+    )
+    return (
+        f"Some differences exceed seed noise (Holm-adjusted p < {alpha}): {pairs}. {best} has the highest mean; "
+        f"the seed-to-seed standard deviation is about {noise:.2f} points."
+    )
+
+
+def fixed_and_missed(true_labels: np.ndarray, baseline: np.ndarray, challenger: np.ndarray) -> dict[str, np.ndarray]:
+    """Test indices the challenger fixes (baseline wrong, challenger right), breaks, and that both miss."""
+    true_labels = np.asarray(true_labels)
+    base_right, new_right = baseline == true_labels, challenger == true_labels
+    return {
+        "fixed": np.flatnonzero(~base_right & new_right),
+        "broken": np.flatnonzero(base_right & ~new_right),
+        "both wrong": np.flatnonzero(~base_right & ~new_right),
+    }
+
+
+def describe_costs(table: pd.DataFrame) -> str:
+    """How parameters, MACs and epoch time change relative to the first configuration of a sweep table."""
+    reference = table.iloc[0]
+    parts = []
+    for label, row in table.iloc[1:].iterrows():
+        parts.append(
+            f"{label} changes the parameter count by {100 * (row['parameters'] / reference['parameters'] - 1):+.1f}%, "
+            f"the MACs per image by {100 * (row['MACs per image'] / reference['MACs per image'] - 1):+.1f}% and the "
+            f"time per epoch by {100 * (row['s per epoch'] / reference['s per epoch'] - 1):+.1f}%"
+        )
+    return f"Relative to {table.index[0]}: " + "; ".join(parts) + "."
+
+
+def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> dict[str, list[dict]]:
+    """The first-layer kernel sweep's records, by kernel label, for the kernel sizes that were run."""
+    groups = {}
+    for size in range(1, 29, 2):
+        name = models.cnn_config(dataset, size).name
+        if any(Path(results_dir).glob(f"{name}-seed*.json")):
+            groups[f"{size}×{size}"] = records.load_records(results_dir, name, needed_by=needed_by)
+    if len(groups) < 2:
+        raise records.MissingResultError(
+            f"{needed_by} needs the kernel-size sweep's records in {results_dir}. Run 04_kernel_size_sweep first."
+        )
+    return groups

@@ -23,7 +23,9 @@ DATA_DIR_ENV = "CONVLAB_DATA_DIR"
 OFFLINE_ENV = "CONVLAB_OFFLINE"
 
 DATASETS = ("fashion_mnist", "mnist")
-NOTEBOOKS = ("01_eda", "02_fc_baseline", "03_cnn")
+NOTEBOOKS = ("01_eda", "02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "05_filter_visualisation")
+CPU_SWEEP_SEEDS = (0, 1, 2)
+GPU_SWEEP_SEEDS = (0, 1, 2, 3, 4)
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
 
@@ -65,8 +67,7 @@ def _as_int(name: str, value: object, minimum: int) -> int:
     return number
 
 
-def parse_seeds(value: object) -> tuple[int, ...]:
-    """Seeds from an int, a list of ints, or a string such as "0,1,2" (papermill -p)."""
+def _int_list(name: str, value: object, minimum: int) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         items: Sequence[object] = [value]
     elif isinstance(value, str):
@@ -74,8 +75,42 @@ def parse_seeds(value: object) -> tuple[int, ...]:
     elif isinstance(value, Sequence):
         items = list(value)
     else:
-        raise ParameterError(f"seeds must be a list of integers or a string like '0,1,2', got {value!r}.")
-    seeds = tuple(_as_int("each seed", item, 0) for item in items)
+        raise ParameterError(f"{name} must be a list of integers or a string like '0,1,2', got {value!r}.")
+    return tuple(_as_int(f"each of {name}", item, minimum) for item in items)
+
+
+def parse_kernel_sizes(value: object) -> tuple[int, ...]:
+    """Odd kernel sizes from 1 to 28, e.g. "3,5,7"."""
+    sizes = _int_list("kernels", value, 1)
+    if not sizes:
+        raise ParameterError("kernels is empty: give at least one kernel size, e.g. kernels='3,5,7'.")
+    for size in sizes:
+        if size % 2 == 0 or size > IMAGE_SIDE:
+            raise ParameterError(
+                f"Kernel size {size} is invalid: use odd sizes from 1 to {IMAGE_SIDE} (odd sizes keep 'same' padding symmetric)."
+            )
+    if len(set(sizes)) != len(sizes):
+        raise ParameterError(f"kernels has duplicates {list(sizes)}.")
+    return sizes
+
+
+def parse_optional_seeds(value: object) -> tuple[int, ...]:
+    """Like `parse_seeds`, but an empty value means "none"."""
+    return () if value in ("", None, [], ()) else parse_seeds(value)
+
+
+def sweep_seeds(value: object) -> tuple[int, ...]:
+    """Seeds of a sweep: "auto" gives 3 seeds on a CPU and 5 when TensorFlow sees a GPU."""
+    if str(value).strip().lower() != "auto":
+        return parse_seeds(value)
+    import tensorflow as tf
+
+    return GPU_SWEEP_SEEDS if tf.config.list_physical_devices("GPU") else CPU_SWEEP_SEEDS
+
+
+def parse_seeds(value: object) -> tuple[int, ...]:
+    """Seeds from an int, a list of ints, or a string such as "0,1,2" (papermill -p)."""
+    seeds = _int_list("seeds", value, 0)
     if not seeds:
         raise ParameterError("seeds is empty: give at least one seed, e.g. seeds='0' or seeds='0,1,2'.")
     if len(set(seeds)) != len(seeds):

@@ -148,3 +148,25 @@ def layer_table(model):
     frame["share of parameters (%)"] = 100 * frame["parameters"] / frame["parameters"].sum()
     frame["share of MACs (%)"] = 100 * frame["MACs"] / max(frame["MACs"].sum(), 1)
     return frame
+
+
+def cost_table(configs: dict[str, ModelConfig]):
+    """Kernels, feature-map sides, parameters and MACs per image of several configurations."""
+    import pandas as pd
+
+    rows = []
+    for label, model_config in configs.items():
+        model = build_model(model_config)
+        sides = model_config.feature_map_sides()
+        rows.append(
+            {
+                "configuration": label,
+                "kernels": " / ".join(f"{size}×{size}" for size in model_config.kernel_sizes),
+                "padding": model_config.padding,
+                "feature maps (conv → pool → conv → pool)": " → ".join(str(side) for side in sides),
+                "flattened features": sides[-1] ** 2 * model_config.filters[-1],
+                "parameters": int(model.count_params()),
+                "MACs per image": macs_per_image(model),
+            }
+        )
+    return pd.DataFrame(rows).set_index("configuration")

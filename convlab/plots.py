@@ -170,3 +170,133 @@ def pixel_map(image: np.ndarray, title: str, colour_label: str) -> plt.Figure:
     axis.set_title(title, fontsize=10)
     axis.axis("off")
     return figure
+
+
+def accuracy_with_intervals(table: pd.DataFrame, groups: dict[str, list[dict]], title: str) -> plt.Figure:
+    """Mean test accuracy per configuration with its 95% interval, and every seed as a dot."""
+    figure, axis = plt.subplots(figsize=(6.5, 3.6))
+    positions = np.arange(len(table))
+    low, high = table["95% CI low (%)"], table["95% CI high (%)"]
+    means = table["accuracy mean (%)"]
+    axis.errorbar(
+        positions,
+        means,
+        yerr=[means - low.fillna(means), high.fillna(means) - means],
+        fmt="o",
+        capsize=6,
+        markersize=8,
+        color="black",
+        label="mean, 95% CI",
+    )
+    for position, label in zip(positions, table.index):
+        seeds = analysis.accuracies(groups[label])
+        axis.scatter(
+            np.full(len(seeds), position + 0.12),
+            seeds,
+            s=18,
+            alpha=0.7,
+            color="tab:orange",
+            label="single seeds" if position == 0 else None,
+        )
+    axis.set_xticks(positions, table.index)
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    return figure
+
+
+def accuracy_against_cost(table: pd.DataFrame) -> plt.Figure:
+    """Mean accuracy against parameters and against MACs per image, with the seeds' standard deviation."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for axis, cost in zip(axes, ("parameters", "MACs per image")):
+        axis.errorbar(
+            table[cost], table["accuracy mean (%)"], yerr=table["accuracy std (%)"].fillna(0), fmt="o", capsize=5, color="black"
+        )
+        for label, row in table.iterrows():
+            axis.annotate(label, (row[cost], row["accuracy mean (%)"]), textcoords="offset points", xytext=(6, 6), fontsize=9)
+        axis.set_xlabel(cost)
+        axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    axes[0].set_ylabel("test accuracy (%), mean ± std")
+    figure.suptitle("What each configuration costs, and what it buys")
+    figure.tight_layout()
+    return figure
+
+
+def filter_grid(kernels: np.ndarray, title: str) -> plt.Figure:
+    """Kernels (filters × h × w) as small images on one diverging colour scale centred on zero."""
+    columns = 8
+    rows = int(np.ceil(len(kernels) / columns))
+    limit = float(np.abs(kernels).max())
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.2))
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < len(kernels):
+            shown = axis.imshow(kernels[index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_title(str(index), fontsize=8)
+    figure.colorbar(shown, ax=axes, shrink=0.6, label="weight")
+    figure.suptitle(title)
+    return figure
+
+
+def activation_maps(images: np.ndarray, maps: np.ndarray, labels: list[str], filters: list[int], title: str) -> plt.Figure:
+    """Rows: images (first column) and the activation maps of the chosen filters."""
+    figure, axes = plt.subplots(len(images), len(filters) + 1, figsize=((len(filters) + 1) * 1.15, len(images) * 1.2))
+    for row, (image, image_maps, label) in enumerate(zip(images, maps, labels)):
+        axes[row, 0].imshow(image, cmap="gray_r")
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        for column, index in enumerate(filters, start=1):
+            axes[row, column].imshow(image_maps[:, :, index], cmap="magma")
+            if row == 0:
+                axes[row, column].set_title(f"filter {index}", fontsize=8)
+    for axis in axes.ravel():
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle(title)
+    return figure
+
+
+def orientation_tuning(tuning: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
+    """Each filter's response to gratings by orientation (rows normalised, sorted by preferred orientation)."""
+    order = summary.sort_values("preferred orientation (°)").index
+    normalised = tuning.loc[order].div(tuning.loc[order].max(axis=1).replace(0, 1), axis=0)
+    figure, (heat_axis, hist_axis) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    sns.heatmap(normalised, cmap="viridis", ax=heat_axis, cbar_kws={"label": "response / filter maximum"})
+    heat_axis.set_ylabel("filter (sorted by preferred orientation)")
+    heat_axis.set_title("Responses to oriented gratings")
+    hist_axis.scatter(summary["preferred orientation (°)"], summary["selectivity"], s=30)
+    for index, row in summary.iterrows():
+        hist_axis.annotate(
+            str(index),
+            (row["preferred orientation (°)"], row["selectivity"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    hist_axis.set_xlim(0, 180)
+    hist_axis.set_xticks([0, 45, 90, 135, 180])
+    hist_axis.set_xlabel("preferred stripe orientation (°; 0 horizontal, 90 vertical)")
+    hist_axis.set_ylabel("orientation selectivity (0–1)")
+    hist_axis.set_title("Preferred orientation and selectivity per filter")
+    figure.tight_layout()
+    return figure
+
+
+def class_filter_heatmap(frame: pd.DataFrame, title: str) -> plt.Figure:
+    """Relative mean activation of each filter (rows) per class (columns)."""
+    figure, axis = plt.subplots(figsize=(8, max(4.0, len(frame) * 0.22)))
+    sns.heatmap(frame, cmap="RdBu_r", center=1.0, ax=axis, cbar_kws={"label": "class mean / overall mean"})
+    axis.set_title(title)
+    return figure
+
+
+def image_gallery(images: np.ndarray, titles: list[str], title: str, columns: int = 8) -> plt.Figure:
+    """Images in a grid with a short caption each."""
+    rows = max(1, int(np.ceil(len(images) / columns)))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.55), squeeze=False)
+    for index, axis in enumerate(axes.ravel()):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(images[index], cmap="gray_r", vmin=0, vmax=255)
+            axis.set_title(titles[index], fontsize=7)
+    figure.suptitle(title)
+    return figure

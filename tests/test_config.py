@@ -44,7 +44,7 @@ def test_data_dir_parameter_beats_environment(tmp_path, monkeypatch):
         ({"seeds": ""}, "seeds is empty"),
         ({"seeds": []}, "seeds is empty"),
         ({"seeds": "0,0"}, "duplicates"),
-        ({"seeds": "a,b"}, "each seed must be an integer"),
+        ({"seeds": "a,b"}, "each of seeds must be an integer"),
         ({"seeds": 1.5}, "seeds must be a list"),
         ({"train_size": 5}, "smaller than the 10 classes"),
         ({"test_size": "-1"}, "test_size must be at least 0"),
@@ -65,3 +65,25 @@ def test_keras_cache_follows_keras_home(tmp_path, monkeypatch):
 def test_offline_switch(value, allowed, monkeypatch):
     monkeypatch.setenv(config.OFFLINE_ENV, value)
     assert config.downloads_allowed() is allowed
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("", "kernels is empty"),
+        ("3,4", "Kernel size 4 is invalid"),
+        ("0", "at least 1"),
+        ("29", "Kernel size 29"),
+        ("3,3", "duplicates"),
+        ("x", "must be an integer"),
+    ],
+)
+def test_bad_kernel_lists(value, fragment):
+    with pytest.raises(config.ParameterError, match=fragment):
+        config.parse_kernel_sizes(value)
+
+
+def test_kernel_and_optional_seed_lists():
+    assert config.parse_kernel_sizes("3, 5,7") == (3, 5, 7)
+    assert config.parse_optional_seeds("") == ()
+    assert config.parse_optional_seeds("0,1") == (0, 1)

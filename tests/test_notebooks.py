@@ -10,10 +10,18 @@ import pytest
 
 from convlab import config, pipeline, records
 
-SMOKE = {"epochs": "1", "seeds": "0", "train_size": "2000", "test_size": "500", "batch_size": "32"}
-EXPECTED_PARAMETERS = {
-    "fashion_mnist": {"fc_baseline": 109_386, "cnn": 220_234},
-    "mnist": {"fc_baseline": 101_770, "cnn": 121_930},
+SMOKE = {
+    "epochs": "1",
+    "seeds": "0",
+    "sweep_seeds": "0,1",
+    "variant_seeds": "0",
+    "train_size": "2000",
+    "test_size": "500",
+    "batch_size": "32",
+}
+EXPECTED_PARAMETERS = {  # model name → parameters, for every seed the smoke run trains
+    "fashion_mnist": {"fc_baseline": 109_386, "cnn": 220_234, "cnn_k5": 220_746, "cnn_k5-5": 253_514},
+    "mnist": {"fc_baseline": 101_770, "cnn": 121_930, "cnn_k5": 122_442, "cnn_k5-5": 118_346},
 }
 
 
@@ -64,10 +72,32 @@ def test_result_records_are_sane(smoke_run):
 
 
 @pytest.mark.smoke
+def test_sweep_trains_two_seeds_and_reuses_the_cnn(smoke_run):
+    dataset, root, _ = smoke_run
+    results = root / "reports" / dataset / "results"
+    assert sorted(path.name for path in results.glob("cnn_k5-seed*.json")) == ["cnn_k5-seed0.json", "cnn_k5-seed1.json"]
+    assert sorted(path.name for path in results.glob("cnn-seed*.json")) == ["cnn-seed0.json", "cnn-seed1.json"]
+    notebook = nbformat.read(root / "reports" / dataset / "04_kernel_size_sweep.ipynb", as_version=4)
+    text = "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    assert "Reusing cnn (seed 0)" in text, "the 3×3 run of 03_cnn is loaded, not trained again"
+    assert "Verdict" in str(notebook)
+
+
+@pytest.mark.smoke
 def test_figures_are_written(smoke_run):
     dataset, root, _ = smoke_run
     figures = {path.relative_to(root / "images" / dataset).as_posix() for path in (root / "images").rglob("*.png")}
-    assert {"01_eda/samples.png", "02_fc_baseline/dense_weights.png", "03_cnn/comparison.png"} <= figures
+    assert {
+        "01_eda/samples.png",
+        "02_fc_baseline/dense_weights.png",
+        "03_cnn/comparison.png",
+        "03_cnn/gallery_fixed.png",
+        "04_kernel_size_sweep/accuracy_by_kernel.png",
+        "04_kernel_size_sweep/accuracy_vs_cost.png",
+        "05_filter_visualisation/filters.png",
+        "05_filter_visualisation/orientation_tuning.png",
+        "05_filter_visualisation/class_filters.png",
+    } <= figures
     assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["notebook_seconds"].keys() == set(
         config.NOTEBOOKS
     )
