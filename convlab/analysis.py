@@ -182,7 +182,11 @@ def overfitting_summary(record: dict) -> dict:
 
 
 def gain(baseline: list[dict], challenger: list[dict]) -> dict:
-    """Accuracy gain and error-rate ratio of `challenger` over `baseline` (means over seeds)."""
+    """Accuracy gain and error-rate ratio of `challenger` over `baseline` (means over the seeds both have, if any)."""
+    common = {record["seed"] for record in baseline} & {record["seed"] for record in challenger}
+    if common:
+        baseline = [record for record in baseline if record["seed"] in common]
+        challenger = [record for record in challenger if record["seed"] in common]
     base = np.mean([record["test"]["accuracy"] for record in baseline])
     new = np.mean([record["test"]["accuracy"] for record in challenger])
     return {
@@ -430,7 +434,10 @@ def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> 
     """The first-layer kernel sweep's records, by kernel label, for the kernel sizes that were run."""
     groups = {}
     for size in range(1, 29, 2):
-        name = models.cnn_config(dataset, size).name
+        try:
+            name = models.cnn_config(dataset, size).name
+        except ValueError:  # a kernel this large does not fit this dataset's architecture
+            continue
         if any(Path(results_dir).glob(f"{name}-seed*.json")):
             groups[f"{size}×{size}"] = records.load_records(results_dir, name, needed_by=needed_by)
     if len(groups) < 2:

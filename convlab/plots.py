@@ -259,8 +259,9 @@ def orientation_tuning(tuning: pd.DataFrame, summary: pd.DataFrame) -> plt.Figur
     """Each filter's response to gratings by orientation (rows normalised, sorted by preferred orientation)."""
     order = summary.sort_values("preferred orientation (°)").index
     normalised = tuning.loc[order].div(tuning.loc[order].max(axis=1).replace(0, 1), axis=0)
-    figure, (heat_axis, hist_axis) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1.4, 1]})
-    sns.heatmap(normalised, cmap="viridis", ax=heat_axis, cbar_kws={"label": "response / filter maximum"})
+    figure, (heat_axis, hist_axis) = plt.subplots(1, 2, figsize=(12, 6), gridspec_kw={"width_ratios": [1.4, 1]})
+    sns.heatmap(normalised, cmap="viridis", ax=heat_axis, yticklabels=True, cbar_kws={"label": "response / filter maximum"})
+    heat_axis.tick_params(axis="y", labelsize=7)
     heat_axis.set_ylabel("filter (sorted by preferred orientation)")
     heat_axis.set_title("Responses to oriented gratings")
     hist_axis.scatter(summary["preferred orientation (°)"], summary["selectivity"], s=30)
