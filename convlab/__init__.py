@@ -3,7 +3,9 @@
 Modules, one concern each: `config` (paths and run parameters), `data` (datasets),
 `models` (architectures and their cost), `training` (seeded training, result
 records, reuse), `records` (atomic I/O, environment stamp), `analysis` (metrics and
-tables), `plots` (figures) and `pipeline` (running and rendering the notebooks).
+tables), `experiments` (groups of configurations trained together), `filters` (what the
+filters respond to), `plots` (figures) and `pipeline` (running and rendering the
+notebooks).
 Submodules that need TensorFlow are imported on first use, so `import convlab`
 stays fast.
 """
@@ -11,7 +13,7 @@ stays fast.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["analysis", "config", "data", "models", "pipeline", "plots", "records", "training"]
+__all__ = ["analysis", "config", "data", "experiments", "filters", "models", "pipeline", "plots", "records", "training"]
 
 
 def __getattr__(name: str):
