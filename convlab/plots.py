@@ -293,11 +293,12 @@ def class_filter_heatmap(frame: pd.DataFrame, title: str) -> plt.Figure:
 def image_gallery(images: np.ndarray, titles: list[str], title: str, columns: int = 8) -> plt.Figure:
     """Images in a grid with a short caption each."""
     rows = max(1, int(np.ceil(len(images) / columns)))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.55), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.9), squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index < len(images):
             axis.imshow(images[index], cmap="gray_r", vmin=0, vmax=255)
             axis.set_title(titles[index], fontsize=7)
-    figure.suptitle(title)
+    figure.suptitle(title, y=1.0)
+    figure.tight_layout()
     return figure
