@@ -77,19 +77,29 @@ def model_path(models_dir: str | Path, model_name: str, seed: int) -> Path:
     return Path(models_dir) / f"{model_name}-seed{seed}.keras"
 
 
-def load_records(results_dir: str | Path, model_name: str, *, needed_by: str = "", written_by: str = "") -> list[dict]:
-    """All seeds' records of one model, sorted by seed; a clear error if there are none."""
-    paths = sorted(Path(results_dir).glob(f"{model_name}-seed*.json"))
+def load_records(
+    results_dir: str | Path,
+    model_name: str,
+    *,
+    needed_by: str = "",
+    written_by: str = "",
+    seeds: tuple[int, ...] | None = None,
+) -> list[dict]:
+    """The records of one model (all seeds, or exactly `seeds`), sorted by seed; a clear error if any is missing."""
     records = []
-    for path in paths:
+    for path in sorted(Path(results_dir).glob(f"{model_name}-seed*.json")):
         try:
             records.append(read_record(path))
         except MissingResultError:
             continue
-    if not records:
-        hint = f" Run {written_by} first (same dataset and output folder)." if written_by else ""
+    if seeds is not None:
+        records = [record for record in records if record["seed"] in seeds]
+    missing = sorted(set(seeds) - {record["seed"] for record in records}) if seeds is not None else []
+    if not records or missing:
+        hint = f" Run {written_by} first (same dataset, seeds and output folder)." if written_by else ""
         who = f"{needed_by} needs" if needed_by else "Needed:"
-        raise MissingResultError(f"{who} the result records of {model_name!r} in {results_dir}, and there are none.{hint}")
+        what = f" for seeds {missing}" if missing else ""
+        raise MissingResultError(f"{who} the result records of {model_name!r}{what} in {results_dir}, and there are none.{hint}")
     return sorted(records, key=lambda record: record["seed"])
 
 

@@ -39,3 +39,13 @@ def test_environment_stamp_names_versions_and_hardware():
     import tensorflow  # noqa: F401  (the stamp lists GPUs only once TensorFlow is loaded)
 
     assert isinstance(records.environment_stamp()["gpus"], list)
+
+
+def test_records_of_requested_seeds_only(tmp_path):
+    for seed in (0, 1, 2):
+        records.write_json(
+            tmp_path / f"cnn-seed{seed}.json", {key: seed for key in records.REQUIRED_KEYS} | {"schema_version": 1}
+        )
+    assert [record["seed"] for record in records.load_records(tmp_path, "cnn", seeds=(2, 0))] == [0, 2]
+    with pytest.raises(records.MissingResultError, match=r"for seeds \[5\].*Run 03_cnn first"):
+        records.load_records(tmp_path, "cnn", seeds=(0, 5), written_by="03_cnn")
