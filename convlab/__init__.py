@@ -13,7 +13,19 @@ stays fast.
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["analysis", "config", "data", "experiments", "filters", "models", "pipeline", "plots", "records", "training", "transforms"]
+__all__ = [
+    "analysis",
+    "config",
+    "data",
+    "experiments",
+    "filters",
+    "models",
+    "pipeline",
+    "plots",
+    "records",
+    "training",
+    "transforms",
+]
 
 
 def __getattr__(name: str):
