@@ -115,7 +115,7 @@ def test_sweep_trains_two_seeds_and_reuses_the_cnn(smoke_run):
 @pytest.mark.smoke
 def test_figures_are_written(smoke_run):
     dataset, root, _ = smoke_run
-    figures = {path.relative_to(root / "images" / dataset).as_posix() for path in (root / "images").rglob("*.png")}
+    figures = {path.relative_to(root / "images" / dataset).as_posix() for path in (root / "images" / dataset).rglob("*.png")}
     assert {
         "01_eda/samples.png",
         "02_fc_baseline/dense_weights.png",
