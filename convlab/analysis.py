@@ -91,7 +91,7 @@ def record_predictions(record: dict) -> np.ndarray:
 
 def summarize(records: list[dict], label: str | None = None) -> dict:
     """One row of a comparison table: cost and test metrics, mean and std over seeds."""
-    accuracy = np.array([record["test"]["accuracy"] for record in records])
+    accuracy = mean_confidence_interval(accuracies(records))
     loss = np.array([record["test"]["loss"] for record in records])
     first = records[0]
     return {
@@ -99,8 +99,8 @@ def summarize(records: list[dict], label: str | None = None) -> dict:
         "parameters": first["model"]["parameters"],
         "MACs per image": first["macs_per_image"],
         "seeds": len(records),
-        "test accuracy (%)": 100 * accuracy.mean(),
-        "accuracy std (%)": 100 * accuracy.std(ddof=1) if len(records) > 1 else float("nan"),
+        "test accuracy (%)": accuracy["mean"],
+        "accuracy std (%)": accuracy["std"],
         "test loss": loss.mean(),
         "epochs run": np.mean([record["epochs_run"] for record in records]),
         "best epoch": np.mean([record["best_epoch"] for record in records]),
@@ -240,7 +240,7 @@ def weights_by_pixel_variation(kernel: np.ndarray, spread: np.ndarray, threshold
     return pd.DataFrame(rows).set_index("pixel group")
 
 
-def describe_frozen_weights(table: pd.DataFrame, units: int) -> str:
+def describe_frozen_weights(table: pd.DataFrame, units: int, threshold: float = 0.05) -> str:
     """A sentence on the first-layer weights that can never learn (their pixel is constant)."""
     constant = table.iloc[0]
     near = table.iloc[1]
@@ -249,7 +249,7 @@ def describe_frozen_weights(table: pd.DataFrame, units: int) -> str:
         f"{int(constant['pixels'])} of the 784 pixels never vary across the training images, so "
         f"{int(constant['first-layer parameters']):,} of the first layer's {total:,} input weights "
         f"({100 * constant['first-layer parameters'] / total:.1f}%) receive no gradient and keep their initial random "
-        f"values; another {int(near['pixels'])} pixels are nearly constant ({near.name.split('(')[1].rstrip(')')})."
+        f"values; another {int(near['pixels'])} pixels are nearly constant (std < {threshold})."
     )
 
 
