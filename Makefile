@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 
 # Report parameters (passed to every notebook; see README)
 DATASET ?= fashion_mnist mnist
-NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation
+NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation \
+	07_translation 08_pixel_permutation 09_efficiency 10_dataset_comparison
 EPOCHS ?= 15
 SEEDS ?= 0
 TRAIN_SIZE ?= 0
@@ -18,6 +19,9 @@ DATA_DIR ?=
 SWEEP_SEEDS ?=
 KERNELS ?=
 VARIANT_SEEDS ?=
+PROBE_SEEDS ?=
+MAX_SHIFT ?=
+AUGMENTATION_SHIFT ?=
 
 .PHONY: help setup report test lint format lock clean clean-venv
 
@@ -39,7 +43,8 @@ report: setup ## Run the notebooks with papermill and render HTML (DATASET, EPOC
 	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) \
 		-p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
-		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)"
+		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
+		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)"
 
 test: setup ## Run the unit and notebook smoke tests (pytest)
 	$(BIN)/python -m pytest

@@ -23,7 +23,18 @@ DATA_DIR_ENV = "CONVLAB_DATA_DIR"
 OFFLINE_ENV = "CONVLAB_OFFLINE"
 
 DATASETS = ("fashion_mnist", "mnist")
-NOTEBOOKS = ("01_eda", "02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "05_filter_visualisation")
+NOTEBOOKS = (
+    "01_eda",
+    "02_fc_baseline",
+    "03_cnn",
+    "04_kernel_size_sweep",
+    "05_filter_visualisation",
+    "07_translation",
+    "08_pixel_permutation",
+    "09_efficiency",
+)
+CROSS_DATASET_NOTEBOOKS = ("10_dataset_comparison",)  # run once, after every dataset's notebooks
+ALL_NOTEBOOKS = NOTEBOOKS + CROSS_DATASET_NOTEBOOKS
 CPU_SWEEP_SEEDS = (0, 1, 2)
 GPU_SWEEP_SEEDS = (0, 1, 2, 3, 4)
 NUM_CLASSES = 10
@@ -106,6 +117,48 @@ def sweep_seeds(value: object) -> tuple[int, ...]:
     import tensorflow as tf
 
     return GPU_SWEEP_SEEDS if tf.config.list_physical_devices("GPU") else CPU_SWEEP_SEEDS
+
+
+def parse_max_shift(value: object) -> tuple[int, ...]:
+    """The test shifts 0, 1, …, `value` pixels (at least 1, less than the image side)."""
+    largest = _as_int("max_shift", value, 1)
+    if largest >= IMAGE_SIDE:
+        raise ParameterError(f"max_shift={largest} moves a {IMAGE_SIDE}-pixel image out of the frame: use 1 to {IMAGE_SIDE - 1}.")
+    return tuple(range(largest + 1))
+
+
+def parse_augmentation_shift(value: object) -> int:
+    """The largest random shift (pixels) of the augmented training runs: 1 to a quarter of the image side."""
+    shift = _as_int("augmentation_shift", value, 1)
+    if shift > IMAGE_SIDE // 4:
+        raise ParameterError(
+            f"augmentation_shift={shift} would push much of each object out of the frame: use 1 to {IMAGE_SIDE // 4} pixels."
+        )
+    return shift
+
+
+def parse_datasets(value: object) -> tuple[str, ...]:
+    """Dataset names from "fashion_mnist,mnist" (at least two, for a comparison)."""
+    names = tuple(dict.fromkeys(part.strip().lower().replace("-", "_") for part in str(value).split(",") if part.strip()))
+    unknown = [name for name in names if name not in DATASETS]
+    if unknown:
+        raise ParameterError(f"Unknown dataset(s) {unknown} in datasets={value!r}: choose from {', '.join(DATASETS)}.")
+    if len(names) < 2:
+        raise ParameterError(
+            f"datasets={value!r} names {len(names)} dataset(s): a comparison needs two, e.g. 'fashion_mnist,mnist'."
+        )
+    return names
+
+
+def reports_root(value: object = "") -> Path:
+    """The folder that holds every dataset's report folder (reports/ unless given)."""
+    return Path(str(value)).expanduser().resolve() if value else REPORTS_DIR
+
+
+def comparison_images_dir(images_dir: object, notebook: str) -> Path:
+    """Where a cross-dataset notebook writes its figures: <images_dir or images/>/comparison/<notebook>."""
+    base = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
+    return base / "comparison" / notebook
 
 
 def parse_seeds(value: object) -> tuple[int, ...]:

@@ -7,14 +7,25 @@ multiply-accumulate operations of one forward pass.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from convlab import config
+import keras
+
+from convlab import config, transforms
+
+HEADS = ("flatten", "gap")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """A fully connected network (kind "fc") or a two-block CNN (kind "cnn")."""
+    """A fully connected network (kind "fc") or a two-block CNN (kind "cnn").
+
+    Three options probe the inductive bias without touching the studies' models:
+    `head` "gap" replaces the CNN's flatten with global average pooling;
+    `shift_augmentation` shifts training images at random by up to that many
+    pixels (inactive at inference); `pixel_permutation` is the seed of a fixed
+    pixel shuffle applied to every input, in training and at inference alike.
+    """
 
     name: str
     kind: str
@@ -25,10 +36,21 @@ class ModelConfig:
     dense_units: int = 64
     num_classes: int = config.NUM_CLASSES
     image_side: int = config.IMAGE_SIDE
+    head: str = "flatten"
+    shift_augmentation: int = 0
+    pixel_permutation: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in {"fc", "cnn"}:
             raise ValueError(f"Unknown model kind {self.kind!r}: use 'fc' or 'cnn'.")
+        if self.head not in HEADS or (self.kind == "fc" and self.head != "flatten"):
+            raise ValueError(f"Unknown head {self.head!r} for a {self.kind} model: use one of {HEADS} (a CNN only for 'gap').")
+        if not 0 <= self.shift_augmentation < self.image_side:
+            raise ValueError(
+                f"shift_augmentation={self.shift_augmentation} is invalid: use 0 (none) up to {self.image_side - 1} pixels."
+            )
+        if self.pixel_permutation is not None and self.pixel_permutation < 0:
+            raise ValueError(f"pixel_permutation={self.pixel_permutation} is invalid: use a seed ≥ 0, or None for no shuffle.")
         if self.kind == "cnn":
             if len(self.filters) != len(self.kernel_sizes) or not self.filters:
                 raise ValueError("A CNN needs one kernel size per convolutional layer.")
@@ -84,6 +106,26 @@ def cnn_config(dataset: str, first_kernel: int = 3, second_kernel: int = 3) -> M
     return ModelConfig(name=name, kind="cnn", filters=(32, 64), kernel_sizes=(first_kernel, second_kernel), padding=padding)
 
 
+def variant(
+    base: ModelConfig, *, head: str | None = None, shift_augmentation: int = 0, pixel_permutation: int | None = None
+) -> ModelConfig:
+    """`base` with a probe option switched on, named after it (e.g. cnn_gap, cnn_shift4, fc_baseline_perm0)."""
+    name = base.name
+    if head and head != base.head:
+        name += f"_{head}"
+    if shift_augmentation:
+        name += f"_shift{shift_augmentation}"
+    if pixel_permutation is not None:
+        name += f"_perm{pixel_permutation}"
+    return replace(
+        base,
+        name=name,
+        head=head or base.head,
+        shift_augmentation=shift_augmentation,
+        pixel_permutation=pixel_permutation,
+    )
+
+
 def study_models(dataset: str) -> dict[str, ModelConfig]:
     """The baseline and the CNN of the study that used this dataset."""
     return {"fc_baseline": fc_baseline_config(dataset), "cnn": cnn_config(dataset)}
@@ -91,11 +133,19 @@ def study_models(dataset: str) -> dict[str, ModelConfig]:
 
 def build_model(model_config: ModelConfig):
     """A Keras Sequential model for a configuration (inputs: float32 N×28×28×1)."""
-    import keras
     from keras import layers
 
     side = model_config.image_side
     stack = [keras.Input(shape=(side, side, 1), name="image")]
+    if model_config.shift_augmentation:
+        fraction = model_config.shift_augmentation / side
+        stack.append(
+            layers.RandomTranslation(
+                fraction, fraction, fill_mode="constant", interpolation="nearest", fill_value=0.0, name="random_shift"
+            )
+        )
+    if model_config.pixel_permutation is not None:
+        stack.append(PixelPermutation(model_config.pixel_permutation, name="pixel_permutation"))
     if model_config.kind == "fc":
         stack.append(layers.Flatten(name="flatten"))
         for index, units in enumerate(model_config.hidden_units, start=1):
@@ -104,10 +154,36 @@ def build_model(model_config: ModelConfig):
         for index, (filters, size) in enumerate(zip(model_config.filters, model_config.kernel_sizes), start=1):
             stack.append(layers.Conv2D(filters, size, padding=model_config.padding, activation="relu", name=f"conv_{index}"))
             stack.append(layers.MaxPooling2D(2, name=f"pool_{index}"))
-        stack.append(layers.Flatten(name="flatten"))
+        if model_config.head == "gap":
+            stack.append(layers.GlobalAveragePooling2D(name="global_pool"))
+        else:
+            stack.append(layers.Flatten(name="flatten"))
         stack.append(layers.Dense(model_config.dense_units, activation="relu", name="dense_1"))
     stack.append(layers.Dense(model_config.num_classes, activation="softmax", name="output"))
     return keras.Sequential(stack, name=model_config.name)
+
+
+@keras.saving.register_keras_serializable(package="convlab")
+class PixelPermutation(keras.layers.Layer):
+    """Shuffles the pixels of every image with one fixed permutation (`transforms.pixel_permutation(seed)`)."""
+
+    def __init__(self, seed: int, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = int(seed)
+
+    def build(self, input_shape):
+        self.pixels = int(input_shape[1] * input_shape[2] * input_shape[3])
+        self.indices = keras.ops.convert_to_tensor(transforms.pixel_permutation(self.seed, self.pixels), dtype="int32")
+
+    def call(self, images):
+        flat = keras.ops.reshape(images, (-1, self.pixels))
+        return keras.ops.reshape(keras.ops.take(flat, self.indices, axis=1), keras.ops.shape(images))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return super().get_config() | {"seed": self.seed}
 
 
 def layer_macs(layer) -> int:
@@ -164,9 +240,18 @@ def cost_table(configs: dict[str, ModelConfig]):
                 "kernels": " / ".join(f"{size}×{size}" for size in model_config.kernel_sizes),
                 "padding": model_config.padding,
                 "feature maps (conv → pool → conv → pool)": " → ".join(str(side) for side in sides),
-                "flattened features": sides[-1] ** 2 * model_config.filters[-1],
+                "features into the dense layer": model_config.filters[-1]
+                * (sides[-1] ** 2 if model_config.head == "flatten" else 1),
                 "parameters": int(model.count_params()),
                 "MACs per image": macs_per_image(model),
             }
         )
     return pd.DataFrame(rows).set_index("configuration")
+
+
+def hidden_dense_share(model_config: ModelConfig) -> float:
+    """Percentage of a model's parameters in its hidden dense layers (the output layer excluded)."""
+    model = build_model(model_config)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.name != "output"]
+    hidden = sum(layer.count_params() for layer in dense)
+    return 100 * hidden / model.count_params()

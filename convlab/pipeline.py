@@ -20,6 +20,7 @@ from pathlib import Path
 from convlab import config, records
 
 KERNEL_NAME = "convlab"
+COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset folders
 
 
 class NotebookFailed(RuntimeError):
@@ -46,7 +47,7 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
 
     source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
     if not source.is_file():
-        raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.NOTEBOOKS)}.")
+        raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.ALL_NOTEBOOKS)}.")
     # Kernels inherit this: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     declared = notebook_parameters(source)
@@ -96,29 +97,43 @@ def run(
     *,
     progress: bool = True,
 ) -> list[Path]:
-    """Execute and render every notebook for every dataset; return the HTML files."""
+    """Execute and render every notebook for every dataset, then the cross-dataset ones; return the HTML files."""
+    root = output_root or config.REPORTS_DIR
+    per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
+    across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
     rendered = []
-    for dataset in datasets:
-        output_dir = (output_root or config.REPORTS_DIR) / dataset
-        output_dir.mkdir(parents=True, exist_ok=True)
-        timings = {}
-        for notebook in notebooks:
-            print(f"\n=== {notebook} on {dataset} ===", flush=True)
-            started = time.perf_counter()
-            executed = execute(
-                notebook, parameters | {"dataset": dataset, "output_dir": str(output_dir)}, output_dir, progress=progress
-            )
-            rendered.append(render_html(executed))
-            timings[notebook] = round(time.perf_counter() - started, 1)
-            print(f"=== {notebook} on {dataset}: {timings[notebook]} s ===", flush=True)
-        records.write_json(output_dir / "pipeline.json", {"parameters": parameters, "notebook_seconds": timings})
+    for dataset in datasets if per_dataset else ():
+        output_dir = root / dataset
+        rendered += _run_in_order(
+            per_dataset, parameters | {"dataset": dataset, "output_dir": str(output_dir)}, output_dir, dataset, progress
+        )
+    if across and len(set(datasets)) < 2:
+        print(f"\nSkipping {', '.join(across)}: it compares datasets, and this run has only {', '.join(datasets)}.")
+    elif across:
+        values = parameters | {"datasets": ",".join(datasets), "reports_dir": str(root)}
+        rendered += _run_in_order(across, values, root / COMPARISON_FOLDER, "all datasets", progress)
+    return rendered
+
+
+def _run_in_order(notebooks: Sequence[str], parameters: dict, output_dir: Path, label: str, progress: bool) -> list[Path]:
+    """Execute and render `notebooks` into `output_dir`; their wall times go to `pipeline.json` there."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rendered, timings = [], {}
+    for notebook in notebooks:
+        print(f"\n=== {notebook} on {label} ===", flush=True)
+        started = time.perf_counter()
+        executed = execute(notebook, parameters, output_dir, progress=progress)
+        rendered.append(render_html(executed))
+        timings[notebook] = round(time.perf_counter() - started, 1)
+        print(f"=== {notebook} on {label}: {timings[notebook]} s ===", flush=True)
+    records.write_json(output_dir / "pipeline.json", {"parameters": parameters, "notebook_seconds": timings})
     return rendered
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
-    parser.add_argument("--notebooks", nargs="+", default=list(config.NOTEBOOKS), choices=config.NOTEBOOKS)
+    parser.add_argument("--notebooks", nargs="+", default=list(config.ALL_NOTEBOOKS), choices=config.ALL_NOTEBOOKS)
     parser.add_argument("--output-root", type=Path, default=None, help="default: reports/")
     parser.add_argument(
         "-p",

@@ -302,3 +302,74 @@ def image_gallery(images: np.ndarray, titles: list[str], title: str, columns: in
     figure.suptitle(title, y=1.0)
     figure.tight_layout()
     return figure
+
+
+def accuracy_against_shift(frame: pd.DataFrame, augmentation_shift: int | None = None) -> plt.Figure:
+    """Test accuracy against shift (pixels), one panel per direction, one line per model (band: ± std over seeds)."""
+    grid = sns.relplot(
+        data=frame,
+        x="shift",
+        y="accuracy",
+        hue="model",
+        style="model",
+        col="direction",
+        kind="line",
+        markers=True,
+        dashes=False,
+        errorbar="sd",
+        height=3.4,
+        aspect=1.05,
+    )
+    for axis in grid.axes.flat:
+        if augmentation_shift:
+            axis.axvspan(0, augmentation_shift, color="tab:green", alpha=0.07, lw=0)
+        axis.set_xlabel("shift (pixels)")
+    grid.set_ylabels("test accuracy (%)")
+    grid.figure.suptitle("Accuracy on shifted test images (zero fill, no retraining)", y=1.03)
+    return grid.figure
+
+
+def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
+    """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line."""
+    costs = ("parameters", "MACs per image", "train time (s)", "latency p50 (ms)")
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
+    for axis, cost in zip(axes.ravel(), costs):
+        axis.errorbar(
+            table[cost], table["accuracy mean (%)"], yerr=table["accuracy std (%)"].fillna(0), fmt="o", capsize=4, color="black"
+        )
+        front = table[analysis.pareto_mask(table[cost], table["accuracy mean (%)"])].sort_values(cost)
+        axis.step(front[cost], front["accuracy mean (%)"], where="post", color="tab:orange", label="frontier")
+        for label, row in table.iterrows():
+            axis.annotate(label, (row[cost], row["accuracy mean (%)"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        axis.set_xscale("log")
+        axis.set_xlabel(cost + " (log scale)")
+    for axis in axes[:, 0]:
+        axis.set_ylabel("test accuracy (%)")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    figure.suptitle("Accuracy against what it costs: parameters, compute, training time, latency")
+    figure.tight_layout()
+    return figure
+
+
+def dataset_gains(table: pd.DataFrame) -> plt.Figure:
+    """The CNN's gain over the FC baseline per dataset: in points and as an error ratio, with 95% intervals."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    positions = np.arange(len(table))
+    for axis, (column, low, high, reference, label) in zip(
+        axes,
+        (
+            ("gain (points)", "gain 95% CI low", "gain 95% CI high", 0.0, "accuracy gain of the CNN (points)"),
+            ("error ratio", "error ratio 95% CI low", "error ratio 95% CI high", 0.5, "CNN error ÷ FC error"),
+        ),
+    ):
+        values = table[column]
+        axis.errorbar(
+            positions, values, yerr=[values - table[low], table[high] - values], fmt="o", capsize=8, markersize=8, color="black"
+        )
+        axis.axhline(reference, color="tab:red", lw=1, ls="--", label="no gain" if reference == 0 else "half the errors")
+        axis.set_xticks(positions, table.index)
+        axis.set_ylabel(label)
+        axis.legend(fontsize=8)
+    figure.suptitle("What the convolutions buy on each dataset (mean, 95% bootstrap interval over seeds)")
+    figure.tight_layout()
+    return figure

@@ -54,16 +54,24 @@ def write_json(path: str | Path, payload: dict) -> Path:
     return Path(path)
 
 
-def read_record(path: str | Path) -> dict:
-    """Read a result record, refusing files that are partial, corrupt or of another schema."""
+def read_json(path: str | Path) -> dict:
+    """A JSON object from disk; a missing, partial or corrupt file raises MissingResultError."""
     path = Path(path)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        payload = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MissingResultError(f"No result record at {path}.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise MissingResultError(f"The result record {path} is corrupt ({error}); it will be rebuilt by rerunning.") from None
-    missing = [key for key in REQUIRED_KEYS if key not in record] if isinstance(record, dict) else list(REQUIRED_KEYS)
+    if not isinstance(payload, dict):
+        raise MissingResultError(f"The result record {path} is not a JSON object; it will be rebuilt by rerunning.")
+    return payload
+
+
+def read_record(path: str | Path) -> dict:
+    """Read a training result record, refusing files that are partial, corrupt or of another schema."""
+    record = read_json(path)
+    missing = [key for key in REQUIRED_KEYS if key not in record]
     if missing or record.get("schema_version") != SCHEMA_VERSION:
         raise MissingResultError(f"The result record {path} is incomplete (missing {missing}) or of another schema.")
     return record
@@ -101,6 +109,22 @@ def load_records(
         what = f" for seeds {missing}" if missing else ""
         raise MissingResultError(f"{who} the result records of {model_name!r}{what} in {results_dir}, and there are none.{hint}")
     return sorted(records, key=lambda record: record["seed"])
+
+
+def load_all_records(results_dir: str | Path, *, needed_by: str = "") -> dict[str, list[dict]]:
+    """Every complete training record in `results_dir`, grouped by model name, each group sorted by seed."""
+    groups: dict[str, list[dict]] = {}
+    for path in sorted(Path(results_dir).glob("*-seed*.json")):
+        try:
+            record = read_record(path)
+        except MissingResultError:
+            continue
+        groups.setdefault(record["model"]["name"], []).append(record)
+    if not groups:
+        raise MissingResultError(
+            f"{needed_by or 'This step'} found no result records in {results_dir}. Run 02_fc_baseline and 03_cnn first."
+        )
+    return {name: sorted(group, key=lambda record: record["seed"]) for name, group in groups.items()}
 
 
 def package_versions() -> dict[str, str]:

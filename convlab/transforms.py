@@ -39,3 +39,13 @@ def inverse_permutation(permutation: np.ndarray) -> np.ndarray:
     inverse = np.empty_like(permutation)
     inverse[permutation] = np.arange(len(permutation))
     return inverse
+
+
+def check_permutation(images: np.ndarray, permutation: np.ndarray) -> dict:
+    """How many pixel positions a permutation moves, and whether its inverse restores `images` exactly."""
+    shuffled = permute_pixels(images, permutation)
+    restored = permute_pixels(shuffled, inverse_permutation(permutation))
+    return {
+        "pixels moved (%)": float(100 * np.mean(permutation != np.arange(len(permutation)))),
+        "restored exactly by the inverse": bool(np.array_equal(restored, images)),
+    }

@@ -101,3 +101,19 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(training, "fit", refuse_to_train)
     with pytest.raises(RuntimeError, match="training was attempted"):
         training.train_or_reuse(model_config, tiny, 0, params)
+
+
+def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch):
+    copy = tmp_path / "convlab"
+    copy.mkdir()
+    for name in training.RESULT_CODE:
+        (copy / f"{name}.py").write_text((config.PACKAGE_DIR / f"{name}.py").read_text())
+    monkeypatch.setattr(config, "PACKAGE_DIR", copy)
+    original = training.code_fingerprint()
+    models_source = (copy / "models.py").read_text()
+    (copy / "models.py").write_text(models_source.replace("def cost_table(", "def cost_table_renamed("))
+    assert training.code_fingerprint() == original, "a function outside RESULT_CODE does not decide results"
+    (copy / "models.py").write_text(models_source.replace("def build_model(", "# a comment\ndef build_model(  "))
+    assert training.code_fingerprint() == original, "comments and formatting do not decide results"
+    (copy / "models.py").write_text(models_source.replace('name="dense_1"', 'name="dense_one"'))
+    assert training.code_fingerprint() != original, "build_model decides results"

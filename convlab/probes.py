@@ -1,0 +1,155 @@
+"""Probes of trained models: accuracy on shifted test images, and measured inference latency.
+
+Each probe result is a record under `<results>/probes/`, tied to the training
+record it measured by that record's cache key: a rerun reads it back instead of
+measuring again, and a retrained model is measured afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from convlab import config, data, records, training, transforms
+
+PROBE_SCHEMA_VERSION = 1
+SHIFT_DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}  # (rows down, columns right) per step
+
+
+def probe_path(results_dir: str | Path, probe: str, record: dict) -> Path:
+    return Path(results_dir) / "probes" / f"{probe}_{record['model']['name']}-seed{record['seed']}.json"
+
+
+def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
+    """The stored probe result if it measured this very training run with these inputs, else None."""
+    try:
+        stored = records.read_json(path)
+    except records.MissingResultError:
+        return None
+    same = (
+        stored.get("schema_version") == PROBE_SCHEMA_VERSION
+        and stored.get("for_cache_key") == record["cache_key"]
+        and stored.get("inputs") == inputs
+    )
+    return stored if same else None
+
+
+def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dict) -> dict:
+    payload = {
+        "schema_version": PROBE_SCHEMA_VERSION,
+        "probe": probe,
+        "model": record["model"]["name"],
+        "seed": record["seed"],
+        "for_cache_key": record["cache_key"],
+        "inputs": inputs,
+        "result": result,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": records.environment_stamp(),
+    }
+    records.write_json(path, payload)
+    return records.read_json(path)
+
+
+def shifted_accuracy(model, images: np.ndarray, labels: np.ndarray, shifts: tuple[int, ...]) -> list[dict]:
+    """Accuracy on `images` (uint8, N×28×28) moved by each shift along each direction, zero-filled."""
+    rows, unshifted = [], None
+    for direction, (down, right) in SHIFT_DIRECTIONS.items():
+        for shift in shifts:
+            if shift == 0 and unshifted is not None:
+                accuracy = unshifted
+            else:
+                moved = data.scale_images(transforms.shift_images(images, down * shift, right * shift))
+                probabilities = model.predict(moved, batch_size=training.INFERENCE_BATCH, verbose=0)
+                accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+                unshifted = accuracy if shift == 0 else unshifted
+            rows.append({"direction": direction, "shift": int(shift), "accuracy": accuracy})
+    return rows
+
+
+def translation_probe(record: dict, dataset: data.Dataset, params: config.RunParameters, shifts: tuple[int, ...]) -> dict:
+    """The trained model's test accuracy at every shift and direction (stored, or measured now)."""
+    inputs = {"shifts": list(shifts), "directions": {key: list(step) for key, step in SHIFT_DIRECTIONS.items()}}
+    path = probe_path(params.results_dir, "translation", record)
+    stored = _stored_probe(path, record, inputs)
+    if stored:
+        return stored
+    model = training.load_trained_model(record, params.models_dir)
+    rows = shifted_accuracy(model, dataset.x_test, dataset.y_test, shifts)
+    return _write_probe(path, "translation", record, inputs, {"rows": rows})
+
+
+def translation_frame(groups: dict[str, list[dict]], dataset: data.Dataset, params, shifts: tuple[int, ...]) -> pd.DataFrame:
+    """Long table (model, seed, direction, shift, accuracy in %) over every model and seed of `groups`."""
+    rows = []
+    for label, runs in groups.items():
+        for record in runs:
+            probe = translation_probe(record, dataset, params, shifts)
+            rows += [row | {"model": label, "seed": record["seed"]} for row in probe["result"]["rows"]]
+    frame = pd.DataFrame(rows)
+    frame["accuracy"] *= 100
+    return frame[["model", "seed", "direction", "shift", "accuracy"]]
+
+
+def measure_latency(model, images: np.ndarray, repeats: int = 200, batch_size: int = 256, batch_repeats: int = 10) -> dict:
+    """Single-image latency (p50, p99 in ms) and batched throughput (images/s) of a compiled forward pass."""
+    import tensorflow as tf
+
+    forward = tf.function(lambda batch: model(batch, training=False), reduce_retracing=True)
+    single = tf.constant(images[:1])
+    batch = tf.constant(np.resize(images, (batch_size, *images.shape[1:])))
+    forward(single), forward(batch)  # trace both shapes before timing
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        forward(single).numpy()
+        times.append(1000 * (time.perf_counter() - started))
+    started = time.perf_counter()
+    for _ in range(batch_repeats):
+        forward(batch).numpy()
+    seconds = time.perf_counter() - started
+    return {
+        "single_p50_ms": float(np.percentile(times, 50)),
+        "single_p99_ms": float(np.percentile(times, 99)),
+        "batch_size": batch_size,
+        "batch_images_per_second": batch_size * batch_repeats / seconds,
+    }
+
+
+def latency_probe(record: dict, dataset: data.Dataset, params: config.RunParameters, repeats: int = 200) -> dict:
+    """Inference latency of a trained model on this machine's CPU (stored, or measured now)."""
+    inputs = {"repeats": repeats, "cpu": records.cpu_model(), "cpu_count": records.environment_stamp()["cpu_count"]}
+    path = probe_path(params.results_dir, "latency", record)
+    stored = _stored_probe(path, record, inputs)
+    if stored:
+        return stored
+    model = training.load_trained_model(record, params.models_dir)
+    result = measure_latency(model, data.scale_images(dataset.x_test[:512]), repeats=repeats)
+    return _write_probe(path, "latency", record, inputs, result)
+
+
+def latency_for_groups(groups: dict[str, list[dict]], dataset: data.Dataset, params, repeats: int = 200) -> dict[str, dict]:
+    """The latency probe of each model's first seed (a model's seeds share its architecture, hence its cost)."""
+    return {name: latency_probe(group[0], dataset, params, repeats) for name, group in groups.items()}
+
+
+def shift_examples(image: np.ndarray, shifts: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+    """One uint8 image moved by each shift in each direction, with captions, for a figure."""
+    images, titles = [], []
+    for direction, (down, right) in SHIFT_DIRECTIONS.items():
+        for shift in shifts:
+            images.append(transforms.shift_images(image[np.newaxis], down * shift, right * shift)[0])
+            titles.append(f"{direction}, {shift} px")
+    return np.stack(images), titles
+
+
+def permutation_examples(dataset: data.Dataset, permutation: np.ndarray, count: int = 8) -> tuple[np.ndarray, list[str]]:
+    """The first test image of `count` classes, then the same images with their pixels permuted."""
+    first = [int(np.flatnonzero(dataset.y_test == label)[0]) for label in range(min(count, dataset.num_classes))]
+    originals = dataset.x_test[first]
+    names = [dataset.class_names[label] for label in dataset.y_test[first]]
+    shuffled = transforms.permute_pixels(originals, permutation)
+    return np.concatenate([originals, shuffled]), names + [f"{name}, permuted" for name in names]
