@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -330,7 +331,10 @@ def accuracy_against_shift(frame: pd.DataFrame, augmentation_shift: int | None =
 
 
 def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
-    """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line."""
+    """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line.
+
+    Points are labelled with the models' short names (the table's `name` column).
+    """
     costs = ("parameters", "MACs per image", "train time (s)", "latency p50 (ms)")
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
     for axis, cost in zip(axes.ravel(), costs):
@@ -339,9 +343,16 @@ def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
         )
         front = table[analysis.pareto_mask(table[cost], table["accuracy mean (%)"])].sort_values(cost)
         axis.step(front[cost], front["accuracy mean (%)"], where="post", color="tab:orange", label="frontier")
-        for label, row in table.iterrows():
-            axis.annotate(label, (row[cost], row["accuracy mean (%)"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        for index, (_, row) in enumerate(table.iterrows()):
+            axis.annotate(
+                row["name"],
+                (row[cost], row["accuracy mean (%)"]),
+                textcoords="offset points",
+                xytext=(5, 4 - 9 * (index % 2)),
+                fontsize=7,
+            )
         axis.set_xscale("log")
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         axis.set_xlabel(cost + " (log scale)")
     for axis in axes[:, 0]:
         axis.set_ylabel("test accuracy (%)")

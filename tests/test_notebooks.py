@@ -21,6 +21,7 @@ SMOKE = {
     "epochs": "1",
     "seeds": "0",
     "sweep_seeds": "0,1",
+    "kernels": "3,5",
     "variant_seeds": "0",
     "probe_seeds": "0",
     "max_shift": "2",
@@ -179,7 +180,7 @@ def test_translation_probe_at_shift_zero_reproduces_the_recorded_accuracy(smoke_
 def test_efficiency_measures_every_trained_model(smoke_root):
     results = smoke_root / "reports" / "fashion_mnist" / "results"
     trained = {path.name.split("-seed")[0] for path in results.glob("*-seed*.json")}
-    assert trained == set(EXPECTED_PARAMETERS["fashion_mnist"])
+    assert set(EXPECTED_PARAMETERS["fashion_mnist"]) <= trained
     for model_name in trained:
         latency = records.read_json(results / "probes" / f"latency_{model_name}-seed0.json")["result"]
         assert 0 < latency["single_p50_ms"] <= latency["single_p99_ms"]

@@ -162,3 +162,26 @@ def test_model_labels_name_the_probe():
     assert experiments.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
     gap = models.variant(models.cnn_config("fashion_mnist", 5), head="gap")
     assert experiments.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
+
+
+def test_probe_records_are_reused_for_the_same_run_only(fashion, tmp_path, monkeypatch):
+    from convlab import data, probes, records, training
+
+    tiny = data.subset(fashion, train_size=300, test_size=100, seed=0)
+    params = config.RunParameters.from_notebook(
+        notebook="07_translation", dataset="fashion_mnist", epochs=1, output_dir=str(tmp_path / "out")
+    )
+    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    first = probes.translation_probe(record, tiny, params, (0, 1))
+    assert records.read_json(probes.probe_path(params.results_dir, "translation", record)) == first
+    assert [row["shift"] for row in first["result"]["rows"]] == [0, 1, 0, 1, 0, 1]
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("a stored probe of the same run must be read back, not measured again")
+
+    monkeypatch.setattr(probes, "shifted_accuracy", no_measuring)
+    assert probes.translation_probe(record, tiny, params, (0, 1)) == first
+    with pytest.raises(AssertionError, match="measured again"):
+        probes.translation_probe(record | {"cache_key": "another run"}, tiny, params, (0, 1))
+    with pytest.raises(AssertionError, match="measured again"):
+        probes.translation_probe(record, tiny, params, (0, 1, 2))
