@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convlab import data, models, records
+from convlab import data, records
 
 
 def class_balance(dataset: data.Dataset) -> pd.DataFrame:
@@ -432,6 +432,8 @@ def describe_costs(table: pd.DataFrame) -> str:
 
 def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> dict[str, list[dict]]:
     """The first-layer kernel sweep's records, by kernel label, for the kernel sizes that were run."""
+    from convlab import models  # imports Keras: kept out of the notebooks that do not train
+
     groups = {}
     for size in range(1, 29, 2):
         try:

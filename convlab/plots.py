@@ -24,17 +24,21 @@ def save(figure: plt.Figure, images_dir: str | Path, name: str) -> Path:
 
 
 def sample_grid(dataset: data.Dataset, per_class: int = 8, seed: int = 0) -> plt.Figure:
-    """A few random training images of every class, one row per class."""
+    """A few random training images of every class, one row per class (drawn as one montage: fast)."""
     rng = np.random.default_rng(seed)
-    figure, axes = plt.subplots(dataset.num_classes, per_class, figsize=(per_class * 0.9, dataset.num_classes * 0.95))
-    for label, row in enumerate(axes):
+    side, gap = dataset.x_train.shape[1], 2
+    step = side + gap
+    montage = np.zeros((dataset.num_classes * step - gap, per_class * step - gap), dtype=np.uint8)
+    for label in range(dataset.num_classes):
         chosen = rng.choice(np.flatnonzero(dataset.y_train == label), per_class, replace=False)
-        for axis, index in zip(row, chosen):
-            axis.imshow(dataset.x_train[index], cmap="gray_r", vmin=0, vmax=255)
-            axis.set_xticks([])
-            axis.set_yticks([])
-        row[0].set_ylabel(dataset.class_names[label], rotation=0, ha="right", va="center", fontsize=9)
-    figure.suptitle("Random training images per class")
+        for column, index in enumerate(chosen):
+            montage[label * step : label * step + side, column * step : column * step + side] = dataset.x_train[index]
+    figure, axis = plt.subplots(figsize=(per_class * 0.9, dataset.num_classes * 0.95))
+    axis.imshow(montage, cmap="gray_r", vmin=0, vmax=255)
+    axis.grid(False)
+    axis.set_xticks([])
+    axis.set_yticks(np.arange(dataset.num_classes) * step + side / 2, dataset.class_names, fontsize=9)
+    axis.set_title("Random training images per class")
     return figure
 
 

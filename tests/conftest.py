@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from smoke import SmokeRun
 
 from convlab import config, data
 
@@ -41,3 +42,23 @@ def fashion(shared_data) -> data.Dataset:
 @pytest.fixture(scope="session")
 def mnist(shared_data) -> data.Dataset:
     return data.load_dataset("mnist", shared_data)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(shared_data, tmp_path_factory):
+    """The notebook smoke run, started in the background (see tests/smoke.py)."""
+    run = SmokeRun(tmp_path_factory.mktemp("smoke"), shared_data)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def start_smoke_run_early(request):
+    """Start the smoke run before the first test when a selected test needs it, so the unit tests overlap with it."""
+    if any("smoke_root" in item.fixturenames for item in request.session.items):
+        request.getfixturevalue("smoke_run")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that wait for the smoke run go last (a stable sort keeps the rest in order)."""
+    items.sort(key=lambda item: "smoke_root" in getattr(item, "fixturenames", ()))

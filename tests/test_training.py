@@ -31,9 +31,10 @@ def run_params(tmp_path, **overrides):
 
 def test_same_seed_same_metrics_other_seed_other_weights(tiny):
     model_config = models.cnn_config("fashion_mnist")
-    first_model, first = training.fit(model_config, tiny, 7, SETTINGS, verbose=0)
-    second_model, second = training.fit(model_config, tiny, 7, SETTINGS, verbose=0)
-    _, other = training.fit(model_config, tiny, 8, SETTINGS, verbose=0)
+    settings = training.TrainingConfig(epochs=1, batch_size=64)
+    first_model, first = training.fit(model_config, tiny, 7, settings, verbose=0)
+    second_model, second = training.fit(model_config, tiny, 7, settings, verbose=0)
+    _, other = training.fit(model_config, tiny, 8, settings, verbose=0)
     assert first["history"]["loss"] == second["history"]["loss"]
     assert first["history"]["val_accuracy"] == second["history"]["val_accuracy"]
     assert first["test"] == second["test"]

@@ -1,0 +1,79 @@
+"""The notebook smoke run: its parameters, which notebooks run on which dataset, and the processes running them.
+
+Notebooks 01-05 run on both datasets, the probes 07 and 09 on Fashion-MNIST and 08 on
+MNIST (their code does not depend on the dataset; splitting them balances the two
+parallel runs), then the cross-dataset notebook 10 on the records of both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from convlab import config
+
+SMOKE = {
+    "epochs": "1",
+    "seeds": "0",
+    "sweep_seeds": "0,1",
+    "kernels": "3,5",
+    "variant_seeds": "0",
+    "probe_seeds": "0",
+    "max_shift": "2",
+    "latency_repeats": "20",
+    "train_size": "2000",
+    "test_size": "500",
+    "batch_size": "32",
+}
+ON_ONE_DATASET = {"07_translation": "fashion_mnist", "08_pixel_permutation": "mnist", "09_efficiency": "fashion_mnist"}
+SMOKE_NOTEBOOKS = {
+    dataset: tuple(notebook for notebook in config.NOTEBOOKS if ON_ONE_DATASET.get(notebook, dataset) == dataset)
+    for dataset in config.DATASETS
+}
+
+
+def pipeline_process(*arguments: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "convlab.pipeline", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+class SmokeRun:
+    """Starts both datasets' pipelines at once; `wait` finishes them and runs the cross-dataset notebook."""
+
+    def __init__(self, root: Path, data_dir: Path):
+        self.root = root
+        self.arguments = [argument for name, value in SMOKE.items() for argument in ("-p", name, value)]
+        self.arguments += ["-p", "data_dir", str(data_dir), "-p", "images_dir", str(root / "images")]
+        self.arguments += ["--output-root", str(root / "reports"), "--no-progress"]
+        self.processes = {
+            dataset: pipeline_process("--datasets", dataset, "--notebooks", *SMOKE_NOTEBOOKS[dataset], *self.arguments)
+            for dataset in config.DATASETS
+        }
+        self.failure: str | None = None
+        self.finished = False
+
+    def wait(self) -> Path:
+        if not self.finished:
+            self.finished = True
+            for dataset, process in self.processes.items():
+                output, _ = process.communicate(timeout=900)
+                if process.returncode != 0 and self.failure is None:
+                    self.failure = f"the {dataset} smoke run failed:\n{output[-5000:]}"
+            if self.failure is None:
+                across = pipeline_process(
+                    "--datasets", *config.DATASETS, "--notebooks", *config.CROSS_DATASET_NOTEBOOKS, *self.arguments
+                )
+                output, _ = across.communicate(timeout=300)
+                if across.returncode != 0:
+                    self.failure = f"the cross-dataset smoke run failed:\n{output[-5000:]}"
+        if self.failure:
+            raise AssertionError(self.failure)
+        return self.root
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
