@@ -1,0 +1,252 @@
+"""The SageMaker path, offline: run the entry script as SageMaker would, pack the artifact, serve it locally.
+
+`run_training_locally` runs `sagemaker_entry/train.py` in a subprocess with the `SM_*`
+environment of a training job; `pack_model` writes `model.tar.gz` in the layout the
+TensorFlow Serving container expects (`1/` SavedModel, `code/inference.py`);
+`LocalEndpoint` serves that tarball on 127.0.0.1 with the container's routes
+(`GET /ping`, `POST /invocations`), running the artifact's own `inference.py` in front of
+the SavedModel, as the container does in front of TensorFlow Serving.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+
+from convlab import config, records
+
+ENTRY_DIR = config.PACKAGE_DIR / "sagemaker_entry"
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own limit for a real-time invocation payload
+
+
+def stage_source(target: Path) -> Path:
+    """A folder that ships to SageMaker on its own: the entry script, the handlers and a copy of convlab."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ENTRY_DIR, target, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(config.PACKAGE_DIR, target / "convlab", ignore=shutil.ignore_patterns("__pycache__", "sagemaker_entry"))
+    return target
+
+
+def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, *, timeout: int = 3600) -> dict:
+    """Run the entry script as a SageMaker training job would (subprocess, `SM_*` environment); return its paths."""
+    source = stage_source(work_dir / "source")
+    model_dir, output_dir = work_dir / "model", work_dir / "output"
+    environment = os.environ | {
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_OUTPUT_DATA_DIR": str(output_dir),
+        "SM_CHANNEL_TRAIN": str(data_dir),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_NUM_CPUS": str(os.cpu_count()),
+        "SM_NUM_GPUS": "0",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    arguments = [item for name, value in hyperparameters.items() for item in (f"--{name}", str(value))]
+    completed = subprocess.run(
+        [sys.executable, str(source / "train.py"), *arguments],
+        env=environment,
+        cwd=work_dir,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"The training entry script failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
+    record_files = sorted(output_dir.glob("*-seed*.json"))
+    return {"model_dir": model_dir, "output_dir": output_dir, "record": records.read_record(record_files[0]), "log": completed.stdout}
+
+
+def pack_model(model_dir: Path, tarball: Path) -> Path:
+    """`model.tar.gz` with `1/…` (SavedModel) and `code/…` (handlers) at its root, written atomically."""
+    if not (model_dir / "1" / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"No SavedModel at {model_dir / '1'}; run the training entry script first.")
+    with records.atomic_path(tarball) as temporary, tarfile.open(temporary, "w:gz") as archive:
+        for entry in ("1", "code"):
+            archive.add(model_dir / entry, arcname=entry)
+    return tarball
+
+
+@dataclass
+class _Context:
+    """The fields of the container's request context that the handlers use."""
+
+    request_content_type: str
+    accept_header: str
+    rest_uri: str = "local"
+
+
+@dataclass
+class _ServingResponse:
+    """What the handlers see of TensorFlow Serving's answer (status and body)."""
+
+    status_code: int
+    content: bytes
+
+
+class LocalEndpoint:
+    """Serve a `model.tar.gz` on 127.0.0.1 with the TF Serving container's routes and the artifact's own handlers."""
+
+    def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES):
+        import tensorflow as tf
+
+        self._folder = Path(tempfile.mkdtemp(prefix="convlab-endpoint-"))
+        with tarfile.open(tarball) as archive:
+            archive.extractall(self._folder, filter="data")
+        self._signature = tf.saved_model.load(str(self._folder / "1")).signatures["serving_default"]
+        self._input_name = next(iter(self._signature.structured_input_signature[1]))
+        spec = importlib.util.spec_from_file_location("convlab_served_inference", self._folder / "code" / "inference.py")
+        self.handlers = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.handlers)
+        self.max_body_bytes = max_body_bytes
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def predict(self, rest_body: str) -> _ServingResponse:
+        """TensorFlow Serving's REST predict: `{"instances": ...}` in, `{"predictions": ...}` out."""
+        try:
+            instances = np.asarray(json.loads(rest_body)["instances"], dtype=np.float32)
+            outputs = self._signature(**{self._input_name: instances})
+            predictions = next(iter(outputs.values())).numpy().tolist()
+        except Exception as error:  # TF Serving answers malformed input with 400
+            return _ServingResponse(400, json.dumps({"error": str(error)}).encode())
+        return _ServingResponse(200, json.dumps({"predictions": predictions}).encode())
+
+    def _request_handler(self):
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the notebook output clean
+                pass
+
+            def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _error(self, status: int, message: str) -> None:
+                self._answer(status, json.dumps({"error": message}).encode())
+
+            def do_GET(self):
+                if self.path == "/ping":
+                    self._answer(200, b"{}")
+                else:
+                    self._error(404, f"No route GET {self.path}; use GET /ping or POST /invocations.")
+
+            def do_POST(self):
+                if self.path != "/invocations":
+                    self._error(404, f"No route POST {self.path}; use POST /invocations.")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > endpoint.max_body_bytes:
+                    self.close_connection = True
+                    self._error(413, f"The body has {length} bytes; the limit is {endpoint.max_body_bytes}: split the batch.")
+                    return
+                body = self.rfile.read(length)
+                context = _Context(
+                    request_content_type=self.headers.get("Content-Type", "application/json"),
+                    accept_header=self.headers.get("Accept", "application/json"),
+                )
+                try:
+                    request = endpoint.handlers.input_handler(_Body(body), context)
+                    answer, content_type = endpoint.handlers.output_handler(endpoint.predict(request), context)
+                except endpoint.handlers.RequestError as error:
+                    self._error(error.status, str(error))
+                except Exception as error:  # the container's behaviour: 500 with the message
+                    self._error(500, str(error))
+                else:
+                    self._answer(200, answer, content_type)
+
+        return Handler
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> LocalEndpoint:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class _Body:
+    """The request stream the handlers read (`data.read()`)."""
+
+    def __init__(self, content: bytes):
+        self._content = content
+
+    def read(self) -> bytes:
+        return self._content
+
+
+def invoke(url: str, body: bytes, content_type: str = "application/json", timeout: float = 60) -> tuple[int, dict]:
+    """POST a body to `<url>/invocations`; return the status and the decoded JSON answer."""
+    request = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def json_body(images: np.ndarray) -> bytes:
+    """A JSON request for uint8 images (N×28×28, values 0–255)."""
+    return json.dumps({"instances": np.asarray(images).astype(int).tolist()}).encode()
+
+
+def serve_predictions(url: str, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities of the served model for uint8 images, requested in batches."""
+    rows = []
+    for start in range(0, len(images), batch_size):
+        status, answer = invoke(url, json_body(images[start : start + batch_size]))
+        if status != 200:
+            raise RuntimeError(f"The endpoint answered {status}: {answer}")
+        rows += [prediction["probabilities"] for prediction in answer["predictions"]]
+    return np.asarray(rows)
+
+
+def measure_serving(url: str, images: np.ndarray, repeats: int = 200, batch_size: int = 256, batch_repeats: int = 10) -> dict:
+    """Single-image request latency (p50, p99 in ms) and batch throughput (images/s) over HTTP on loopback."""
+    single = [json_body(images[index % len(images)][np.newaxis]) for index in range(repeats)]
+    invoke(url, single[0])
+    times = []
+    for body in single:
+        started = time.perf_counter()
+        invoke(url, body)
+        times.append(1000 * (time.perf_counter() - started))
+    batch = json_body(np.resize(images, (batch_size, *images.shape[1:])))
+    started = time.perf_counter()
+    for _ in range(batch_repeats):
+        invoke(url, batch)
+    seconds = time.perf_counter() - started
+    return {
+        "single_p50_ms": float(np.percentile(times, 50)),
+        "single_p99_ms": float(np.percentile(times, 99)),
+        "batch_size": batch_size,
+        "batch_images_per_second": batch_size * batch_repeats / seconds,
+        "repeats": repeats,
+    }

@@ -1,0 +1,89 @@
+"""SageMaker training entry script: train one convlab configuration, export it for TF Serving, keep its record.
+
+Runs the same anywhere: hyperparameters are command-line arguments, paths come from
+the SageMaker environment (`SM_MODEL_DIR`, `SM_OUTPUT_DATA_DIR`, `SM_CHANNEL_TRAIN`) with
+local defaults. It writes
+- `<model_dir>/1/`: the SavedModel that TensorFlow Serving loads;
+- `<model_dir>/code/inference.py` and `labels.json`: the request handlers, so the artifact deploys as is;
+- `<output_data_dir>/<model>-seed<s>.json` and `.keras`: the result record (the report's format) and the Keras model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if (HERE / "convlab").is_dir():  # the staged copy that ships with the script to SageMaker
+    sys.path.insert(0, str(HERE))
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--model", default="cnn", choices=("fc_baseline", "cnn"))
+    parser.add_argument("--first-kernel", type=int, default=3, help="first convolution's kernel size (CNN only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--train-size", type=int, default=0, help="stratified subset; 0 keeps all")
+    parser.add_argument("--test-size", type=int, default=0, help="stratified subset; 0 keeps all")
+    parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
+    parser.add_argument("--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR", "output"))
+    parser.add_argument("--data-dir", default=os.environ.get("SM_CHANNEL_TRAIN", ""), help="folder with the IDX files")
+    arguments, _ = parser.parse_known_args(argv)  # SageMaker may add arguments of its own
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> dict:
+    arguments = parse_arguments(argv)
+    from convlab import config, data, models, records, training
+
+    params = config.RunParameters.from_notebook(
+        notebook="06_sagemaker_deploy",
+        dataset=arguments.dataset,
+        data_dir=arguments.data_dir,
+        epochs=arguments.epochs,
+        seeds=arguments.seed,
+        train_size=arguments.train_size,
+        test_size=arguments.test_size,
+        batch_size=arguments.batch_size,
+        output_dir=arguments.output_data_dir,
+    )
+    if arguments.model == "cnn":
+        model_config = models.cnn_config(params.dataset, arguments.first_kernel)
+    else:
+        model_config = models.fc_baseline_config(params.dataset)
+    dataset = data.load_for_run(params)
+    settings = training.training_config_for(params)
+    model, record = training.fit(model_config, dataset, arguments.seed, settings)
+    output_dir = Path(arguments.output_data_dir)
+    model_file = records.model_path(output_dir, model_config.name, arguments.seed)
+    record |= {"cache_key": training.cache_key(model_config, dataset, arguments.seed, settings), "model_file": model_file.name}
+    with records.atomic_path(model_file) as temporary:
+        model.save(temporary)
+    records.write_json(records.record_path(output_dir, model_config.name, arguments.seed), record)
+    export_for_serving(model, Path(arguments.model_dir), dataset.class_names)
+    print(f"{model_config.name} (seed {arguments.seed}): test accuracy {record['test']['accuracy']:.4f}")
+    return record
+
+
+def export_for_serving(model, model_dir: Path, class_names: tuple[str, ...]) -> None:
+    """The SavedModel under `<model_dir>/1/` and the handlers under `<model_dir>/code/`."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    version_dir = model_dir / "1"
+    if version_dir.exists():
+        shutil.rmtree(version_dir)
+    model.export(str(version_dir), verbose=False)
+    code_dir = model_dir / "code"
+    code_dir.mkdir(exist_ok=True)
+    shutil.copyfile(HERE / "inference.py", code_dir / "inference.py")
+    (code_dir / "labels.json").write_text(json.dumps({"class_names": list(class_names)}, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
