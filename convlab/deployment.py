@@ -68,7 +68,8 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
     if completed.returncode != 0:
         raise RuntimeError(f"The training entry script failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
     record_files = sorted(output_dir.glob("*-seed*.json"))
-    return {"model_dir": model_dir, "output_dir": output_dir, "record": records.read_record(record_files[0]), "log": completed.stdout}
+    record = records.read_record(record_files[0])
+    return {"model_dir": model_dir, "output_dir": output_dir, "record": record, "log": completed.stdout}
 
 
 def pack_model(model_dir: Path, tarball: Path) -> Path:

@@ -48,7 +48,7 @@ def _from_json(body: bytes) -> tuple[list, float]:
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RequestError(f"The body is not valid JSON ({error}); send {{\"instances\": [[28×28 numbers], ...]}}.") from None
+        raise RequestError(f'The body is not valid JSON ({error}); send {{"instances": [[28×28 numbers], ...]}}.') from None
     if not isinstance(payload, dict) or "instances" not in payload:
         raise RequestError('The JSON body has no "instances" key; send {"instances": [image, ...]}.')
     value_range = payload.get("value_range", "0-255")
@@ -83,7 +83,7 @@ def parse_images(body: bytes, content_type: str) -> np.ndarray:
     try:
         images = np.asarray(instances, dtype=np.float64)
     except (ValueError, TypeError):
-        raise RequestError("The images are not all numeric or not all the same shape; send numbers only, 784 per image.") from None
+        raise RequestError("The images are not all numeric or not all the same shape; send 784 numbers per image.") from None
     if images.ndim == 2 and images.shape[1] == SIDE * SIDE:
         images = images.reshape(-1, SIDE, SIDE)
     if images.ndim == 4 and images.shape[-1] == 1:
