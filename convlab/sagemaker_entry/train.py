@@ -35,6 +35,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
     parser.add_argument("--output-data-dir", default=os.environ.get("SM_OUTPUT_DATA_DIR", "output"))
     parser.add_argument("--data-dir", default=os.environ.get("SM_CHANNEL_TRAIN", ""), help="folder with the IDX files")
+    parser.add_argument(
+        "--reuse-from",
+        default="",
+        help="a report folder (reports/<dataset>): an identical run stored there is exported instead of trained again",
+    )
     arguments, _ = parser.parse_known_args(argv)  # SageMaker may add arguments of its own
     return arguments
 
@@ -60,16 +65,35 @@ def main(argv: list[str] | None = None) -> dict:
         model_config = models.fc_baseline_config(params.dataset)
     dataset = data.load_for_run(params)
     settings = training.training_config_for(params)
-    model, record = training.fit(model_config, dataset, arguments.seed, settings)
+    key = training.cache_key(model_config, dataset, arguments.seed, settings)
+    stored = stored_run(Path(arguments.reuse_from), model_config.name, arguments.seed, key) if arguments.reuse_from else None
+    if stored:
+        model, record = stored
+        print(f"Reusing {model_config.name} (seed {arguments.seed}) from {arguments.reuse_from}: an identical run is stored.")
+    else:
+        model, record = training.fit(model_config, dataset, arguments.seed, settings)
     output_dir = Path(arguments.output_data_dir)
     model_file = records.model_path(output_dir, model_config.name, arguments.seed)
-    record |= {"cache_key": training.cache_key(model_config, dataset, arguments.seed, settings), "model_file": model_file.name}
+    record |= {"cache_key": key, "model_file": model_file.name}
     with records.atomic_path(model_file) as temporary:
         model.save(temporary)
     records.write_json(records.record_path(output_dir, model_config.name, arguments.seed), record)
     export_for_serving(model, Path(arguments.model_dir), dataset.class_names)
     print(f"{model_config.name} (seed {arguments.seed}): test accuracy {record['test']['accuracy']:.4f}")
     return record
+
+
+def stored_run(report_dir: Path, model_name: str, seed: int, key: str):
+    """(model, record) of an identical run stored in a report folder, or None."""
+    from convlab import records, training
+
+    try:
+        record = records.read_record(records.record_path(report_dir / "results", model_name, seed))
+        if record["cache_key"] != key:
+            return None
+        return training.load_trained_model(record, report_dir / "models"), record
+    except records.MissingResultError:
+        return None
 
 
 def export_for_serving(model, model_dir: Path, class_names: tuple[str, ...]) -> None:
