@@ -43,8 +43,24 @@ def stage_source(target: Path) -> Path:
     return target
 
 
+def hyperparameters(params: config.RunParameters, model: str = "cnn", seed: int = 0) -> dict:
+    """The entry script's command-line hyperparameters for a notebook run's settings."""
+    return {
+        "dataset": params.dataset,
+        "model": model,
+        "seed": seed,
+        "epochs": params.epochs,
+        "batch-size": params.batch_size,
+        "train-size": params.train_size,
+        "test-size": params.test_size,
+    }
+
+
 def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, *, timeout: int = 3600) -> dict:
-    """Run the entry script as a SageMaker training job would (subprocess, `SM_*` environment); return its paths."""
+    """Run the entry script as a SageMaker training job would (subprocess, `SM_*` environment); return its paths.
+
+    A `reuse-from` hyperparameter names a report folder whose identical stored run is exported instead of retrained.
+    """
     source = stage_source(work_dir / "source")
     model_dir, output_dir = work_dir / "model", work_dir / "output"
     environment = os.environ | {
@@ -250,4 +266,48 @@ def measure_serving(url: str, images: np.ndarray, repeats: int = 200, batch_size
         "batch_size": batch_size,
         "batch_images_per_second": batch_size * batch_repeats / seconds,
         "repeats": repeats,
+    }
+
+
+BAD_REQUEST_EXAMPLES = {  # case → (body, content type): what a user might send by mistake
+    "not JSON": (b"{instances: oops", "application/json"),
+    "no instances key": (b'{"images": []}', "application/json"),
+    "wrong shape": (b'{"instances": [[1, 2, 3]]}', "application/json"),
+    "non-numeric": (json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "application/json"),
+    "NaN": (b'{"instances": [[' + b",".join([b"NaN"] * 784) + b"]]}", "application/json"),
+    "infinite": (b'{"instances": [[' + b",".join([b"Infinity"] * 784) + b"]]}", "application/json"),
+    "out of range": (json.dumps({"instances": [[[300] * 28] * 28]}).encode(), "application/json"),
+    "empty body": (b"", "application/json"),
+    "too many images": (json.dumps({"instances": [[0] * 784] * 257}, separators=(",", ":")).encode(), "application/json"),
+    "unsupported content type": (b"\x89PNG", "image/png"),
+    "CSV with text": (b"a,b,c", "text/csv"),
+}
+
+
+def bad_request_table(url: str, oversized_bytes: int | None = None):
+    """Each example bad request sent to the endpoint: the status and the message it got back."""
+    import pandas as pd
+
+    examples = dict(BAD_REQUEST_EXAMPLES)
+    if oversized_bytes:
+        examples["body over the size cap"] = (b"0" * oversized_bytes, "application/json")
+    rows = []
+    for case, (body, content_type) in examples.items():
+        status, answer = invoke(url, body, content_type)
+        rows.append({"request": case, "content type": content_type, "status": status, "message": answer.get("error", "")})
+    return pd.DataFrame(rows).set_index("request")
+
+
+def compare_with_keras(url: str, model, dataset) -> dict:
+    """Served and in-process predictions on the same test images: accuracies and the largest difference."""
+    from convlab import data
+
+    served = serve_predictions(url, dataset.x_test)
+    local = model.predict(data.scale_images(dataset.x_test), batch_size=1000, verbose=0)
+    return {
+        "images": int(len(dataset.y_test)),
+        "served accuracy (%)": float(100 * np.mean(served.argmax(axis=1) == dataset.y_test)),
+        "in-process accuracy (%)": float(100 * np.mean(local.argmax(axis=1) == dataset.y_test)),
+        "same predicted class for every image": bool(np.array_equal(served.argmax(axis=1), local.argmax(axis=1))),
+        "largest probability difference": float(np.abs(served - local).max()),
     }
