@@ -311,3 +311,12 @@ def compare_with_keras(url: str, model, dataset) -> dict:
         "same predicted class for every image": bool(np.array_equal(served.argmax(axis=1), local.argmax(axis=1))),
         "largest probability difference": float(np.abs(served - local).max()),
     }
+
+
+def artifact_listing(tarball: Path):
+    """The files of a `model.tar.gz` and their sizes."""
+    import pandas as pd
+
+    with tarfile.open(tarball) as archive:
+        rows = [{"path": member.name, "bytes": member.size} for member in archive.getmembers() if member.isfile()]
+    return pd.DataFrame(rows).set_index("path")
