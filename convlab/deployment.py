@@ -67,7 +67,7 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
         "SM_CHANNEL_TRAIN": str(data_dir),
-        "SM_HPS": json.dumps(hyperparameters),
+        "SM_HPS": json.dumps(hyperparameters, default=str),
         "SM_NUM_CPUS": str(os.cpu_count()),
         "SM_NUM_GPUS": "0",
         "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -179,6 +179,10 @@ class LocalEndpoint:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > endpoint.max_body_bytes:
                     self.close_connection = True
+                    if length <= 4 * endpoint.max_body_bytes:  # drain it, so that the client can read the answer
+                        remaining = length
+                        while remaining > 0 and (chunk := self.rfile.read(min(1 << 16, remaining))):
+                            remaining -= len(chunk)
                     self._error(413, f"The body has {length} bytes; the limit is {endpoint.max_body_bytes}: split the batch.")
                     return
                 body = self.rfile.read(length)
