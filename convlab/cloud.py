@@ -162,3 +162,48 @@ def clean_up(sagemaker_client, created: list[tuple[str, str]]) -> list[dict]:
         except Exception as error:  # keep deleting the others; report what could not be deleted
             outcomes.append({"resource": kind, "name": name, "deleted": False, "error": str(error)})
     return outcomes
+
+
+def upload_dataset(s3_client, data_dir, dataset_folder: str, bucket: str, prefix: str) -> str:
+    """Upload a dataset's IDX files to `s3://<bucket>/<prefix>/<folder>/`; return the channel URI (`s3://<bucket>/<prefix>`)."""
+    from pathlib import Path
+
+    folder = Path(data_dir) / dataset_folder
+    files = sorted(folder.glob("*-ubyte.gz"))
+    if len(files) != 4:
+        raise FileNotFoundError(f"Expected the 4 IDX .gz files in {folder}, found {len(files)}; see data/README.md.")
+    for path in files:
+        s3_client.upload_file(str(path), bucket, f"{prefix}/{dataset_folder}/{path.name}")
+    return f"s3://{bucket}/{prefix}"
+
+
+def collect_records(s3_client, bucket: str, prefix: str, target_dir) -> list:
+    """Download every result record (`*-seed*.json`) and Keras model under `s3://<bucket>/<prefix>/` into `target_dir`.
+
+    Training jobs leave the files of `SM_OUTPUT_DATA_DIR` in `output.tar.gz`; this reads both that archive and
+    loose files, so the sweep's records join the report's `results/` folder in its own format.
+    """
+    import io
+    import tarfile
+    from pathlib import Path
+
+    target = Path(target_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    collected = []
+    paginator = s3_client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            name = key.rsplit("/", 1)[-1]
+            if name == "output.tar.gz":
+                payload = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+                    for member in archive.getmembers():
+                        member_name = Path(member.name).name
+                        if member.isfile() and "-seed" in member_name and member_name.endswith((".json", ".keras")):
+                            (target / member_name).write_bytes(archive.extractfile(member).read())
+                            collected.append(target / member_name)
+            elif "-seed" in name and name.endswith((".json", ".keras")):
+                s3_client.download_file(bucket, key, str(target / name))
+                collected.append(target / name)
+    return sorted(collected)

@@ -124,3 +124,32 @@ def test_call_log_never_holds_secrets(clients):
     sagemaker, _, log = clients
     sagemaker.list_models()
     assert "testing" not in json.dumps(log.calls, default=str)
+
+
+def test_dataset_upload_and_record_collection(moto_url, monkeypatch, tmp_path):
+    import io
+    import tarfile
+
+    import boto3
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_url)
+    s3.create_bucket(Bucket="convlab-test", CreateBucketConfiguration={"LocationConstraint": REGION})
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (folder / f"{stem}.gz").write_bytes(b"x")
+    uri = cloud.upload_dataset(s3, tmp_path / "data", "fashion-mnist", "convlab-test", "data")
+    assert uri == "s3://convlab-test/data"
+    assert len(s3.list_objects_v2(Bucket="convlab-test", Prefix="data/fashion-mnist/")["Contents"]) == 4
+    archive_bytes = io.BytesIO()
+    with tarfile.open(fileobj=archive_bytes, mode="w:gz") as archive:
+        payload = json.dumps({"seed": 1}).encode()
+        info = tarfile.TarInfo("cnn_k5-seed1.json")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    s3.put_object(Bucket="convlab-test", Key="sweep/job-1/output/output.tar.gz", Body=archive_bytes.getvalue())
+    collected = cloud.collect_records(s3, "convlab-test", "sweep", tmp_path / "results")
+    assert [path.name for path in collected] == ["cnn_k5-seed1.json"]
+    assert json.loads(collected[0].read_text()) == {"seed": 1}
