@@ -542,12 +542,9 @@ def describe_translation(frame: pd.DataFrame, augmentation_shift: int, direction
             f"Training on images shifted at random by up to ±{augmentation_shift} pixels teaches the invariance "
             f"instead of building it in: " + "; ".join(parts) + "." + beyond
         )
-    hardest = min(SHIFT_DIRECTION_NAMES, key=lambda where: at("CNN", largest, where) if where in set(frame["direction"]) else 1e9)
+    hardest = min(frame["direction"].unique(), key=lambda where: at("CNN", largest, where))
     lines.append(f"Diagonal shifts move the object along both axes at once; the {hardest} direction is the hardest for the CNN.")
     return "\n".join(f"- {line}" for line in lines)
-
-
-SHIFT_DIRECTION_NAMES = ("horizontal", "vertical", "diagonal")
 
 
 def paired_effect(original: list[dict], changed: list[dict], confidence: float = 0.95) -> dict:
@@ -613,20 +610,15 @@ def efficiency_table(groups: dict[str, list[dict]], latencies: dict[str, dict], 
     """One row per trained model: cost (parameters, MACs, training time, latency) and test accuracy over its seeds."""
     rows = []
     for name, group in groups.items():
-        summary = mean_confidence_interval(accuracies(group))
+        summary = summarize(group, label_of(group[0]["model"]))
         latency = latencies[name]["result"]
         rows.append(
-            {
-                "model": label_of(group[0]["model"]),
+            {key: summary[key] for key in ("model", "parameters", "MACs per image", "seeds", "train time (s)", "epochs run")}
+            | {
                 "name": name,
-                "parameters": group[0]["model"]["parameters"],
-                "MACs per image": group[0]["macs_per_image"],
-                "seeds": summary["n"],
-                "accuracy mean (%)": summary["mean"],
-                "accuracy std (%)": summary["std"],
-                "train time (s)": np.mean([record["timing"]["train_seconds"] for record in group]),
-                "epochs run": np.mean([record["epochs_run"] for record in group]),
-                "s per epoch": np.mean([record["timing"]["seconds_per_epoch"] for record in group]),
+                "accuracy mean (%)": summary["test accuracy (%)"],
+                "accuracy std (%)": summary["accuracy std (%)"],
+                "s per epoch": summary["s per epoch"],
                 "latency p50 (ms)": latency["single_p50_ms"],
                 "latency p99 (ms)": latency["single_p99_ms"],
                 "throughput (images/s)": latency["batch_images_per_second"],

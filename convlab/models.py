@@ -251,7 +251,6 @@ def cost_table(configs: dict[str, ModelConfig]):
 
 def hidden_dense_share(model_config: ModelConfig) -> float:
     """Percentage of a model's parameters in its hidden dense layers (the output layer excluded)."""
-    model = build_model(model_config)
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense) and layer.name != "output"]
-    hidden = sum(layer.count_params() for layer in dense)
-    return 100 * hidden / model.count_params()
+    layers = layer_table(build_model(model_config))
+    hidden = (layers["type"] == "Dense") & (layers.index != "output")
+    return float(layers.loc[hidden, "share of parameters (%)"].sum())

@@ -126,8 +126,20 @@ def _run_in_order(notebooks: Sequence[str], parameters: dict, output_dir: Path, 
         rendered.append(render_html(executed))
         timings[notebook] = round(time.perf_counter() - started, 1)
         print(f"=== {notebook} on {label}: {timings[notebook]} s ===", flush=True)
-    records.write_json(output_dir / "pipeline.json", {"parameters": parameters, "notebook_seconds": timings})
+    _record_timings(output_dir / "pipeline.json", parameters, timings)
     return rendered
+
+
+def _record_timings(path: Path, parameters: dict, timings: dict) -> None:
+    """Merge this run's notebook times into `pipeline.json` (a partial run keeps the others' times)."""
+    try:
+        earlier = records.read_json(path)
+    except records.MissingResultError:
+        earlier = {}
+    runs = earlier.get("runs", {})
+    runs.update({notebook: {"seconds": seconds, "parameters": parameters} for notebook, seconds in timings.items()})
+    notebook_seconds = earlier.get("notebook_seconds", {}) | timings
+    records.write_json(path, {"parameters": parameters, "notebook_seconds": notebook_seconds, "runs": runs})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

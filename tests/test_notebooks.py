@@ -195,3 +195,13 @@ def test_committed_notebooks_are_clean_and_parameterised():
         assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{notebook} holds outputs"
         assert "parameters" in code[0].metadata.get("tags", []), f"{notebook}: the first code cell is the parameters cell"
         assert not any(line.lstrip().startswith(("def ", "class ")) for cell in code for line in cell.source.splitlines())
+
+
+def test_partial_runs_keep_the_other_notebooks_timings(tmp_path):
+    path = tmp_path / "pipeline.json"
+    pipeline._record_timings(path, {"epochs": "15"}, {"01_eda": 20.0, "02_fc_baseline": 90.0})
+    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": 5.0})
+    stored = records.read_json(path)
+    assert stored["notebook_seconds"] == {"01_eda": 20.0, "02_fc_baseline": 5.0}
+    assert stored["runs"]["01_eda"]["parameters"] == {"epochs": "15"}
+    assert stored["runs"]["02_fc_baseline"]["parameters"] == {"epochs": "1"}
