@@ -21,11 +21,17 @@ SECRET_KEYS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "aws_access_key
 
 @dataclass(frozen=True)
 class AwsSettings:
-    """Where and on what the endpoint runs (cheap defaults)."""
+    """Where and on what mode `aws` runs (cheap defaults: CPU instances, the TensorFlow 2.19 images)."""
 
     region: str
     role_arn: str
+    bucket: str = ""  # empty: the account's SageMaker default bucket
+    prefix: str = "convlab"
+    training_instance: str = "ml.m5.large"
     inference_instance: str = "ml.m5.large"
+    framework_version: str = "2.19"  # the newest version with both a training and a serving image
+    py_version: str = "py312"
+    max_run_seconds: int = 3600
     name_prefix: str = "convlab"
     poll_seconds: float = 30.0
     max_wait_seconds: float = 1800.0
@@ -42,18 +48,124 @@ class AwsSettings:
 
 @dataclass
 class CallLog:
-    """The AWS operations called, in order, with their arguments (secrets removed)."""
+    """The AWS operations called, in order, with their arguments (secrets and payloads removed)."""
 
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
 
-    def attach(self, client) -> None:
-        client.meta.events.register("provide-client-params.*.*", self._record)
+    def attach(self, client_or_session) -> None:
+        """Record the calls of a boto3 client, or of every client that a boto3 session creates afterwards."""
+        has_meta = hasattr(client_or_session, "meta")
+        events = client_or_session.meta.events if has_meta else client_or_session.events
+        events.register("provide-client-params.*.*", self._record)
 
-    def _record(self, params, model, **kwargs):
+    def _record(self, params, model, event_name="", **kwargs):
+        self.services.append(event_name.split(".")[1] if event_name.count(".") >= 2 else "")
         self.calls.append((model.name, {key: value for key, value in params.items() if key not in SECRET_KEYS and key != "Body"}))
 
-    def operations(self) -> list[str]:
-        return [name for name, _ in self.calls]
+    def operations(self, service: str | None = None) -> list[str]:
+        """Operation names in call order, optionally of one service ("sagemaker", "s3", "sagemaker-runtime")."""
+        return [name for (name, _), owner in zip(self.calls, self.services, strict=True) if service in (None, owner)]
+
+    def arguments(self, operation: str) -> list[dict]:
+        """The arguments of every call of `operation`, in order."""
+        return [params for name, params in self.calls if name == operation]
+
+
+@dataclass
+class AwsSession:
+    """One boto3 session for every AWS call of a run, the SageMaker SDK session on top, and the log of calls."""
+
+    settings: AwsSettings
+    boto_session: object
+    sagemaker_session: object
+    log: CallLog
+    bucket: str
+
+    def client(self, service: str):
+        return self.boto_session.client(service)
+
+
+def connect(settings: AwsSettings) -> AwsSession:
+    """Open the session (credentials come from the usual boto3 chain and are never printed or logged)."""
+    import boto3
+    from sagemaker.core.helper.session_helper import Session
+
+    boto_session = boto3.Session(region_name=settings.region)
+    log = CallLog()
+    log.attach(boto_session)
+    sagemaker_session = Session(boto_session=boto_session, default_bucket=settings.bucket or None)
+    bucket = settings.bucket or sagemaker_session.default_bucket()
+    return AwsSession(settings, boto_session, sagemaker_session, log, bucket)
+
+
+def image_uri(settings: AwsSettings, scope: str) -> str:
+    """The AWS TensorFlow image for `scope` ("training" or "inference") in the settings' region and version."""
+    from sagemaker.core import image_uris
+
+    instance = settings.training_instance if scope == "training" else settings.inference_instance
+    return image_uris.retrieve(
+        "tensorflow",
+        settings.region,
+        version=settings.framework_version,
+        py_version=settings.py_version if scope == "training" else None,
+        instance_type=instance,
+        image_scope=scope,
+    )
+
+
+def start_training_job(aws: AwsSession, source_dir, data_uri: str, hyperparameters: dict, *, job_prefix: str, wait: bool):
+    """A SageMaker training job (SDK v3 `ModelTrainer`) that runs the staged entry script on the data in `data_uri`."""
+    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig, SourceCode, StoppingCondition
+    from sagemaker.train import ModelTrainer
+
+    settings = aws.settings
+    trainer = ModelTrainer(
+        training_image=image_uri(settings, "training"),
+        source_code=SourceCode(source_dir=str(source_dir), entry_script="train.py"),
+        compute=Compute(instance_type=settings.training_instance, instance_count=1),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.max_run_seconds),
+        role=settings.role_arn,
+        base_job_name=job_prefix,
+        hyperparameters=hyperparameters,
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{aws.bucket}/{settings.prefix}/jobs/{job_prefix}"),
+        sagemaker_session=aws.sagemaker_session,
+    )
+    trainer.train(input_data_config=[InputData(channel_name="train", data_source=data_uri)], wait=wait, logs=False)
+    return trainer
+
+
+def job_summary(trainer) -> dict:
+    """Name, status, and S3 locations of a trainer's latest job (`model.tar.gz`, and `output.tar.gz` with the record)."""
+    job = trainer._latest_training_job  # the SDK's handle on the job it started
+    job.refresh()
+    artifact = job.model_artifacts.s3_model_artifacts
+    return {
+        "job": job.training_job_name,
+        "status": job.training_job_status,
+        "hyperparameters": dict(job.hyper_parameters or {}),
+        "artifact_uri": artifact,
+        "output_uri": artifact.rsplit("/", 1)[0] + "/output.tar.gz",
+    }
+
+
+def launch_sweep(aws: AwsSession, source_dir, data_uri: str, base_hyperparameters: dict, kernels, seeds) -> list[dict]:
+    """The kernel-size sweep as parallel training jobs (one per kernel and seed); returns when all have ended."""
+    trainers = [
+        start_training_job(
+            aws,
+            source_dir,
+            data_uri,
+            base_hyperparameters | {"model": "cnn", "first-kernel": kernel, "seed": seed},
+            job_prefix=f"{aws.settings.name_prefix}-k{kernel}-s{seed}",
+            wait=False,
+        )
+        for kernel in kernels
+        for seed in seeds
+    ]
+    for trainer in trainers:
+        trainer._latest_training_job.wait(logs=False)
+    return [job_summary(trainer) for trainer in trainers]
 
 
 def resource_names(prefix: str, now: datetime | None = None) -> dict[str, str]:
@@ -72,6 +184,7 @@ def deploy_invoke_and_clean_up(
     sagemaker_client,
     runtime_client,
     batch_size: int = 256,
+    single_requests: int = 100,
     fail_after: str | None = None,
 ) -> dict:
     """Deploy the artifact, classify `images` through the endpoint, measure latency; delete everything at the end.
@@ -114,7 +227,7 @@ def deploy_invoke_and_clean_up(
             },
         )
         _maybe_fail(fail_after, "in_service")
-        result |= _classify(runtime_client, names["endpoint"], images, labels, batch_size)
+        result |= _classify(runtime_client, names["endpoint"], images, labels, batch_size, single_requests)
         _maybe_fail(fail_after, "invoke")
     finally:
         result["clean_up"] = clean_up(sagemaker_client, created)
@@ -130,20 +243,33 @@ def _maybe_fail(fail_after: str | None, step: str) -> None:
         raise InjectedFailure(f"injected failure after step {step!r}")
 
 
-def _classify(runtime_client, endpoint_name: str, images: np.ndarray, labels: np.ndarray, batch_size: int) -> dict:
-    """Accuracy over `images` (batched requests) and single-image latency through the endpoint."""
-    predicted, latencies = [], []
-    for start in range(0, len(images), batch_size):
-        body = json.dumps({"instances": images[start : start + batch_size].astype(int).tolist()})
+def _classify(
+    runtime_client, endpoint_name: str, images: np.ndarray, labels: np.ndarray, batch_size: int, single_requests: int
+) -> dict:
+    """Accuracy over `images` (batched requests), then the latency of single-image requests, through the endpoint."""
+
+    def request(batch: np.ndarray) -> tuple[list, float]:
+        body = json.dumps({"instances": batch.astype(int).tolist()})
         started = time.perf_counter()
         answer = runtime_client.invoke_endpoint(EndpointName=endpoint_name, ContentType="application/json", Body=body)
-        latencies.append(1000 * (time.perf_counter() - started))
-        predicted += [prediction["label"] for prediction in json.loads(answer["Body"].read())["predictions"]]
+        predictions = json.loads(answer["Body"].read())["predictions"]
+        return predictions, 1000 * (time.perf_counter() - started)
+
+    predicted, batch_ms = [], []
+    for start in range(0, len(images), batch_size):
+        predictions, milliseconds = request(images[start : start + batch_size])
+        predicted += [prediction["label"] for prediction in predictions]
+        batch_ms.append(milliseconds)
+    single_ms = [request(images[index % len(images)][np.newaxis])[1] for index in range(single_requests)]
     predicted = np.asarray(predicted)
     return {
         "images": int(len(predicted)),
         "accuracy": float(np.mean(predicted == labels[: len(predicted)])),
-        "request_ms_p50": float(np.percentile(latencies, 50)),
+        "batch_size": batch_size,
+        "batch_request_ms_p50": float(np.percentile(batch_ms, 50)),
+        "single_requests": single_requests,
+        "single_ms_p50": float(np.percentile(single_ms, 50)) if single_ms else None,
+        "single_ms_p99": float(np.percentile(single_ms, 99)) if single_ms else None,
     }
 
 
@@ -164,6 +290,50 @@ def clean_up(sagemaker_client, created: list[tuple[str, str]]) -> list[dict]:
     return outcomes
 
 
+def train_deploy_and_evaluate(
+    aws: AwsSession,
+    params,
+    dataset,
+    *,
+    model: str = "cnn",
+    seed: int = 0,
+    source_dir,
+    evaluation_images: int = 1000,
+    latency_requests: int = 100,
+    fail_after: str | None = None,
+) -> dict:
+    """Mode aws end to end: data to S3, a training job, an endpoint from its artifact, test images through it, clean-up."""
+    from convlab import data, deployment
+
+    settings = aws.settings
+    folder = data.SPECS[params.dataset].folder
+    data_uri = upload_dataset(aws.client("s3"), params.data_dir, folder, aws.bucket, f"{settings.prefix}/data")
+    trainer = start_training_job(
+        aws,
+        deployment.stage_source(source_dir),
+        data_uri,
+        deployment.hyperparameters(params, model, seed),
+        job_prefix=f"{settings.name_prefix}-{model}",
+        wait=True,
+    )
+    job = job_summary(trainer)
+    if job["status"] != "Completed":
+        raise RuntimeError(f"Training job {job['job']} ended as {job['status']}; its CloudWatch log says why.")
+    images, labels = dataset.x_test[:evaluation_images], dataset.y_test[:evaluation_images]
+    served = deploy_invoke_and_clean_up(
+        settings,
+        image_uri(settings, "inference"),
+        job["artifact_uri"],
+        images,
+        labels,
+        sagemaker_client=aws.client("sagemaker"),
+        runtime_client=aws.client("sagemaker-runtime"),
+        single_requests=latency_requests,
+        fail_after=fail_after,
+    )
+    return {"training_job": job, "data_uri": data_uri} | served
+
+
 def upload_dataset(s3_client, data_dir, dataset_folder: str, bucket: str, prefix: str) -> str:
     """Upload a dataset's IDX files to `s3://<bucket>/<prefix>/<folder>/`; return the channel URI (`s3://<bucket>/<prefix>`)."""
     from pathlib import Path
@@ -177,19 +347,31 @@ def upload_dataset(s3_client, data_dir, dataset_folder: str, bucket: str, prefix
     return f"s3://{bucket}/{prefix}"
 
 
-def collect_records(s3_client, bucket: str, prefix: str, target_dir) -> list:
-    """Download every result record (`*-seed*.json`) and Keras model under `s3://<bucket>/<prefix>/` into `target_dir`.
+def collect_records(s3_client, bucket: str, prefix: str, results_dir, models_dir) -> list:
+    """Download the result records (`*-seed*.json`) and Keras models of the jobs under `s3://<bucket>/<prefix>/`.
 
     Training jobs leave the files of `SM_OUTPUT_DATA_DIR` in `output.tar.gz`; this reads both that archive and
-    loose files, so the sweep's records join the report's `results/` folder in its own format.
+    loose files, and puts records into `results_dir` and models into `models_dir`: the report's own layout,
+    so the sweep's runs join the report like local ones.
     """
     import io
     import tarfile
     from pathlib import Path
 
-    target = Path(target_dir)
-    target.mkdir(parents=True, exist_ok=True)
+    targets = {".json": Path(results_dir), ".keras": Path(models_dir)}
     collected = []
+
+    def wanted(name: str) -> bool:
+        return "-seed" in name and Path(name).suffix in targets
+
+    def keep(name: str, payload: bytes) -> None:
+        folder = targets[Path(name).suffix]
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{name}.part"
+        temporary.write_bytes(payload)
+        temporary.replace(folder / name)
+        collected.append(folder / name)
+
     paginator = s3_client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -199,11 +381,8 @@ def collect_records(s3_client, bucket: str, prefix: str, target_dir) -> list:
                 payload = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
                 with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
                     for member in archive.getmembers():
-                        member_name = Path(member.name).name
-                        if member.isfile() and "-seed" in member_name and member_name.endswith((".json", ".keras")):
-                            (target / member_name).write_bytes(archive.extractfile(member).read())
-                            collected.append(target / member_name)
-            elif "-seed" in name and name.endswith((".json", ".keras")):
-                s3_client.download_file(bucket, key, str(target / name))
-                collected.append(target / name)
+                        if member.isfile() and wanted(Path(member.name).name):
+                            keep(Path(member.name).name, archive.extractfile(member).read())
+            elif wanted(name):
+                keep(name, s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
     return sorted(collected)

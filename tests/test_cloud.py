@@ -43,9 +43,13 @@ def clients(moto_url, monkeypatch):
     return sagemaker, runtime, log
 
 
-def queue_endpoint_answer(moto_url: str, labels: list[int]) -> None:
-    body = json.dumps({"predictions": [{"label": label} for label in labels]})
-    results = [{"Body": body, "ContentType": "application/json"}]
+def queue_endpoint_answer(moto_url: str, labels: list[int], single_requests: int = 2) -> None:
+    """What moto's endpoint answers, in order: the batch's predictions, then one per single-image request."""
+    answers = [labels] + [[0]] * single_requests
+    results = [
+        {"Body": json.dumps({"predictions": [{"label": label} for label in batch]}), "ContentType": "application/json"}
+        for batch in answers
+    ]
     requests.post(
         f"{moto_url}/moto-api/static/sagemaker/endpoint-results",
         json={"account_id": ACCOUNT, "region": REGION, "results": results},
@@ -72,12 +76,15 @@ def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
         np.array([1, 2, 3]),
         sagemaker_client=sagemaker,
         runtime_client=runtime,
+        single_requests=2,
     )
     assert log.operations() == [
         "CreateModel",
         "CreateEndpointConfig",
         "CreateEndpoint",
         "DescribeEndpoint",
+        "InvokeEndpoint",
+        "InvokeEndpoint",
         "InvokeEndpoint",
         "DeleteEndpoint",
         "DeleteEndpointConfig",
@@ -88,6 +95,7 @@ def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
     assert create_model["ExecutionRoleArn"] == SETTINGS.role_arn
     assert dict(log.calls)["CreateEndpointConfig"]["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     assert result["accuracy"] == pytest.approx(2 / 3)
+    assert result["single_requests"] == 2 and result["single_ms_p99"] >= result["single_ms_p50"] > 0
     assert all(outcome["deleted"] for outcome in result["clean_up"])
     assert leftovers(sagemaker) == (0, 0, 0)
 
@@ -105,6 +113,7 @@ def test_failure_at_any_step_still_cleans_up(clients, moto_url, step):
             np.array([0]),
             sagemaker_client=sagemaker,
             runtime_client=runtime,
+            single_requests=2,
             fail_after=step,
         )
     assert leftovers(sagemaker) == (0, 0, 0)
@@ -150,6 +159,153 @@ def test_dataset_upload_and_record_collection(moto_url, monkeypatch, tmp_path):
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
     s3.put_object(Bucket="convlab-test", Key="sweep/job-1/output/output.tar.gz", Body=archive_bytes.getvalue())
-    collected = cloud.collect_records(s3, "convlab-test", "sweep", tmp_path / "results")
-    assert [path.name for path in collected] == ["cnn_k5-seed1.json"]
+    s3.put_object(Bucket="convlab-test", Key="sweep/job-1/output/model.tar.gz", Body=b"not a record")
+    collected = cloud.collect_records(s3, "convlab-test", "sweep", tmp_path / "results", tmp_path / "models")
+    assert collected == [tmp_path / "results" / "cnn_k5-seed1.json"]
     assert json.loads(collected[0].read_text()) == {"seed": 1}
+    assert not list((tmp_path / "results").glob(".*.part")), "no partial file is left behind"
+
+
+# --- the SDK v3 path (ModelTrainer) and the whole of mode aws ---------------------------------------------------
+
+BUCKET = "convlab-moto"
+
+
+@pytest.fixture
+def aws(moto_url, monkeypatch, tmp_path):
+    """A session whose every call goes to the moto server (emptied first), with the SDK's network side trips off."""
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10)
+    telemetry = tmp_path / "sagemaker-config.yaml"
+    telemetry.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry),
+    }.items():
+        monkeypatch.setenv(key, value)
+    settings = cloud.AwsSettings(region=REGION, role_arn=f"arn:aws:iam::{ACCOUNT}:role/convlab", bucket=BUCKET, poll_seconds=0.1)
+    session = cloud.connect(settings)
+    session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return session
+
+
+@pytest.fixture
+def run_inputs(tmp_path):
+    from types import SimpleNamespace
+
+    from convlab import config
+
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (folder / f"{stem}.gz").write_bytes(b"idx")
+    params = config.RunParameters.from_notebook(
+        notebook="06_sagemaker_deploy",
+        dataset="fashion_mnist",
+        data_dir=str(tmp_path / "data"),
+        epochs=2,
+        seeds=0,
+        output_dir=str(tmp_path / "report"),
+    )
+    dataset = SimpleNamespace(x_test=np.zeros((3, 28, 28), dtype=np.uint8), y_test=np.array([1, 2, 3]))
+    return params, dataset
+
+
+def lifecycle(log: cloud.CallLog) -> list[str]:
+    """The SageMaker calls that create, use or delete something (polling left out)."""
+    return [name for name in log.operations() if name.startswith(("Create", "Delete", "Invoke"))]
+
+
+def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url, tmp_path):
+    params, dataset = run_inputs
+    queue_endpoint_answer(moto_url, [1, 2, 0])
+    result = cloud.train_deploy_and_evaluate(
+        aws, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
+    )
+    assert lifecycle(aws.log) == [
+        "CreateBucket",
+        "CreateTrainingJob",
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "InvokeEndpoint",
+        "InvokeEndpoint",
+        "InvokeEndpoint",
+        "DeleteEndpoint",
+        "DeleteEndpointConfig",
+        "DeleteModel",
+    ]
+    (training,) = aws.log.arguments("CreateTrainingJob")
+    assert training["AlgorithmSpecification"]["TrainingImage"].endswith(
+        f"{REGION}.amazonaws.com/tensorflow-training:2.19-cpu-py312"
+    )
+    assert training["RoleArn"] == aws.settings.role_arn
+    assert training["ResourceConfig"]["InstanceType"] == "ml.m5.large"
+    assert {"model": "cnn", "dataset": "fashion_mnist", "seed": "0", "epochs": "2"}.items() <= training["HyperParameters"].items()
+    channels = {channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in training["InputDataConfig"]}
+    assert channels["train"] == f"s3://{BUCKET}/convlab/data"
+    (model,) = aws.log.arguments("CreateModel")
+    assert model["PrimaryContainer"]["Image"].endswith("tensorflow-inference:2.19-cpu")
+    assert model["PrimaryContainer"]["ModelDataUrl"] == result["training_job"]["artifact_uri"]
+    keys = [item["Key"] for item in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert sum(key.startswith("convlab/data/fashion-mnist/") for key in keys) == 4
+    assert any(key.endswith("input/code/train.py") for key in keys), "the entry script ships"
+    assert any(key.endswith("input/code/convlab/models.py") for key in keys), "with the package it imports"
+    assert result["accuracy"] == pytest.approx(2 / 3)
+    assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
+    assert "testing" not in json.dumps(aws.log.calls, default=str), "credentials are never logged"
+
+
+def test_mode_aws_cleans_up_when_the_endpoint_fails(aws, run_inputs, tmp_path):
+    params, dataset = run_inputs
+    with pytest.raises(cloud.InjectedFailure):
+        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source", fail_after="in_service")
+    assert lifecycle(aws.log)[-3:] == ["DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"]
+    assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
+
+
+def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(aws, run_inputs, tmp_path):
+    import io
+    import tarfile
+
+    from convlab import deployment
+
+    params, _ = run_inputs
+    jobs = cloud.launch_sweep(
+        aws,
+        deployment.stage_source(tmp_path / "source"),
+        f"s3://{BUCKET}/convlab/data",
+        deployment.hyperparameters(params),
+        kernels=(3, 5),
+        seeds=(0, 1),
+    )
+    launched = [
+        (call["HyperParameters"]["first-kernel"], call["HyperParameters"]["seed"])
+        for call in aws.log.arguments("CreateTrainingJob")
+    ]
+    assert sorted(launched) == [("3", "0"), ("3", "1"), ("5", "0"), ("5", "1")]
+    assert len({job["job"] for job in jobs}) == 4 and all(job["status"] == "Completed" for job in jobs)
+    for job in jobs:  # what each job's container would leave behind: its record and model in output.tar.gz
+        name = f"cnn_k{job['hyperparameters']['first-kernel']}-seed{job['hyperparameters']['seed']}"
+        archive_bytes = io.BytesIO()
+        with tarfile.open(fileobj=archive_bytes, mode="w:gz") as archive:
+            for file_name, payload in ((f"{name}.json", json.dumps({"job": job["job"]}).encode()), (f"{name}.keras", b"model")):
+                info = tarfile.TarInfo(file_name)
+                info.size = len(payload)
+                archive.addfile(info, io.BytesIO(payload))
+        bucket, key = job["output_uri"].removeprefix("s3://").split("/", 1)
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=archive_bytes.getvalue())
+    collected = cloud.collect_records(
+        aws.client("s3"), BUCKET, f"{aws.settings.prefix}/jobs", params.results_dir, params.models_dir
+    )
+    assert sorted(path.name for path in params.results_dir.glob("*.json")) == [
+        "cnn_k3-seed0.json",
+        "cnn_k3-seed1.json",
+        "cnn_k5-seed0.json",
+        "cnn_k5-seed1.json",
+    ]
+    assert len(list(params.models_dir.glob("*.keras"))) == 4 and len(collected) == 8
