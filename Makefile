@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 # Report parameters (passed to every notebook; see README)
 DATASET ?= fashion_mnist mnist
-NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation \
+NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation 06_sagemaker_deploy \
 	07_translation 08_pixel_permutation 09_efficiency 10_dataset_comparison
 EPOCHS ?= 15
 SEEDS ?= 0

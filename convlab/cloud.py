@@ -347,12 +347,11 @@ def upload_dataset(s3_client, data_dir, dataset_folder: str, bucket: str, prefix
     return f"s3://{bucket}/{prefix}"
 
 
-def collect_records(s3_client, bucket: str, prefix: str, results_dir, models_dir) -> list:
-    """Download the result records (`*-seed*.json`) and Keras models of the jobs under `s3://<bucket>/<prefix>/`.
+def collect_records(s3_client, jobs: list[dict], results_dir, models_dir) -> list:
+    """Download the result records (`*-seed*.json`) and Keras models that the given training jobs left behind.
 
-    Training jobs leave the files of `SM_OUTPUT_DATA_DIR` in `output.tar.gz`; this reads both that archive and
-    loose files, and puts records into `results_dir` and models into `models_dir`: the report's own layout,
-    so the sweep's runs join the report like local ones.
+    A job leaves the files of `SM_OUTPUT_DATA_DIR` in its `output.tar.gz` (`job["output_uri"]`); records go to
+    `results_dir` and models to `models_dir`, the report's own layout, each written atomically.
     """
     import io
     import tarfile
@@ -360,29 +359,39 @@ def collect_records(s3_client, bucket: str, prefix: str, results_dir, models_dir
 
     targets = {".json": Path(results_dir), ".keras": Path(models_dir)}
     collected = []
-
-    def wanted(name: str) -> bool:
-        return "-seed" in name and Path(name).suffix in targets
-
-    def keep(name: str, payload: bytes) -> None:
-        folder = targets[Path(name).suffix]
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary = folder / f".{name}.part"
-        temporary.write_bytes(payload)
-        temporary.replace(folder / name)
-        collected.append(folder / name)
-
-    paginator = s3_client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            name = key.rsplit("/", 1)[-1]
-            if name == "output.tar.gz":
-                payload = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-                with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-                    for member in archive.getmembers():
-                        if member.isfile() and wanted(Path(member.name).name):
-                            keep(Path(member.name).name, archive.extractfile(member).read())
-            elif wanted(name):
-                keep(name, s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    for job in jobs:
+        bucket, key = job["output_uri"].removeprefix("s3://").split("/", 1)
+        try:
+            payload = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3_client.exceptions.NoSuchKey:
+            raise FileNotFoundError(
+                f"Training job {job['job']} left no {job['output_uri']}; it ended as {job.get('status')}: see its log."
+            ) from None
+        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+            for member in archive.getmembers():
+                name = Path(member.name).name
+                if not (member.isfile() and "-seed" in name and Path(name).suffix in targets):
+                    continue
+                folder = targets[Path(name).suffix]
+                folder.mkdir(parents=True, exist_ok=True)
+                temporary = folder / f".{name}.part"
+                temporary.write_bytes(archive.extractfile(member).read())
+                temporary.replace(folder / name)
+                collected.append(folder / name)
     return sorted(collected)
+
+
+def describe_aws_run(result: dict) -> str:
+    """One paragraph on what mode aws measured."""
+    job = result["training_job"]
+    return (
+        f"Training job `{job['job']}` ended as {job['status']}; its artifact `{job['artifact_uri']}` was served by "
+        f"endpoint `{result['names']['endpoint']}`. Through the endpoint, {result['images']} test images were classified "
+        f"with accuracy {100 * result['accuracy']:.2f}%; single-image requests took {result['single_ms_p50']:.1f} ms "
+        f"(median) and {result['single_ms_p99']:.1f} ms (99th percentile) from this machine, network included. "
+        + "Deleted afterwards: "
+        + ", ".join(
+            f"{item['resource']} {'yes' if item['deleted'] else 'NO: ' + item.get('error', '')}" for item in result["clean_up"]
+        )
+        + "."
+    )

@@ -29,6 +29,7 @@ NOTEBOOKS = (
     "03_cnn",
     "04_kernel_size_sweep",
     "05_filter_visualisation",
+    "06_sagemaker_deploy",
     "07_translation",
     "08_pixel_permutation",
     "09_efficiency",
@@ -135,6 +136,17 @@ def parse_augmentation_shift(value: object) -> int:
             f"augmentation_shift={shift} would push much of each object out of the frame: use 1 to {IMAGE_SIDE // 4} pixels."
         )
     return shift
+
+
+DEPLOY_MODES = ("local", "aws")
+
+
+def parse_mode(value: object) -> str:
+    """Where notebook 06 runs: "local" (offline, the default) or "aws" (an AWS account; it costs money)."""
+    mode = str(value).strip().lower()
+    if mode not in DEPLOY_MODES:
+        raise ParameterError(f"mode={value!r} is not a mode: use 'local' (offline) or 'aws' (needs role_arn and aws_region).")
+    return mode
 
 
 def parse_datasets(value: object) -> tuple[str, ...]:

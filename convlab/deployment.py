@@ -251,19 +251,23 @@ def serve_predictions(url: str, images: np.ndarray, batch_size: int = 256) -> np
 
 
 def measure_serving(url: str, images: np.ndarray, repeats: int = 200, batch_size: int = 256, batch_repeats: int = 10) -> dict:
-    """Single-image request latency (p50, p99 in ms) and batch throughput (images/s) over HTTP on loopback."""
-    single = [json_body(images[index % len(images)][np.newaxis]) for index in range(repeats)]
-    invoke(url, single[0])
-    times = []
-    for body in single:
+    """Single-image request latency (p50, p99 in ms) and batch throughput (images/s) over HTTP on loopback.
+
+    Every request must succeed (status 200); any other answer stops the measurement with the endpoint's message.
+    """
+
+    def timed(body: bytes) -> float:
         started = time.perf_counter()
-        invoke(url, body)
-        times.append(1000 * (time.perf_counter() - started))
+        status, answer = invoke(url, body)
+        if status != 200:
+            raise RuntimeError(f"The endpoint answered {status} to a valid request: {answer}")
+        return time.perf_counter() - started
+
+    single = [json_body(images[index % len(images)][np.newaxis]) for index in range(repeats)]
+    timed(single[0])  # warm-up
+    times = [1000 * timed(body) for body in single]
     batch = json_body(np.resize(images, (batch_size, *images.shape[1:])))
-    started = time.perf_counter()
-    for _ in range(batch_repeats):
-        invoke(url, batch)
-    seconds = time.perf_counter() - started
+    seconds = sum(timed(batch) for _ in range(batch_repeats))
     return {
         "single_p50_ms": float(np.percentile(times, 50)),
         "single_p99_ms": float(np.percentile(times, 99)),
@@ -324,3 +328,53 @@ def artifact_listing(tarball: Path):
     with tarfile.open(tarball) as archive:
         rows = [{"path": member.name, "bytes": member.size} for member in archive.getmembers() if member.isfile()]
     return pd.DataFrame(rows).set_index("path")
+
+
+def serving_record_path(params: config.RunParameters, model_name: str, seed: int, mode: str = "local") -> Path:
+    """Where a served model's measurements are kept: `results/serving/<model>-seed<s>-<mode>.json`."""
+    return params.results_dir / "serving" / f"{model_name}-seed{seed}-{mode}.json"
+
+
+def save_serving_record(params: config.RunParameters, training_record: dict, mode: str, **measurements) -> Path:
+    """Write what the served model measured (JSON-safe), tied to its training run's cache key; return the path."""
+    import pandas as pd
+
+    def plain(value):
+        if isinstance(value, pd.DataFrame):
+            return value.reset_index().to_dict(orient="records")
+        return value
+
+    content = {
+        "model": training_record["model"]["name"],
+        "seed": training_record["seed"],
+        "cache_key": training_record["cache_key"],
+        "test_accuracy_in_training": training_record["test"]["accuracy"],
+        "mode": mode,
+        "environment": records.environment_stamp(),
+    } | {name: plain(value) for name, value in measurements.items()}
+    path = serving_record_path(params, content["model"], content["seed"], mode)
+    records.write_json(path, content)
+    return path
+
+
+def describe_serving(record: dict) -> str:
+    """What the local serving run showed, in a few sentences that follow its numbers."""
+    comparison, serving = record["comparison"], record["serving"]
+    same = comparison["same predicted class for every image"]
+    statuses = sorted({row["status"] for row in record["bad_requests"]})
+    all_refused = all(400 <= row["status"] < 500 for row in record["bad_requests"])
+    return (
+        f"Served over HTTP, the model classified {comparison['images']} test images with accuracy "
+        f"{comparison['served accuracy (%)']:.2f}% against {comparison['in-process accuracy (%)']:.2f}% in this process; "
+        + ("it predicted the same class for every image" if same else "**the predicted classes differ for some images**")
+        + f" (largest probability difference {comparison['largest probability difference']:.1e}). "
+        f"Single-image requests took {serving['single_p50_ms']:.1f} ms (median) and {serving['single_p99_ms']:.1f} ms "
+        f"(99th percentile) over {serving['repeats']} requests; batches of {serving['batch_size']} went through at "
+        f"{serving['batch_images_per_second']:.0f} images/s. "
+        + (
+            f"All {len(record['bad_requests'])} bad requests were refused with a 4xx status "
+            f"({', '.join(map(str, statuses))}), and the endpoint kept serving: the timings above were taken after them."
+            if all_refused
+            else "**Some bad requests were not refused with a 4xx status**: see the table above."
+        )
+    )

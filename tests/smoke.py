@@ -1,8 +1,8 @@
 """The notebook smoke run: its parameters, which notebooks run on which dataset, and the processes running them.
 
-Notebooks 01-05 run on both datasets, the probes 07 and 09 on Fashion-MNIST and 08 on
-MNIST (their code does not depend on the dataset; splitting them balances the two
-parallel runs), then the cross-dataset notebook 10 on the records of both.
+Notebooks 01-05 run on both datasets, the probes 07 and 09 on Fashion-MNIST, 06 (SageMaker,
+mode local) and 08 on MNIST (their code does not depend on the dataset; splitting them
+balances the two parallel runs), then the cross-dataset notebook 10 on the records of both.
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ SMOKE = {
     "test_size": "500",
     "batch_size": "32",
 }
-ON_ONE_DATASET = {"07_translation": "fashion_mnist", "08_pixel_permutation": "mnist", "09_efficiency": "fashion_mnist"}
+ON_ONE_DATASET = {
+    "06_sagemaker_deploy": "mnist",
+    "07_translation": "fashion_mnist",
+    "08_pixel_permutation": "mnist",
+    "09_efficiency": "fashion_mnist",
+}
 SMOKE_NOTEBOOKS = {
     dataset: tuple(notebook for notebook in config.NOTEBOOKS if ON_ONE_DATASET.get(notebook, dataset) == dataset)
     for dataset in config.DATASETS

@@ -135,10 +135,7 @@ def test_call_log_never_holds_secrets(clients):
     assert "testing" not in json.dumps(log.calls, default=str)
 
 
-def test_dataset_upload_and_record_collection(moto_url, monkeypatch, tmp_path):
-    import io
-    import tarfile
-
+def test_dataset_upload(moto_url, monkeypatch, tmp_path):
     import boto3
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -152,18 +149,9 @@ def test_dataset_upload_and_record_collection(moto_url, monkeypatch, tmp_path):
     uri = cloud.upload_dataset(s3, tmp_path / "data", "fashion-mnist", "convlab-test", "data")
     assert uri == "s3://convlab-test/data"
     assert len(s3.list_objects_v2(Bucket="convlab-test", Prefix="data/fashion-mnist/")["Contents"]) == 4
-    archive_bytes = io.BytesIO()
-    with tarfile.open(fileobj=archive_bytes, mode="w:gz") as archive:
-        payload = json.dumps({"seed": 1}).encode()
-        info = tarfile.TarInfo("cnn_k5-seed1.json")
-        info.size = len(payload)
-        archive.addfile(info, io.BytesIO(payload))
-    s3.put_object(Bucket="convlab-test", Key="sweep/job-1/output/output.tar.gz", Body=archive_bytes.getvalue())
-    s3.put_object(Bucket="convlab-test", Key="sweep/job-1/output/model.tar.gz", Body=b"not a record")
-    collected = cloud.collect_records(s3, "convlab-test", "sweep", tmp_path / "results", tmp_path / "models")
-    assert collected == [tmp_path / "results" / "cnn_k5-seed1.json"]
-    assert json.loads(collected[0].read_text()) == {"seed": 1}
-    assert not list((tmp_path / "results").glob(".*.part")), "no partial file is left behind"
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="Expected the 4 IDX"):
+        cloud.upload_dataset(s3, tmp_path / "data", "fashion-mnist", "convlab-test", "data")
 
 
 # --- the SDK v3 path (ModelTrainer) and the whole of mode aws ---------------------------------------------------
@@ -290,7 +278,8 @@ def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(
     assert sorted(launched) == [("3", "0"), ("3", "1"), ("5", "0"), ("5", "1")]
     assert len({job["job"] for job in jobs}) == 4 and all(job["status"] == "Completed" for job in jobs)
     for job in jobs:  # what each job's container would leave behind: its record and model in output.tar.gz
-        name = f"cnn_k{job['hyperparameters']['first-kernel']}-seed{job['hyperparameters']['seed']}"
+        kernel, seed = job["hyperparameters"]["first-kernel"], job["hyperparameters"]["seed"]
+        name = f"{'cnn' if kernel == '3' else 'cnn_k' + kernel}-seed{seed}"  # the names notebook 04 gives them
         archive_bytes = io.BytesIO()
         with tarfile.open(fileobj=archive_bytes, mode="w:gz") as archive:
             for file_name, payload in ((f"{name}.json", json.dumps({"job": job["job"]}).encode()), (f"{name}.keras", b"model")):
@@ -299,13 +288,21 @@ def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(
                 archive.addfile(info, io.BytesIO(payload))
         bucket, key = job["output_uri"].removeprefix("s3://").split("/", 1)
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=archive_bytes.getvalue())
-    collected = cloud.collect_records(
-        aws.client("s3"), BUCKET, f"{aws.settings.prefix}/jobs", params.results_dir, params.models_dir
-    )
-    assert sorted(path.name for path in params.results_dir.glob("*.json")) == [
-        "cnn_k3-seed0.json",
-        "cnn_k3-seed1.json",
+    (params.results_dir / "cnn-seed0.json").parent.mkdir(parents=True)
+    (params.results_dir / "cnn-seed0.json").write_text("a local run")
+    sweep_dir = params.output_dir / "sagemaker" / "sweep"
+    collected = cloud.collect_records(aws.client("s3"), jobs, sweep_dir / "results", sweep_dir / "models")
+    assert sorted(path.name for path in (sweep_dir / "results").iterdir()) == [
+        "cnn-seed0.json",
+        "cnn-seed1.json",
         "cnn_k5-seed0.json",
         "cnn_k5-seed1.json",
     ]
-    assert len(list(params.models_dir.glob("*.keras"))) == 4 and len(collected) == 8
+    assert len(list((sweep_dir / "models").glob("*.keras"))) == 4 and len(collected) == 8
+    assert (params.results_dir / "cnn-seed0.json").read_text() == "a local run", "local records are left alone"
+
+
+def test_collecting_from_a_job_without_output_names_the_job(aws):
+    job = {"job": "convlab-k3-s0-1", "status": "Failed", "output_uri": f"s3://{BUCKET}/convlab/jobs/x/output/output.tar.gz"}
+    with pytest.raises(FileNotFoundError, match="convlab-k3-s0-1.*Failed"):
+        cloud.collect_records(aws.client("s3"), [job], "results", "models")

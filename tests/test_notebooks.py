@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 
 import nbformat
@@ -148,6 +149,23 @@ def test_efficiency_measures_every_trained_model(smoke_root):
 
 
 @pytest.mark.smoke
+def test_sagemaker_notebook_serves_what_it_trained_in_mode_local(smoke_root):
+    report = smoke_root / "reports" / "mnist"
+    record = json.loads((report / "results" / "serving" / "cnn-seed0-local.json").read_text())
+    trained = json.loads((report / "results" / "cnn-seed0.json").read_text())
+    assert record["cache_key"] == trained["cache_key"], "06 served the run that 03 stored, not a new one"
+    comparison = record["comparison"]
+    assert comparison["same predicted class for every image"] and comparison["largest probability difference"] < 1e-4
+    assert comparison["served accuracy (%)"] == pytest.approx(100 * trained["test"]["accuracy"], abs=1e-6)
+    statuses = {row["request"]: row["status"] for row in record["bad_requests"]}
+    expected = {"too many images": 413, "body over the size cap": 413, "unsupported content type": 415}
+    assert len(statuses) >= 12 and statuses == {request: expected.get(request, 400) for request in statuses}
+    assert record["serving"]["single_p99_ms"] >= record["serving"]["single_p50_ms"] > 0
+    with tarfile.open(report / "sagemaker" / "model.tar.gz") as archive:
+        names = set(archive.getnames())
+    assert {"1/saved_model.pb", "code/inference.py", "code/labels.json"} <= names
+
+
 def test_dataset_comparison_reads_both_datasets(smoke_root):
     executed = smoke_root / "reports" / "comparison" / "10_dataset_comparison.ipynb"
     assert error_outputs(executed) == []
