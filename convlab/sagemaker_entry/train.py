@@ -96,13 +96,28 @@ def stored_run(report_dir: Path, model_name: str, seed: int, key: str):
         return None
 
 
+def serving_model(model):
+    """The trained model behind a front that takes each image as 784 pixel values in 0-255.
+
+    The front reshapes to 28×28×1 and scales as training did (`data.scale_images`: a float32 division,
+    not a multiplication by 1/255, which rounds differently), so the served model computes what the
+    trained one does. Requests then carry flat rows of integers: a third of the bytes of nested scaled
+    floats, and several times faster to encode and to parse.
+    """
+    import keras
+
+    pixels = keras.Input(shape=(784,), dtype="float32", name="pixels")
+    images = keras.ops.reshape(keras.ops.divide(pixels, 255.0), (-1, *model.input_shape[1:]))
+    return keras.Model(pixels, model(images), name=f"{model.name}_serving")
+
+
 def export_for_serving(model, model_dir: Path, class_names: tuple[str, ...]) -> None:
     """The SavedModel under `<model_dir>/1/` and the handlers under `<model_dir>/code/`."""
     model_dir.mkdir(parents=True, exist_ok=True)
     version_dir = model_dir / "1"
     if version_dir.exists():
         shutil.rmtree(version_dir)
-    model.export(str(version_dir), verbose=False)
+    serving_model(model).export(str(version_dir), verbose=False)
     code_dir = model_dir / "code"
     code_dir.mkdir(exist_ok=True)
     shutil.copyfile(HERE / "inference.py", code_dir / "inference.py")
