@@ -115,8 +115,8 @@ def test_figures_are_written(smoke_dataset):
         "08_pixel_permutation": {"08_pixel_permutation/permuted_examples.png", "08_pixel_permutation/accuracy_permuted.png"},
         "09_efficiency": {"09_efficiency/efficiency_frontier.png"},
     }
-    for notebook, dataset_of_notebook in ON_ONE_DATASET.items():
-        assert (probe_figures[notebook] <= figures) == (dataset == dataset_of_notebook), notebook
+    for notebook, expected in probe_figures.items():
+        assert (expected <= figures) == (dataset == ON_ONE_DATASET[notebook]), notebook
     assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["notebook_seconds"].keys() == set(
         SMOKE_NOTEBOOKS[dataset]
     )
