@@ -156,7 +156,7 @@ def test_sagemaker_notebook_serves_what_it_trained_in_mode_local(smoke_root):
     assert record["cache_key"] == trained["cache_key"], "06 served the run that 03 stored, not a new one"
     comparison = record["comparison"]
     assert comparison["same predicted class for every image"] and comparison["largest probability difference"] < 1e-4
-    assert comparison["served accuracy (%)"] == pytest.approx(100 * trained["test"]["accuracy"], abs=1e-6)
+    assert comparison["served accuracy (%)"] == pytest.approx(100 * trained["test"]["accuracy"], abs=1e-4)  # float32 record
     statuses = {row["request"]: row["status"] for row in record["bad_requests"]}
     expected = {"too many images": 413, "body over the size cap": 413, "unsupported content type": 415}
     assert len(statuses) >= 12 and statuses == {request: expected.get(request, 400) for request in statuses}
