@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convlab import data, records
+from convlab import config, data, records
 
 
 def class_balance(dataset: data.Dataset) -> pd.DataFrame:
@@ -718,10 +718,13 @@ def dataset_gain_table(pairs: dict[str, tuple[list[dict], list[dict]]]) -> pd.Da
 
 def describe_dataset_gains(table: pd.DataFrame, halving_dataset: str = "mnist") -> str:
     """What the two datasets' gains say, as Markdown bullet points with the measured figures."""
+    def title(name: str) -> str:
+        return config.DATASET_TITLES.get(name, name)
+
     lines = []
     for name, row in table.iterrows():
         lines.append(
-            f"{name}: the CNN gains {row['gain (points)']:+.2f} points (95% interval {row['gain 95% CI low']:+.2f} to "
+            f"{title(name)}: the CNN gains {row['gain (points)']:+.2f} points (95% interval {row['gain 95% CI low']:+.2f} to "
             f"{row['gain 95% CI high']:+.2f}); its error is {row['error ratio']:.2f}× the FC baseline's "
             f"({row['CNN error (%)']:.2f}% against {row['FC error (%)']:.2f}%; interval {row['error ratio 95% CI low']:.2f} "
             f"to {row['error ratio 95% CI high']:.2f})."
@@ -740,12 +743,12 @@ def describe_dataset_gains(table: pd.DataFrame, halving_dataset: str = "mnist") 
         points = table["gain (points)"]
         ratio = table["error ratio"]
         lines.append(
-            f"In points the gain is largest on {points.idxmax()} ({points.max():+.2f}), in relative terms on "
-            f"{ratio.idxmin()} (error ratio {ratio.min():.2f}). Absolute points and error ratios rank the datasets "
+            f"In points the gain is largest on {title(points.idxmax())} ({points.max():+.2f}), in relative terms on "
+            f"{title(ratio.idxmin())} (error ratio {ratio.min():.2f}). Absolute points and error ratios rank the datasets "
             "differently when their baselines differ this much: on a nearly solved task a small absolute gain can "
             "be a large share of the errors that remain."
             if points.idxmax() != ratio.idxmin()
-            else f"{points.idxmax()} benefits most both in points ({points.max():+.2f}) and as a share of the errors "
+            else f"{title(points.idxmax())} benefits most both in points ({points.max():+.2f}) and as a share of the errors "
             f"(ratio {ratio.min():.2f})."
         )
     return "\n".join(f"- {line}" for line in lines)

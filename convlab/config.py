@@ -23,6 +23,7 @@ DATA_DIR_ENV = "CONVLAB_DATA_DIR"
 OFFLINE_ENV = "CONVLAB_OFFLINE"
 
 DATASETS = ("fashion_mnist", "mnist")
+DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}  # as the text names them
 NOTEBOOKS = (
     "01_eda",
     "02_fc_baseline",

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from convlab import analysis, data, records
+from convlab import analysis, config, data, records
 
 sns.set_theme(context="notebook", style="whitegrid")
 
@@ -382,7 +382,8 @@ def dataset_gains(table: pd.DataFrame) -> plt.Figure:
             positions, values, yerr=[values - table[low], table[high] - values], fmt="o", capsize=8, markersize=8, color="black"
         )
         axis.axhline(reference, color="tab:red", lw=1, ls="--", label="no gain" if reference == 0 else "half the errors")
-        axis.set_xticks(positions, table.index)
+        axis.set_xticks(positions, [config.DATASET_TITLES.get(name, name) for name in table.index])
+        axis.set_xlim(-0.5, len(table) - 0.5)
         axis.set_ylabel(label)
         axis.legend(fontsize=8)
     figure.suptitle("What the convolutions buy on each dataset (mean, 95% bootstrap interval over seeds)")
