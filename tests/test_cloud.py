@@ -306,3 +306,18 @@ def test_collecting_from_a_job_without_output_names_the_job(aws):
     job = {"job": "convlab-k3-s0-1", "status": "Failed", "output_uri": f"s3://{BUCKET}/convlab/jobs/x/output/output.tar.gz"}
     with pytest.raises(FileNotFoundError, match="convlab-k3-s0-1.*Failed"):
         cloud.collect_records(aws.client("s3"), [job], "results", "models")
+
+
+@pytest.mark.parametrize("value, expected", [("local", "local"), ("aws", "aws"), (" AWS ", "aws")])
+def test_mode_accepts_local_and_aws(value, expected):
+    from convlab import config
+
+    assert config.parse_mode(value) == expected
+
+
+@pytest.mark.parametrize("value", ["cloud", "", "sagemaker"])
+def test_unknown_mode_names_the_choices(value):
+    from convlab import config
+
+    with pytest.raises(config.ParameterError, match="'local'.*'aws'"):
+        config.parse_mode(value)
