@@ -171,7 +171,7 @@ def test_dataset_comparison_reads_both_datasets(smoke_root):
     assert error_outputs(executed) == []
     assert (smoke_root / "images" / "comparison" / "10_dataset_comparison" / "gain_by_dataset.png").is_file()
     text = str(nbformat.read(executed, as_version=4))
-    assert "fashion_mnist" in text and "mnist: the CNN gains" in text
+    assert "Fashion-MNIST: the CNN gains" in text and "- MNIST: the CNN gains" in text
 
 
 def test_comparison_is_skipped_with_a_single_dataset(tmp_path, capsys):
