@@ -65,6 +65,24 @@ def leftovers(sagemaker) -> tuple[int, int, int]:
     )
 
 
+ENDPOINT_LIFECYCLE = [  # a batch of test images, then two single-image requests
+    "CreateModel",
+    "CreateEndpointConfig",
+    "CreateEndpoint",
+    "InvokeEndpoint",
+    "InvokeEndpoint",
+    "InvokeEndpoint",
+    "DeleteEndpoint",
+    "DeleteEndpointConfig",
+    "DeleteModel",
+]
+
+
+def lifecycle(log: cloud.CallLog) -> list[str]:
+    """The SageMaker calls that create, use or delete something (polling left out)."""
+    return [name for name in log.operations() if name.startswith(("Create", "Delete", "Invoke"))]
+
+
 def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
     sagemaker, runtime, log = clients
     queue_endpoint_answer(moto_url, [1, 2, 0])
@@ -78,18 +96,9 @@ def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
         runtime_client=runtime,
         single_requests=2,
     )
-    assert log.operations() == [
-        "CreateModel",
-        "CreateEndpointConfig",
-        "CreateEndpoint",
-        "DescribeEndpoint",
-        "InvokeEndpoint",
-        "InvokeEndpoint",
-        "InvokeEndpoint",
-        "DeleteEndpoint",
-        "DeleteEndpointConfig",
-        "DeleteModel",
-    ]
+    operations = log.operations()
+    assert lifecycle(log) == ENDPOINT_LIFECYCLE
+    assert operations.index("CreateEndpoint") < operations.index("DescribeEndpoint") < operations.index("InvokeEndpoint")
     create_model = dict(log.calls)["CreateModel"]
     assert create_model["PrimaryContainer"] == {"Image": "image:2.19", "ModelDataUrl": "s3://bucket/model.tar.gz"}
     assert create_model["ExecutionRoleArn"] == SETTINGS.role_arn
@@ -203,30 +212,13 @@ def run_inputs(tmp_path):
     return params, dataset
 
 
-def lifecycle(log: cloud.CallLog) -> list[str]:
-    """The SageMaker calls that create, use or delete something (polling left out)."""
-    return [name for name in log.operations() if name.startswith(("Create", "Delete", "Invoke"))]
-
-
 def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url, tmp_path):
     params, dataset = run_inputs
     queue_endpoint_answer(moto_url, [1, 2, 0])
     result = cloud.train_deploy_and_evaluate(
         aws, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
     )
-    assert lifecycle(aws.log) == [
-        "CreateBucket",
-        "CreateTrainingJob",
-        "CreateModel",
-        "CreateEndpointConfig",
-        "CreateEndpoint",
-        "InvokeEndpoint",
-        "InvokeEndpoint",
-        "InvokeEndpoint",
-        "DeleteEndpoint",
-        "DeleteEndpointConfig",
-        "DeleteModel",
-    ]
+    assert lifecycle(aws.log) == ["CreateBucket", "CreateTrainingJob", *ENDPOINT_LIFECYCLE]
     (training,) = aws.log.arguments("CreateTrainingJob")
     assert training["AlgorithmSpecification"]["TrainingImage"].endswith(
         f"{REGION}.amazonaws.com/tensorflow-training:2.19-cpu-py312"
