@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from convlab import data, deployment
+
 SECRET_KEYS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "aws_access_key_id", "aws_secret_access_key")
 
 
@@ -249,7 +251,7 @@ def _classify(
     """Accuracy over `images` (batched requests), then the latency of single-image requests, through the endpoint."""
 
     def request(batch: np.ndarray) -> tuple[list, float]:
-        body = json.dumps({"instances": batch.astype(int).tolist()})
+        body = deployment.json_body(batch)
         started = time.perf_counter()
         answer = runtime_client.invoke_endpoint(EndpointName=endpoint_name, ContentType="application/json", Body=body)
         predictions = json.loads(answer["Body"].read())["predictions"]
@@ -303,8 +305,6 @@ def train_deploy_and_evaluate(
     fail_after: str | None = None,
 ) -> dict:
     """Mode aws end to end: data to S3, a training job, an endpoint from its artifact, test images through it, clean-up."""
-    from convlab import data, deployment
-
     settings = aws.settings
     folder = data.SPECS[params.dataset].folder
     data_uri = upload_dataset(aws.client("s3"), params.data_dir, folder, aws.bucket, f"{settings.prefix}/data")

@@ -60,9 +60,13 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
     """Run the entry script as a SageMaker training job would (subprocess, `SM_*` environment); return its paths.
 
     A `reuse-from` hyperparameter names a report folder whose identical stored run is exported instead of retrained.
+    Like a training job, each run starts from empty model and output folders (the job's own scratch space under
+    `work_dir`), so what it returns is what this run wrote.
     """
     source = stage_source(work_dir / "source")
     model_dir, output_dir = work_dir / "model", work_dir / "output"
+    for folder in (model_dir, output_dir):
+        shutil.rmtree(folder, ignore_errors=True)
     environment = os.environ | {
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
@@ -83,8 +87,8 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
     )
     if completed.returncode != 0:
         raise RuntimeError(f"The training entry script failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
-    record_files = sorted(output_dir.glob("*-seed*.json"))
-    record = records.read_record(record_files[0])
+    (record_file,) = output_dir.glob("*-seed*.json")  # a job trains exactly one configuration
+    record = records.read_record(record_file)
     return {"model_dir": model_dir, "output_dir": output_dir, "record": record, "log": completed.stdout}
 
 

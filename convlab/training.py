@@ -187,20 +187,34 @@ def train_or_reuse(
     """
     settings = settings or training_config_for(params)
     key = cache_key(model_config, dataset, seed, settings)
-    record_file = records.record_path(params.results_dir, model_config.name, seed)
-    model_file = records.model_path(params.models_dir, model_config.name, seed)
-    try:
-        stored = records.read_record(record_file)
-        if stored["cache_key"] == key and model_file.is_file():
-            print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {record_file}.")
-            return stored
-    except records.MissingResultError:
-        pass
+    stored = stored_run(model_config.name, seed, key, params.results_dir, params.models_dir)
+    if stored:
+        where = records.record_path(params.results_dir, model_config.name, seed)
+        print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.")
+        return stored
     print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")
     model, record = fit(model_config, dataset, seed, settings)
-    record |= {"cache_key": key, "model_file": model_file.name}
+    return store_run(model, record, key, params.results_dir, params.models_dir)
+
+
+def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path) -> dict | None:
+    """The record of an identical run (same cache key) stored in these folders with its model, or None."""
+    try:
+        stored = records.read_record(records.record_path(results_dir, model_name, seed))
+    except records.MissingResultError:
+        return None
+    model_file = records.model_path(models_dir, model_name, seed)
+    return stored if stored["cache_key"] == key and model_file.is_file() else None
+
+
+def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Path, models_dir: str | Path) -> dict:
+    """Write the model, then its record (both atomically, so a record always points at a complete model)."""
+    name, seed = record["model"]["name"], record["seed"]
+    model_file = records.model_path(models_dir, name, seed)
+    record = record | {"cache_key": key, "model_file": model_file.name}
     with records.atomic_path(model_file) as temporary:
         model.save(temporary)
+    record_file = records.record_path(results_dir, name, seed)
     records.write_json(record_file, record)
     return records.read_record(record_file)
 

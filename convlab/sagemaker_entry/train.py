@@ -46,7 +46,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     arguments = parse_arguments(argv)
-    from convlab import config, data, models, records, training
+    from convlab import config, data, models, training
 
     params = config.RunParameters.from_notebook(
         notebook="06_sagemaker_deploy",
@@ -66,34 +66,18 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = data.load_for_run(params)
     settings = training.training_config_for(params)
     key = training.cache_key(model_config, dataset, arguments.seed, settings)
-    stored = stored_run(Path(arguments.reuse_from), model_config.name, arguments.seed, key) if arguments.reuse_from else None
+    report = Path(arguments.reuse_from) if arguments.reuse_from else None
+    stored = report and training.stored_run(model_config.name, arguments.seed, key, report / "results", report / "models")
     if stored:
-        model, record = stored
-        print(f"Reusing {model_config.name} (seed {arguments.seed}) from {arguments.reuse_from}: an identical run is stored.")
+        print(f"Reusing {model_config.name} (seed {arguments.seed}) from {report}: an identical run is stored.")
+        model, record = training.load_trained_model(stored, report / "models"), stored
     else:
         model, record = training.fit(model_config, dataset, arguments.seed, settings)
     output_dir = Path(arguments.output_data_dir)
-    model_file = records.model_path(output_dir, model_config.name, arguments.seed)
-    record |= {"cache_key": key, "model_file": model_file.name}
-    with records.atomic_path(model_file) as temporary:
-        model.save(temporary)
-    records.write_json(records.record_path(output_dir, model_config.name, arguments.seed), record)
+    record = training.store_run(model, record, key, output_dir, output_dir)
     export_for_serving(model, Path(arguments.model_dir), dataset.class_names)
     print(f"{model_config.name} (seed {arguments.seed}): test accuracy {record['test']['accuracy']:.4f}")
     return record
-
-
-def stored_run(report_dir: Path, model_name: str, seed: int, key: str):
-    """(model, record) of an identical run stored in a report folder, or None."""
-    from convlab import records, training
-
-    try:
-        record = records.read_record(records.record_path(report_dir / "results", model_name, seed))
-        if record["cache_key"] != key:
-            return None
-        return training.load_trained_model(record, report_dir / "models"), record
-    except records.MissingResultError:
-        return None
 
 
 def serving_model(model):
