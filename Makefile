@@ -10,11 +10,12 @@ BIN := $(VENV)/bin
 DATASET ?= fashion_mnist mnist
 NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation 06_sagemaker_deploy \
 	07_translation 08_pixel_permutation 09_efficiency 10_dataset_comparison
-EPOCHS ?= 15
-SEEDS ?= 0
+PROFILE ?=
+EPOCHS ?=
+SEEDS ?=
 TRAIN_SIZE ?= 0
 TEST_SIZE ?= 0
-BATCH_SIZE ?= 32
+BATCH_SIZE ?=
 DATA_DIR ?=
 SWEEP_SEEDS ?=
 KERNELS ?=
@@ -23,7 +24,7 @@ PROBE_SEEDS ?=
 MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
 
-.PHONY: help setup report test lint format lock clean clean-venv
+.PHONY: help setup report bench test lint format lock clean clean-cache clean-venv
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -39,12 +40,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@touch $@
 	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
 
-report: setup ## Run the notebooks with papermill and render HTML (DATASET, EPOCHS, SEEDS, ... override)
-	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) \
-		-p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
+report: setup ## Run the notebooks with papermill and render HTML (PROFILE, DATASET, EPOCHS, SEEDS, ... override)
+	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) $(if $(FORCE),--force) \
+		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
 		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)"
+
+bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
+	$(BIN)/python -m convlab.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 test: setup ## Run the unit and notebook smoke tests (pytest)
 	$(BIN)/python -m pytest
@@ -66,6 +70,9 @@ lock: setup ## Re-resolve requirements.in into the exact pins of requirements.tx
 
 clean: ## Remove run outputs under reports/ (keeps the environment)
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+
+clean-cache: ## Delete every stored training run (records, models): the next report trains everything again
+	$(BIN)/python -m convlab.cache clear
 
 clean-venv: ## Remove the virtual environment
 	rm -rf $(VENV)

@@ -8,9 +8,19 @@ filters respond to), `plots` (figures) and `pipeline` (running and rendering the
 notebooks).
 Submodules that need TensorFlow are imported on first use, so `import convlab`
 stays fast.
+
+Importing convlab before TensorFlow switches on TensorFlow's oneDNN kernels
+(`TF_ENABLE_ONEDNN_OPTS=1`, unless the environment already sets it): on CPUs where
+TensorFlow leaves them off, they train the CNN about twice as fast, and training
+stays deterministic. The setting is part of every run's cache key.
 """
 
 import importlib
+import os
+import sys
+
+if "tensorflow" not in sys.modules:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 __all__ = [

@@ -37,8 +37,6 @@ NOTEBOOKS = (
 )
 CROSS_DATASET_NOTEBOOKS = ("10_dataset_comparison",)  # run once, after every dataset's notebooks
 ALL_NOTEBOOKS = NOTEBOOKS + CROSS_DATASET_NOTEBOOKS
-CPU_SWEEP_SEEDS = (0, 1, 2)
-GPU_SWEEP_SEEDS = (0, 1, 2, 3, 4)
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
 
@@ -112,15 +110,6 @@ def parse_optional_seeds(value: object) -> tuple[int, ...]:
     return () if value in ("", None, [], ()) else parse_seeds(value)
 
 
-def sweep_seeds(value: object) -> tuple[int, ...]:
-    """Seeds of a sweep: "auto" gives 3 seeds on a CPU and 5 when TensorFlow sees a GPU."""
-    if str(value).strip().lower() != "auto":
-        return parse_seeds(value)
-    import tensorflow as tf
-
-    return GPU_SWEEP_SEEDS if tf.config.list_physical_devices("GPU") else CPU_SWEEP_SEEDS
-
-
 def parse_max_shift(value: object) -> tuple[int, ...]:
     """The test shifts 0, 1, …, `value` pixels (at least 1, less than the image side)."""
     largest = _as_int("max_shift", value, 1)
@@ -185,6 +174,74 @@ def parse_seeds(value: object) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """The seeds and training settings that a run uses unless a parameter overrides them.
+
+    `epochs` caps every training run and `cnn_epochs` the CNNs' (the cost is theirs: one CNN epoch
+    costs about 40 FC epochs); early stopping after `patience` epochs without a lower validation loss
+    may end a run sooner, and the weights of its best epoch are kept.
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    epochs: int
+    cnn_epochs: int
+    batch_size: int
+    patience: int
+    purpose: str
+
+
+PROFILES = {
+    "cpu": Profile(
+        "cpu",
+        seeds=(0, 1, 2),
+        epochs=15,
+        cnn_epochs=4,
+        batch_size=32,
+        patience=2,
+        purpose="the full report within an hour on two CPU cores",
+    ),
+    "paper": Profile(
+        "paper",
+        seeds=(0, 1, 2, 3, 4),
+        epochs=15,
+        cnn_epochs=15,
+        batch_size=32,
+        patience=3,
+        purpose="the studies' batch size and five seeds, for a machine with a GPU",
+    ),
+}
+AUTO = "auto"
+
+
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU (imports TensorFlow)."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_profile(value: object = AUTO) -> Profile:
+    """A profile by name; "auto" (or empty) picks "paper" when TensorFlow sees a GPU, else "cpu"."""
+    name = str(value).strip().lower() or AUTO
+    if name == AUTO:
+        name = "paper" if gpu_available() else "cpu"
+    if name not in PROFILES:
+        raise ParameterError(f"profile={value!r} is not a profile: use {AUTO!r}, {', '.join(repr(p) for p in PROFILES)}.")
+    return PROFILES[name]
+
+
+def _or_profile(value: object, fallback: object) -> object:
+    """`fallback` when a parameter is left at "auto" (or empty), else the value itself."""
+    return fallback if value is None or str(value).strip().lower() in {"", AUTO} else value
+
+
+def seeds_or_profile(value: object, profile: str) -> tuple[int, ...]:
+    """Seeds from a parameter such as "0,1,2"; "auto" (or empty) gives the profile's seeds."""
+    return parse_seeds(_or_profile(value, resolve_profile(profile).seeds))
+
+
+@dataclass(frozen=True)
 class RunParameters:
     """The validated parameters of one notebook run."""
 
@@ -197,6 +254,9 @@ class RunParameters:
     batch_size: int
     output_dir: Path
     images_dir: Path
+    profile: str = "cpu"
+    patience: int = 2
+    cnn_epochs: int = 4
 
     @classmethod
     def from_notebook(
@@ -205,30 +265,41 @@ class RunParameters:
         notebook: str,
         dataset: object,
         data_dir: object = "",
-        epochs: object = 15,
-        seeds: object = "0",
+        profile: object = AUTO,
+        epochs: object = AUTO,
+        seeds: object = AUTO,
         train_size: object = 0,
         test_size: object = 0,
-        batch_size: object = 32,
+        batch_size: object = AUTO,
         output_dir: object = "",
         images_dir: object = "",
     ) -> RunParameters:
-        """Validate a notebook's parameters (papermill may pass any of them as strings)."""
+        """Validate a notebook's parameters (papermill may pass any of them as strings).
+
+        `epochs`, `seeds` and `batch_size` left at "auto" take the profile's values; an explicit
+        `epochs` caps every model, CNNs included.
+        """
         name = str(dataset).strip().lower().replace("-", "_")
         if name not in DATASETS:
             raise ParameterError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
         output = Path(str(output_dir)).expanduser().resolve() if output_dir else REPORTS_DIR / name
         images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
+        chosen = resolve_profile(profile)
+        explicit_epochs = _or_profile(epochs, None)
+        most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1)
         return cls(
             dataset=name,
             data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
-            epochs=_as_int("epochs", epochs, 1),
-            seeds=parse_seeds(seeds),
+            epochs=most_epochs,
+            seeds=parse_seeds(_or_profile(seeds, chosen.seeds)),
             train_size=_subset_size("train_size", train_size),
             test_size=_subset_size("test_size", test_size),
-            batch_size=_as_int("batch_size", batch_size, 1),
+            batch_size=_as_int("batch_size", _or_profile(batch_size, chosen.batch_size), 1),
             output_dir=output,
             images_dir=images / name / notebook,
+            profile=chosen.name,
+            patience=chosen.patience,
+            cnn_epochs=chosen.cnn_epochs if explicit_epochs is None else most_epochs,
         )
 
     @property

@@ -44,12 +44,17 @@ def stage_source(target: Path) -> Path:
 
 
 def hyperparameters(params: config.RunParameters, model: str = "cnn", seed: int = 0) -> dict:
-    """The entry script's command-line hyperparameters for a notebook run's settings."""
+    """The entry script's command-line hyperparameters for a notebook run's settings.
+
+    The epochs are the cap this model gets in the run (`cnn_epochs` for a CNN), so the job trains
+    exactly what the notebooks train, under the same cache key.
+    """
     return {
         "dataset": params.dataset,
         "model": model,
         "seed": seed,
-        "epochs": params.epochs,
+        "profile": params.profile,
+        "epochs": params.cnn_epochs if model == "cnn" else params.epochs,
         "batch-size": params.batch_size,
         "train-size": params.train_size,
         "test-size": params.test_size,

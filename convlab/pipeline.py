@@ -10,11 +10,14 @@ earlier outputs as they were, and keeps the failed copy as `<name>.failed.ipynb`
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from convlab import config, records
@@ -96,50 +99,172 @@ def run(
     output_root: Path | None = None,
     *,
     progress: bool = True,
+    force: bool = False,
 ) -> list[Path]:
-    """Execute and render every notebook for every dataset, then the cross-dataset ones; return the HTML files."""
+    """Execute and render every notebook for every dataset, then the cross-dataset ones; return the HTML files.
+
+    A notebook whose code, parameters, convlab source, package versions and stored results are what
+    they were when it last ran is not executed again: its executed copy takes the source's markdown
+    and is rendered anew (`force` executes every notebook regardless).
+    """
     root = output_root or config.REPORTS_DIR
     per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
     across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
+    cold = not any(stored_records(root / dataset) for dataset in datasets)
     rendered = []
     for dataset in datasets if per_dataset else ():
         output_dir = root / dataset
-        rendered += _run_in_order(
-            per_dataset, parameters | {"dataset": dataset, "output_dir": str(output_dir)}, output_dir, dataset, progress
-        )
+        values = parameters | {"dataset": dataset, "output_dir": str(output_dir)}
+        rendered += _run_in_order(per_dataset, values, output_dir, [output_dir], dataset, progress, cold, force)
     if across and len(set(datasets)) < 2:
         print(f"\nSkipping {', '.join(across)}: it compares datasets, and this run has only {', '.join(datasets)}.")
     elif across:
         values = parameters | {"datasets": ",".join(datasets), "reports_dir": str(root)}
-        rendered += _run_in_order(across, values, root / COMPARISON_FOLDER, "all datasets", progress)
+        sources = [root / dataset for dataset in datasets]
+        rendered += _run_in_order(across, values, root / COMPARISON_FOLDER, sources, "all datasets", progress, cold, force)
     return rendered
 
 
-def _run_in_order(notebooks: Sequence[str], parameters: dict, output_dir: Path, label: str, progress: bool) -> list[Path]:
-    """Execute and render `notebooks` into `output_dir`; their wall times go to `pipeline.json` there."""
+def stored_records(output_dir: Path) -> list[Path]:
+    """The training records stored in a report folder (its cache, see `convlab.cache`)."""
+    return sorted((output_dir / "results").glob("*.json"))
+
+
+def trained_since(output_dir: Path, since: datetime) -> list[dict]:
+    """Records of the runs trained (not reused) in this report folder since `since`.
+
+    A reused run keeps its record, whose `created` time is that of its training.
+    """
+    trained = []
+    for path in stored_records(output_dir):
+        try:
+            record = records.read_record(path)
+        except records.MissingResultError:
+            continue
+        if datetime.fromisoformat(record["created"]) >= since.replace(microsecond=0):
+            trained.append(record)
+    return trained
+
+
+def startup_seconds(executed: Path, started: datetime) -> float | None:
+    """Seconds from the start of a notebook's run to the end of its first cell after the parameters (imports, data)."""
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"]
+    tags = ("parameters", "injected-parameters")
+    setup = next((cell for cell in cells if not set(tags) & set(cell.metadata.get("tags", []))), None)
+    end = setup and setup.metadata.get("papermill", {}).get("end_time")
+    return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None
+
+
+def results_state(folders: Sequence[Path]) -> str:
+    """sha256 over every stored result under these report folders (serving records aside: only 06 writes them)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted((folder / "results").rglob("*.json")):
+            if "serving" not in path.relative_to(folder / "results").parts:
+                digest.update(f"{path.relative_to(folder)}\n".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def notebook_key(notebook: str, parameters: dict) -> str:
+    """sha256 of what decides a notebook's outputs, stored results aside: its code, parameters, convlab, versions."""
+    import nbformat
+
+    source = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
+    digest = hashlib.sha256()
+    digest.update("\n\0".join(cell.source for cell in source.cells if cell.cell_type == "code").encode())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    for path in sorted(config.PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(config.PACKAGE_DIR).as_posix().encode() + path.read_bytes())
+    digest.update(json.dumps(records.package_versions(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def refresh_markdown(notebook: str, executed: Path) -> None:
+    """Give an executed notebook the source's current markdown, keeping every code cell's outputs."""
+    import nbformat
+
+    source = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
+    old = nbformat.read(executed, as_version=4)
+    injected = [cell for cell in old.cells if "injected-parameters" in cell.metadata.get("tags", [])]
+    executed_code = iter(cell for cell in old.cells if cell.cell_type == "code" and cell not in injected)
+    cells = []
+    for cell in source.cells:
+        cells.append(next(executed_code) if cell.cell_type == "code" else cell)
+        if "parameters" in cell.metadata.get("tags", []):
+            cells += injected
+    old.cells = cells
+    with records.atomic_path(executed) as temporary:
+        nbformat.write(old, temporary)
+
+
+def _run_in_order(
+    notebooks: Sequence[str],
+    parameters: dict,
+    output_dir: Path,
+    sources: Sequence[Path],
+    label: str,
+    progress: bool,
+    cold: bool,
+    force: bool,
+) -> list[Path]:
+    """Execute (or refresh) and render `notebooks` into `output_dir`; their times go to `pipeline.json` there."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    rendered, timings = [], {}
+    last_runs = _stored_timings(output_dir / "pipeline.json").get("executed", {})
+    rendered, timings, keys = [], {}, {}
     for notebook in notebooks:
-        print(f"\n=== {notebook} on {label} ===", flush=True)
-        started = time.perf_counter()
-        executed = execute(notebook, parameters, output_dir, progress=progress)
+        started, clock = datetime.now(UTC), time.perf_counter()
+        keys[notebook] = notebook_key(notebook, parameters)
+        executed = output_dir / f"{notebook}.ipynb"
+        unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources)}
+        if unchanged and executed.is_file() and not force:
+            print(f"\n=== {notebook} on {label}: unchanged since it last ran; markdown refreshed ===", flush=True)
+            refresh_markdown(notebook, executed)
+        else:
+            print(f"\n=== {notebook} on {label} ===", flush=True)
+            execute(notebook, parameters, output_dir, progress=progress)
         rendered.append(render_html(executed))
-        timings[notebook] = round(time.perf_counter() - started, 1)
-        print(f"=== {notebook} on {label}: {timings[notebook]} s ===", flush=True)
-    _record_timings(output_dir / "pipeline.json", parameters, timings)
+        trained = trained_since(output_dir, started)
+        timings[notebook] = {
+            "seconds": round(time.perf_counter() - clock, 1),
+            "training_seconds": round(sum(record["timing"]["train_seconds"] for record in trained), 1),
+            "trained": len(trained),
+            "executed": not (unchanged and not force),
+            "startup_seconds": startup_seconds(executed, started) if not (unchanged and not force) else None,
+        }
+        print(f"=== {notebook} on {label}: {timings[notebook]['seconds']} s ===", flush=True)
+    state = results_state(sources)
+    executed_runs = {notebook: {"key": key, "results": state} for notebook, key in keys.items()}
+    _record_timings(output_dir / "pipeline.json", parameters, timings, cold=cold, executed=executed_runs)
     return rendered
 
 
-def _record_timings(path: Path, parameters: dict, timings: dict) -> None:
-    """Merge this run's notebook times into `pipeline.json` (a partial run keeps the others' times)."""
+def _stored_timings(path: Path) -> dict:
     try:
-        earlier = records.read_json(path)
+        return records.read_json(path)
     except records.MissingResultError:
-        earlier = {}
+        return {}
+
+
+def _record_timings(path: Path, parameters: dict, timings: dict, *, cold: bool = False, executed: dict | None = None) -> None:
+    """Merge this run's notebook times into `pipeline.json` (a partial run keeps the others' times).
+
+    The run is also kept as the latest "cold" one (it started with no stored runs) or "warm" one
+    (it trained nothing), which `convlab.bench` reads.
+    """
+    earlier = _stored_timings(path)
     runs = earlier.get("runs", {})
-    runs.update({notebook: {"seconds": seconds, "parameters": parameters} for notebook, seconds in timings.items()})
-    notebook_seconds = earlier.get("notebook_seconds", {}) | timings
-    records.write_json(path, {"parameters": parameters, "notebook_seconds": notebook_seconds, "runs": runs})
+    runs.update({notebook: timing | {"parameters": parameters} for notebook, timing in timings.items()})
+    notebook_seconds = earlier.get("notebook_seconds", {}) | {notebook: t["seconds"] for notebook, t in timings.items()}
+    stored = earlier | {"parameters": parameters, "notebook_seconds": notebook_seconds, "runs": runs}
+    stored["executed"] = earlier.get("executed", {}) | (executed or {})
+    this_run = {"finished": datetime.now(UTC).isoformat(timespec="seconds"), "parameters": parameters, "notebooks": timings}
+    if cold:
+        stored["cold"] = this_run
+    elif not any(timing["trained"] for timing in timings.values()):
+        stored["warm"] = this_run
+    records.write_json(path, stored)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,10 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a notebook parameter, passed as text and validated by the notebook",
     )
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--force", action="store_true", help="execute every notebook, even those unchanged since they last ran")
     args = parser.parse_args(argv)
     parameters = {name: value for name, value in args.parameter if value != ""}
     try:
-        html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress)
+        html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
     except NotebookFailed as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -77,6 +78,15 @@ def read_record(path: str | Path) -> dict:
     return record
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def record_path(results_dir: str | Path, model_name: str, seed: int) -> Path:
     return Path(results_dir) / f"{model_name}-seed{seed}.json"
 
@@ -147,6 +157,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def onednn_setting() -> str:
+    """TF_ENABLE_ONEDNN_OPTS as TensorFlow reads it ("1" on, "0" off, "default": TensorFlow decides by CPU)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
+
+
 def environment_stamp() -> dict:
     """Python and package versions, OS, CPU and the GPUs TensorFlow sees (if it is loaded)."""
     stamp = {
@@ -155,6 +170,7 @@ def environment_stamp() -> dict:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "packages": package_versions(),
+        "onednn": onednn_setting(),
     }
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]

@@ -32,7 +32,8 @@ RESULT_CODE = {
     "training": ("TrainingConfig", "seed_everything", "fit"),
     "transforms": ("pixel_permutation",),
 }
-INFERENCE_BATCH = 1000
+INFERENCE_BATCH = 1000  # images per call when evaluating, validating and predicting
+IMAGES_PER_EXECUTION = 512  # training steps run back to back in one graph call (same result, less Python per step)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ class TrainingConfig:
         return asdict(self)
 
 
-def training_config_for(params: config.RunParameters) -> TrainingConfig:
-    """The training settings a notebook run asks for."""
-    return TrainingConfig(epochs=params.epochs, batch_size=params.batch_size)
+def training_config_for(params: config.RunParameters, model_config: models.ModelConfig) -> TrainingConfig:
+    """The training settings a notebook run asks for, for this model (a CNN's epochs are capped by `cnn_epochs`)."""
+    epochs = params.cnn_epochs if model_config.kind == "cnn" else params.epochs
+    return TrainingConfig(epochs=epochs, batch_size=params.batch_size, patience=params.patience)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -76,6 +78,11 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def steps_per_execution(batch_size: int) -> int:
+    """Training steps per graph call: about `IMAGES_PER_EXECUTION` images (the weights are bit-for-bit the same)."""
+    return max(1, IMAGES_PER_EXECUTION // batch_size)
 
 
 def code_fingerprint() -> str:
@@ -108,6 +115,7 @@ def cache_key(model_config: models.ModelConfig, dataset: data.Dataset, seed: int
         "training": settings.to_dict(),
         "code": code_fingerprint(),
         "versions": {name: records.package_versions().get(name) for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy")},
+        "onednn": records.onednn_setting(),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -126,6 +134,7 @@ def fit(
         optimizer=keras.optimizers.Adam(learning_rate=settings.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution(settings.batch_size),
     )
     timer = EpochTimer()
     stopper = keras.callbacks.EarlyStopping(
@@ -136,6 +145,7 @@ def fit(
         x_fit,
         y_fit,
         validation_data=(x_val, y_val),
+        validation_batch_size=INFERENCE_BATCH,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
         callbacks=[timer, stopper],
@@ -185,7 +195,7 @@ def train_or_reuse(
     The model is written before the record, both atomically, so a record on disk
     always points at a complete model.
     """
-    settings = settings or training_config_for(params)
+    settings = settings or training_config_for(params, model_config)
     key = cache_key(model_config, dataset, seed, settings)
     stored = stored_run(model_config.name, seed, key, params.results_dir, params.models_dir)
     if stored:
@@ -198,22 +208,32 @@ def train_or_reuse(
 
 
 def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path) -> dict | None:
-    """The record of an identical run (same cache key) stored in these folders with its model, or None."""
+    """The record of an identical run (same cache key) stored in these folders with its intact model, or None.
+
+    A record that is partial, corrupt or of another schema, a missing model file, or one whose
+    bytes differ from those the record was written with, all count as "not stored": the run trains again.
+    """
     try:
         stored = records.read_record(records.record_path(results_dir, model_name, seed))
     except records.MissingResultError:
         return None
-    model_file = records.model_path(models_dir, model_name, seed)
-    return stored if stored["cache_key"] == key and model_file.is_file() else None
+    if stored["cache_key"] != key:
+        return None
+    return stored if _model_intact(stored, models_dir) else None
+
+
+def _model_intact(record: dict, models_dir: str | Path) -> bool:
+    model_file = Path(models_dir) / record.get("model_file", "")
+    return model_file.is_file() and records.file_sha256(model_file) == record.get("model_sha256")
 
 
 def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Path, models_dir: str | Path) -> dict:
-    """Write the model, then its record (both atomically, so a record always points at a complete model)."""
+    """Write the model, then its record with the model's sha256 (both atomically: a record always names a complete model)."""
     name, seed = record["model"]["name"], record["seed"]
     model_file = records.model_path(models_dir, name, seed)
-    record = record | {"cache_key": key, "model_file": model_file.name}
     with records.atomic_path(model_file) as temporary:
         model.save(temporary)
+    record = record | {"cache_key": key, "model_file": model_file.name, "model_sha256": records.file_sha256(model_file)}
     record_file = records.record_path(results_dir, name, seed)
     records.write_json(record_file, record)
     return records.read_record(record_file)
@@ -225,10 +245,12 @@ def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params:
 
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
-    """The Keras model that a result record describes."""
+    """The Keras model that a result record describes (refused if its file is missing or was changed)."""
     path = Path(models_dir) / record["model_file"]
-    if not path.is_file():
+    if not _model_intact(record, models_dir):
+        state = "differs from the one the record was written with" if path.is_file() else "is missing"
         raise records.MissingResultError(
-            f"The model file {path} named by the result record is missing; rerun the notebook that trains it."
+            f"The model file {path} named by the result record {state}; rerun the notebook that trains it "
+            f"(it trains the model again)."
         )
     return keras.models.load_model(path)

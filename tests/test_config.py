@@ -19,6 +19,19 @@ def test_strings_from_the_command_line_are_converted():
     assert (run.dataset, run.epochs, run.seeds, run.train_size, run.batch_size) == ("mnist", 5, (0, 1, 2), 2000, 64)
 
 
+def test_profile_sets_what_is_left_at_auto(monkeypatch):
+    monkeypatch.setattr(config, "gpu_available", lambda: False)
+    cpu = params()
+    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.patience) == ("cpu", (0, 1, 2), 15, 4, 32, 2)
+    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    paper = params(seeds="", epochs="auto")
+    assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 15, 15, 3)
+    chosen = params(profile="CPU", seeds="7", batch_size="64", epochs=3)
+    assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("cpu", (7,), 64, 3, 3)
+    assert config.seeds_or_profile("auto", "paper") == (0, 1, 2, 3, 4)
+    assert config.seeds_or_profile("4,5", "paper") == (4, 5)
+
+
 def test_defaults_resolve_to_project_folders():
     run = params()
     assert run.output_dir == config.REPORTS_DIR / "fashion_mnist"
@@ -41,7 +54,7 @@ def test_data_dir_parameter_beats_environment(tmp_path, monkeypatch):
         ({"epochs": "-3"}, "epochs must be at least 1"),
         ({"epochs": "ten"}, "epochs must be an integer"),
         ({"epochs": True}, "boolean"),
-        ({"seeds": ""}, "seeds is empty"),
+        ({"seeds": ","}, "seeds is empty"),
         ({"seeds": []}, "seeds is empty"),
         ({"seeds": "0,0"}, "duplicates"),
         ({"seeds": "a,b"}, "each of seeds must be an integer"),
@@ -49,6 +62,7 @@ def test_data_dir_parameter_beats_environment(tmp_path, monkeypatch):
         ({"train_size": 5}, "smaller than the 10 classes"),
         ({"test_size": "-1"}, "test_size must be at least 0"),
         ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"profile": "fast"}, "profile='fast' is not a profile"),
     ],
 )
 def test_bad_parameters_are_named(overrides, fragment):

@@ -217,9 +217,17 @@ def test_committed_notebooks_are_clean_and_parameterised():
 
 def test_partial_runs_keep_the_other_notebooks_timings(tmp_path):
     path = tmp_path / "pipeline.json"
-    pipeline._record_timings(path, {"epochs": "15"}, {"01_eda": 20.0, "02_fc_baseline": 90.0})
-    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": 5.0})
+
+    def timing(seconds, trained=0):
+        return {"seconds": seconds, "training_seconds": seconds / 2 if trained else 0.0, "trained": trained}
+
+    pipeline._record_timings(path, {"epochs": "15"}, {"01_eda": timing(20.0), "02_fc_baseline": timing(90.0, 3)}, cold=True)
+    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(5.0)})
     stored = records.read_json(path)
     assert stored["notebook_seconds"] == {"01_eda": 20.0, "02_fc_baseline": 5.0}
     assert stored["runs"]["01_eda"]["parameters"] == {"epochs": "15"}
     assert stored["runs"]["02_fc_baseline"]["parameters"] == {"epochs": "1"}
+    assert stored["cold"]["notebooks"]["02_fc_baseline"]["training_seconds"] == 45.0
+    assert stored["warm"]["notebooks"] == {"02_fc_baseline": timing(5.0)}
+    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(7.0, 1)})
+    assert records.read_json(path)["warm"]["notebooks"]["02_fc_baseline"]["seconds"] == 5.0  # it trained: neither kind

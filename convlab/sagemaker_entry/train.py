@@ -28,8 +28,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="cnn", choices=("fc_baseline", "cnn"))
     parser.add_argument("--first-kernel", type=int, default=3, help="first convolution's kernel size (CNN only)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--profile", default="cpu", help="training profile: cpu or paper (config.PROFILES)")
+    parser.add_argument("--epochs", default="auto", help="most epochs; auto: the profile's")
+    parser.add_argument("--batch-size", default="auto", help="mini-batch size; auto: the profile's")
     parser.add_argument("--train-size", type=int, default=0, help="stratified subset; 0 keeps all")
     parser.add_argument("--test-size", type=int, default=0, help="stratified subset; 0 keeps all")
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
         notebook="06_sagemaker_deploy",
         dataset=arguments.dataset,
         data_dir=arguments.data_dir,
+        profile=arguments.profile,
         epochs=arguments.epochs,
         seeds=arguments.seed,
         train_size=arguments.train_size,
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         model_config = models.fc_baseline_config(params.dataset)
     dataset = data.load_for_run(params)
-    settings = training.training_config_for(params)
+    settings = training.training_config_for(params, model_config)
     key = training.cache_key(model_config, dataset, arguments.seed, settings)
     report = Path(arguments.reuse_from) if arguments.reuse_from else None
     stored = report and training.stored_run(model_config.name, arguments.seed, key, report / "results", report / "models")

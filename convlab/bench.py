@@ -1,0 +1,323 @@
+"""`make bench`: what training and serving cost on this machine, in one JSON file and one table.
+
+    python -m convlab.bench [--repeats 3] [--train-size 20000] [--output reports/bench.json]
+
+It measures, in one run:
+- CNN training throughput (images/s) of convlab's training path (`training.fit`) against plain Keras
+  (`model.fit` on numpy arrays, same model, batch size and images), alternating the two, as medians;
+  plain Keras is measured again in a fresh process with TensorFlow's own default kernels;
+- the share of the CPU's peak FLOP/s that training reaches, against a nominal peak derived from the
+  CPU's clock and vector width and against a float32 matrix product measured here;
+and it reads what the report runs recorded: each notebook's wall time split into training and the rest
+for the latest cold run (nothing stored) and warm run (nothing trained), from `pipeline.json`, and the
+serving latency measured by `06_sagemaker_deploy`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from convlab import config, records
+
+BENCH_FILE = "bench.json"
+TRAINING_FLOPS_PER_MAC = 6  # forward: 2 FLOPs per MAC; backward: about twice the forward pass
+PLAIN_KERAS_SCRIPT = """
+import json, sys
+import tensorflow  # first: importing convlab afterwards leaves TensorFlow's choice of kernels alone
+from convlab import bench
+print(json.dumps(bench.plain_keras_runs(*sys.argv[1:])))
+"""
+
+
+def fit_images(dataset_name: str, data_dir: Path, train_size: int):
+    """The subset that the bench trains on, and the scaled images that `training.fit` would fit on."""
+    from convlab import data
+
+    dataset = data.subset(data.load_dataset(dataset_name, data_dir), train_size, 0)
+    x_fit, y_fit, _, _ = data.split_validation(dataset.x_train, dataset.y_train, 0.1, seed=0)
+    return dataset, data.scale_images(x_fit), y_fit
+
+
+def plain_keras_images_per_second(model_config, x, y, batch_size: int) -> float:
+    """One epoch of `model.fit` on numpy arrays with Keras's defaults, fresh model, as images/s."""
+    import keras
+
+    from convlab import models
+
+    keras.utils.set_random_seed(0)
+    model = models.build_model(model_config)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    started = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+    return len(x) / (time.perf_counter() - started)
+
+
+def plain_keras_runs(dataset_name: str, data_dir: str, train_size: str, batch_size: str, repeats: str) -> list[float]:
+    """`repeats` plain-Keras epochs of the dataset's CNN (the arguments as text, for a subprocess)."""
+    from convlab import models
+
+    _, x_fit, y_fit = fit_images(dataset_name, Path(data_dir), int(train_size))
+    config_ = models.cnn_config(dataset_name)
+    return [plain_keras_images_per_second(config_, x_fit, y_fit, int(batch_size)) for _ in range(int(repeats))]
+
+
+def convlab_images_per_second(model_config, dataset, batch_size: int) -> tuple[float, int]:
+    """One epoch of convlab's training path (`training.fit`: validation included), as images/s and images fitted."""
+    from convlab import training
+
+    _, record = training.fit(model_config, dataset, 0, training.TrainingConfig(epochs=1, batch_size=batch_size), verbose=0)
+    fitted = record["parameters"]["fit_size"]
+    return fitted / record["timing"]["train_seconds"], fitted
+
+
+def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> dict:
+    """convlab's training path against plain Keras on the same images, alternating, medians of `repeats`."""
+    from convlab import models, training
+
+    dataset, x_fit, y_fit = fit_images(dataset_name, data_dir, train_size)
+    model_config = models.cnn_config(dataset_name)
+    ours, plain = [], []
+    for _ in range(repeats):
+        plain.append(plain_keras_images_per_second(model_config, x_fit, y_fit, batch_size))
+        ours.append(convlab_images_per_second(model_config, dataset, batch_size)[0])
+    defaults = _plain_keras_with_tensorflow_defaults(dataset_name, data_dir, train_size, batch_size, repeats)
+    return {
+        "model": model_config.name,
+        "dataset": dataset_name,
+        "batch_size": batch_size,
+        "images_per_epoch": len(x_fit),
+        "repeats": repeats,
+        "steps_per_execution": training.steps_per_execution(batch_size),
+        "onednn": records.onednn_setting(),
+        "convlab_images_per_second": ours,
+        "plain_keras_images_per_second": plain,
+        "plain_keras_tensorflow_defaults_images_per_second": defaults,
+        "ratio_of_medians": statistics.median(ours) / statistics.median(plain),
+        "macs_per_image": models.macs_per_image(models.build_model(model_config)),
+    }
+
+
+def _plain_keras_with_tensorflow_defaults(dataset: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> list:
+    """Plain Keras in a fresh process where TensorFlow picks its kernels itself (TF_ENABLE_ONEDNN_OPTS unset)."""
+    environment = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    arguments = [dataset, str(data_dir), str(train_size), str(batch_size), str(repeats)]
+    done = subprocess.run(
+        [sys.executable, "-c", PLAIN_KERAS_SCRIPT, *arguments],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def nominal_peak_flops() -> dict:
+    """The CPU's nominal float32 peak: cores × clock × FLOPs per cycle per core (two FMA units assumed)."""
+    flags, model = _cpu_flags(), records.cpu_model()
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    per_cycle = 2 * 2 * lanes if "fma" in flags or lanes == 16 else 2 * lanes  # 2 FMA units × lanes × 2 FLOPs
+    match = re.search(r"@\s*([\d.]+)\s*GHz", model)
+    gigahertz = float(match.group(1)) if match else _mhz() / 1000
+    cores = os.cpu_count() or 1
+    return {
+        "cpu": model,
+        "cores": cores,
+        "gigahertz": gigahertz,
+        "flops_per_cycle_per_core": per_cycle,
+        "vector": "AVX-512" if lanes == 16 else "AVX2" if lanes == 8 else "SSE",
+        "gflops": cores * gigahertz * per_cycle,
+        "derivation": f"{cores} cores × {gigahertz} GHz × {per_cycle} FLOP/cycle "
+        f"(2 FMA units × {lanes} float32 lanes × 2 FLOPs per FMA)",
+    }
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _mhz() -> float:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":", 1)[1])
+    except OSError:
+        pass
+    return float("nan")
+
+
+def measured_matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    """float32 GFLOP/s of a large matrix product in TensorFlow: what this CPU delivers on the easiest kernel."""
+    import tensorflow as tf
+
+    a = tf.random.stateless_normal((size, size), seed=(0, 0))
+    b = tf.random.stateless_normal((size, size), seed=(0, 1))
+    tf.linalg.matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tf.linalg.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def notebook_split(reports_dir: Path) -> list[dict]:
+    """Per notebook and dataset folder: wall time, training time and the rest, for the latest cold and warm run."""
+    rows = []
+    for folder in [*config.DATASETS, "comparison"]:
+        try:
+            stored = records.read_json(reports_dir / folder / "pipeline.json")
+        except records.MissingResultError:
+            continue
+        for kind in ("cold", "warm"):
+            run = stored.get(kind)
+            for notebook, timing in (run or {}).get("notebooks", {}).items():
+                training_seconds = timing.get("training_seconds", 0.0)
+                rows.append(
+                    {
+                        "run": kind,
+                        "folder": folder,
+                        "notebook": notebook,
+                        "seconds": timing["seconds"],
+                        "training_seconds": training_seconds,
+                        "other_seconds": round(timing["seconds"] - training_seconds, 1),
+                        "trained": timing.get("trained", 0),
+                        "startup_seconds": timing.get("startup_seconds"),
+                        "finished": run["finished"],
+                    }
+                )
+    return rows
+
+
+def serving_latency(reports_dir: Path) -> list[dict]:
+    """The latency and throughput that `06_sagemaker_deploy` recorded, per dataset and mode."""
+    rows = []
+    for dataset in config.DATASETS:
+        for path in sorted((reports_dir / dataset / "results" / "serving").glob("*.json")):
+            rows.append({"dataset": dataset, "file": path.name} | records.read_json(path).get("serving", {}))
+    return rows
+
+
+def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size: int, repeats: int) -> dict:
+    """Every measurement of the bench, as one JSON-ready dict."""
+    measured = throughput("fashion_mnist", data_dir, train_size, batch_size, repeats)
+    flops_per_image = TRAINING_FLOPS_PER_MAC * measured["macs_per_image"]
+    achieved = statistics.median(measured["convlab_images_per_second"]) * flops_per_image / 1e9
+    nominal, matmul = nominal_peak_flops(), measured_matmul_gflops()
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": records.environment_stamp(),
+        "throughput": measured,
+        "flops": {
+            "training_flops_per_image": flops_per_image,
+            "derivation": f"{TRAINING_FLOPS_PER_MAC} FLOPs per MAC ({measured['macs_per_image']:,} MACs per forward pass: "
+            "2 FLOPs per MAC forward, about twice the forward pass backward)",
+            "achieved_gflops": achieved,
+            "nominal_peak": nominal,
+            "fraction_of_nominal_peak": achieved / nominal["gflops"],
+            "matmul_gflops": matmul,
+            "fraction_of_matmul": achieved / matmul,
+        },
+        "notebooks": notebook_split(reports_dir),
+        "serving": serving_latency(reports_dir),
+    }
+
+
+def summary_tables(bench: dict) -> dict:
+    """The bench as DataFrames: throughput, FLOPs, per-notebook split (cold and warm), serving."""
+    import pandas as pd
+
+    measured, flops = bench["throughput"], bench["flops"]
+    median = statistics.median
+    speed = pd.DataFrame(
+        {
+            "path": ["convlab training path", "plain Keras (same kernels)", "plain Keras (TensorFlow's default kernels)"],
+            "median images/s": [
+                median(measured["convlab_images_per_second"]),
+                median(measured["plain_keras_images_per_second"]),
+                median(measured["plain_keras_tensorflow_defaults_images_per_second"]),
+            ],
+        }
+    ).set_index("path")
+    speed["relative to plain Keras"] = speed["median images/s"] / speed["median images/s"].iloc[1]
+    compute = pd.Series(
+        {
+            "training FLOPs per image": flops["training_flops_per_image"],
+            "achieved GFLOP/s": flops["achieved_gflops"],
+            "nominal peak GFLOP/s": flops["nominal_peak"]["gflops"],
+            "share of nominal peak (%)": 100 * flops["fraction_of_nominal_peak"],
+            "measured matmul GFLOP/s": flops["matmul_gflops"],
+            "share of matmul (%)": 100 * flops["fraction_of_matmul"],
+        },
+        name="value",
+    ).to_frame()
+    notebooks = pd.DataFrame(bench["notebooks"])
+    if not notebooks.empty:
+        notebooks = notebooks.set_index(["run", "folder", "notebook"])[
+            ["seconds", "training_seconds", "other_seconds", "trained", "startup_seconds"]
+        ]
+    return {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"])}
+
+
+def totals(bench: dict) -> dict:
+    """Whole-report wall time, training time and the share outside training, per run kind (cold, warm)."""
+    result = {}
+    for kind in ("cold", "warm"):
+        rows = [row for row in bench["notebooks"] if row["run"] == kind]
+        if rows:
+            seconds = sum(row["seconds"] for row in rows)
+            training = sum(row["training_seconds"] for row in rows)
+            result[kind] = {"seconds": seconds, "training_seconds": training, "share_outside_training": 1 - training / seconds}
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: $CONVLAB_DATA_DIR, else data/")
+    parser.add_argument("--reports-dir", type=Path, default=config.REPORTS_DIR)
+    parser.add_argument("--output", type=Path, default=None, help=f"default: <reports-dir>/{BENCH_FILE}")
+    parser.add_argument("--train-size", type=int, default=20000, help="images per timed epoch (a stratified subset)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    bench = run_bench(
+        config.resolve_data_dir(args.data_dir),
+        args.reports_dir,
+        train_size=args.train_size,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+    )
+    output = args.output or args.reports_dir / BENCH_FILE
+    records.write_json(output, bench)
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.2f}".format):
+        for title, table in summary_tables(bench).items():
+            print(f"\n{title}\n{table.to_string() if not table.empty else '(nothing recorded yet)'}")
+        for kind, total in totals(bench).items():
+            print(
+                f"\n{kind} run: {total['seconds'] / 60:.1f} min in all, {total['training_seconds'] / 60:.1f} min training, "
+                f"{100 * total['share_outside_training']:.1f}% outside training"
+            )
+    print(f"\nWritten to {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
