@@ -23,6 +23,7 @@ VARIANT_SEEDS ?=
 PROBE_SEEDS ?=
 MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
+CHECK_SETTINGS ?=
 
 .PHONY: help setup report bench test lint format lock clean clean-cache clean-venv
 
@@ -45,7 +46,8 @@ report: setup ## Run the notebooks with papermill and render HTML (PROFILE, DATA
 		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
-		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)"
+		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)" \
+		-p check_settings "$(CHECK_SETTINGS)"
 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
 	$(BIN)/python -m convlab.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")

@@ -611,6 +611,62 @@ def describe_permutation(effects: pd.DataFrame, groups: dict[str, list[dict]]) -
     return f"- {fc_text}\n- {cnn_text}"
 
 
+def settings_effects(chosen: dict[str, list[dict]], reference: dict[str, list[dict]]) -> pd.DataFrame:
+    """Each model under the run's training settings against the reference settings, and the CNN's gain under both.
+
+    `chosen` and `reference` map "FC baseline" and "CNN" to runs with the same seeds. The gain row
+    compares the per-seed gains (CNN − FC of the same seed) under the two settings.
+    """
+    rows = [{"quantity": f"{name} accuracy"} | paired_effect(reference[name], chosen[name]) for name in ("FC baseline", "CNN")]
+    gains = {
+        label: accuracies(runs["CNN"]) - accuracies(runs["FC baseline"]) for label, runs in (("ref", reference), ("run", chosen))
+    }
+    low, high = bootstrap_difference_interval(gains["run"], gains["ref"])
+    rows.append(
+        {
+            "quantity": "CNN − FC gain",
+            "original (%)": f"{gains['ref'].mean():+.2f} ± {gains['ref'].std(ddof=1):.2f}",
+            "changed (%)": f"{gains['run'].mean():+.2f} ± {gains['run'].std(ddof=1):.2f}",
+            "difference (points)": float(gains["run"].mean() - gains["ref"].mean()),
+            "bootstrap 95% CI low": low,
+            "bootstrap 95% CI high": high,
+            "Welch p": welch_test(gains["run"], gains["ref"])["p_value"],
+            "seeds": f"{len(gains['ref'])} / {len(gains['run'])}",
+        }
+    )
+    table = pd.DataFrame(rows).set_index("quantity")
+    return table.rename(columns={"original (%)": "reference settings", "changed (%)": "run settings"}).round(4)
+
+
+def describe_settings_check(effects: pd.DataFrame | None, profile: str, reference_profile: str = "paper") -> str:
+    """Whether the run's training settings change the headline result, in Markdown (or how to check it)."""
+    if profile == reference_profile:
+        return f"This run uses the {reference_profile!r} profile's settings itself: there is nothing to compare."
+    if effects is None:
+        return (
+            f"The check against the {reference_profile!r} profile's training settings is not stored for these seeds. "
+            "`make report NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them "
+            "(same seeds, kept apart under `results/reference/`) and fills in this section."
+        )
+    lines = []
+    for quantity, row in effects.iterrows():
+        verdict = "within seed noise" if _within_noise(row) else "more than seed noise"
+        lines.append(
+            f"- {quantity}: {row['reference settings']} with the {reference_profile!r} settings, {row['run settings']} "
+            f"with this run's ({profile!r}); change {row['difference (points)']:+.2f} points, bootstrap 95% interval "
+            f"{row['bootstrap 95% CI low']:+.2f} to {row['bootstrap 95% CI high']:+.2f}, Welch p {row['Welch p']:.2f}: {verdict}."
+        )
+    gain = effects.loc["CNN − FC gain"]
+    same_sign = gain["reference settings"].startswith("+") == gain["run settings"].startswith("+")
+    lines.append(
+        "The conclusion does not depend on the settings: the CNN's advantage has the same sign under both and its size "
+        "moves by less than seed noise."
+        if same_sign and _within_noise(gain)
+        else "The settings matter here: read this run's figures with the reference figures beside them."
+    )
+    return "\n".join(lines)
+
+
 def efficiency_table(groups: dict[str, list[dict]], latencies: dict[str, dict], label_of) -> pd.DataFrame:
     """One row per trained model: cost (parameters, MACs, training time, latency) and test accuracy over its seeds."""
     rows = []

@@ -128,6 +128,18 @@ def parse_augmentation_shift(value: object) -> int:
     return shift
 
 
+def parse_flag(name: str, value: object) -> bool:
+    """A yes/no parameter from a bool or text as papermill's -p passes it ("1", "true", "yes", "0", "false", "no", "")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ParameterError(f"{name}={value!r} is not a yes/no value: use True or False (or 1 / 0).")
+
+
 DEPLOY_MODES = ("local", "aws")
 
 

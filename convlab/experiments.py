@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from convlab import config, data, models, training
+from convlab import analysis, config, data, models, training
 
 
 def kernel_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, models.ModelConfig]:
@@ -26,6 +26,82 @@ def train_groups(
     """Every configuration with every seed (the run's seeds unless given), each trained at most once."""
     run = params if seeds is None else replace(params, seeds=seeds)
     return {label: training.train_seeds(model_config, dataset, run) for label, model_config in configs.items()}
+
+
+REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another profile's training settings
+
+
+def reference_settings(model_config: models.ModelConfig, params: config.RunParameters, profile: str) -> training.TrainingConfig:
+    """The training settings that `profile` gives this model (batch size, epochs, patience), within the run's epoch cap."""
+    other = config.PROFILES[profile]
+    epochs = min(other.cnn_epochs if model_config.kind == "cnn" else other.epochs, params.epochs)
+    return training.TrainingConfig(epochs=epochs, batch_size=other.batch_size, patience=other.patience)
+
+
+def reference_runs(
+    configs: dict[str, models.ModelConfig],
+    dataset: data.Dataset,
+    params: config.RunParameters,
+    *,
+    train: bool,
+    profile: str = "paper",
+) -> dict[str, list[dict]]:
+    """The configurations under `profile`'s training settings with the run's seeds, kept in `results/reference/`.
+
+    Trained now (or reused) when `train`; otherwise only what is stored, and an empty dict when
+    any seed is missing.
+    """
+    if train:
+        return {
+            label: [
+                training.train_or_reuse(
+                    model_config,
+                    dataset,
+                    seed,
+                    params,
+                    reference_settings(model_config, params, profile),
+                    subfolder=REFERENCE_FOLDER,
+                )
+                for seed in params.seeds
+            ]
+            for label, model_config in configs.items()
+        }
+    stored = {}
+    for label, model_config in configs.items():
+        settings = reference_settings(model_config, params, profile)
+        runs = [
+            training.stored_run(
+                model_config.name,
+                seed,
+                training.cache_key(model_config, dataset, seed, settings),
+                params.results_dir / REFERENCE_FOLDER,
+                params.models_dir / REFERENCE_FOLDER,
+            )
+            for seed in params.seeds
+        ]
+        if not all(runs):
+            return {}
+        stored[label] = runs
+    return stored
+
+
+def settings_check(
+    runs: dict[str, list[dict]],
+    configs: dict[str, models.ModelConfig],
+    dataset: data.Dataset,
+    params: config.RunParameters,
+    *,
+    train: bool,
+    reference_profile: str = "paper",
+):
+    """`analysis.settings_effects` of the run's "FC baseline" and "CNN" against `reference_profile`'s settings.
+
+    None when the run uses that profile itself, or when the reference runs are neither stored nor to be trained.
+    """
+    if params.profile == reference_profile:
+        return None
+    reference = reference_runs(configs, dataset, params, train=train, profile=reference_profile)
+    return analysis.settings_effects(runs, reference) if reference else None
 
 
 def translation_configs(dataset: str, augmentation_shift: int) -> dict[str, models.ModelConfig]:

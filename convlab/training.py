@@ -189,22 +189,25 @@ def train_or_reuse(
     seed: int,
     params: config.RunParameters,
     settings: TrainingConfig | None = None,
+    *,
+    subfolder: str = "",
 ) -> dict:
     """The result record of a configuration: reused when an identical run is stored, else trained now.
 
-    The model is written before the record, both atomically, so a record on disk
-    always points at a complete model.
+    The model is written before the record, both atomically, so a record on disk always points at a
+    complete model. `subfolder` keeps runs apart from the report's own (e.g. those of another profile).
     """
     settings = settings or training_config_for(params, model_config)
     key = cache_key(model_config, dataset, seed, settings)
-    stored = stored_run(model_config.name, seed, key, params.results_dir, params.models_dir)
+    results_dir, models_dir = params.results_dir / subfolder, params.models_dir / subfolder
+    stored = stored_run(model_config.name, seed, key, results_dir, models_dir)
     if stored:
-        where = records.record_path(params.results_dir, model_config.name, seed)
+        where = records.record_path(results_dir, model_config.name, seed)
         print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.")
         return stored
     print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")
     model, record = fit(model_config, dataset, seed, settings)
-    return store_run(model, record, key, params.results_dir, params.models_dir)
+    return store_run(model, record, key, results_dir, models_dir)
 
 
 def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path) -> dict | None:

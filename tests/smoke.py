@@ -25,6 +25,7 @@ SMOKE = {
     "train_size": "2000",
     "test_size": "500",
     "batch_size": "32",
+    "check_settings": "True",
 }
 ON_ONE_DATASET = {
     "06_sagemaker_deploy": "mnist",
