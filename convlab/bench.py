@@ -287,6 +287,44 @@ def totals(bench: dict) -> dict:
     return result
 
 
+def load(reports_dir: Path) -> dict | None:
+    """The latest bench stored under a report tree, or None."""
+    try:
+        return records.read_json(reports_dir / BENCH_FILE)
+    except records.MissingResultError:
+        return None
+
+
+def describe(stored: dict | None) -> str:
+    """The bench's findings in Markdown (or how to measure them)."""
+    if stored is None:
+        return "No bench is stored for this report yet: `make bench` measures it (about two minutes) and this section shows it."
+    measured, flops = stored["throughput"], stored["flops"]
+    median = statistics.median
+    ours, plain = median(measured["convlab_images_per_second"]), median(measured["plain_keras_images_per_second"])
+    defaults = median(measured["plain_keras_tensorflow_defaults_images_per_second"])
+    lines = [
+        f"Measured {stored['created'][:10]} on {stored['environment']['cpu']} ({stored['environment']['cpu_count']} cores), "
+        f"{measured['model']} on {measured['images_per_epoch']:,} {measured['dataset']} images per epoch, batch "
+        f"{measured['batch_size']}, median of {measured['repeats']} epochs per path:",
+        f"- convlab's training path: {ours:,.0f} images/s, {ours / plain:.2f}× plain Keras ({plain:,.0f} images/s with "
+        f"the same kernels); plain Keras with TensorFlow's default kernels: {defaults:,.0f} images/s "
+        f"(convlab: {ours / defaults:.2f}×).",
+        f"- Training does {flops['training_flops_per_image'] / 1e6:.1f} MFLOP per image ({flops['derivation']}), "
+        f"{flops['achieved_gflops']:.0f} GFLOP/s: {100 * flops['fraction_of_nominal_peak']:.0f}% of the nominal peak "
+        f"({flops['nominal_peak']['derivation']} = {flops['nominal_peak']['gflops']:.0f} GFLOP/s) and "
+        f"{100 * flops['fraction_of_matmul']:.0f}% of what a large float32 matrix product reaches here "
+        f"({flops['matmul_gflops']:.0f} GFLOP/s).",
+    ]
+    for kind, total in totals(stored).items():
+        lines.append(
+            f"- Latest {kind} report run ({'nothing stored' if kind == 'cold' else 'nothing trained'}): "
+            f"{total['seconds'] / 60:.1f} min over all notebooks, {total['training_seconds'] / 60:.1f} min of it training, "
+            f"{100 * total['share_outside_training']:.0f}% outside training."
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $CONVLAB_DATA_DIR, else data/")

@@ -208,9 +208,9 @@ PROFILES = {
         "cpu",
         seeds=(0, 1, 2),
         epochs=15,
-        cnn_epochs=4,
+        cnn_epochs=3,
         batch_size=32,
-        patience=2,
+        patience=3,
         purpose="the full report within an hour on two CPU cores",
     ),
     "paper": Profile(
@@ -267,8 +267,8 @@ class RunParameters:
     output_dir: Path
     images_dir: Path
     profile: str = "cpu"
-    patience: int = 2
-    cnn_epochs: int = 4
+    patience: int = 3
+    cnn_epochs: int = 3
 
     @classmethod
     def from_notebook(

@@ -31,10 +31,10 @@ def train_groups(
 REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another profile's training settings
 
 
-def reference_settings(model_config: models.ModelConfig, params: config.RunParameters, profile: str) -> training.TrainingConfig:
-    """The training settings that `profile` gives this model (batch size, epochs, patience), within the run's epoch cap."""
+def reference_settings(model_config: models.ModelConfig, profile: str) -> training.TrainingConfig:
+    """The training settings that `profile` gives this model (batch size, epochs, patience)."""
     other = config.PROFILES[profile]
-    epochs = min(other.cnn_epochs if model_config.kind == "cnn" else other.epochs, params.epochs)
+    epochs = other.cnn_epochs if model_config.kind == "cnn" else other.epochs
     return training.TrainingConfig(epochs=epochs, batch_size=other.batch_size, patience=other.patience)
 
 
@@ -46,43 +46,35 @@ def reference_runs(
     train: bool,
     profile: str = "paper",
 ) -> dict[str, list[dict]]:
-    """The configurations under `profile`'s training settings with the run's seeds, kept in `results/reference/`.
+    """The configurations under `profile`'s training settings with the run's seeds.
 
-    Trained now (or reused) when `train`; otherwise only what is stored, and an empty dict when
-    any seed is missing.
+    Where those settings are the run's own, the run's records serve; otherwise the runs are kept
+    in `results/reference/`. Trained now (or reused) when `train`; otherwise only what is stored,
+    and an empty dict when any seed is missing.
     """
-    if train:
-        return {
-            label: [
-                training.train_or_reuse(
-                    model_config,
-                    dataset,
-                    seed,
-                    params,
-                    reference_settings(model_config, params, profile),
-                    subfolder=REFERENCE_FOLDER,
-                )
-                for seed in params.seeds
-            ]
-            for label, model_config in configs.items()
-        }
-    stored = {}
+    runs = {}
     for label, model_config in configs.items():
-        settings = reference_settings(model_config, params, profile)
-        runs = [
+        settings = reference_settings(model_config, profile)
+        folder = "" if settings == training.training_config_for(params, model_config) else REFERENCE_FOLDER
+        if train:
+            runs[label] = [
+                training.train_or_reuse(model_config, dataset, seed, params, settings, subfolder=folder) for seed in params.seeds
+            ]
+            continue
+        stored = [
             training.stored_run(
                 model_config.name,
                 seed,
                 training.cache_key(model_config, dataset, seed, settings),
-                params.results_dir / REFERENCE_FOLDER,
-                params.models_dir / REFERENCE_FOLDER,
+                params.results_dir / folder,
+                params.models_dir / folder,
             )
             for seed in params.seeds
         ]
-        if not all(runs):
+        if not all(stored):
             return {}
-        stored[label] = runs
-    return stored
+        runs[label] = stored
+    return runs
 
 
 def settings_check(

@@ -121,7 +121,10 @@ def run(
     elif across:
         values = parameters | {"datasets": ",".join(datasets), "reports_dir": str(root)}
         sources = [root / dataset for dataset in datasets]
-        rendered += _run_in_order(across, values, root / COMPARISON_FOLDER, sources, "all datasets", progress, cold, force)
+        bench_file = [root / "bench.json"]  # 10's appendix shows the latest bench
+        rendered += _run_in_order(
+            across, values, root / COMPARISON_FOLDER, sources, "all datasets", progress, cold, force, bench_file
+        )
     return rendered
 
 
@@ -157,9 +160,11 @@ def startup_seconds(executed: Path, started: datetime) -> float | None:
     return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None
 
 
-def results_state(folders: Sequence[Path]) -> str:
+def results_state(folders: Sequence[Path], files: Sequence[Path] = ()) -> str:
     """sha256 over every stored result under these report folders (serving records aside: only 06 writes them)."""
     digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes() if path.is_file() else b"absent")
     for folder in folders:
         for path in sorted((folder / "results").rglob("*.json")):
             if "serving" not in path.relative_to(folder / "results").parts:
@@ -174,7 +179,8 @@ def notebook_key(notebook: str, parameters: dict) -> str:
     source = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
     digest = hashlib.sha256()
     digest.update("\n\0".join(cell.source for cell in source.cells if cell.cell_type == "code").encode())
-    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    where = ("output_dir", "reports_dir")  # the folder that holds the executed copy, and its parent: implied
+    digest.update(json.dumps({key: value for key, value in parameters.items() if key not in where}, sort_keys=True).encode())
     for path in sorted(config.PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(config.PACKAGE_DIR).as_posix().encode() + path.read_bytes())
     digest.update(json.dumps(records.package_versions(), sort_keys=True).encode())
@@ -208,8 +214,12 @@ def _run_in_order(
     progress: bool,
     cold: bool,
     force: bool,
+    files: Sequence[Path] = (),
 ) -> list[Path]:
-    """Execute (or refresh) and render `notebooks` into `output_dir`; their times go to `pipeline.json` there."""
+    """Execute (or refresh) and render `notebooks` into `output_dir`; their times go to `pipeline.json` there.
+
+    `sources` are the report folders whose stored results the notebooks read, `files` further inputs.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     last_runs = _stored_timings(output_dir / "pipeline.json").get("executed", {})
     rendered, timings, keys = [], {}, {}
@@ -217,7 +227,7 @@ def _run_in_order(
         started, clock = datetime.now(UTC), time.perf_counter()
         keys[notebook] = notebook_key(notebook, parameters)
         executed = output_dir / f"{notebook}.ipynb"
-        unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources)}
+        unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources, files)}
         if unchanged and executed.is_file() and not force:
             print(f"\n=== {notebook} on {label}: unchanged since it last ran; markdown refreshed ===", flush=True)
             refresh_markdown(notebook, executed)
@@ -234,7 +244,7 @@ def _run_in_order(
             "startup_seconds": startup_seconds(executed, started) if not (unchanged and not force) else None,
         }
         print(f"=== {notebook} on {label}: {timings[notebook]['seconds']} s ===", flush=True)
-    state = results_state(sources)
+    state = results_state(sources, files)
     executed_runs = {notebook: {"key": key, "results": state} for notebook, key in keys.items()}
     _record_timings(output_dir / "pipeline.json", parameters, timings, cold=cold, executed=executed_runs)
     return rendered

@@ -45,13 +45,18 @@ def pipeline_process(*arguments: str) -> subprocess.Popen:
     )
 
 
+def parameter_arguments(root: Path, data_dir: Path) -> list[str]:
+    """The smoke run's `-p NAME VALUE` arguments (figures under `root/images`)."""
+    arguments = [argument for name, value in SMOKE.items() for argument in ("-p", name, value)]
+    return arguments + ["-p", "data_dir", str(data_dir), "-p", "images_dir", str(root / "images")]
+
+
 class SmokeRun:
     """Starts both datasets' pipelines at once; `wait` finishes them and runs the cross-dataset notebook."""
 
     def __init__(self, root: Path, data_dir: Path):
         self.root = root
-        self.arguments = [argument for name, value in SMOKE.items() for argument in ("-p", name, value)]
-        self.arguments += ["-p", "data_dir", str(data_dir), "-p", "images_dir", str(root / "images")]
+        self.arguments = parameter_arguments(root, data_dir)
         self.arguments += ["--output-root", str(root / "reports"), "--no-progress"]
         self.processes = {
             dataset: pipeline_process("--datasets", dataset, "--notebooks", *SMOKE_NOTEBOOKS[dataset], *self.arguments)

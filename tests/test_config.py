@@ -22,7 +22,7 @@ def test_strings_from_the_command_line_are_converted():
 def test_profile_sets_what_is_left_at_auto(monkeypatch):
     monkeypatch.setattr(config, "gpu_available", lambda: False)
     cpu = params()
-    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.patience) == ("cpu", (0, 1, 2), 15, 4, 32, 2)
+    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.patience) == ("cpu", (0, 1, 2), 15, 3, 32, 3)
     monkeypatch.setattr(config, "gpu_available", lambda: True)
     paper = params(seeds="", epochs="auto")
     assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 15, 15, 3)

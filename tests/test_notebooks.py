@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS
+from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS, parameter_arguments
 
 from convlab import config, pipeline, records
 
@@ -231,3 +233,56 @@ def test_partial_runs_keep_the_other_notebooks_timings(tmp_path):
     assert stored["warm"]["notebooks"] == {"02_fc_baseline": timing(5.0)}
     pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(7.0, 1)})
     assert records.read_json(path)["warm"]["notebooks"]["02_fc_baseline"]["seconds"] == 5.0  # it trained: neither kind
+
+
+@pytest.mark.smoke
+def test_rebuild_refreshes_markdown_and_executes_only_what_changed(smoke_root, shared_data, tmp_path, monkeypatch):
+    """An edited markdown cell costs a re-render, not a run; an edited code cell executes that notebook alone."""
+    root = tmp_path / "reports"
+    shutil.copytree(smoke_root / "reports" / "mnist", root / "mnist")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(config.NOTEBOOKS_DIR, notebooks)
+    monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)
+    arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "02_fc_baseline", "--output-root", str(root), "--no-progress"]
+    arguments += parameter_arguments(smoke_root, shared_data)
+
+    source = nbformat.read(notebooks / "01_eda.ipynb", as_version=4)
+    source.cells[0].source += "\n\nA sentence added after the run."
+    nbformat.write(source, notebooks / "01_eda.ipynb")
+    started = time.perf_counter()
+    assert pipeline.main(arguments) == 0
+    seconds = time.perf_counter() - started
+    runs = records.read_json(root / "mnist" / "pipeline.json")["runs"]
+    assert not runs["01_eda"]["executed"] and not runs["02_fc_baseline"]["executed"]
+    assert seconds < 30, f"a markdown edit took {seconds:.0f} s to rebuild"
+    assert "A sentence added after the run." in (root / "mnist" / "01_eda.html").read_text(encoding="utf-8")
+    refreshed = nbformat.read(root / "mnist" / "01_eda.ipynb", as_version=4)
+    assert refreshed.cells[0].source == source.cells[0].source
+    assert sum(bool(cell.get("outputs")) for cell in refreshed.cells) >= 5, "the outputs of the earlier run are kept"
+
+    code = next(cell for cell in source.cells if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []))
+    code.source += "\nprint('changed')"
+    nbformat.write(source, notebooks / "01_eda.ipynb")
+    assert pipeline.main(arguments) == 0
+    runs = records.read_json(root / "mnist" / "pipeline.json")["runs"]
+    assert runs["01_eda"]["executed"] and not runs["02_fc_baseline"]["executed"]
+    assert runs["01_eda"]["startup_seconds"] < runs["01_eda"]["seconds"]
+
+
+@pytest.mark.smoke
+def test_settings_check_trains_reference_runs_apart(smoke_root):
+    """check_settings trains FC and CNN with the paper profile's settings into results/reference/, never over the run's."""
+    results = smoke_root / "reports" / "mnist" / "results"
+    reference = {path.name for path in (results / "reference").glob("*.json")}
+    assert reference == {"fc_baseline-seed0.json", "cnn-seed0.json"}
+    for name in reference:
+        run, other = records.read_record(results / name), records.read_record(results / "reference" / name)
+        assert run["cache_key"] != other["cache_key"]
+        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, 15), "the reference takes the paper settings"
+        assert run["parameters"]["batch_size"] == other["parameters"]["batch_size"] == 32
+    text = "".join(
+        output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
+        for cell in nbformat.read(smoke_root / "reports" / "mnist" / "03_cnn.ipynb", as_version=4).cells
+        for output in cell.get("outputs", [])
+    )
+    assert "CNN − FC gain" in text and "with the 'paper' settings" in text

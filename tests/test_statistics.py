@@ -36,3 +36,28 @@ def test_bootstrap_interval_of_constant_groups_is_exact():
 def test_holm_adjustment():
     assert analysis.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert analysis.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def _runs(accuracies: list[float]) -> list[dict]:
+    return [{"seed": seed, "test": {"accuracy": value}} for seed, value in enumerate(accuracies)]
+
+
+def test_settings_check_compares_models_and_gain_seed_by_seed():
+    reference = {"FC baseline": _runs([0.875, 0.874, 0.876]), "CNN": _runs([0.907, 0.905, 0.909])}
+    same = {"FC baseline": _runs([0.874, 0.876, 0.875]), "CNN": _runs([0.906, 0.908, 0.905])}
+    effects = analysis.settings_effects(same, reference)
+    assert list(effects.index) == ["FC baseline accuracy", "CNN accuracy", "CNN − FC gain"]
+    assert effects.loc["CNN − FC gain", "reference settings"] == "+3.20 ± 0.10"
+    assert effects.loc["CNN accuracy", "difference (points)"] == pytest.approx(-0.0667, abs=1e-4)
+    text = analysis.describe_settings_check(effects, "cpu")
+    assert text.count("within seed noise") == 3 and "does not depend on the settings" in text
+
+    worse = {"FC baseline": same["FC baseline"], "CNN": _runs([0.880, 0.878, 0.879])}
+    text = analysis.describe_settings_check(analysis.settings_effects(worse, reference), "cpu")
+    assert "CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 87.90 ± 0.10" in text
+    assert "more than seed noise" in text and "The settings matter here" in text
+
+
+def test_settings_check_without_reference_says_how_to_run_it():
+    assert "CHECK_SETTINGS=1" in analysis.describe_settings_check(None, "cpu")
+    assert "nothing to compare" in analysis.describe_settings_check(None, "paper")

@@ -83,7 +83,7 @@ def test_identical_run_is_reused_changed_run_is_retrained(tiny, tmp_path, monkey
     assert len(calls) == 1, "a change of epochs retrains"
 
 
-@pytest.mark.parametrize("damage", ["truncated record", "missing model", "other schema"])
+@pytest.mark.parametrize("damage", ["truncated record", "missing model", "other schema", "changed model", "truncated model"])
 def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     params = run_params(tmp_path)
     model_config = models.fc_baseline_config("fashion_mnist")
@@ -93,8 +93,12 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
         record_file.write_text(record_file.read_text()[:100])
     elif damage == "missing model":
         records.model_path(params.models_dir, "fc_baseline", 0).unlink()
-    else:
+    elif damage == "other schema":
         record_file.write_text(json.dumps(json.loads(record_file.read_text()) | {"schema_version": 0}))
+    else:
+        model_file = records.model_path(params.models_dir, "fc_baseline", 0)
+        content = model_file.read_bytes()
+        model_file.write_bytes(content[: len(content) // 2] if damage == "truncated model" else content[:-1] + b"\0")
 
     def refuse_to_train(*args, **kwargs):
         raise RuntimeError("training was attempted")
@@ -102,6 +106,69 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(training, "fit", refuse_to_train)
     with pytest.raises(RuntimeError, match="training was attempted"):
         training.train_or_reuse(model_config, tiny, 0, params)
+
+
+def test_changed_model_file_is_refused_with_the_fix(tiny, tmp_path):
+    params = run_params(tmp_path)
+    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    model_file = records.model_path(params.models_dir, "fc_baseline", 0)
+    model_file.write_bytes(model_file.read_bytes() + b"\0")
+    with pytest.raises(records.MissingResultError, match="differs from the one the record was written with; rerun"):
+        training.load_trained_model(record, params.models_dir)
+    model_file.unlink()
+    with pytest.raises(records.MissingResultError, match="is missing; rerun"):
+        training.load_trained_model(record, params.models_dir)
+
+
+def test_cache_key_covers_settings_kernels_and_profile(tiny, monkeypatch):
+    model_config = models.cnn_config("fashion_mnist")
+    key = training.cache_key(model_config, tiny, 0, SETTINGS)
+    assert training.cache_key(model_config, tiny, 0, training.TrainingConfig(epochs=2, batch_size=64, patience=2)) != key
+    assert training.cache_key(model_config, tiny, 1, SETTINGS) != key
+    assert training.cache_key(models.cnn_config("fashion_mnist", 5), tiny, 0, SETTINGS) != key
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "the kernels TensorFlow uses decide round-off"
+
+
+def test_profile_caps_cnn_epochs_only():
+    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
+    assert training.training_config_for(params, models.cnn_config("mnist")) == training.TrainingConfig(epochs=3, patience=3)
+    assert training.training_config_for(params, models.fc_baseline_config("mnist")).epochs == 15
+
+
+def test_steps_per_execution_leave_the_weights_unchanged(tiny):
+    """Several training steps per graph call is a speed-up only: the weights are bit-for-bit those of one step per call."""
+    import keras
+
+    x, y = data.scale_images(tiny.x_train[:512]), tiny.y_train[:512]
+    weights = []
+    for steps in (1, training.steps_per_execution(32)):
+        training.seed_everything(0)
+        model = models.build_model(models.cnn_config("fashion_mnist"))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", steps_per_execution=steps)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        weights.append(model.get_weights())
+    assert training.steps_per_execution(32) == 16
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def test_clearing_the_cache_retrains(tiny, tmp_path, monkeypatch):
+    from convlab import cache
+
+    params = run_params(tmp_path, output_dir=str(tmp_path / "reports" / "fashion_mnist"))
+    training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    (tmp_path / "reports" / "fashion_mnist" / "03_cnn.ipynb").write_text("{}")
+    assert cache.main(["clear", "--root", str(tmp_path / "reports")]) == 0
+    assert not params.results_dir.exists() and not params.models_dir.exists()
+    assert (tmp_path / "reports" / "fashion_mnist" / "03_cnn.ipynb").exists(), "executed notebooks stay"
+    assert cache.clear(tmp_path / "reports") == []
+
+    def refuse_to_train(*args, **kwargs):
+        raise RuntimeError("training was attempted")
+
+    monkeypatch.setattr(training, "fit", refuse_to_train)
+    with pytest.raises(RuntimeError, match="training was attempted"):
+        training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
 
 
 def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch):

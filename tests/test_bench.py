@@ -1,0 +1,56 @@
+"""`make bench`: the measurements, the peak they are compared with, and the per-notebook split it reads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from convlab import bench, pipeline, records
+
+
+def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
+    monkeypatch.setattr(bench, "_cpu_flags", lambda: {"avx2", "fma", "avx512f"})
+    monkeypatch.setattr(records, "cpu_model", lambda: "Some Xeon Processor @ 2.50GHz")
+    monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
+    peak = bench.nominal_peak_flops()
+    assert peak["gflops"] == 2 * 2.5 * 64 and peak["vector"] == "AVX-512"
+    assert "2 cores × 2.5 GHz × 64 FLOP/cycle" in peak["derivation"]
+    monkeypatch.setattr(bench, "_cpu_flags", lambda: {"avx2", "fma"})
+    assert bench.nominal_peak_flops()["gflops"] == 2 * 2.5 * 32
+
+
+def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
+    def timing(seconds, training, trained):
+        return {"seconds": seconds, "training_seconds": training, "trained": trained, "startup_seconds": 6.0}
+
+    cold = {"01_eda": timing(30.0, 0.0, 0), "03_cnn": timing(400.0, 360.0, 3)}
+    pipeline._record_timings(tmp_path / "mnist" / "pipeline.json", {}, cold, cold=True)
+    pipeline._record_timings(tmp_path / "mnist" / "pipeline.json", {}, {"03_cnn": timing(20.0, 0.0, 0)})
+    rows = bench.notebook_split(tmp_path)
+    assert {(row["run"], row["notebook"], row["other_seconds"]) for row in rows} == {
+        ("cold", "01_eda", 30.0),
+        ("cold", "03_cnn", 40.0),
+        ("warm", "03_cnn", 20.0),
+    }
+    totals = bench.totals({"notebooks": rows})
+    assert totals["cold"]["seconds"] == 430.0 and totals["cold"]["training_seconds"] == 360.0
+    assert totals["cold"]["share_outside_training"] == pytest.approx(70 / 430)
+    assert totals["warm"]["share_outside_training"] == 1.0
+
+
+def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, capsys):
+    output = tmp_path / "bench.json"
+    arguments = ["--data-dir", str(shared_data), "--reports-dir", str(tmp_path), "--output", str(output)]
+    assert bench.main([*arguments, "--train-size", "1000", "--repeats", "1"]) == 0
+    written = json.loads(output.read_text())
+    speed, flops = written["throughput"], written["flops"]
+    assert speed["images_per_epoch"] == 900 and speed["batch_size"] == 32 and speed["steps_per_execution"] == 16
+    paths = ("convlab", "plain_keras", "plain_keras_tensorflow_defaults")
+    for path in (f"{name}_images_per_second" for name in paths):
+        assert len(speed[path]) == 1 and speed[path][0] > 50, path
+    assert speed["macs_per_image"] == 4_039_808
+    assert flops["training_flops_per_image"] == 6 * 4_039_808
+    assert 0 < flops["fraction_of_nominal_peak"] < 1 and 0 < flops["fraction_of_matmul"] < 1.5
+    printed = capsys.readouterr().out
+    assert "convlab training path" in printed and "(nothing recorded yet)" in printed
