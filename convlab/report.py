@@ -1,0 +1,357 @@
+"""One document for graders: every executed notebook in order, behind a title block, a table of contents,
+generated key results, and followed by a reproducibility appendix.
+
+    python -m convlab.report [--root reports] [--datasets fashion_mnist mnist] [--no-pdf]
+
+writes, atomically, `report.html` (code hidden), `report-with-code.html` and `report.pdf` (WeasyPrint)
+into the report tree. The HTML needs no network: it has no scripts, figures are embedded, the
+stylesheet is inline and uses the system's fonts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from convlab import config, records
+
+TITLE = "What convolutional layers buy over fully connected networks"
+STUDIES_FILE = config.PACKAGE_DIR / "studies.json"
+HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
+COMPARISON_TITLE = "Both datasets"
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+NOTEBOOK_TITLE = re.compile(r"^\d+\s*·\s*")
+
+
+@dataclass
+class Contents:
+    """The document's numbered headings, in order: (level, anchor, text)."""
+
+    entries: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def heading(self, level: int, anchor: str, text: str) -> str:
+        self.entries.append((level, anchor, text))
+        return f'\n<h{level} id="{anchor}">{html.escape(text)}</h{level}>\n'
+
+    def to_html(self) -> str:
+        items = "\n".join(
+            f'<li class="toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>' for level, anchor, text in self.entries
+        )
+        return f'<nav id="contents"><h2>Contents</h2>\n<ul>\n{items}\n</ul></nav>'
+
+
+def parts(root: Path, datasets: Sequence[str]) -> list[tuple[str, list[Path]]]:
+    """(part title, executed notebooks in order) per dataset, then the cross-dataset part; absent notebooks are skipped."""
+    found = [
+        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in config.NOTEBOOKS])
+        for dataset in datasets
+    ]
+    found.append((COMPARISON_TITLE, [root / "comparison" / f"{name}.ipynb" for name in config.CROSS_DATASET_NOTEBOOKS]))
+    return [(title, [path for path in paths if path.is_file()]) for title, paths in found if any(p.is_file() for p in paths)]
+
+
+def _inline_markdown(text: str) -> str:
+    """A heading's text without its markdown (backticks, emphasis)."""
+    return re.sub(r"[`*_]", "", text)
+
+
+def renumber_markdown(source: str, number: str, contents: Contents, counter: list[int]) -> str:
+    """Markdown with its headings replaced by numbered HTML headings that carry unique anchors.
+
+    A notebook's level-1 heading becomes section `number`, its level-2 headings `number.k`;
+    deeper headings keep their text, one level lower, unnumbered.
+    """
+    lines, fenced = [], False
+    for line in source.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        match = None if fenced else HEADING.match(line)
+        if not match:
+            lines.append(line)
+            continue
+        level, text = len(match.group(1)), _inline_markdown(match.group(2))
+        if level == 1:
+            lines.append(contents.heading(3, f"s{number.replace('.', '-')}", f"{number} {NOTEBOOK_TITLE.sub('', text)}"))
+        elif level == 2:
+            counter[0] += 1
+            sub = f"{number}.{counter[0]}"
+            lines.append(contents.heading(4, f"s{sub.replace('.', '-')}", f"{sub} {NOTEBOOK_TITLE.sub('', text)}"))
+        else:
+            lines.append(f"\n<h5>{html.escape(text)}</h5>\n")
+    return "\n".join(lines)
+
+
+def notebook_cells(path: Path, number: str, contents: Contents, *, with_code: bool) -> list:
+    """The cells of one executed notebook, headings renumbered; without code, stderr output is left out too."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    counter = [0]
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = renumber_markdown(cell.source, number, contents, counter)
+        elif cell.cell_type == "code":
+            tags = set(cell.metadata.get("tags", []))
+            if not with_code and tags & {"parameters", "injected-parameters"}:
+                continue
+            if not with_code:
+                cell.outputs = [output for output in cell.outputs if output.get("name") != "stderr"]
+        cells.append(cell)
+    return cells
+
+
+def markdown_cell(text: str):
+    import nbformat
+
+    return nbformat.v4.new_markdown_cell(text)
+
+
+def git_state() -> dict:
+    """The commit the report was built from and whether the working tree differed from it."""
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", *arguments], cwd=config.PROJECT_DIR, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or "unknown (not a git checkout)", "dirty": bool(git("status", "--porcelain")) if commit else None}
+
+
+def studies() -> dict:
+    return json.loads(STUDIES_FILE.read_text(encoding="utf-8"))["studies"]
+
+
+def key_results_table(results_dir: Path, dataset: str):
+    """The headline models of one dataset: cost and test metrics over seeds, beside the study's published figures."""
+    import pandas as pd
+
+    from convlab import analysis, experiments
+
+    published = studies()[dataset]
+    groups = records.load_all_records(results_dir, needed_by="the report's key results")
+    rows = []
+    for name in HEADLINE_MODELS:
+        runs = groups.get(name)
+        if not runs:
+            continue
+        accuracy = analysis.accuracies(runs)
+        spread = f" ± {accuracy.std(ddof=1):.2f}" if len(runs) > 1 else ""
+        theirs = published["models"].get(name, {})
+        approximate = "~" if published["approximate"] else ""
+        rows.append(
+            {
+                "model": experiments.model_label(runs[0]["model"]),
+                "parameters": f"{runs[0]['model']['parameters']:,}",
+                "MACs per image": f"{runs[0]['macs_per_image']:,}",
+                "test accuracy (%)": f"{accuracy.mean():.2f}{spread}",
+                "seeds": len(runs),
+                "test loss": f"{sum(r['test']['loss'] for r in runs) / len(runs):.4f}",
+                "training time (s)": f"{sum(r['timing']['train_seconds'] for r in runs) / len(runs):.0f}",
+                "published accuracy (%)": f"{approximate}{theirs['test_accuracy']:.2f}" if "test_accuracy" in theirs else "—",
+                "published loss": f"{approximate}{theirs['test_loss']:.4f}" if "test_loss" in theirs else "—",
+                "published parameters": f"{approximate}{theirs['parameters']:,}" if "parameters" in theirs else "—",
+                "difference (points)": f"{accuracy.mean() - theirs['test_accuracy']:+.2f}" if "test_accuracy" in theirs else "—",
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def key_results(root: Path, datasets: Sequence[str], contents: Contents) -> str:
+    """The key-results section: one table per dataset, generated from the result records."""
+    published = studies()
+    sections = [contents.heading(2, "key-results", "Key results")]
+    sections.append(
+        "Test accuracy as mean ± standard deviation over the seeds each model was trained with; loss and training "
+        "time are means over the same seeds. The published columns are the figures printed by the study that used "
+        "the dataset; the difference is this report's mean minus the published figure."
+    )
+    for dataset in datasets:
+        try:
+            table = key_results_table(root / dataset / "results", dataset)
+        except records.MissingResultError:
+            continue
+        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**, beside {html.escape(published[dataset]['citation'])}:\n")
+        sections.append(table.rename_axis(None).to_html(classes="key-results", border=0))
+    return "\n".join(sections)
+
+
+def title_block(root: Path, datasets: Sequence[str], built: datetime, state: dict) -> str:
+    settings = _run_settings(root, datasets)
+    dirty = " (working tree modified)" if state["dirty"] else ""
+    return (
+        f'<header id="title"><h1>{html.escape(TITLE)}</h1>\n<dl>'
+        f"<dt>Built</dt><dd>{built:%Y-%m-%d %H:%M} UTC</dd>"
+        f"<dt>Commit</dt><dd><code>{html.escape(state['commit'])}</code>{dirty}</dd>"
+        f"<dt>Datasets</dt><dd>{', '.join(config.DATASET_TITLES[d] for d in datasets)}</dd>"
+        f"<dt>Parameters</dt><dd>{html.escape(settings)}</dd></dl></header>"
+    )
+
+
+def _run_settings(root: Path, datasets: Sequence[str]) -> str:
+    """The training settings and data sizes the records show, e.g. "profile cpu: seeds 0, 1, 2; batch 32; ..."."""
+    parts_ = []
+    for dataset in datasets:
+        try:
+            groups = records.load_all_records(root / dataset / "results")
+        except records.MissingResultError:
+            continue
+        cnn, fc = groups.get("cnn", [None])[0], groups.get("fc_baseline", [None])[0]
+        if not cnn or not fc:
+            continue
+        seeds = ", ".join(str(r["seed"]) for r in groups["cnn"])
+        parts_.append(
+            f"{config.DATASET_TITLES[dataset]}: {cnn['dataset']['train_size']:,} training and {cnn['dataset']['test_size']:,} "
+            f"test images; seeds {seeds}; batch {cnn['parameters']['batch_size']}; at most {fc['parameters']['epochs']} "
+            f"epochs (FC) and {cnn['parameters']['epochs']} (CNN), patience {cnn['parameters']['patience']}"
+        )
+    return "; ".join(parts_) or "no training records"
+
+
+def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: datetime, state: dict) -> str:
+    """Versions, hardware, data and checksums, seeds, parameters, notebook times, commit."""
+    import pandas as pd
+
+    sections = [contents.heading(2, "appendix", "Appendix: reproducibility")]
+    stamp = records.environment_stamp()
+    for dataset in datasets:
+        try:
+            groups = records.load_all_records(root / dataset / "results")
+        except records.MissingResultError:
+            continue
+        record = next(iter(groups.values()))[0]
+        stamp = record["environment"]
+        described = record["dataset"]
+        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(described['source'])}\n")
+        sections.append(
+            pd.DataFrame({"sha256 of the decompressed payload": described["sha256"]}).to_html(border=0, classes="compact")
+        )
+        seeds = pd.DataFrame(
+            {
+                name: {
+                    "seeds": ", ".join(str(r["seed"]) for r in runs),
+                    "epochs run": ", ".join(str(r["epochs_run"]) for r in runs),
+                    "settings": "batch {batch_size}, ≤{epochs} epochs, patience {patience}".format(**runs[0]["parameters"]),
+                }
+                for name, runs in groups.items()
+            }
+        ).T
+        sections.append(seeds.to_html(border=0, classes="compact"))
+        timings = _notebook_times(root / dataset / "pipeline.json")
+        if timings is not None:
+            sections.append(timings.to_html(border=0, classes="compact"))
+    environment = {
+        "Python": stamp.get("python"),
+        "OS": stamp.get("os"),
+        "CPU": f"{stamp.get('cpu')} ({stamp.get('cpu_count')} cores)",
+        "GPU seen by TensorFlow": ", ".join(stamp.get("gpus") or []) or "none (trained on the CPU)",
+        "oneDNN kernels": stamp.get("onednn", "not recorded"),
+        "commit": state["commit"] + (" (working tree modified)" if state["dirty"] else ""),
+        "report built": f"{built:%Y-%m-%d %H:%M} UTC",
+    }
+    environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
+    sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
+    return "\n".join(sections)
+
+
+def _notebook_times(path: Path):
+    import pandas as pd
+
+    try:
+        stored = records.read_json(path)
+    except records.MissingResultError:
+        return None
+    rows = {
+        notebook: {
+            "wall time (s)": run["seconds"],
+            "training (s)": run.get("training_seconds", "—"),
+            "executed": {True: "yes", False: "no (unchanged)"}.get(run.get("executed"), "yes"),
+        }
+        for notebook, run in stored.get("runs", {}).items()
+    }
+    return pd.DataFrame(rows).T if rows else None
+
+
+def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: datetime | None = None):
+    """The whole report as one notebook and its table of contents."""
+    import nbformat
+
+    built = built or datetime.now(UTC)
+    state = git_state()
+    contents = Contents()
+    cells = [markdown_cell(key_results(root, datasets, contents))]
+    for part_number, (title, notebooks) in enumerate(parts(root, datasets), start=1):
+        cells.append(markdown_cell(contents.heading(2, f"part-{part_number}", f"{part_number} {title}")))
+        for notebook_number, path in enumerate(notebooks, start=1):
+            cells += notebook_cells(path, f"{part_number}.{notebook_number}", contents, with_code=with_code)
+    cells.append(markdown_cell(appendix(root, datasets, contents, built, state)))
+    for index, cell in enumerate(cells):
+        cell.id = f"cell-{index}"  # notebooks share cell ids; the document needs unique ones
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"title": TITLE})
+    return notebook, contents, title_block(root, datasets, built, state)
+
+
+def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str:
+    """A standalone page: nbconvert's cell markup inside the report's own head and stylesheet, no scripts."""
+    import nbconvert
+
+    exporter = nbconvert.HTMLExporter(
+        template_name="basic",
+        exclude_input=not with_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        anchor_link_text="",
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    style = (config.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(TITLE)}</title>\n'
+        f"<style>\n{style}\n</style>\n</head>\n<body>\n{title}\n{contents.to_html()}\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def to_pdf(page: str, target: Path) -> Path:
+    """The page as a PDF (WeasyPrint), written atomically."""
+    import weasyprint
+
+    with records.atomic_path(target) as temporary:
+        weasyprint.HTML(string=page, base_url=str(target.parent)).write_pdf(temporary)
+    return target
+
+
+def build(root: Path, datasets: Sequence[str], *, pdf: bool = True) -> list[Path]:
+    """Write report.html, report-with-code.html and (unless `pdf` is False) report.pdf under `root`."""
+    built = datetime.now(UTC)
+    written = []
+    for with_code, name in ((False, "report.html"), (True, "report-with-code.html")):
+        notebook, contents, title = assemble(root, datasets, with_code=with_code, built=built)
+        page = to_html(notebook, contents, title, with_code=with_code)
+        target = root / name
+        with records.atomic_path(target) as temporary:
+            temporary.write_text(page, encoding="utf-8")
+        written.append(target)
+        if pdf and not with_code:
+            written.append(to_pdf(page, root / "report.pdf"))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=config.REPORTS_DIR, help="the report tree (default: reports/)")
+    parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
+    parser.add_argument("--no-pdf", action="store_true", help="HTML only")
+    args = parser.parse_args(argv)
+    for path in build(args.root, args.datasets, pdf=not args.no_pdf):
+        print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
