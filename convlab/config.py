@@ -189,9 +189,10 @@ def parse_seeds(value: object) -> tuple[int, ...]:
 class Profile:
     """The seeds and training settings that a run uses unless a parameter overrides them.
 
-    `epochs` caps every training run and `cnn_epochs` the CNNs' (the cost is theirs: one CNN epoch
-    costs about 40 FC epochs); early stopping after `patience` epochs without a lower validation loss
-    may end a run sooner, and the weights of its best epoch are kept.
+    `epochs` caps every training run and `cnn_epochs` the CNNs'; `batch_size` is the CNNs' batch and
+    `fc_batch_size` the FC networks' (their steps are cheap, so per-step overhead dominates their time);
+    early stopping after `patience` epochs without a lower validation loss may end a run sooner, and
+    the weights of its best epoch are kept.
     """
 
     name: str
@@ -199,6 +200,7 @@ class Profile:
     epochs: int
     cnn_epochs: int
     batch_size: int
+    fc_batch_size: int
     patience: int
     purpose: str
 
@@ -210,6 +212,7 @@ PROFILES = {
         epochs=15,
         cnn_epochs=3,
         batch_size=32,
+        fc_batch_size=128,
         patience=3,
         purpose="the full report within an hour on two CPU cores",
     ),
@@ -219,6 +222,7 @@ PROFILES = {
         epochs=15,
         cnn_epochs=15,
         batch_size=32,
+        fc_batch_size=32,
         patience=3,
         purpose="the studies' batch size and five seeds, for a machine with a GPU",
     ),
@@ -269,6 +273,7 @@ class RunParameters:
     profile: str = "cpu"
     patience: int = 3
     cnn_epochs: int = 3
+    fc_batch_size: int = 128
 
     @classmethod
     def from_notebook(
@@ -289,7 +294,7 @@ class RunParameters:
         """Validate a notebook's parameters (papermill may pass any of them as strings).
 
         `epochs`, `seeds` and `batch_size` left at "auto" take the profile's values; an explicit
-        `epochs` caps every model, CNNs included.
+        `epochs` caps every model, CNNs included, and an explicit `batch_size` holds for every model.
         """
         name = str(dataset).strip().lower().replace("-", "_")
         if name not in DATASETS:
@@ -297,7 +302,7 @@ class RunParameters:
         output = Path(str(output_dir)).expanduser().resolve() if output_dir else REPORTS_DIR / name
         images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
         chosen = resolve_profile(profile)
-        explicit_epochs = _or_profile(epochs, None)
+        explicit_epochs, explicit_batch = _or_profile(epochs, None), _or_profile(batch_size, None)
         most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1)
         return cls(
             dataset=name,
@@ -306,12 +311,13 @@ class RunParameters:
             seeds=parse_seeds(_or_profile(seeds, chosen.seeds)),
             train_size=_subset_size("train_size", train_size),
             test_size=_subset_size("test_size", test_size),
-            batch_size=_as_int("batch_size", _or_profile(batch_size, chosen.batch_size), 1),
+            batch_size=_as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1),
             output_dir=output,
             images_dir=images / name / notebook,
             profile=chosen.name,
             patience=chosen.patience,
             cnn_epochs=chosen.cnn_epochs if explicit_epochs is None else most_epochs,
+            fc_batch_size=_as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1),
         )
 
     @property

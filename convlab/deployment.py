@@ -55,7 +55,7 @@ def hyperparameters(params: config.RunParameters, model: str = "cnn", seed: int 
         "seed": seed,
         "profile": params.profile,
         "epochs": params.cnn_epochs if model == "cnn" else params.epochs,
-        "batch-size": params.batch_size,
+        "batch-size": params.batch_size if model == "cnn" else params.fc_batch_size,
         "train-size": params.train_size,
         "test-size": params.test_size,
     }

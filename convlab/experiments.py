@@ -34,8 +34,9 @@ REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another
 def reference_settings(model_config: models.ModelConfig, profile: str) -> training.TrainingConfig:
     """The training settings that `profile` gives this model (batch size, epochs, patience)."""
     other = config.PROFILES[profile]
-    epochs = other.cnn_epochs if model_config.kind == "cnn" else other.epochs
-    return training.TrainingConfig(epochs=epochs, batch_size=other.batch_size, patience=other.patience)
+    if model_config.kind == "cnn":
+        return training.TrainingConfig(epochs=other.cnn_epochs, batch_size=other.batch_size, patience=other.patience)
+    return training.TrainingConfig(epochs=other.epochs, batch_size=other.fc_batch_size, patience=other.patience)
 
 
 def reference_runs(

@@ -23,6 +23,7 @@ from pathlib import Path
 from convlab import config, records
 
 KERNEL_NAME = "convlab"
+NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py")  # they run notebooks or read their outputs
 COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset folders
 
 
@@ -129,8 +130,9 @@ def run(
 
 
 def stored_records(output_dir: Path) -> list[Path]:
-    """The training records stored in a report folder (its cache, see `convlab.cache`)."""
-    return sorted((output_dir / "results").glob("*.json"))
+    """The training records stored in a report folder, the reference runs of `03_cnn` included (see `convlab.cache`)."""
+    results = output_dir / "results"
+    return sorted([*results.glob("*.json"), *(results / "reference").glob("*.json")])
 
 
 def trained_since(output_dir: Path, since: datetime) -> list[dict]:
@@ -173,16 +175,20 @@ def results_state(folders: Sequence[Path], files: Sequence[Path] = ()) -> str:
 
 
 def notebook_key(notebook: str, parameters: dict) -> str:
-    """sha256 of what decides a notebook's outputs, stored results aside: its code, parameters, convlab, versions."""
+    """sha256 of what decides a notebook's outputs, stored results aside: its code, the parameters it declares,
+    the convlab source it can import (`NOT_IMPORTED_BY_NOTEBOOKS` aside) and the package versions."""
     import nbformat
 
-    source = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
+    path = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    source = nbformat.read(path, as_version=4)
     digest = hashlib.sha256()
     digest.update("\n\0".join(cell.source for cell in source.cells if cell.cell_type == "code").encode())
-    where = ("output_dir", "reports_dir")  # the folder that holds the executed copy, and its parent: implied
-    digest.update(json.dumps({key: value for key, value in parameters.items() if key not in where}, sort_keys=True).encode())
-    for path in sorted(config.PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.relative_to(config.PACKAGE_DIR).as_posix().encode() + path.read_bytes())
+    implied = ("output_dir", "reports_dir")  # the folder that holds the executed copy, and its parent
+    declared = {key: value for key, value in parameters.items() if key in notebook_parameters(path) and key not in implied}
+    digest.update(json.dumps(declared, sort_keys=True).encode())
+    for module in sorted(config.PACKAGE_DIR.rglob("*.py")):
+        if module.name not in NOT_IMPORTED_BY_NOTEBOOKS:
+            digest.update(module.relative_to(config.PACKAGE_DIR).as_posix().encode() + module.read_bytes())
     digest.update(json.dumps(records.package_versions(), sort_keys=True).encode())
     return digest.hexdigest()
 

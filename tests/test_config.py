@@ -22,12 +22,16 @@ def test_strings_from_the_command_line_are_converted():
 def test_profile_sets_what_is_left_at_auto(monkeypatch):
     monkeypatch.setattr(config, "gpu_available", lambda: False)
     cpu = params()
-    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.patience) == ("cpu", (0, 1, 2), 15, 3, 32, 3)
+    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.fc_batch_size, cpu.patience) == (
+        "cpu", (0, 1, 2), 15, 3, 32, 128, 3
+    )
     monkeypatch.setattr(config, "gpu_available", lambda: True)
     paper = params(seeds="", epochs="auto")
     assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 15, 15, 3)
     chosen = params(profile="CPU", seeds="7", batch_size="64", epochs=3)
     assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("cpu", (7,), 64, 3, 3)
+    assert chosen.fc_batch_size == 64, "an explicit batch size holds for every model"
+    assert paper.fc_batch_size == 32
     assert config.seeds_or_profile("auto", "paper") == (0, 1, 2, 3, 4)
     assert config.seeds_or_profile("4,5", "paper") == (4, 5)
 

@@ -98,7 +98,8 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     else:
         model_file = records.model_path(params.models_dir, "fc_baseline", 0)
         content = model_file.read_bytes()
-        model_file.write_bytes(content[: len(content) // 2] if damage == "truncated model" else content[:-1] + b"\0")
+        flipped = content[:-1] + bytes([content[-1] ^ 1])
+        model_file.write_bytes(content[: len(content) // 2] if damage == "truncated model" else flipped)
 
     def refuse_to_train(*args, **kwargs):
         raise RuntimeError("training was attempted")
@@ -130,10 +131,19 @@ def test_cache_key_covers_settings_kernels_and_profile(tiny, monkeypatch):
     assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "the kernels TensorFlow uses decide round-off"
 
 
-def test_profile_caps_cnn_epochs_only():
+def test_profile_sets_cnn_and_fc_settings_apart():
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
     assert training.training_config_for(params, models.cnn_config("mnist")) == training.TrainingConfig(epochs=3, patience=3)
-    assert training.training_config_for(params, models.fc_baseline_config("mnist")).epochs == 15
+    assert training.training_config_for(params, models.fc_baseline_config("mnist")) == training.TrainingConfig(
+        epochs=15, batch_size=128, patience=3
+    )
+
+
+def test_test_metrics_match_keras_evaluate(tiny):
+    model, record = training.fit(models.fc_baseline_config("fashion_mnist"), tiny, 0, SETTINGS, verbose=0)
+    loss, accuracy = model.evaluate(data.scale_images(tiny.x_test), tiny.y_test, verbose=0)
+    assert record["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert record["test"]["loss"] == pytest.approx(loss, rel=1e-5)
 
 
 def test_steps_per_execution_leave_the_weights_unchanged(tiny):
