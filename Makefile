@@ -25,7 +25,7 @@ MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
 CHECK_SETTINGS ?=
 
-.PHONY: help setup report bench test lint format lock clean clean-cache clean-venv
+.PHONY: help setup report publish bench test lint format lock clean clean-cache clean-venv
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,13 +41,17 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@touch $@
 	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
 
-report: setup ## Run the notebooks with papermill and render HTML (PROFILE, DATASET, EPOCHS, SEEDS, ... override)
+report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, ... override)
 	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) $(if $(FORCE),--force) \
 		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
 		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)" \
 		-p check_settings "$(CHECK_SETTINGS)"
+	$(BIN)/python -m convlab.report --datasets $(DATASET)
+
+publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/
+	$(BIN)/python -m convlab.report --publish
 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
 	$(BIN)/python -m convlab.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")

@@ -317,19 +317,20 @@ def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str
     )
 
 
-def to_pdf(page: str, target: Path) -> Path:
-    """The page as a PDF (WeasyPrint), written atomically."""
+def to_pdf(page: str, target: Path) -> int:
+    """The page as a PDF (WeasyPrint), written atomically; returns its number of pages."""
     import weasyprint
 
+    document = weasyprint.HTML(string=page, base_url=str(target.parent)).render()
     with records.atomic_path(target) as temporary:
-        weasyprint.HTML(string=page, base_url=str(target.parent)).write_pdf(temporary)
-    return target
+        document.write_pdf(temporary)
+    return len(document.pages)
 
 
 def build(root: Path, datasets: Sequence[str], *, pdf: bool = True) -> list[Path]:
-    """Write report.html, report-with-code.html and (unless `pdf` is False) report.pdf under `root`."""
+    """Write report.html, report-with-code.html, (unless `pdf` is False) report.pdf, and report.json about them."""
     built = datetime.now(UTC)
-    written = []
+    written, about = [], {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": git_state()}
     for with_code, name in ((False, "report.html"), (True, "report-with-code.html")):
         notebook, contents, title = assemble(root, datasets, with_code=with_code, built=built)
         page = to_html(notebook, contents, title, with_code=with_code)
@@ -338,8 +339,78 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True) -> list[Path
             temporary.write_text(page, encoding="utf-8")
         written.append(target)
         if pdf and not with_code:
-            written.append(to_pdf(page, root / "report.pdf"))
+            about["pdf_pages"] = to_pdf(page, root / "report.pdf")
+            written.append(root / "report.pdf")
+    stamp = records.environment_stamp()
+    about["machine"] = {key: stamp[key] for key in ("cpu", "cpu_count", "os")}
+    written.append(records.write_json(root / "report.json", about))
     return written
+
+
+PUBLISHED_FOLDER = "published"
+PUBLISHED_FILES = ("report.html", "report-with-code.html", "report.pdf", "report.json")
+DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
+
+
+class NotPublishable(RuntimeError):
+    """The report tree does not hold a full run with default parameters."""
+
+
+def check_publishable(root: Path, datasets: Sequence[str]) -> None:
+    """Refuse anything but a full-data run with default parameters of every notebook on both datasets."""
+    problems = []
+    if set(datasets) != set(config.DATASETS):
+        problems.append(f"it covers {', '.join(datasets)}, not both datasets")
+    for dataset in datasets:
+        try:
+            stored = records.read_json(root / dataset / "pipeline.json")
+        except records.MissingResultError:
+            problems.append(f"{dataset} has no pipeline record")
+            continue
+        runs = stored.get("runs", {})
+        missing = [notebook for notebook in config.NOTEBOOKS if notebook not in runs]
+        if missing:
+            problems.append(f"{dataset} lacks {', '.join(missing)}")
+        for notebook, run in runs.items():
+            chosen = {
+                key: value
+                for key, value in run["parameters"].items()
+                if key not in ("dataset", "output_dir") and (key, str(value)) not in DEFAULT_SIZES
+            }
+            if chosen:
+                problems.append(f"{dataset}/{notebook} ran with non-default parameters {chosen}")
+        for record in records.load_all_records(root / dataset / "results").values():
+            sizes = (record[0]["dataset"]["train_size"], record[0]["dataset"]["test_size"])
+            if sizes != (60_000, 10_000):
+                problems.append(f"{dataset} was trained on a subset ({sizes[0]} / {sizes[1]} images)")
+                break
+    if problems:
+        raise NotPublishable("Not a full default run, so it is not published: " + "; ".join(problems) + ".")
+
+
+def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> Path:
+    """Copy the report and its result records to `reports/published/` (a full default run only)."""
+    import shutil
+
+    check_publishable(root, datasets)
+    target = target or root / PUBLISHED_FOLDER
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in PUBLISHED_FILES:
+        shutil.copy2(root / name, staging / name)
+    for dataset in datasets:
+        shutil.copytree(root / dataset / "results", staging / dataset / "results", ignore=shutil.ignore_patterns(".*"))
+        shutil.copy2(root / dataset / "pipeline.json", staging / dataset / "pipeline.json")
+    if (root / "bench.json").is_file():
+        shutil.copy2(root / "bench.json", staging / "bench.json")
+    previous = target.with_name(f".{target.name}.old")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -347,7 +418,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=config.REPORTS_DIR, help="the report tree (default: reports/)")
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
     parser.add_argument("--no-pdf", action="store_true", help="HTML only")
+    parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
+    if args.publish:
+        try:
+            print(f"Published to {publish(args.root, args.datasets)}")
+        except NotPublishable as error:
+            print(f"ERROR: {error}")
+            return 1
+        return 0
     for path in build(args.root, args.datasets, pdf=not args.no_pdf):
         print(f"  {path}")
     return 0

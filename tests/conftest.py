@@ -52,6 +52,12 @@ def smoke_run(shared_data, tmp_path_factory):
     run.stop()
 
 
+@pytest.fixture(scope="session")
+def smoke_root(smoke_run) -> Path:
+    """Wait for the smoke run that started at the beginning of the session."""
+    return smoke_run.wait()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def start_smoke_run_early(request):
     """Start the smoke run before the first test when a selected test needs it, so the unit tests overlap with it."""

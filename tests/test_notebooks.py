@@ -48,12 +48,6 @@ def error_outputs(notebook_path: Path) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="session")
-def smoke_root(smoke_run) -> Path:
-    """Wait for the smoke run that conftest started at the beginning of the session."""
-    return smoke_run.wait()
-
-
 @pytest.fixture(params=config.DATASETS)
 def smoke_dataset(request, smoke_root):
     html = [smoke_root / "reports" / request.param / f"{notebook}.html" for notebook in SMOKE_NOTEBOOKS[request.param]]

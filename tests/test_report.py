@@ -1,0 +1,109 @@
+"""The one-document report, built from the smoke run's executed notebooks."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from convlab import config, records, report
+
+
+@pytest.fixture(scope="module")
+def built(smoke_root):
+    root = smoke_root / "reports"
+    written = report.build(root, config.DATASETS)
+    return root, {path.name: path for path in written}
+
+
+def page(built, name="report.html") -> str:
+    return built[1][name].read_text(encoding="utf-8")
+
+
+@pytest.mark.smoke
+def test_every_notebook_is_a_numbered_section_in_order(built):
+    root, _ = built
+    html = page(built)
+    anchors = re.findall(r'<h[2-4] id="([^"]+)"', html)
+    assert anchors[0] == "key-results" and anchors[-1] == "appendix"
+    expected = []
+    for part, (_, notebooks) in enumerate(report.parts(root, config.DATASETS), start=1):
+        expected.append(f"part-{part}")
+        expected += [f"s{part}-{number}" for number in range(1, len(notebooks) + 1)]
+    assert [anchor for anchor in anchors if anchor.startswith("part-") or re.fullmatch(r"s\d+-\d+", anchor)] == expected
+    titles = re.findall(r'<h2 id="part-\d+">([^<]+)</h2>', html)
+    assert titles == ["1 Fashion-MNIST", "2 MNIST", "3 Both datasets"]
+    assert '<h3 id="s1-3">1.3 Convolutional network</h3>' in html
+
+
+@pytest.mark.smoke
+def test_contents_links_resolve(built):
+    html = page(built)
+    contents = html.split('<nav id="contents">', 1)[1].split("</nav>", 1)[0]
+    links = re.findall(r'href="#([^"]+)"', contents)
+    assert len(links) > 40
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    assert [link for link in links if link not in ids] == []
+    assert len(links) == len(set(links)), "every heading has its own anchor"
+
+
+@pytest.mark.smoke
+def test_key_results_are_the_records(built):
+    root, _ = built
+    html = page(built)
+    section = html.split('id="key-results"', 1)[1].split('id="part-1"', 1)[0]
+    for dataset in config.DATASETS:
+        runs = records.load_records(root / dataset / "results", "cnn")
+        accuracy = 100 * np.array([run["test"]["accuracy"] for run in runs])
+        loss = np.mean([run["test"]["loss"] for run in runs])
+        spread = f" ± {accuracy.std(ddof=1):.2f}" if len(runs) > 1 else ""  # the smoke sweep trains the CNN with 2 seeds
+        assert f"<td>{accuracy.mean():.2f}{spread}</td>" in section
+        assert f"<td>{loss:.4f}</td>" in section
+        assert f"<td>{runs[0]['model']['parameters']:,}</td>" in section
+        published = report.studies()[dataset]["models"]["cnn"]["test_accuracy"]
+        assert f"{accuracy.mean() - published:+.2f}" in section
+    assert "Explorando Capas Convolucionales en Fashion-MNIST" in section and "Albarracín" in section
+
+
+@pytest.mark.smoke
+def test_the_html_needs_no_network(built):
+    for name in ("report.html", "report-with-code.html"):
+        html = page(built, name)
+        assert "<script" not in html
+        assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html), name
+        assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", html), name
+        assert html.count("data:image/png;base64,") >= 20, "figures are embedded"
+
+
+@pytest.mark.smoke
+def test_code_is_hidden_from_graders_only(built):
+    assert 'class="input_area' not in page(built)
+    with_code = page(built, "report-with-code.html")
+    assert with_code.count('class="input_area') > 100 and "RunParameters" in with_code
+
+
+@pytest.mark.smoke
+def test_title_block_and_appendix(built):
+    html = page(built)
+    title = html.split("</header>", 1)[0]
+    assert report.TITLE in title and "Commit" in title and "Fashion-MNIST, MNIST" in title
+    assert "2,000 training and 500 test images" in title and "seeds 0" in title
+    appendix = html.split('id="appendix"', 1)[1]
+    for expected in ("Python", "CPU", "oneDNN kernels", "package tensorflow-cpu", "sha256 of the decompressed payload"):
+        assert expected in appendix, expected
+
+
+@pytest.mark.smoke
+def test_pdf_has_pages(built):
+    assert built[1]["report.pdf"].read_bytes().startswith(b"%PDF-")
+    about = records.read_json(built[1]["report.json"])
+    assert about["pdf_pages"] >= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
+
+
+@pytest.mark.smoke
+def test_a_subset_run_is_not_published(built, tmp_path):
+    root, _ = built
+    with pytest.raises(report.NotPublishable, match="subset"):
+        report.publish(root, config.DATASETS, tmp_path / "published")
+    assert not (tmp_path / "published").exists()
