@@ -23,6 +23,7 @@ from pathlib import Path
 from convlab import config, records
 
 KERNEL_NAME = "convlab"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py")  # they run notebooks or read their outputs
 COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset folders
 
@@ -52,8 +53,10 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
     source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
     if not source.is_file():
         raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.ALL_NOTEBOOKS)}.")
-    # Kernels inherit this: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks.
+    # Kernels inherit these: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks,
+    # and figures are shown inline even where the caller's environment picks another backend (MPLBACKEND=Agg in CI).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     declared = notebook_parameters(source)
     executed = output_dir / f"{notebook}.ipynb"
     failed = output_dir / f"{notebook}.failed.ipynb"
