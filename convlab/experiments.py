@@ -31,12 +31,18 @@ def train_groups(
 REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another profile's training settings
 
 
-def reference_settings(model_config: models.ModelConfig, profile: str) -> training.TrainingConfig:
-    """The training settings that `profile` gives this model (batch size, epochs, patience)."""
+def reference_settings(model_config: models.ModelConfig, params: config.RunParameters, profile: str) -> training.TrainingConfig:
+    """The training settings that `profile` gives this model, by the same rule as the run's own (`training_config_for`)."""
     other = config.PROFILES[profile]
-    if model_config.kind == "cnn":
-        return training.TrainingConfig(epochs=other.cnn_epochs, batch_size=other.batch_size, patience=other.patience)
-    return training.TrainingConfig(epochs=other.epochs, batch_size=other.fc_batch_size, patience=other.patience)
+    as_profile = replace(
+        params,
+        epochs=other.epochs,
+        cnn_epochs=other.cnn_epochs,
+        batch_size=other.batch_size,
+        fc_batch_size=other.fc_batch_size,
+        patience=other.patience,
+    )
+    return training.training_config_for(as_profile, model_config)
 
 
 def reference_runs(
@@ -55,7 +61,7 @@ def reference_runs(
     """
     runs = {}
     for label, model_config in configs.items():
-        settings = reference_settings(model_config, profile)
+        settings = reference_settings(model_config, params, profile)
         folder = "" if settings == training.training_config_for(params, model_config) else REFERENCE_FOLDER
         if train:
             runs[label] = [
