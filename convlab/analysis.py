@@ -667,11 +667,11 @@ def describe_settings_check(effects: pd.DataFrame | None, profile: str, referenc
     return "\n".join(lines)
 
 
-def efficiency_table(groups: dict[str, list[dict]], latencies: dict[str, dict], label_of) -> pd.DataFrame:
+def efficiency_table(groups: dict[str, list[dict]], latencies: dict[str, dict]) -> pd.DataFrame:
     """One row per trained model: cost (parameters, MACs, training time, latency) and test accuracy over its seeds."""
     rows = []
     for name, group in groups.items():
-        summary = summarize(group, label_of(group[0]["model"]))
+        summary = summarize(group, model_label(group[0]["model"]))
         latency = latencies[name]["result"]
         rows.append(
             {key: summary[key] for key in ("model", "parameters", "MACs per image", "seeds", "train time (s)", "epochs run")}
@@ -833,3 +833,18 @@ def load_dataset_pairs(
             )
         pairs[name] = ([r for r in baseline if r["seed"] in common], [r for r in challenger if r["seed"] in common])
     return pairs
+
+
+def model_label(model: dict) -> str:
+    """A readable label for a record's model configuration (e.g. "CNN 5×5/3×3, GAP head")."""
+    if model["kind"] == "fc":
+        label = "FC " + "→".join(str(units) for units in (784, *model["hidden_units"], model["num_classes"]))
+    else:
+        label = "CNN " + "/".join(f"{size}×{size}" for size in model["kernel_sizes"])
+    if model.get("head", "flatten") != "flatten":
+        label += f", {model['head'].upper()} head"
+    if model.get("shift_augmentation"):
+        label += f", shift-augmented ±{model['shift_augmentation']}"
+    if model.get("pixel_permutation") is not None:
+        label += ", permuted pixels"
+    return label

@@ -180,7 +180,7 @@ def measured_matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
 def notebook_split(reports_dir: Path) -> list[dict]:
     """Per notebook and dataset folder: wall time, training time and the rest, for the latest cold and warm run."""
     rows = []
-    for folder in [*config.DATASETS, "comparison"]:
+    for folder in [*config.DATASETS, config.COMPARISON_FOLDER]:
         try:
             stored = records.read_json(reports_dir / folder / "pipeline.json")
         except records.MissingResultError:

@@ -36,6 +36,7 @@ NOTEBOOKS = (
     "09_efficiency",
 )
 CROSS_DATASET_NOTEBOOKS = ("10_dataset_comparison",)  # run once, after every dataset's notebooks
+COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset report folders
 ALL_NOTEBOOKS = NOTEBOOKS + CROSS_DATASET_NOTEBOOKS
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
@@ -172,7 +173,7 @@ def reports_root(value: object = "") -> Path:
 def comparison_images_dir(images_dir: object, notebook: str) -> Path:
     """Where a cross-dataset notebook writes its figures: <images_dir or images/>/comparison/<notebook>."""
     base = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
-    return base / "comparison" / notebook
+    return base / COMPARISON_FOLDER / notebook
 
 
 def parse_seeds(value: object) -> tuple[int, ...]:

@@ -124,18 +124,3 @@ def permutation_configs(dataset: str, permutation_seed: int) -> dict[str, models
         "CNN": cnn,
         "CNN, permuted": models.variant(cnn, pixel_permutation=permutation_seed),
     }
-
-
-def model_label(model: dict) -> str:
-    """A readable label for a record's model configuration (e.g. "CNN 5×5/3×3, GAP head")."""
-    if model["kind"] == "fc":
-        label = "FC " + "→".join(str(units) for units in (784, *model["hidden_units"], model["num_classes"]))
-    else:
-        label = "CNN " + "/".join(f"{size}×{size}" for size in model["kernel_sizes"])
-    if model.get("head", "flatten") != "flatten":
-        label += f", {model['head'].upper()} head"
-    if model.get("shift_augmentation"):
-        label += f", shift-augmented ±{model['shift_augmentation']}"
-    if model.get("pixel_permutation") is not None:
-        label += ", permuted pixels"
-    return label

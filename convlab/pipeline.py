@@ -25,7 +25,6 @@ from convlab import config, records
 KERNEL_NAME = "convlab"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py")  # they run notebooks or read their outputs
-COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset folders
 
 
 class NotebookFailed(RuntimeError):
@@ -127,7 +126,7 @@ def run(
         sources = [root / dataset for dataset in datasets]
         bench_file = [root / "bench.json"]  # 10's appendix shows the latest bench
         rendered += _run_in_order(
-            across, values, root / COMPARISON_FOLDER, sources, "all datasets", progress, cold, force, bench_file
+            across, values, root / config.COMPARISON_FOLDER, sources, "all datasets", progress, cold, force, bench_file
         )
     return rendered
 
@@ -196,8 +195,10 @@ def notebook_key(notebook: str, parameters: dict) -> str:
     return digest.hexdigest()
 
 
-def refresh_markdown(notebook: str, executed: Path) -> None:
-    """Give an executed notebook the source's current markdown, keeping every code cell's outputs."""
+def refresh_markdown(notebook: str, executed: Path) -> bool:
+    """Give an executed notebook the source's current markdown, keeping every code cell's outputs.
+
+    Returns whether the markdown had changed (the file is left untouched if not)."""
     import nbformat
 
     source = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
@@ -209,9 +210,14 @@ def refresh_markdown(notebook: str, executed: Path) -> None:
         cells.append(next(executed_code) if cell.cell_type == "code" else cell)
         if "parameters" in cell.metadata.get("tags", []):
             cells += injected
-    old.cells = cells
-    with records.atomic_path(executed) as temporary:
-        nbformat.write(old, temporary)
+    changed = [cell.source for cell in cells if cell.cell_type == "markdown"] != [
+        cell.source for cell in old.cells if cell.cell_type == "markdown"
+    ]
+    if changed:
+        old.cells = cells
+        with records.atomic_path(executed) as temporary:
+            nbformat.write(old, temporary)
+    return changed
 
 
 def _run_in_order(
@@ -238,19 +244,24 @@ def _run_in_order(
         executed = output_dir / f"{notebook}.ipynb"
         unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources, files)}
         if unchanged and executed.is_file() and not force:
-            print(f"\n=== {notebook} on {label}: unchanged since it last ran; markdown refreshed ===", flush=True)
-            refresh_markdown(notebook, executed)
-        else:
-            print(f"\n=== {notebook} on {label} ===", flush=True)
-            execute(notebook, parameters, output_dir, progress=progress)
+            refreshed = refresh_markdown(notebook, executed)
+            if refreshed or not executed.with_suffix(".html").is_file():
+                render_html(executed)
+            rendered.append(executed.with_suffix(".html"))
+            print(f"=== {notebook} on {label}: unchanged since it last ran{'; markdown refreshed' if refreshed else ''} ===")
+            timings[notebook] = {"seconds": round(time.perf_counter() - clock, 1), "executed": False, "trained": 0}
+            continue
+        print(f"\n=== {notebook} on {label} ===", flush=True)
+        execute(notebook, parameters, output_dir, progress=progress)
         rendered.append(render_html(executed))
         trained = trained_since(output_dir, started)
         timings[notebook] = {
             "seconds": round(time.perf_counter() - clock, 1),
             "training_seconds": round(sum(record["timing"]["train_seconds"] for record in trained), 1),
             "trained": len(trained),
-            "executed": not (unchanged and not force),
-            "startup_seconds": startup_seconds(executed, started) if not (unchanged and not force) else None,
+            "executed": True,
+            "startup_seconds": startup_seconds(executed, started),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         print(f"=== {notebook} on {label}: {timings[notebook]['seconds']} s ===", flush=True)
     state = results_state(sources, files)
@@ -267,21 +278,29 @@ def _stored_timings(path: Path) -> dict:
 
 
 def _record_timings(path: Path, parameters: dict, timings: dict, *, cold: bool = False, executed: dict | None = None) -> None:
-    """Merge this run's notebook times into `pipeline.json` (a partial run keeps the others' times).
+    """Merge this run's notebook times into `pipeline.json`.
 
-    The run is also kept as the latest "cold" one (it started with no stored runs) or "warm" one
-    (it trained nothing), which `convlab.bench` reads.
+    `runs` keeps, per notebook, its last execution (a partial run, or a notebook left unchanged, keeps the
+    earlier entry). The run itself is kept as "last", and as the latest "cold" one (it started with no stored runs)
+    or "warm" one (it executed notebooks but trained nothing), which `convlab.bench` reads.
     """
     earlier = _stored_timings(path)
     runs = earlier.get("runs", {})
-    runs.update({notebook: timing | {"parameters": parameters} for notebook, timing in timings.items()})
-    notebook_seconds = earlier.get("notebook_seconds", {}) | {notebook: t["seconds"] for notebook, t in timings.items()}
-    stored = earlier | {"parameters": parameters, "notebook_seconds": notebook_seconds, "runs": runs}
+    runs.update(
+        {
+            notebook: timing | {"parameters": parameters}
+            for notebook, timing in timings.items()
+            if timing["executed"] or notebook not in runs
+        }
+    )
+    stored = earlier | {"parameters": parameters, "runs": runs}
+    stored.pop("notebook_seconds", None)  # superseded by runs
     stored["executed"] = earlier.get("executed", {}) | (executed or {})
     this_run = {"finished": datetime.now(UTC).isoformat(timespec="seconds"), "parameters": parameters, "notebooks": timings}
+    stored["last"] = this_run
     if cold:
         stored["cold"] = this_run
-    elif not any(timing["trained"] for timing in timings.values()):
+    elif any(timing["executed"] for timing in timings.values()) and not any(timing["trained"] for timing in timings.values()):
         stored["warm"] = this_run
     records.write_json(path, stored)
 

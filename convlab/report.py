@@ -50,10 +50,11 @@ class Contents:
 def parts(root: Path, datasets: Sequence[str]) -> list[tuple[str, list[Path]]]:
     """(part title, executed notebooks in order) per dataset, then the cross-dataset part; absent notebooks are skipped."""
     found = [
-        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in config.NOTEBOOKS])
-        for dataset in datasets
+        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in config.NOTEBOOKS]) for dataset in datasets
     ]
-    found.append((COMPARISON_TITLE, [root / "comparison" / f"{name}.ipynb" for name in config.CROSS_DATASET_NOTEBOOKS]))
+    found.append(
+        (COMPARISON_TITLE, [root / config.COMPARISON_FOLDER / f"{name}.ipynb" for name in config.CROSS_DATASET_NOTEBOOKS])
+    )
     return [(title, [path for path in paths if path.is_file()]) for title, paths in found if any(p.is_file() for p in paths)]
 
 
@@ -133,7 +134,7 @@ def key_results_table(results_dir: Path, dataset: str):
     """The headline models of one dataset: cost and test metrics over seeds, beside the study's published figures."""
     import pandas as pd
 
-    from convlab import analysis, experiments
+    from convlab import analysis
 
     published = studies()[dataset]
     groups = records.load_all_records(results_dir, needed_by="the report's key results")
@@ -148,7 +149,7 @@ def key_results_table(results_dir: Path, dataset: str):
         approximate = "~" if published["approximate"] else ""
         rows.append(
             {
-                "model": experiments.model_label(runs[0]["model"]),
+                "model": analysis.model_label(runs[0]["model"]),
                 "parameters": f"{runs[0]['model']['parameters']:,}",
                 "MACs per image": f"{runs[0]['macs_per_image']:,}",
                 "test accuracy (%)": f"{accuracy.mean():.2f}{spread}",
@@ -247,6 +248,10 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
         timings = _notebook_times(root / dataset / "pipeline.json")
         if timings is not None:
             sections.append(timings.to_html(border=0, classes="compact"))
+    timings = _notebook_times(root / config.COMPARISON_FOLDER / "pipeline.json")
+    if timings is not None:
+        sections.append(f"\n**{COMPARISON_TITLE}**\n")
+        sections.append(timings.to_html(border=0, classes="compact"))
     environment = {
         "Python": stamp.get("python"),
         "OS": stamp.get("os"),
@@ -262,29 +267,27 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
 
 
 def _notebook_times(path: Path):
+    """Per notebook, its last execution: when it finished, wall time, training time and models trained."""
     import pandas as pd
 
-    try:
-        stored = records.read_json(path)
-    except records.MissingResultError:
-        return None
     rows = {
         notebook: {
+            "finished (UTC)": run.get("finished", "—").replace("T", " ").split("+")[0],
             "wall time (s)": run["seconds"],
             "training (s)": run.get("training_seconds", "—"),
-            "executed": {True: "yes", False: "no (unchanged)"}.get(run.get("executed"), "yes"),
+            "models trained": run.get("trained", "—"),
         }
-        for notebook, run in stored.get("runs", {}).items()
+        for notebook, run in _stored_timings(path).get("runs", {}).items()
     }
     return pd.DataFrame(rows).T if rows else None
 
 
-def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: datetime | None = None):
-    """The whole report as one notebook and its table of contents."""
+def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: datetime | None = None, state: dict | None = None):
+    """The whole report as one notebook, its table of contents and its title block."""
     import nbformat
 
     built = built or datetime.now(UTC)
-    state = git_state()
+    state = state or git_state()
     contents = Contents()
     cells = [markdown_cell(key_results(root, datasets, contents))]
     for part_number, (title, notebooks) in enumerate(parts(root, datasets), start=1):
@@ -317,34 +320,70 @@ def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str
     )
 
 
-def to_pdf(page: str, target: Path) -> int:
-    """The page as a PDF (WeasyPrint), written atomically; returns its number of pages."""
+def to_pdf(source: Path, target: Path) -> int:
+    """The HTML page `source` as a PDF (WeasyPrint), written atomically; returns its number of pages."""
     import weasyprint
 
-    document = weasyprint.HTML(string=page, base_url=str(target.parent)).render()
+    document = weasyprint.HTML(filename=str(source)).render()
     with records.atomic_path(target) as temporary:
         document.write_pdf(temporary)
     return len(document.pages)
 
 
-def build(root: Path, datasets: Sequence[str], *, pdf: bool = True) -> list[Path]:
-    """Write report.html, report-with-code.html, (unless `pdf` is False) report.pdf, and report.json about them."""
-    built = datetime.now(UTC)
-    written, about = [], {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": git_state()}
-    for with_code, name in ((False, "report.html"), (True, "report-with-code.html")):
-        notebook, contents, title = assemble(root, datasets, with_code=with_code, built=built)
-        page = to_html(notebook, contents, title, with_code=with_code)
-        target = root / name
-        with records.atomic_path(target) as temporary:
-            temporary.write_text(page, encoding="utf-8")
-        written.append(target)
-        if pdf and not with_code:
-            about["pdf_pages"] = to_pdf(page, root / "report.pdf")
-            written.append(root / "report.pdf")
+def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -> str:
+    """sha256 of everything the document shows: executed notebooks, result records, notebook times, the
+    studies' figures, the builder and its stylesheet, the commit and whether the tree was dirty."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
+    files = [config.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
+    files += [path for _, notebooks in parts(root, datasets) for path in notebooks]
+    files += sorted(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
+    for path in files:
+        digest.update(f"{path}\n".encode() + path.read_bytes())
+    for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution
+        runs = _stored_timings(root / folder / "pipeline.json").get("runs", {})
+        digest.update(json.dumps(runs, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _stored_timings(path: Path) -> dict:
+    try:
+        return records.read_json(path)
+    except records.MissingResultError:
+        return {}
+
+
+def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool = False) -> list[Path]:
+    """Write report.html, report-with-code.html, (unless `pdf` is False) report.pdf, and report.json about them.
+
+    Nothing is rebuilt when the inputs are those of the last build and its files are in place (`force`
+    rebuilds regardless); the PDF is printed in a second process while the version with code is built.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    built, state = datetime.now(UTC), git_state()
+    outputs = [root / name for name in ("report.html", "report-with-code.html", *(("report.pdf",) if pdf else ()))]
+    key = inputs_key(root, datasets, state, pdf=pdf)
+    if not force and _stored_timings(root / "report.json").get("inputs") == key and all(path.is_file() for path in outputs):
+        print("The report's inputs are unchanged since it was built; nothing to do.")
+        return []
+    about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as printer:
+        printing = None
+        for with_code, target in ((False, outputs[0]), (True, outputs[1])):
+            notebook, contents, title = assemble(root, datasets, with_code=with_code, built=built, state=state)
+            page = to_html(notebook, contents, title, with_code=with_code)
+            with records.atomic_path(target) as temporary:
+                temporary.write_text(page, encoding="utf-8")
+            if pdf and not with_code:
+                printing = printer.submit(to_pdf, target, outputs[2])
+        if printing is not None:
+            about["pdf_pages"] = printing.result()
     stamp = records.environment_stamp()
     about["machine"] = {key: stamp[key] for key in ("cpu", "cpu_count", "os")}
-    written.append(records.write_json(root / "report.json", about))
-    return written
+    return [*outputs, records.write_json(root / "report.json", about)]
 
 
 PUBLISHED_FOLDER = "published"
@@ -418,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=config.REPORTS_DIR, help="the report tree (default: reports/)")
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
     parser.add_argument("--no-pdf", action="store_true", help="HTML only")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
     if args.publish:
@@ -427,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ERROR: {error}")
             return 1
         return 0
-    for path in build(args.root, args.datasets, pdf=not args.no_pdf):
+    for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
         print(f"  {path}")
     return 0
 

@@ -22,7 +22,7 @@ def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
 
 def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
     def timing(seconds, training, trained):
-        return {"seconds": seconds, "training_seconds": training, "trained": trained, "startup_seconds": 6.0}
+        return {"seconds": seconds, "training_seconds": training, "trained": trained, "startup_seconds": 6.0, "executed": True}
 
     cold = {"01_eda": timing(30.0, 0.0, 0), "03_cnn": timing(400.0, 360.0, 3)}
     pipeline._record_timings(tmp_path / "mnist" / "pipeline.json", {}, cold, cold=True)

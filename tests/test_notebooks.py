@@ -113,9 +113,7 @@ def test_figures_are_written(smoke_dataset):
     }
     for notebook, expected in probe_figures.items():
         assert (expected <= figures) == (dataset == ON_ONE_DATASET[notebook]), notebook
-    assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["notebook_seconds"].keys() == set(
-        SMOKE_NOTEBOOKS[dataset]
-    )
+    assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["runs"].keys() == set(SMOKE_NOTEBOOKS[dataset])
 
 
 @pytest.mark.smoke
@@ -214,19 +212,24 @@ def test_committed_notebooks_are_clean_and_parameterised():
 def test_partial_runs_keep_the_other_notebooks_timings(tmp_path):
     path = tmp_path / "pipeline.json"
 
-    def timing(seconds, trained=0):
-        return {"seconds": seconds, "training_seconds": seconds / 2 if trained else 0.0, "trained": trained}
+    def timing(seconds, trained=0, executed=True):
+        return {"seconds": seconds, "training_seconds": seconds / 2 if trained else 0.0, "trained": trained, "executed": executed}
 
     pipeline._record_timings(path, {"epochs": "15"}, {"01_eda": timing(20.0), "02_fc_baseline": timing(90.0, 3)}, cold=True)
     pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(5.0)})
     stored = records.read_json(path)
-    assert stored["notebook_seconds"] == {"01_eda": 20.0, "02_fc_baseline": 5.0}
+    assert {name: run["seconds"] for name, run in stored["runs"].items()} == {"01_eda": 20.0, "02_fc_baseline": 5.0}
     assert stored["runs"]["01_eda"]["parameters"] == {"epochs": "15"}
     assert stored["runs"]["02_fc_baseline"]["parameters"] == {"epochs": "1"}
     assert stored["cold"]["notebooks"]["02_fc_baseline"]["training_seconds"] == 45.0
     assert stored["warm"]["notebooks"] == {"02_fc_baseline": timing(5.0)}
     pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(7.0, 1)})
     assert records.read_json(path)["warm"]["notebooks"]["02_fc_baseline"]["seconds"] == 5.0  # it trained: neither kind
+    pipeline._record_timings(path, {"epochs": "1"}, {"01_eda": timing(0.4, executed=False)})
+    stored = records.read_json(path)
+    assert stored["runs"]["01_eda"]["seconds"] == 20.0, "a notebook left unchanged keeps the times of its execution"
+    assert stored["last"]["notebooks"]["01_eda"]["seconds"] == 0.4
+    assert stored["warm"]["notebooks"] == {"02_fc_baseline": timing(5.0)}, "a run that executed nothing is not a warm run"
 
 
 @pytest.mark.smoke
@@ -246,8 +249,8 @@ def test_rebuild_refreshes_markdown_and_executes_only_what_changed(smoke_root, s
     started = time.perf_counter()
     assert pipeline.main(arguments) == 0
     seconds = time.perf_counter() - started
-    runs = records.read_json(root / "mnist" / "pipeline.json")["runs"]
-    assert not runs["01_eda"]["executed"] and not runs["02_fc_baseline"]["executed"]
+    last = records.read_json(root / "mnist" / "pipeline.json")["last"]["notebooks"]
+    assert not last["01_eda"]["executed"] and not last["02_fc_baseline"]["executed"]
     assert seconds < 30, f"a markdown edit took {seconds:.0f} s to rebuild"
     assert "A sentence added after the run." in (root / "mnist" / "01_eda.html").read_text(encoding="utf-8")
     refreshed = nbformat.read(root / "mnist" / "01_eda.ipynb", as_version=4)
@@ -258,9 +261,9 @@ def test_rebuild_refreshes_markdown_and_executes_only_what_changed(smoke_root, s
     code.source += "\nprint('changed')"
     nbformat.write(source, notebooks / "01_eda.ipynb")
     assert pipeline.main(arguments) == 0
-    runs = records.read_json(root / "mnist" / "pipeline.json")["runs"]
-    assert runs["01_eda"]["executed"] and not runs["02_fc_baseline"]["executed"]
-    assert runs["01_eda"]["startup_seconds"] < runs["01_eda"]["seconds"]
+    last = records.read_json(root / "mnist" / "pipeline.json")["last"]["notebooks"]
+    assert last["01_eda"]["executed"] and not last["02_fc_baseline"]["executed"]
+    assert last["01_eda"]["startup_seconds"] < last["01_eda"]["seconds"]
 
 
 @pytest.mark.smoke

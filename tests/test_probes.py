@@ -169,9 +169,9 @@ def test_translation_summary_and_description():
 
 def test_model_labels_name_the_probe():
     fc = models.fc_baseline_config("fashion_mnist")
-    assert experiments.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
+    assert analysis.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
     gap = models.variant(models.cnn_config("fashion_mnist", 5), head="gap")
-    assert experiments.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
+    assert analysis.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
 
 
 def test_probe_records_are_reused_for_the_same_run_only(fashion, tmp_path, monkeypatch):
