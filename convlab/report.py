@@ -40,9 +40,12 @@ class Contents:
         self.entries.append((level, anchor, text))
         return f'\n<h{level} id="{anchor}">{html.escape(text)}</h{level}>\n'
 
-    def to_html(self) -> str:
+    def to_html(self, deepest: int = 3) -> str:
+        """The contents down to `deepest` (2: parts, 3: notebooks, 4: their sections)."""
         items = "\n".join(
-            f'<li class="toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>' for level, anchor, text in self.entries
+            f'<li class="toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>'
+            for level, anchor, text in self.entries
+            if level <= deepest
         )
         return f'<nav id="contents"><h2>Contents</h2>\n<ul>\n{items}\n</ul></nav>'
 
