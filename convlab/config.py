@@ -40,6 +40,7 @@ COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the
 ALL_NOTEBOOKS = NOTEBOOKS + CROSS_DATASET_NOTEBOOKS
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
+SPLIT_SIZES = {"train_size": 60000, "test_size": 10000}  # images in each split, the same for both datasets
 
 
 class ParameterError(ValueError):
@@ -67,19 +68,22 @@ def downloads_allowed() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
-def _as_int(name: str, value: object, minimum: int) -> int:
+def _as_int(name: str, value: object, minimum: int, fix: str = "") -> int:
+    """An integer from an int or its text (papermill's -p); `fix` tells what to set instead (a default is derived)."""
+    fix = fix or f"set {name} to a whole number ≥ {minimum}"
     if isinstance(value, bool):
-        raise ParameterError(f"{name} must be an integer, got the boolean {value!r}.")
+        raise ParameterError(f"{name} must be an integer, got the boolean {value!r}: {fix}.")
     try:
         number = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise ParameterError(f"{name} must be an integer, got {value!r}.") from None
+        raise ParameterError(f"{name} must be an integer, got {value!r}: {fix}.") from None
     if number < minimum:
-        raise ParameterError(f"{name} must be at least {minimum}, got {number}.")
+        raise ParameterError(f"{name} must be at least {minimum}, got {number}: {fix}.")
     return number
 
 
-def _int_list(name: str, value: object, minimum: int) -> tuple[int, ...]:
+def _int_list(name: str, value: object, minimum: int, fix: str) -> tuple[int, ...]:
+    """Integers from an int, a list, or text such as "0,1,2" (papermill's -p); `fix` tells what to give instead."""
     if isinstance(value, int) and not isinstance(value, bool):
         items: Sequence[object] = [value]
     elif isinstance(value, str):
@@ -87,13 +91,13 @@ def _int_list(name: str, value: object, minimum: int) -> tuple[int, ...]:
     elif isinstance(value, Sequence):
         items = list(value)
     else:
-        raise ParameterError(f"{name} must be a list of integers or a string like '0,1,2', got {value!r}.")
-    return tuple(_as_int(f"each of {name}", item, minimum) for item in items)
+        raise ParameterError(f"{name} must be a list of integers or a comma-separated string, got {value!r}: {fix}.")
+    return tuple(_as_int(f"each of {name}", item, minimum, fix) for item in items)
 
 
 def parse_kernel_sizes(value: object) -> tuple[int, ...]:
     """Odd kernel sizes from 1 to 28, e.g. "3,5,7"."""
-    sizes = _int_list("kernels", value, 1)
+    sizes = _int_list("kernels", value, 1, f"give kernels as odd whole numbers from 1 to {IMAGE_SIDE}, e.g. kernels='3,5,7'")
     if not sizes:
         raise ParameterError("kernels is empty: give at least one kernel size, e.g. kernels='3,5,7'.")
     for size in sizes:
@@ -102,7 +106,7 @@ def parse_kernel_sizes(value: object) -> tuple[int, ...]:
                 f"Kernel size {size} is invalid: use odd sizes from 1 to {IMAGE_SIDE} (odd sizes keep 'same' padding symmetric)."
             )
     if len(set(sizes)) != len(sizes):
-        raise ParameterError(f"kernels has duplicates {list(sizes)}.")
+        raise ParameterError(f"kernels has duplicates {list(sizes)}: name each kernel size once, e.g. kernels='3,5,7'.")
     return sizes
 
 
@@ -113,7 +117,7 @@ def parse_optional_seeds(value: object) -> tuple[int, ...]:
 
 def parse_max_shift(value: object) -> tuple[int, ...]:
     """The test shifts 0, 1, …, `value` pixels (at least 1, less than the image side)."""
-    largest = _as_int("max_shift", value, 1)
+    largest = _as_int("max_shift", value, 1, f"set max_shift to a whole number from 1 to {IMAGE_SIDE - 1}")
     if largest >= IMAGE_SIDE:
         raise ParameterError(f"max_shift={largest} moves a {IMAGE_SIDE}-pixel image out of the frame: use 1 to {IMAGE_SIDE - 1}.")
     return tuple(range(largest + 1))
@@ -121,7 +125,7 @@ def parse_max_shift(value: object) -> tuple[int, ...]:
 
 def parse_augmentation_shift(value: object) -> int:
     """The largest random shift (pixels) of the augmented training runs: 1 to a quarter of the image side."""
-    shift = _as_int("augmentation_shift", value, 1)
+    shift = _as_int("augmentation_shift", value, 1, f"set augmentation_shift to a whole number from 1 to {IMAGE_SIDE // 4}")
     if shift > IMAGE_SIDE // 4:
         raise ParameterError(
             f"augmentation_shift={shift} would push much of each object out of the frame: use 1 to {IMAGE_SIDE // 4} pixels."
@@ -178,11 +182,14 @@ def comparison_images_dir(images_dir: object, notebook: str) -> Path:
 
 def parse_seeds(value: object) -> tuple[int, ...]:
     """Seeds from an int, a list of ints, or a string such as "0,1,2" (papermill -p)."""
-    seeds = _int_list("seeds", value, 0)
+    seeds = _int_list("seeds", value, 0, "give seeds as whole numbers ≥ 0, e.g. seeds='0,1,2'")
     if not seeds:
         raise ParameterError("seeds is empty: give at least one seed, e.g. seeds='0' or seeds='0,1,2'.")
     if len(set(seeds)) != len(seeds):
-        raise ParameterError(f"seeds has duplicates {list(seeds)}: each seed would train the same model twice.")
+        raise ParameterError(
+            f"seeds has duplicates {list(seeds)}: each seed would train the same model twice; "
+            f"name each seed once, e.g. seeds='0,1,2'."
+        )
     return seeds
 
 
@@ -258,6 +265,9 @@ def seeds_or_profile(value: object, profile: str) -> tuple[int, ...]:
     return parse_seeds(_or_profile(value, resolve_profile(profile).seeds))
 
 
+_AUTO_FIX = "set {0} to a whole number ≥ 1, e.g. {0}={1}, or to 'auto' for the profile's value"
+
+
 @dataclass(frozen=True)
 class RunParameters:
     """The validated parameters of one notebook run."""
@@ -304,7 +314,8 @@ class RunParameters:
         images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
         chosen = resolve_profile(profile)
         explicit_epochs, explicit_batch = _or_profile(epochs, None), _or_profile(batch_size, None)
-        most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1)
+        epochs_fix, batch_fix = _AUTO_FIX.format("epochs", 15), _AUTO_FIX.format("batch_size", 32)
+        most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1, epochs_fix)
         return cls(
             dataset=name,
             data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
@@ -312,13 +323,13 @@ class RunParameters:
             seeds=parse_seeds(_or_profile(seeds, chosen.seeds)),
             train_size=_subset_size("train_size", train_size),
             test_size=_subset_size("test_size", test_size),
-            batch_size=_as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1),
+            batch_size=_as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
             output_dir=output,
             images_dir=images / name / notebook,
             profile=chosen.name,
             patience=chosen.patience,
             cnn_epochs=chosen.cnn_epochs if explicit_epochs is None else most_epochs,
-            fc_batch_size=_as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1),
+            fc_batch_size=_as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
         )
 
     @property
@@ -335,10 +346,15 @@ class RunParameters:
 
 
 def _subset_size(name: str, value: object) -> int:
-    size = _as_int(name, value, 0)
+    """A stratified subset's size: 0 (the whole split), or from one image per class to the whole split."""
+    largest = SPLIT_SIZES[name]
+    fix = f"set {name} to 0 (the full set) or to a whole number from {NUM_CLASSES} to {largest}"
+    size = _as_int(name, value, 0, fix)
     if 0 < size < NUM_CLASSES:
         raise ParameterError(
-            f"{name}={size} is smaller than the {NUM_CLASSES} classes: a stratified subset needs at least "
-            f"one image per class (use 0 for the full set)."
+            f"{name}={size} is smaller than the {NUM_CLASSES} classes: a stratified subset needs at least one image "
+            f"per class; {fix}."
         )
+    if size > largest:
+        raise ParameterError(f"{name}={size} is larger than the {largest} images of the split: {fix}.")
     return size

@@ -28,11 +28,12 @@ IDX_NAMES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
+_SIDE, _TRAIN, _TEST = config.IMAGE_SIDE, config.SPLIT_SIZES["train_size"], config.SPLIT_SIZES["test_size"]
 EXPECTED_SHAPES = {
-    "x_train": (60000, 28, 28),
-    "y_train": (60000,),
-    "x_test": (10000, 28, 28),
-    "y_test": (10000,),
+    "x_train": (_TRAIN, _SIDE, _SIDE),
+    "y_train": (_TRAIN,),
+    "x_test": (_TEST, _SIDE, _SIDE),
+    "y_test": (_TEST,),
 }
 IDX_UINT8 = 0x08
 
@@ -181,20 +182,25 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, allow_downloa
             arrays = _read_source(spec, source)
             return _verified_dataset(spec, arrays, source)
     if allow_download is None:
+        switch = f"${config.OFFLINE_ENV} is set; unset it to let Keras download the dataset"
         allow_download = config.downloads_allowed()
+    else:
+        switch = "allow_download=False; pass allow_download=True to let Keras download the dataset"
     if not allow_download:
-        raise DataError(_not_found_message(spec, sources, data_dir))
-    arrays = _download(spec, sources)
+        raise DataError(_not_found_message(spec, sources, data_dir, switch))
+    arrays = _download(spec, sources, data_dir)
     return _verified_dataset(spec, arrays, "Keras download")
 
 
-def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None) -> str:
+def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None, switch: str) -> str:
+    """What was searched and every way to provide the files; `switch` says what turned downloads off and how to undo it."""
     searched = "\n".join(f"  - {source}" for source in sources)
     root = config.resolve_data_dir(data_dir)
     files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
     return (
-        f"Dataset {spec.name!r} not found, and downloads are switched off (${config.OFFLINE_ENV}).\n"
-        f"Searched:\n{searched}\n"
+        f"Dataset {spec.name!r} not found, and downloads are switched off ({switch}).\n"
+        + ("" if root.is_dir() else f"The data folder {root} does not exist.\n")
+        + f"Searched:\n{searched}\n"
         f"Fix: copy the four IDX files ({files}) into {root / spec.folder}/"
         + (f", or Keras's {spec.npz_name} into {root}/" if spec.name == "mnist" else "")
         + f"; or point ${config.DATA_DIR_ENV} (or the notebook parameter data_dir) at a folder that holds them"
@@ -337,7 +343,7 @@ def _origin(source: Source | str, split: str) -> str:
     return f"{split} from {source}"
 
 
-def _download(spec: DatasetSpec, sources: list[Source]) -> dict[str, np.ndarray]:
+def _download(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     import keras
 
     loader = {"fashion_mnist": keras.datasets.fashion_mnist, "mnist": keras.datasets.mnist}[spec.name]
@@ -347,7 +353,7 @@ def _download(spec: DatasetSpec, sources: list[Source]) -> dict[str, np.ndarray]
         searched = "\n".join(f"  - {source}" for source in sources)
         raise DataError(
             f"Dataset {spec.name!r} was not found locally and the download failed ({error}).\nSearched:\n{searched}\n"
-            f"Fix: on a machine without internet, copy the files into {config.resolve_data_dir() / spec.folder}/ "
+            f"Fix: on a machine without internet, copy the files into {config.resolve_data_dir(data_dir) / spec.folder}/ "
             f"or set ${config.DATA_DIR_ENV}; set ${config.OFFLINE_ENV}=1 to skip the download attempt."
         ) from None
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

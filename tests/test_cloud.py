@@ -305,11 +305,3 @@ def test_mode_accepts_local_and_aws(value, expected):
     from convlab import config
 
     assert config.parse_mode(value) == expected
-
-
-@pytest.mark.parametrize("value", ["cloud", "", "sagemaker"])
-def test_unknown_mode_names_the_choices(value):
-    from convlab import config
-
-    with pytest.raises(config.ParameterError, match="'local'.*'aws'"):
-        config.parse_mode(value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tarfile
-import urllib.request
 
 import keras
 import numpy as np
@@ -77,57 +76,6 @@ def test_csv_and_unit_range_give_the_same_answer(endpoint, test_images):
     probabilities = [[p["probabilities"] for p in answer["predictions"]] for answer in (from_json, from_unit)]
     assert np.allclose(*probabilities)
     assert from_json["predictions"][0]["class_name"] in from_json["class_names"]
-
-
-IMAGE = [[0] * 28 for _ in range(28)]
-BAD_REQUESTS = [  # (case, body, content type, status, words the message must contain)
-    ("not JSON", b"{instances: oops", "application/json", 400, "not valid JSON"),
-    ("no instances key", b'{"images": []}', "application/json", 400, '"instances"'),
-    ("wrong shape", json.dumps({"instances": [[1, 2, 3]]}).encode(), "application/json", 400, "28×28"),
-    ("ragged images", json.dumps({"instances": [IMAGE, [[0] * 27] * 28]}).encode(), "application/json", 400, "same shape"),
-    ("non-numeric", json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "application/json", 400, "numeric"),
-    ("NaN", b'{"instances": [[' + b",".join([b"NaN"] * 784) + b"]]}", "application/json", 400, "NaN or infinite"),
-    ("infinite", b'{"instances": [[' + b",".join([b"Infinity"] * 784) + b"]]}", "application/json", 400, "NaN or infinite"),
-    ("out of range", json.dumps({"instances": [[[300] * 28] * 28]}).encode(), "application/json", 400, "outside 0-255"),
-    ("negative", json.dumps({"instances": [[[-1] * 28] * 28]}).encode(), "application/json", 400, "outside 0-255"),
-    (
-        "over 1 in unit range",
-        json.dumps({"instances": [IMAGE], "value_range": "0-1"}).encode().replace(b"0]", b"2]", 1),
-        "application/json",
-        400,
-        "outside 0-1",
-    ),
-    (
-        "unknown value range",
-        json.dumps({"instances": [IMAGE], "value_range": "0-100"}).encode(),
-        "application/json",
-        400,
-        "value_range",
-    ),
-    ("empty body", b"", "application/json", 400, "empty"),
-    ("empty list", b'{"instances": []}', "application/json", 400, "non-empty"),
-    ("too many images", json.dumps({"instances": [[0] * 784] * 257}).encode(), "application/json", 413, "limit is 256"),
-    ("unsupported content type", b"\x89PNG", "image/png", 415, "not supported"),
-    ("CSV with text", b"a,b,c", "text/csv", 400, "numeric"),
-    ("body over the size cap", b"0" * 1_100_000, "application/json", 413, "limit is 1000000"),
-]
-
-
-@pytest.mark.parametrize("case, body, content_type, status, words", BAD_REQUESTS, ids=[row[0] for row in BAD_REQUESTS])
-def test_bad_request_gets_a_4xx_that_names_the_problem(endpoint, case, body, content_type, status, words):
-    answer_status, answer = deployment.invoke(endpoint.url, body, content_type)
-    assert answer_status == status, answer
-    assert words in answer["error"]
-    assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
-    good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
-    assert good_status == 200
-
-
-def test_unknown_route_is_404(endpoint):
-    request = urllib.request.Request(f"{endpoint.url}/predict", data=b"{}", method="POST")
-    with pytest.raises(urllib.error.HTTPError) as caught:
-        urllib.request.urlopen(request)
-    assert caught.value.code == 404
 
 
 def test_server_listens_on_loopback_only(endpoint):

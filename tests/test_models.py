@@ -48,12 +48,6 @@ def test_layer_table_sums_to_the_model():
     assert table["share of parameters (%)"].sum() == pytest.approx(100)
 
 
-@pytest.mark.parametrize("kernel", [0, 2, 4, 29])
-def test_invalid_kernel_sizes_are_refused(kernel):
-    with pytest.raises(ValueError, match=f"Kernel size {kernel} is invalid"):
-        models.cnn_config("fashion_mnist", first_kernel=kernel)
-
-
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="Unknown model kind"):
         models.ModelConfig(name="x", kind="rnn")
