@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, records
+from convlab import config, locking, records
 
 KERNEL_NAME = "convlab"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py")  # they run notebooks or read their outputs
+NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py", "locking.py")  # they run notebooks or read their outputs
 
 
 class NotebookFailed(RuntimeError):
@@ -110,9 +110,29 @@ def run(
     they were when it last ran is not executed again: its executed copy takes the source's markdown
     and is rendered anew (`force` executes every notebook regardless).
     """
-    root = output_root or config.REPORTS_DIR
+    root = Path(output_root or config.REPORTS_DIR).expanduser().resolve()
     per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
     across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
+    with locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"):
+        return _run_locked(root, datasets, per_dataset, across, parameters, progress, force)
+
+
+def locked_folders(root: Path, datasets: Sequence[str], per_dataset: Sequence[str], across: Sequence[str]) -> list[Path]:
+    """The report folders a run writes or reads: each dataset's, and the comparison's when it compares two."""
+    compares = bool(across) and len(set(datasets)) >= 2
+    folders = [root / dataset for dataset in datasets] if per_dataset or compares else []
+    return folders + ([root / config.COMPARISON_FOLDER] if compares else [])
+
+
+def _run_locked(
+    root: Path,
+    datasets: Sequence[str],
+    per_dataset: Sequence[str],
+    across: Sequence[str],
+    parameters: dict,
+    progress: bool,
+    force: bool,
+) -> list[Path]:
     cold = not any(stored_records(root / dataset) for dataset in datasets)
     rendered = []
     for dataset in datasets if per_dataset else ():
@@ -325,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parameters = {name: value for name, value in args.parameter if value != ""}
     try:
         html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
-    except NotebookFailed as error:
+    except (NotebookFailed, locking.FolderLocked) as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1
     print("\nRendered:\n" + "\n".join(f"  {path}" for path in html))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, records
+from convlab import config, locking, records
 
 TITLE = "What convolutional layers buy over fully connected networks"
 STUDIES_FILE = config.PACKAGE_DIR / "studies.json"
@@ -460,16 +460,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
-    if args.publish:
-        try:
-            print(f"Published to {publish(args.root, args.datasets)}")
-        except NotPublishable as error:
-            print(f"ERROR: {error}")
-            return 1
-        return 0
-    for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
-        print(f"  {path}")
+    try:
+        with locking.hold(report_folders(args.root, args.datasets), "pass another --root"):
+            if args.publish:
+                print(f"Published to {publish(args.root, args.datasets)}")
+                return 0
+            for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
+                print(f"  {path}")
+    except (NotPublishable, locking.FolderLocked) as error:
+        print(f"ERROR: {error}")
+        return 1
     return 0
+
+
+def report_folders(root: Path, datasets: Sequence[str]) -> list[Path]:
+    """The folders a build reads and writes (locked while it runs): the tree, and its existing report folders."""
+    return [root] + [root / name for name in (*datasets, config.COMPARISON_FOLDER) if (root / name).is_dir()]
 
 
 if __name__ == "__main__":
