@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="the report tree (default: reports/)")
     args = parser.parse_args(argv)
     try:
-        removed = clear(args.root)
-    except locking.FolderLocked as error:
+        removed = clear(config.output_folder(args.root or "", "--root", config.REPORTS_DIR))
+    except (locking.FolderLocked, config.ParameterError) as error:
         print(f"ERROR: {error}")
         return 1
     print("\n".join(f"removed {folder}" for folder in removed) or "The cache was already empty.")

@@ -341,7 +341,8 @@ def artifact_listing(tarball: Path):
 
 def serving_record_path(params: config.RunParameters, model_name: str, seed: int, mode: str = "local") -> Path:
     """Where a served model's measurements are kept: `results/serving/<model>-seed<s>-<mode>.json`."""
-    return params.results_dir / "serving" / f"{model_name}-seed{seed}-{mode}.json"
+    name = f"{model_name}-seed{seed}-{mode}.json"
+    return config.confined(params.results_dir / "serving", name, "The serving record's file name")
 
 
 def save_serving_record(params: config.RunParameters, training_record: dict, mode: str, **measurements) -> Path:

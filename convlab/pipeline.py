@@ -24,6 +24,7 @@ from convlab import config, locking, records
 
 KERNEL_NAME = "convlab"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+FOLDER_PARAMETERS = ("data_dir", "images_dir")  # the run sets output_dir and reports_dir itself
 NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py", "locking.py")  # they run notebooks or read their outputs
 
 
@@ -49,7 +50,7 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
     """Execute one notebook into `<output_dir>/<notebook>.ipynb`, atomically."""
     import papermill
 
-    source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    source = config.confined(config.NOTEBOOKS_DIR, f"{notebook}.ipynb", "The notebook")
     if not source.is_file():
         raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.ALL_NOTEBOOKS)}.")
     # Kernels inherit these: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks,
@@ -110,7 +111,8 @@ def run(
     they were when it last ran is not executed again: its executed copy takes the source's markdown
     and is rendered anew (`force` executes every notebook regardless).
     """
-    root = Path(output_root or config.REPORTS_DIR).expanduser().resolve()
+    datasets, notebooks = config.dataset_names(datasets), config.notebook_names(notebooks)
+    root = config.output_folder(output_root or "", "--output-root", config.REPORTS_DIR)
     per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
     across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
     with locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"):
@@ -325,6 +327,14 @@ def _record_timings(path: Path, parameters: dict, timings: dict, *, cold: bool =
     records.write_json(path, stored)
 
 
+def absolute_folders(parameters: dict) -> dict:
+    """The folder parameters resolved against the caller's working directory (kernels run in notebooks/)."""
+    resolved = {name: str(Path(str(parameters[name])).expanduser().resolve()) for name in FOLDER_PARAMETERS if name in parameters}
+    if "images_dir" in resolved:
+        config.output_folder(resolved["images_dir"], "images_dir", config.IMAGES_DIR)
+    return parameters | resolved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
@@ -344,8 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parameters = {name: value for name, value in args.parameter if value != ""}
     try:
+        parameters = absolute_folders(parameters)
         html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
-    except (NotebookFailed, locking.FolderLocked) as error:
+    except (NotebookFailed, locking.FolderLocked, config.ParameterError) as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1
     print("\nRendered:\n" + "\n".join(f"  {path}" for path in html))

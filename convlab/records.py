@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+from convlab import config
+
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "dataset", "model", "seed", "parameters", "macs_per_image", "history", "test", "cache_key")
 STAMPED_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "matplotlib", "seaborn", "papermill", "nbconvert")
@@ -88,11 +90,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def record_path(results_dir: str | Path, model_name: str, seed: int) -> Path:
-    return Path(results_dir) / f"{model_name}-seed{seed}.json"
+    """`<results_dir>/<model>-seed<s>.json`, refused unless it lies in `results_dir` (names can come from stored records)."""
+    return config.confined(results_dir, f"{model_name}-seed{seed}.json", "The result record's file name")
 
 
 def model_path(models_dir: str | Path, model_name: str, seed: int) -> Path:
-    return Path(models_dir) / f"{model_name}-seed{seed}.keras"
+    """`<models_dir>/<model>-seed<s>.keras`, refused unless it lies in `models_dir`."""
+    return config.confined(models_dir, f"{model_name}-seed{seed}.keras", "The model's file name")
 
 
 def load_records(

@@ -363,6 +363,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    datasets = config.dataset_names(datasets)  # they name folders under root
     built, state = datetime.now(UTC), git_state()
     outputs = [root / name for name in ("report.html", "report-with-code.html", *(("report.pdf",) if pdf else ()))]
     key = inputs_key(root, datasets, state, pdf=pdf)
@@ -461,13 +462,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
     try:
+        args.root = config.output_folder(args.root, "--root", config.REPORTS_DIR)
         with locking.hold(report_folders(args.root, args.datasets), "pass another --root"):
             if args.publish:
                 print(f"Published to {publish(args.root, args.datasets)}")
                 return 0
             for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
                 print(f"  {path}")
-    except (NotPublishable, locking.FolderLocked) as error:
+    except (NotPublishable, locking.FolderLocked, config.ParameterError) as error:
         print(f"ERROR: {error}")
         return 1
     return 0
