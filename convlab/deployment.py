@@ -144,8 +144,14 @@ class LocalEndpoint:
         self._thread.start()
 
     @property
+    def address(self) -> tuple[str, int]:
+        """The host and port the listening socket is bound to, as the operating system reports them."""
+        host, port = self._server.socket.getsockname()[:2]
+        return host, port
+
+    @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self.address
         return f"http://{host}:{port}"
 
     def predict(self, rest_body: str) -> _ServingResponse:

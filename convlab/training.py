@@ -271,4 +271,4 @@ def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
             f"The model file {path} named by the result record {state}; rerun the notebook that trains it "
             f"(it trains the model again)."
         )
-    return keras.models.load_model(path)
+    return keras.models.load_model(path, safe_mode=True)  # never runs Python code stored in the file (Lambda layers)

@@ -204,3 +204,16 @@ def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch
     assert training.code_fingerprint() == original, "comments and formatting do not decide results"
     (copy / "models.py").write_text(models_source.replace('name="dense_1"', 'name="dense_one"'))
     assert training.code_fingerprint() != original, "build_model decides results"
+
+
+def test_a_model_file_carrying_python_code_is_refused(tmp_path):
+    """A .keras file whose Lambda layer holds Python bytecode is not deserialised (safe mode), even with a valid record."""
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))
+    model_file = tmp_path / "cnn-seed0.keras"
+    model.save(model_file)
+    record = {"model": {"name": "cnn"}, "seed": 0, "model_file": model_file.name, "model_sha256": records.file_sha256(model_file)}
+    with pytest.raises(ValueError, match="safe_mode"):
+        training.load_trained_model(record, tmp_path)
