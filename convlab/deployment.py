@@ -92,7 +92,7 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
     )
     if completed.returncode != 0:
         raise RuntimeError(f"The training entry script failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
-    (record_file,) = output_dir.glob("*-seed*.json")  # a job trains exactly one configuration
+    (record_file,) = records.committed(output_dir.glob("*-seed*.json"))  # a job trains exactly one configuration
     record = records.read_record(record_file)
     return {"model_dir": model_dir, "output_dir": output_dir, "record": record, "log": completed.stdout}
 

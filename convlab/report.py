@@ -338,7 +338,7 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
     digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
     files = [config.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
     files += [path for _, notebooks in parts(root, datasets) for path in notebooks]
-    files += sorted(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
+    files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
         digest.update(f"{path}\n".encode() + path.read_bytes())
     for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution
