@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 128 + (signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
     finally:
-        if in_main_thread:
+        if in_main_thread and previous is not None:  # None: the earlier handler was not set from Python
             signal.signal(signal.SIGTERM, previous)
     print("\nRendered:\n" + "\n".join(f"  {path}" for path in html))
     return 0
