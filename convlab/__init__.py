@@ -4,8 +4,8 @@ Modules, one concern each: `config` (paths and run parameters), `data` (datasets
 `models` (architectures and their cost), `training` (seeded training, result
 records, reuse), `records` (atomic I/O, environment stamp), `analysis` (metrics and
 tables), `experiments` (groups of configurations trained together), `filters` (what the
-filters respond to), `plots` (figures) and `pipeline` (running and rendering the
-notebooks).
+filters respond to), `plots` (figures), `pipeline` (running and rendering the
+notebooks) and `locking` (one run at a time per report folder).
 Submodules that need TensorFlow are imported on first use, so `import convlab`
 stays fast.
 
@@ -29,6 +29,7 @@ __all__ = [
     "data",
     "experiments",
     "filters",
+    "locking",
     "models",
     "pipeline",
     "plots",

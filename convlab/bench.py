@@ -209,7 +209,7 @@ def serving_latency(reports_dir: Path) -> list[dict]:
     """The latency and throughput that `06_sagemaker_deploy` recorded, per dataset and mode."""
     rows = []
     for dataset in config.DATASETS:
-        for path in sorted((reports_dir / dataset / "results" / "serving").glob("*.json")):
+        for path in records.committed((reports_dir / dataset / "results" / "serving").glob("*.json")):
             rows.append({"dataset": dataset, "file": path.name} | records.read_json(path).get("serving", {}))
     return rows
 

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from convlab import config
+from convlab import config, locking
 
 CACHED_FOLDERS = ("results", "models", "sagemaker")  # per dataset: records (probes, serving), models, 06's job
 
@@ -25,10 +25,16 @@ def cached_folders(root: Path) -> list[Path]:
 
 
 def clear(root: Path | None = None) -> list[Path]:
-    """Delete every stored run under `root` (reports/ unless given); return what was removed."""
-    removed = cached_folders(root or config.REPORTS_DIR)
-    for folder in removed:
-        shutil.rmtree(folder)
+    """Delete every stored run under `root` (reports/ unless given); return what was removed.
+
+    Raises `locking.FolderLocked` while a run works in one of its report folders.
+    """
+    root = root or config.REPORTS_DIR
+    folders = [root / name for name in config.DATASETS if (root / name).is_dir()]
+    with locking.hold(folders):  # never under a run that is writing them
+        removed = cached_folders(root)
+        for folder in removed:
+            shutil.rmtree(folder)
     return removed
 
 
@@ -37,7 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=("clear",))
     parser.add_argument("--root", type=Path, default=None, help="the report tree (default: reports/)")
     args = parser.parse_args(argv)
-    removed = clear(args.root)
+    try:
+        removed = clear(config.output_folder(args.root or "", "--root", config.REPORTS_DIR))
+    except (locking.FolderLocked, config.ParameterError) as error:
+        print(f"ERROR: {error}")
+        return 1
     print("\n".join(f"removed {folder}" for folder in removed) or "The cache was already empty.")
     return 0
 

@@ -43,8 +43,57 @@ IMAGE_SIDE = 28
 SPLIT_SIZES = {"train_size": 60000, "test_size": 10000}  # images in each split, the same for both datasets
 
 
+SOURCE_FOLDERS = ("convlab", "notebooks", "tests", ".git")  # the project's source: no run writes into them
+
+
 class ParameterError(ValueError):
     """A run parameter has a value that cannot be used."""
+
+
+class UnsafePath(ParameterError):
+    """A path from a parameter or a stored record leads out of its folder, or an output folder lies in the source."""
+
+
+def confined(folder: str | Path, name: object, what: str) -> Path:
+    """`folder / name`, refused unless it lies inside `folder` once resolved (no `..` out, no absolute path, no symlink out)."""
+    text = str(name)
+    base = Path(folder).resolve()
+    target = (base / text).resolve()
+    if not text or Path(text).is_absolute() or target == base or not target.is_relative_to(base):
+        raise UnsafePath(f"{what} {text!r} leads outside {folder}: only a name inside that folder is accepted.")
+    return Path(folder) / text
+
+
+def output_folder(value: object, name: str, default: Path) -> Path:
+    """An output folder parameter as an absolute path (`~` expanded, symlinks resolved; empty: `default`).
+
+    It may point anywhere the user chooses except into the project's source folders (`SOURCE_FOLDERS`).
+    """
+    folder = Path(str(value)).expanduser().resolve() if value else default
+    for source in SOURCE_FOLDERS:
+        protected = (PROJECT_DIR / source).resolve()
+        if folder.is_relative_to(protected):
+            raise UnsafePath(
+                f"{name}={str(value)!r} resolves to {folder}, inside the project's source folder {source}/; "
+                f"choose a folder outside {', '.join(f'{item}/' for item in SOURCE_FOLDERS)} (empty: {default})."
+            )
+    return folder
+
+
+def dataset_names(values: Sequence[str]) -> tuple[str, ...]:
+    """Dataset names as given, each checked against `DATASETS` (they become folder names)."""
+    unknown = [name for name in values if name not in DATASETS]
+    if unknown:
+        raise ParameterError(f"Unknown dataset(s) {unknown}: choose from {', '.join(DATASETS)}.")
+    return tuple(values)
+
+
+def notebook_names(values: Sequence[str]) -> tuple[str, ...]:
+    """Notebook names as given, each checked against `ALL_NOTEBOOKS` (they become file names)."""
+    unknown = [name for name in values if name not in ALL_NOTEBOOKS]
+    if unknown:
+        raise ParameterError(f"Unknown notebook(s) {unknown}: choose from {', '.join(ALL_NOTEBOOKS)}.")
+    return tuple(values)
 
 
 def resolve_data_dir(override: str | Path | None = None) -> Path:
@@ -171,13 +220,13 @@ def parse_datasets(value: object) -> tuple[str, ...]:
 
 def reports_root(value: object = "") -> Path:
     """The folder that holds every dataset's report folder (reports/ unless given)."""
-    return Path(str(value)).expanduser().resolve() if value else REPORTS_DIR
+    return output_folder(value, "reports_dir", REPORTS_DIR)
 
 
 def comparison_images_dir(images_dir: object, notebook: str) -> Path:
     """Where a cross-dataset notebook writes its figures: <images_dir or images/>/comparison/<notebook>."""
-    base = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
-    return base / COMPARISON_FOLDER / notebook
+    base = output_folder(images_dir, "images_dir", IMAGES_DIR)
+    return base / COMPARISON_FOLDER / notebook_names([notebook])[0]
 
 
 def parse_seeds(value: object) -> tuple[int, ...]:
@@ -310,8 +359,9 @@ class RunParameters:
         name = str(dataset).strip().lower().replace("-", "_")
         if name not in DATASETS:
             raise ParameterError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
-        output = Path(str(output_dir)).expanduser().resolve() if output_dir else REPORTS_DIR / name
-        images = Path(str(images_dir)).expanduser().resolve() if images_dir else IMAGES_DIR
+        notebook_names([notebook])
+        output = output_folder(output_dir, "output_dir", REPORTS_DIR / name)
+        images = output_folder(images_dir, "images_dir", IMAGES_DIR)
         chosen = resolve_profile(profile)
         explicit_epochs, explicit_batch = _or_profile(epochs, None), _or_profile(batch_size, None)
         epochs_fix, batch_fix = _AUTO_FIX.format("epochs", 15), _AUTO_FIX.format("batch_size", 32)

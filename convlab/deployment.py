@@ -92,7 +92,7 @@ def run_training_locally(work_dir: Path, data_dir: Path, hyperparameters: dict, 
     )
     if completed.returncode != 0:
         raise RuntimeError(f"The training entry script failed (exit {completed.returncode}):\n{completed.stderr[-4000:]}")
-    (record_file,) = output_dir.glob("*-seed*.json")  # a job trains exactly one configuration
+    (record_file,) = records.committed(output_dir.glob("*-seed*.json"))  # a job trains exactly one configuration
     record = records.read_record(record_file)
     return {"model_dir": model_dir, "output_dir": output_dir, "record": record, "log": completed.stdout}
 
@@ -144,8 +144,14 @@ class LocalEndpoint:
         self._thread.start()
 
     @property
+    def address(self) -> tuple[str, int]:
+        """The host and port the listening socket is bound to, as the operating system reports them."""
+        host, port = self._server.socket.getsockname()[:2]
+        return host, port
+
+    @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self.address
         return f"http://{host}:{port}"
 
     def predict(self, rest_body: str) -> _ServingResponse:
@@ -341,7 +347,8 @@ def artifact_listing(tarball: Path):
 
 def serving_record_path(params: config.RunParameters, model_name: str, seed: int, mode: str = "local") -> Path:
     """Where a served model's measurements are kept: `results/serving/<model>-seed<s>-<mode>.json`."""
-    return params.results_dir / "serving" / f"{model_name}-seed{seed}-{mode}.json"
+    name = f"{model_name}-seed{seed}-{mode}.json"
+    return config.confined(params.results_dir / "serving", name, "The serving record's file name")
 
 
 def save_serving_record(params: config.RunParameters, training_record: dict, mode: str, **measurements) -> Path:

@@ -5,30 +5,62 @@
 Each notebook executes into a temporary file that replaces the executed copy
 only on success: a failing notebook stops the run with its error, leaves the
 earlier outputs as they were, and keeps the failed copy as `<name>.failed.ipynb`.
+A run stopped by SIGTERM or Ctrl-C ends its notebook kernels and exits with 143 or 130; stopped in any
+way (SIGKILL too), it leaves only complete files behind, and the same command goes on from there: the
+notebooks that had finished are not executed again, and the trainings that had finished are reused.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, records
+from convlab import config, locking, records
 
 KERNEL_NAME = "convlab"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py")  # they run notebooks or read their outputs
+FOLDER_PARAMETERS = ("data_dir", "images_dir")  # the run sets output_dir and reports_dir itself
+NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "report.py", "cache.py", "locking.py")  # they run notebooks or read their outputs
 
 
 class NotebookFailed(RuntimeError):
     """A notebook raised an error while executing."""
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was asked to stop (SIGTERM; Ctrl-C raises KeyboardInterrupt itself)."""
+
+
+def _stop_on_signal(signum: int, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_kernels(timeout: float = 5.0) -> int:
+    """Terminate this process's children (notebook kernels, in sessions of their own, and what they started), then
+    kill those still alive after `timeout` seconds; return how many there were (papermill may have ended them already)."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    return len(children)
 
 
 def kernel_name() -> str | None:
@@ -49,7 +81,7 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
     """Execute one notebook into `<output_dir>/<notebook>.ipynb`, atomically."""
     import papermill
 
-    source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    source = config.confined(config.NOTEBOOKS_DIR, f"{notebook}.ipynb", "The notebook")
     if not source.is_file():
         raise FileNotFoundError(f"No notebook {source}; choose from {', '.join(config.ALL_NOTEBOOKS)}.")
     # Kernels inherit these: TensorFlow's C++ start-up notices would otherwise fill the executed notebooks,
@@ -110,9 +142,30 @@ def run(
     they were when it last ran is not executed again: its executed copy takes the source's markdown
     and is rendered anew (`force` executes every notebook regardless).
     """
-    root = output_root or config.REPORTS_DIR
+    datasets, notebooks = config.dataset_names(datasets), config.notebook_names(notebooks)
+    root = config.output_folder(output_root or "", "--output-root", config.REPORTS_DIR)
     per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
     across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
+    with locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"):
+        return _run_locked(root, datasets, per_dataset, across, parameters, progress, force)
+
+
+def locked_folders(root: Path, datasets: Sequence[str], per_dataset: Sequence[str], across: Sequence[str]) -> list[Path]:
+    """The report folders a run writes or reads: each dataset's, and the comparison's when it compares two."""
+    compares = bool(across) and len(set(datasets)) >= 2
+    folders = [root / dataset for dataset in datasets] if per_dataset or compares else []
+    return folders + ([root / config.COMPARISON_FOLDER] if compares else [])
+
+
+def _run_locked(
+    root: Path,
+    datasets: Sequence[str],
+    per_dataset: Sequence[str],
+    across: Sequence[str],
+    parameters: dict,
+    progress: bool,
+    force: bool,
+) -> list[Path]:
     cold = not any(stored_records(root / dataset) for dataset in datasets)
     rendered = []
     for dataset in datasets if per_dataset else ():
@@ -134,7 +187,7 @@ def run(
 def stored_records(output_dir: Path) -> list[Path]:
     """The training records stored in a report folder, the reference runs of `03_cnn` included (see `convlab.cache`)."""
     results = output_dir / "results"
-    return sorted([*results.glob("*.json"), *(results / "reference").glob("*.json")])
+    return records.committed([*results.glob("*.json"), *(results / "reference").glob("*.json")])
 
 
 def trained_since(output_dir: Path, since: datetime) -> list[dict]:
@@ -164,15 +217,19 @@ def startup_seconds(executed: Path, started: datetime) -> float | None:
     return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None
 
 
-def results_state(folders: Sequence[Path], files: Sequence[Path] = ()) -> str:
-    """sha256 over every stored result under these report folders (serving records aside: only 06 writes them)."""
+def results_state(folders: Sequence[Path], files: Sequence[Path] = (), *, before: float | None = None) -> str:
+    """sha256 over every stored result under these report folders (serving records aside: only 06 writes them).
+
+    `before` (a time.time() value) leaves out the results written since then: those of a notebook that was stopped.
+    """
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes() if path.is_file() else b"absent")
     for folder in folders:
-        for path in sorted((folder / "results").rglob("*.json")):
-            if "serving" not in path.relative_to(folder / "results").parts:
-                digest.update(f"{path.relative_to(folder)}\n".encode() + path.read_bytes())
+        for path in records.committed((folder / "results").rglob("*.json")):
+            if "serving" in path.relative_to(folder / "results").parts or (before and path.stat().st_mtime >= before):
+                continue
+            digest.update(f"{path.relative_to(folder)}\n".encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -234,15 +291,25 @@ def _run_in_order(
     """Execute (or refresh) and render `notebooks` into `output_dir`; their times go to `pipeline.json` there.
 
     `sources` are the report folders whose stored results the notebooks read, `files` further inputs.
+    Each notebook is recorded in `pipeline.json` as it starts ("running") and as it ends ("executed"), so a
+    run that is stopped (a signal, SIGKILL included) keeps what it finished: the next run skips the notebooks
+    that had ended, setting aside for that check what the stopped notebook had written (it runs again).
     """
     output_dir.mkdir(parents=True, exist_ok=True)
-    last_runs = _stored_timings(output_dir / "pipeline.json").get("executed", {})
+    records.remove_temporaries(output_dir)  # left by a stopped run (this run holds the folder's lock)
+    for folder in (output_dir / "results", output_dir / "models"):
+        records.remove_temporaries(folder, recursive=True)
+    stored = _stored_timings(output_dir / "pipeline.json")
+    last_runs, stopped = stored.get("executed", {}), stored.get("running")
     rendered, timings, keys = [], {}, {}
     for notebook in notebooks:
         started, clock = datetime.now(UTC), time.perf_counter()
         keys[notebook] = notebook_key(notebook, parameters)
         executed = output_dir / f"{notebook}.ipynb"
-        unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources, files)}
+        before = stopped["since"] if stopped and stopped["notebook"] != notebook else None
+        unchanged = last_runs.get(notebook) == {"key": keys[notebook], "results": results_state(sources, files, before=before)}
+        if stopped and stopped["notebook"] == notebook:
+            stopped = None  # from the stopped notebook on, everything it wrote counts
         if unchanged and executed.is_file() and not force:
             refreshed = refresh_markdown(notebook, executed)
             if refreshed or not executed.with_suffix(".html").is_file():
@@ -252,8 +319,12 @@ def _run_in_order(
             timings[notebook] = {"seconds": round(time.perf_counter() - clock, 1), "executed": False, "trained": 0}
             continue
         print(f"\n=== {notebook} on {label} ===", flush=True)
+        stopped = None
+        _mark(output_dir / "pipeline.json", running={"notebook": notebook, "since": time.time()})
         execute(notebook, parameters, output_dir, progress=progress)
         rendered.append(render_html(executed))
+        finished = {notebook: {"key": keys[notebook], "results": results_state(sources, files)}}
+        _mark(output_dir / "pipeline.json", running=None, executed=finished)
         trained = trained_since(output_dir, started)
         timings[notebook] = {
             "seconds": round(time.perf_counter() - clock, 1),
@@ -268,6 +339,14 @@ def _run_in_order(
     executed_runs = {notebook: {"key": key, "results": state} for notebook, key in keys.items()}
     _record_timings(output_dir / "pipeline.json", parameters, timings, cold=cold, executed=executed_runs)
     return rendered
+
+
+def _mark(path: Path, *, running: dict | None, executed: dict | None = None) -> None:
+    """Record in `pipeline.json` the notebook now executing (None: none), and notebooks that have just ended."""
+    stored = _stored_timings(path)
+    stored["executed"] = stored.get("executed", {}) | (executed or {})
+    stored["running"] = running
+    records.write_json(path, {key: value for key, value in stored.items() if value is not None})
 
 
 def _stored_timings(path: Path) -> dict:
@@ -296,6 +375,7 @@ def _record_timings(path: Path, parameters: dict, timings: dict, *, cold: bool =
     stored = earlier | {"parameters": parameters, "runs": runs}
     stored.pop("notebook_seconds", None)  # superseded by runs
     stored["executed"] = earlier.get("executed", {}) | (executed or {})
+    stored.pop("running", None)  # every notebook of the run has ended
     this_run = {"finished": datetime.now(UTC).isoformat(timespec="seconds"), "parameters": parameters, "notebooks": timings}
     stored["last"] = this_run
     if cold:
@@ -303,6 +383,14 @@ def _record_timings(path: Path, parameters: dict, timings: dict, *, cold: bool =
     elif any(timing["executed"] for timing in timings.values()) and not any(timing["trained"] for timing in timings.values()):
         stored["warm"] = this_run
     records.write_json(path, stored)
+
+
+def absolute_folders(parameters: dict) -> dict:
+    """The folder parameters resolved against the caller's working directory (kernels run in notebooks/)."""
+    resolved = {name: str(Path(str(parameters[name])).expanduser().resolve()) for name in FOLDER_PARAMETERS if name in parameters}
+    if "images_dir" in resolved:
+        config.output_folder(resolved["images_dir"], "images_dir", config.IMAGES_DIR)
+    return parameters | resolved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,11 +411,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="execute every notebook, even those unchanged since they last ran")
     args = parser.parse_args(argv)
     parameters = {name: value for name, value in args.parameter if value != ""}
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _stop_on_signal) if in_main_thread else None
     try:
+        parameters = absolute_folders(parameters)
         html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
-    except NotebookFailed as error:
+    except (NotebookFailed, locking.FolderLocked, config.ParameterError) as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as stop:
+        stop_kernels()
+        print(
+            f"\nStopped ({stop or 'interrupted'}): the notebook kernel is ended. Finished notebooks and stored trainings "
+            "are kept, nothing half-written is: run the same command again to go on from there.",
+            file=sys.stderr,
+        )
+        return 128 + (signal.SIGTERM if isinstance(stop, Stopped) else signal.SIGINT)
+    finally:
+        if in_main_thread and previous is not None:  # None: the earlier handler was not set from Python
+            signal.signal(signal.SIGTERM, previous)
     print("\nRendered:\n" + "\n".join(f"  {path}" for path in html))
     return 0
 

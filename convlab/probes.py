@@ -22,7 +22,8 @@ PROBE_IMAGES = 2000  # test images per shifted copy, stratified: a standard erro
 
 
 def probe_path(results_dir: str | Path, probe: str, record: dict) -> Path:
-    return Path(results_dir) / "probes" / f"{probe}_{record['model']['name']}-seed{record['seed']}.json"
+    name = f"{probe}_{record['model']['name']}-seed{record['seed']}.json"
+    return config.confined(Path(results_dir) / "probes", name, "The probe record's file name")
 
 
 def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:

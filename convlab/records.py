@@ -8,10 +8,12 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+
+from convlab import config
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "dataset", "model", "seed", "parameters", "macs_per_image", "history", "test", "cache_key")
@@ -40,6 +42,31 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(temporary_path, target)
     finally:
         temporary_path.unlink(missing_ok=True)
+
+
+def is_temporary(path: str | Path) -> bool:
+    """Whether a file is a write in progress (or left by a stopped one): `atomic_path` names them `.<stem>.<random>.tmp<suffix>`.
+
+    Every hidden file counts, so that a reader never takes a temporary for a finished result.
+    """
+    return Path(path).name.startswith(".")
+
+
+def committed(paths: Iterable[str | Path]) -> list[Path]:
+    """The paths that are not temporaries (see `is_temporary`), sorted."""
+    return sorted(Path(path) for path in paths if not is_temporary(path))
+
+
+def remove_temporaries(folder: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Delete the temporaries that stopped writes left in `folder` (and below it, if `recursive`).
+
+    Call it only while no one writes there (a run holds the folder's lock).
+    """
+    pattern = ".*.tmp*"
+    stale = [path for path in (Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern)) if path.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _umask() -> int:
@@ -88,11 +115,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def record_path(results_dir: str | Path, model_name: str, seed: int) -> Path:
-    return Path(results_dir) / f"{model_name}-seed{seed}.json"
+    """`<results_dir>/<model>-seed<s>.json`, refused unless it lies in `results_dir` (names can come from stored records)."""
+    return config.confined(results_dir, f"{model_name}-seed{seed}.json", "The result record's file name")
 
 
 def model_path(models_dir: str | Path, model_name: str, seed: int) -> Path:
-    return Path(models_dir) / f"{model_name}-seed{seed}.keras"
+    """`<models_dir>/<model>-seed<s>.keras`, refused unless it lies in `models_dir`."""
+    return config.confined(models_dir, f"{model_name}-seed{seed}.keras", "The model's file name")
 
 
 def load_records(
@@ -105,7 +134,7 @@ def load_records(
 ) -> list[dict]:
     """The records of one model (all seeds, or exactly `seeds`), sorted by seed; a clear error if any is missing."""
     records = []
-    for path in sorted(Path(results_dir).glob(f"{model_name}-seed*.json")):
+    for path in committed(Path(results_dir).glob(f"{model_name}-seed*.json")):
         try:
             records.append(read_record(path))
         except MissingResultError:
@@ -124,7 +153,7 @@ def load_records(
 def load_all_records(results_dir: str | Path, *, needed_by: str = "") -> dict[str, list[dict]]:
     """Every complete training record in `results_dir`, grouped by model name, each group sorted by seed."""
     groups: dict[str, list[dict]] = {}
-    for path in sorted(Path(results_dir).glob("*-seed*.json")):
+    for path in committed(Path(results_dir).glob("*-seed*.json")):
         try:
             record = read_record(path)
         except MissingResultError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, records
+from convlab import config, locking, records
 
 TITLE = "What convolutional layers buy over fully connected networks"
 STUDIES_FILE = config.PACKAGE_DIR / "studies.json"
@@ -341,7 +341,7 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
     digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
     files = [config.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
     files += [path for _, notebooks in parts(root, datasets) for path in notebooks]
-    files += sorted(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
+    files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
         digest.update(f"{path}\n".encode() + path.read_bytes())
     for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution
@@ -366,6 +366,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    datasets = config.dataset_names(datasets)  # they name folders under root
     built, state = datetime.now(UTC), git_state()
     outputs = [root / name for name in ("report.html", "report-with-code.html", *(("report.pdf",) if pdf else ()))]
     key = inputs_key(root, datasets, state, pdf=pdf)
@@ -463,16 +464,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
-    if args.publish:
-        try:
-            print(f"Published to {publish(args.root, args.datasets)}")
-        except NotPublishable as error:
-            print(f"ERROR: {error}")
-            return 1
-        return 0
-    for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
-        print(f"  {path}")
+    try:
+        args.root = config.output_folder(args.root, "--root", config.REPORTS_DIR)
+        with locking.hold(report_folders(args.root, args.datasets), "pass another --root"):
+            if args.publish:
+                print(f"Published to {publish(args.root, args.datasets)}")
+                return 0
+            for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
+                print(f"  {path}")
+    except (NotPublishable, locking.FolderLocked, config.ParameterError) as error:
+        print(f"ERROR: {error}")
+        return 1
     return 0
+
+
+def report_folders(root: Path, datasets: Sequence[str]) -> list[Path]:
+    """The folders a build reads and writes (locked while it runs): the tree, and its existing report folders."""
+    return [root] + [root / name for name in (*datasets, config.COMPARISON_FOLDER) if (root / name).is_dir()]
 
 
 if __name__ == "__main__":

@@ -233,8 +233,16 @@ def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, mo
 
 
 def _model_intact(record: dict, models_dir: str | Path) -> bool:
-    model_file = Path(models_dir) / record.get("model_file", "")
+    if not record.get("model_file"):
+        return False
+    model_file = model_file_of(record, models_dir)
     return model_file.is_file() and records.file_sha256(model_file) == record.get("model_sha256")
+
+
+def model_file_of(record: dict, models_dir: str | Path) -> Path:
+    """The model file a record names, refused (`config.UnsafePath`) unless it lies inside `models_dir`."""
+    what = f"The result record of {record['model']['name']} (seed {record['seed']}) names the model file"
+    return config.confined(models_dir, record.get("model_file", ""), what)
 
 
 def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Path, models_dir: str | Path) -> dict:
@@ -256,11 +264,11 @@ def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params:
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
     """The Keras model that a result record describes (refused if its file is missing or was changed)."""
-    path = Path(models_dir) / record["model_file"]
+    path = model_file_of(record, models_dir)
     if not _model_intact(record, models_dir):
         state = "differs from the one the record was written with" if path.is_file() else "is missing"
         raise records.MissingResultError(
             f"The model file {path} named by the result record {state}; rerun the notebook that trains it "
             f"(it trains the model again)."
         )
-    return keras.models.load_model(path)
+    return keras.models.load_model(path, safe_mode=True)  # never runs Python code stored in the file (Lambda layers)

@@ -305,3 +305,119 @@ def test_mode_accepts_local_and_aws(value, expected):
     from convlab import config
 
     assert config.parse_mode(value) == expected
+
+
+# --- no secret in any output of mode aws -----------------------------------------------------------------------
+
+
+def fake_credentials() -> dict[str, str]:
+    """An access key id, secret and session token of the real formats, random for each test."""
+    import secrets
+    import string
+
+    def draw(alphabet: str, length: int) -> str:
+        return "".join(secrets.choice(alphabet) for _ in range(length))
+
+    return {
+        "AWS_ACCESS_KEY_ID": "AKIA" + draw(string.ascii_uppercase + string.digits, 16),
+        "AWS_SECRET_ACCESS_KEY": draw(string.ascii_letters + string.digits + "/+", 40),
+        "AWS_SESSION_TOKEN": "IQoJb3JpZ2luX2VjE" + draw(string.ascii_letters + string.digits + "/+", 300),
+    }
+
+
+SECRET_PATTERNS = [
+    r"(AKIA|ASIA)[0-9A-Z]{16}",  # an access key id
+    # a secret named, with a value
+    r"(?i)(secret_access_key|session_token|SecretAccessKey|SessionToken)[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{16}",
+    r"(?i)secret[^\n]{0,40}?(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])",  # a 40-character secret near 'secret'
+]
+
+
+def leaked_secrets(texts: dict[str, str], credentials: dict[str, str]) -> list[str]:
+    """Where a credential, or anything that looks like one, appears: 'name: what'."""
+    import re
+
+    found = []
+    for name, text in texts.items():
+        found += [f"{name}: {key}" for key, value in credentials.items() if value in text]
+        matches = [match.group(0) for pattern in SECRET_PATTERNS for match in re.finditer(pattern, text)]
+        found += [f"{name}: {match[:60]!r}" for match in matches]
+    return found
+
+
+def written_texts(root) -> dict[str, str]:
+    """Every file under `root` as text, members of tar archives included."""
+    import tarfile
+    from pathlib import Path
+
+    texts = {}
+    for path in sorted(Path(root).rglob("*")):
+        if path.is_file():
+            texts[str(path)] = path.read_bytes().decode("utf-8", errors="replace")
+        if path.is_file() and path.name.endswith((".tar.gz", ".tar")):
+            with tarfile.open(path) as archive:
+                for member in archive.getmembers():
+                    if member.isfile():
+                        content = archive.extractfile(member).read().decode("utf-8", errors="replace")
+                        texts[f"{path}!{member.name}"] = content
+    return texts
+
+
+def test_the_leak_scan_finds_what_it_looks_for():
+    credentials = fake_credentials()
+    assert leaked_secrets({"clean": "role arn:aws:iam::123456789012:role/convlab, accuracy 0.97"}, credentials) == []
+    for key, value in credentials.items():
+        assert leaked_secrets({"log": f"connected with {value}"}, credentials), key
+    assert leaked_secrets({"config": f"aws_secret_access_key = {'x' * 16}"}, credentials)
+    assert leaked_secrets({"record": '{"SessionToken": "' + "y" * 16 + '"}'}, credentials)
+    assert leaked_secrets({"source": 'SECRET_KEYS = ("SecretAccessKey", "SessionToken")'}, credentials) == []
+    assert leaked_secrets({"log": f"secret: {'Ab1/' * 10}"}, credentials)
+
+
+def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_path, monkeypatch, capfd, caplog):
+    """The whole of mode aws in this process, with credentials of the real formats: its log, output and records hold none."""
+    import logging
+
+    from convlab import deployment
+
+    credentials = fake_credentials()
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)
+    caplog.set_level(logging.INFO)
+    params, dataset = run_inputs
+    queue_endpoint_answer(moto_url, [1, 2, 0])
+    session = cloud.connect(aws.settings)
+    result = cloud.train_deploy_and_evaluate(
+        session, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
+    )
+    assert session.boto_session.get_credentials().secret_key == credentials["AWS_SECRET_ACCESS_KEY"], "the run used them"
+    training_record = {"model": {"name": "cnn"}, "seed": 0, "cache_key": "key", "test": {"accuracy": 0.5}}
+    deployment.save_serving_record(params, training_record, "aws", endpoint=result)
+    print(cloud.describe_aws_run(result))
+    out, err = capfd.readouterr()
+    texts = written_texts(tmp_path) | {"stdout": out, "stderr": err, "log": caplog.text}
+    texts |= {"call log": json.dumps(session.log.calls, default=str), "result": json.dumps(result, default=str)}
+    assert any(path.endswith("cnn-seed0-aws.json") for path in texts), "the serving record was scanned"
+    assert leaked_secrets(texts, credentials) == []
+
+
+@pytest.mark.smoke
+def test_notebook_06_in_mode_aws_writes_no_credentials(aws, moto_url, shared_data, tmp_path, monkeypatch, capfd):
+    """06 executed in mode aws against the moto server: the executed notebook, its HTML, records, figures and output."""
+    from convlab import pipeline
+
+    credentials = fake_credentials()
+    for key, value in credentials.items():
+        monkeypatch.setenv(key, value)  # the kernel inherits them, with AWS_ENDPOINT_URL pointing at moto
+    queue_endpoint_answer(moto_url, [0] * 200, single_requests=100)
+    parameters = {
+        "data_dir": str(shared_data), "images_dir": str(tmp_path / "images"), "train_size": "600", "test_size": "200",
+        "epochs": "1", "seed": "0", "batch_size": "32", "latency_repeats": "5", "evaluation_images": "200",
+        "mode": "aws", "aws_region": REGION, "role_arn": aws.settings.role_arn, "aws_bucket": BUCKET,
+    }
+    pipeline.run(["mnist"], ["06_sagemaker_deploy"], parameters, tmp_path / "reports", progress=False)
+    out, err = capfd.readouterr()
+    texts = written_texts(tmp_path) | {"stdout": out, "stderr": err}
+    assert any(path.endswith("06_sagemaker_deploy.ipynb") for path in texts)
+    assert any(path.endswith("cnn-seed0-aws.json") for path in texts), "mode aws ran to its record"
+    assert leaked_secrets(texts, credentials) == []

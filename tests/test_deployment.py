@@ -79,7 +79,26 @@ def test_csv_and_unit_range_give_the_same_answer(endpoint, test_images):
 
 
 def test_server_listens_on_loopback_only(endpoint):
-    assert endpoint.url.startswith("http://127.0.0.1:")
+    import os
+    import socket
+
+    import psutil
+
+    host, port = endpoint.address
+    assert host == "127.0.0.1" and endpoint.url == f"http://127.0.0.1:{port}"
+    listening = [
+        connection
+        for connection in psutil.Process(os.getpid()).net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
+    ]
+    assert [(connection.family, connection.laddr.ip) for connection in listening] == [(socket.AF_INET, "127.0.0.1")]
+
+
+def test_body_size_cap_defaults_to_sagemakers_limit(tarball):
+    with deployment.LocalEndpoint(tarball) as served:
+        assert served.max_body_bytes == deployment.MAX_BODY_BYTES == 6 * 1024 * 1024
+        status, answer = deployment.invoke(served.url, b"0" * (deployment.MAX_BODY_BYTES + 1))
+    assert status == 413 and f"the limit is {deployment.MAX_BODY_BYTES}" in answer["error"]
 
 
 def test_serving_benchmark_reports_latency_and_throughput(endpoint, test_images):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from convlab import records
+from convlab import locking, pipeline, records
 
 
 def test_failed_write_keeps_the_earlier_file(tmp_path):
@@ -49,3 +51,24 @@ def test_records_of_requested_seeds_only(tmp_path):
     assert [record["seed"] for record in records.load_records(tmp_path, "cnn", seeds=(2, 0))] == [0, 2]
     with pytest.raises(records.MissingResultError, match=r"for seeds \[5\].*Run 03_cnn first"):
         records.load_records(tmp_path, "cnn", seeds=(0, 5), written_by="03_cnn")
+
+
+def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path):
+    """A write stopped before its rename leaves `.<name>.<random>.tmp.json`, complete or not: readers pass over it."""
+    results = tmp_path / "report" / "results"
+    record = {key: 0 for key in records.REQUIRED_KEYS} | {"schema_version": 1, "model": {"name": "cnn"}}
+    state = pipeline.results_state([tmp_path / "report"])
+    with pytest.raises(RuntimeError):
+        with records.atomic_path(results / "cnn-seed0.json") as temporary:
+            temporary.write_text(json.dumps(record))
+            left_behind = temporary.with_name(temporary.name.replace(".tmp", ".0.tmp"))
+            left_behind.write_text(json.dumps(record))  # what SIGKILL would leave: the finally clause never runs
+            raise RuntimeError("stopped")
+    assert [path.name for path in results.iterdir()] == [left_behind.name]
+    with pytest.raises(records.MissingResultError, match="found no result records"):
+        records.load_all_records(results)
+    assert pipeline.stored_records(tmp_path / "report") == []
+    assert pipeline.results_state([tmp_path / "report"]) == state
+    (results / locking.LOCK_FILE).write_text("{}")
+    assert records.remove_temporaries(results) == [left_behind]
+    assert [path.name for path in results.iterdir()] == [locking.LOCK_FILE], "only temporaries are removed"

@@ -29,17 +29,26 @@ def run_params(tmp_path, **overrides):
     return config.RunParameters.from_notebook(**(values | overrides))
 
 
-def test_same_seed_same_metrics_other_seed_other_weights(tiny):
+def without_timings(record: dict) -> dict:
+    """A result record less what measures time (durations, per-epoch seconds, the creation stamp)."""
+    kept = {key: value for key, value in record.items() if key not in ("timing", "created")}
+    return kept | {"history": {key: value for key, value in record["history"].items() if key != "epoch_seconds"}}
+
+
+def test_same_seed_same_record_and_weights_other_seed_other_weights(tiny):
     model_config = models.cnn_config("fashion_mnist")
-    settings = training.TrainingConfig(epochs=1, batch_size=64)
+    settings = training.TrainingConfig(epochs=2, batch_size=64)
     first_model, first = training.fit(model_config, tiny, 7, settings, verbose=0)
     second_model, second = training.fit(model_config, tiny, 7, settings, verbose=0)
-    _, other = training.fit(model_config, tiny, 8, settings, verbose=0)
-    assert first["history"]["loss"] == second["history"]["loss"]
-    assert first["history"]["val_accuracy"] == second["history"]["val_accuracy"]
-    assert first["test"] == second["test"]
-    assert all(np.array_equal(a, b) for a, b in zip(first_model.get_weights(), second_model.get_weights()))
-    assert first["history"]["loss"] != other["history"]["loss"]
+    other_model, other = training.fit(model_config, tiny, 8, settings, verbose=0)
+    assert set(first) - set(without_timings(first)) == {"timing", "created"}
+    assert without_timings(first) == without_timings(second), "the whole record, metrics, predictions and environment alike"
+    assert first["timing"] != second["timing"], "timings are measured, not copied"
+    first_weights, second_weights = first_model.get_weights(), second_model.get_weights()
+    assert len(first_weights) == len(second_weights) == 8
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(first_weights, second_weights)), "bit-identical weights"
+    assert not any(np.array_equal(a, b) for a, b in zip(first_weights, other_model.get_weights())), "every tensor differs"
+    assert without_timings(first)["history"] != without_timings(other)["history"]
 
 
 def test_record_holds_what_the_report_needs(tiny, tmp_path):
@@ -195,3 +204,16 @@ def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch
     assert training.code_fingerprint() == original, "comments and formatting do not decide results"
     (copy / "models.py").write_text(models_source.replace('name="dense_1"', 'name="dense_one"'))
     assert training.code_fingerprint() != original, "build_model decides results"
+
+
+def test_a_model_file_carrying_python_code_is_refused(tmp_path):
+    """A .keras file whose Lambda layer holds Python bytecode is not deserialised (safe mode), even with a valid record."""
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))
+    model_file = tmp_path / "cnn-seed0.keras"
+    model.save(model_file)
+    record = {"model": {"name": "cnn"}, "seed": 0, "model_file": model_file.name, "model_sha256": records.file_sha256(model_file)}
+    with pytest.raises(ValueError, match="safe_mode"):
+        training.load_trained_model(record, tmp_path)
