@@ -345,6 +345,9 @@ def _mark(path: Path, *, running: dict | None, executed: dict | None = None) -> 
     """Record in `pipeline.json` the notebook now executing (None: none), and notebooks that have just ended."""
     stored = _stored_timings(path)
     stored["executed"] = stored.get("executed", {}) | (executed or {})
+    previous = stored.get("running")
+    if running and previous and previous["notebook"] == running["notebook"]:
+        running = previous  # stopped before: everything it wrote since it first started stays set aside
     stored["running"] = running
     records.write_json(path, {key: value for key, value in stored.items() if value is not None})
 

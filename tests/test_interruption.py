@@ -19,11 +19,11 @@ import pytest
 
 from convlab import records
 
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2)
 
 
 def pipeline_command(root: Path, data_dir: Path) -> list[str]:
-    """02 then 03 on MNIST, two seeds each, on a small subset: 03 trains for a few seconds per seed."""
+    """02 then 03 on MNIST, three seeds each, on a small subset: 03 trains for a few seconds per seed."""
     parameters = {"train_size": "600", "test_size": "200", "epochs": "2", "seeds": ",".join(map(str, SEEDS))}
     parameters |= {"batch_size": "32", "data_dir": str(data_dir), "images_dir": str(root / "images")}
     arguments = [item for name, value in parameters.items() for item in ("-p", name, value)]
@@ -53,14 +53,12 @@ def temporaries(report: Path) -> list[str]:
     return sorted(path.relative_to(report).as_posix() for path in report.rglob(".*.tmp*"))
 
 
-@pytest.mark.smoke
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_a_run_stopped_during_training_goes_on_where_it_stopped(stop, shared_data, tmp_path):
-    command, report, log = pipeline_command(tmp_path, shared_data), tmp_path / "reports" / "mnist", tmp_path / "stopped.log"
+def stop_when(path: Path, stop: signal.Signals, command: list[str], log: Path) -> subprocess.Popen:
+    """Start the run, stop its whole process group with `stop` once `path` appears; every kernel is then gone."""
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            wait_for(report / "results" / "cnn-seed0.json", process, log)  # 02 has ended, 03 is training
+            wait_for(path, process, log)
             kernels = psutil.Process(process.pid).children(recursive=True)
             os.killpg(process.pid, stop)
             process.wait(timeout=60)
@@ -71,27 +69,38 @@ def test_a_run_stopped_during_training_goes_on_where_it_stopped(stop, shared_dat
     assert kernels, "the run had a kernel"
     _, alive = psutil.wait_procs(kernels, timeout=15)
     assert alive == [], "no kernel outlives the stopped run"
+    return process
 
+
+@pytest.mark.smoke
+def test_a_run_stopped_during_training_goes_on_where_it_stopped(shared_data, tmp_path):
+    """Stopped by SIGTERM while 03 trains its first seed, then by SIGKILL while it trains its second, then run to the end."""
+    command, report = pipeline_command(tmp_path, shared_data), tmp_path / "reports" / "mnist"
+
+    stop_when(report / "results" / "cnn-seed0.json", signal.SIGTERM, command, tmp_path / "sigterm.log")
     stored = complete_records(report)
-    assert {"fc_baseline-seed0.json", "fc_baseline-seed1.json", "cnn-seed0.json"} <= set(stored)
+    assert {"fc_baseline-seed0.json", "fc_baseline-seed1.json", "fc_baseline-seed2.json", "cnn-seed0.json"} <= set(stored)
     assert nbformat.read(report / "02_fc_baseline.ipynb", as_version=4).cells, "the finished notebook is complete"
     assert not (report / "03_cnn.ipynb").exists(), "the stopped notebook left no executed copy"
     progress = records.read_json(report / "pipeline.json")
     assert progress["running"]["notebook"] == "03_cnn" and "02_fc_baseline" in progress["executed"]
-    if stop == signal.SIGTERM:
-        assert not [name for name in temporaries(report) if name.endswith(".ipynb")], "the executed copy's temporary is removed"
-        assert "Stopped (SIGTERM)" in log.read_text()
+    assert not [name for name in temporaries(report) if name.endswith(".ipynb")], "the executed copy's temporary is removed"
+    assert "Stopped (SIGTERM)" in (tmp_path / "sigterm.log").read_text()
+
+    stop_when(report / "results" / "cnn-seed1.json", signal.SIGKILL, command, tmp_path / "sigkill.log")
+    after_kill = complete_records(report)
+    assert {name: after_kill[name] for name in stored} == stored, "records from before the first stop are kept as they were"
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     last = records.read_json(report / "pipeline.json")["last"]["notebooks"]
     assert last["02_fc_baseline"]["executed"] is False, "the notebook that had finished is not executed again"
     assert last["03_cnn"]["executed"] is True
-    cnn_before = [name for name in stored if name.startswith("cnn-")]
-    assert last["03_cnn"]["trained"] == len(SEEDS) - len(cnn_before), "the trainings that had finished are reused"
+    cnn_before = [name for name in after_kill if name.startswith("cnn-")]
+    assert len(cnn_before) >= 2 and last["03_cnn"]["trained"] == len(SEEDS) - len(cnn_before), "finished trainings are reused"
     after = complete_records(report)
-    assert {name: after[name] for name in stored} == stored, "records from before the stop are kept as they were"
+    assert {name: after[name] for name in after_kill} == after_kill, "records from before the stops are kept as they were"
     assert {f"cnn-seed{seed}.json" for seed in SEEDS} <= set(after)
-    assert temporaries(report) == [], "temporaries of the stopped run are cleared"
+    assert temporaries(report) == [], "temporaries of the stopped runs are cleared"
     assert "running" not in records.read_json(report / "pipeline.json")
     assert (report / "03_cnn.html").is_file()
