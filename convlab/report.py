@@ -255,6 +255,13 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
     if timings is not None:
         sections.append(f"\n**{COMPARISON_TITLE}**\n")
         sections.append(timings.to_html(border=0, classes="compact"))
+    totals = run_totals(root, datasets)
+    if totals is not None:
+        sections.append(
+            "\nWhole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
+            "that executed notebooks without training (warm).\n"
+        )
+        sections.append(totals.to_html(border=0, classes="compact"))
     environment = {
         "Python": stamp.get("python"),
         "OS": stamp.get("os"),
@@ -282,6 +289,24 @@ def _notebook_times(path: Path):
         }
         for notebook, run in _stored_timings(path).get("runs", {}).items()
     }
+    return pd.DataFrame(rows).T if rows else None
+
+
+def run_totals(root: Path, datasets: Sequence[str]):
+    """Per kind of run (cold, warm): notebooks executed, wall time and training time summed over the report's folders."""
+    import pandas as pd
+
+    rows = {}
+    for kind in ("cold", "warm"):
+        runs = [_stored_timings(root / folder / "pipeline.json").get(kind) for folder in (*datasets, config.COMPARISON_FOLDER)]
+        timings = [timing for run in runs if run for timing in run["notebooks"].values() if timing.get("executed", True)]
+        if timings:
+            rows[kind] = {
+                "finished (UTC)": max(run["finished"] for run in runs if run).replace("T", " ").split("+")[0],
+                "notebooks executed": len(timings),
+                "wall time (min)": round(sum(timing["seconds"] for timing in timings) / 60, 1),
+                "training (min)": round(sum(timing.get("training_seconds", 0.0) for timing in timings) / 60, 1),
+            }
     return pd.DataFrame(rows).T if rows else None
 
 
@@ -344,9 +369,9 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
     files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
         digest.update(f"{path}\n".encode() + path.read_bytes())
-    for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution
-        runs = _stored_timings(root / folder / "pipeline.json").get("runs", {})
-        digest.update(json.dumps(runs, sort_keys=True).encode())
+    for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution, and whole runs
+        stored = _stored_timings(root / folder / "pipeline.json")
+        digest.update(json.dumps([stored.get(kind) for kind in ("runs", "cold", "warm")], sort_keys=True).encode())
     return digest.hexdigest()
 
 
