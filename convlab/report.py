@@ -119,14 +119,18 @@ def markdown_cell(text: str):
 
 
 def git_state() -> dict:
-    """The commit the report was built from and whether the working tree differed from it."""
+    """The commit the report was built from and whether its source differed from it.
+
+    The run's own outputs (figures under images/, everything under reports/) are left out of the comparison:
+    a run rewrites them, so they would mark every fresh report as modified.
+    """
 
     def git(*arguments: str) -> str:
         done = subprocess.run(["git", *arguments], cwd=config.PROJECT_DIR, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
-    return {"commit": commit or "unknown (not a git checkout)", "dirty": bool(git("status", "--porcelain")) if commit else None}
+    return {"commit": commit or "unknown (not a git checkout)", "dirty": bool(git("status", "--porcelain", "--", ".", ":(exclude)images", ":(exclude)reports")) if commit else None}
 
 
 def studies() -> dict:
