@@ -3,9 +3,12 @@
     python -m convlab.bench [--repeats 3] [--train-size 20000] [--output reports/bench.json]
 
 It measures, in one run:
-- CNN training throughput (images/s) of convlab's training path (`training.fit`) against plain Keras
-  (`model.fit` on numpy arrays, same model, batch size and images), alternating the two, as medians;
-  plain Keras is measured again in a fresh process with TensorFlow's own default kernels;
+- CNN training throughput (images/s) of convlab's training path (`training.fit`, validation included)
+  against plain Keras (`model.fit` on numpy arrays, same model, batch size and images): each timed run
+  trains a fresh model for `EPOCHS_PER_RUN` epochs and times every epoch but the first (which also
+  builds the graphs); the two paths take turns, in the order A B B A ..., so that a change in the shared
+  machine's speed falls on both; medians over all timed epochs. Plain Keras is measured again in a fresh process
+  with TensorFlow's own default kernels;
 - the share of the CPU's peak FLOP/s that training reaches, against a nominal peak derived from the
   CPU's clock and vector width and against a float32 matrix product measured here;
 and it reads what the report runs recorded: each notebook's wall time split into training and the rest
@@ -30,6 +33,7 @@ from pathlib import Path
 from convlab import config, records
 
 BENCH_FILE = "bench.json"
+EPOCHS_PER_RUN = 3  # all but the first are timed: graph building and first-call set-up fall in the first
 TRAINING_FLOPS_PER_MAC = 6  # forward: 2 FLOPs per MAC; backward: about twice the forward pass
 PLAIN_KERAS_SCRIPT = """
 import json, sys
@@ -48,18 +52,18 @@ def fit_images(dataset_name: str, data_dir: Path, train_size: int):
     return dataset, data.scale_images(x_fit), y_fit
 
 
-def plain_keras_images_per_second(model_config, x, y, batch_size: int) -> float:
-    """One epoch of `model.fit` on numpy arrays with Keras's defaults, fresh model, as images/s."""
+def plain_keras_images_per_second(model_config, x, y, batch_size: int) -> list[float]:
+    """`model.fit` on numpy arrays with Keras's defaults, fresh model: images/s of each epoch after the first."""
     import keras
 
-    from convlab import models
+    from convlab import models, training
 
     keras.utils.set_random_seed(0)
     model = models.build_model(model_config)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    started = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    return len(x) / (time.perf_counter() - started)
+    timer = training.EpochTimer()
+    model.fit(x, y, batch_size=batch_size, epochs=EPOCHS_PER_RUN, callbacks=[timer], verbose=0)
+    return [len(x) / seconds for seconds in timer.seconds[1:]]
 
 
 def plain_keras_runs(dataset_name: str, data_dir: str, train_size: str, batch_size: str, repeats: str) -> list[float]:
@@ -68,16 +72,16 @@ def plain_keras_runs(dataset_name: str, data_dir: str, train_size: str, batch_si
 
     _, x_fit, y_fit = fit_images(dataset_name, Path(data_dir), int(train_size))
     config_ = models.cnn_config(dataset_name)
-    return [plain_keras_images_per_second(config_, x_fit, y_fit, int(batch_size)) for _ in range(int(repeats))]
+    return [speed for _ in range(int(repeats)) for speed in plain_keras_images_per_second(config_, x_fit, y_fit, int(batch_size))]
 
 
-def convlab_images_per_second(model_config, dataset, batch_size: int) -> tuple[float, int]:
-    """One epoch of convlab's training path (`training.fit`: validation included), as images/s and images fitted."""
+def convlab_images_per_second(model_config, dataset, batch_size: int) -> list[float]:
+    """convlab's training path (`training.fit`, validation included), fresh model: images/s of each epoch after the first."""
     from convlab import training
 
-    _, record = training.fit(model_config, dataset, 0, training.TrainingConfig(epochs=1, batch_size=batch_size), verbose=0)
-    fitted = record["parameters"]["fit_size"]
-    return fitted / record["timing"]["train_seconds"], fitted
+    settings = training.TrainingConfig(epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN)
+    _, record = training.fit(model_config, dataset, 0, settings, verbose=0)
+    return [record["parameters"]["fit_size"] / seconds for seconds in record["history"]["epoch_seconds"][1:]]
 
 
 def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> dict:
@@ -87,9 +91,12 @@ def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: i
     dataset, x_fit, y_fit = fit_images(dataset_name, data_dir, train_size)
     model_config = models.cnn_config(dataset_name)
     ours, plain = [], []
-    for _ in range(repeats):
-        plain.append(plain_keras_images_per_second(model_config, x_fit, y_fit, batch_size))
-        ours.append(convlab_images_per_second(model_config, dataset, batch_size)[0])
+    for repeat in range(repeats):  # A B, B A, A B, ...: a drift in the machine's speed falls on both paths
+        for path in ("plain", "ours") if repeat % 2 == 0 else ("ours", "plain"):
+            if path == "plain":
+                plain.extend(plain_keras_images_per_second(model_config, x_fit, y_fit, batch_size))
+            else:
+                ours.extend(convlab_images_per_second(model_config, dataset, batch_size))
     defaults = _plain_keras_with_tensorflow_defaults(dataset_name, data_dir, train_size, batch_size, repeats)
     return {
         "model": model_config.name,
@@ -97,6 +104,8 @@ def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: i
         "batch_size": batch_size,
         "images_per_epoch": len(x_fit),
         "repeats": repeats,
+        "epochs_per_run": EPOCHS_PER_RUN,
+        "timed": "every epoch of each run but the first",
         "steps_per_execution": training.steps_per_execution(batch_size),
         "onednn": records.onednn_setting(),
         "convlab_images_per_second": ours,
@@ -298,7 +307,7 @@ def load(reports_dir: Path) -> dict | None:
 def describe(stored: dict | None) -> str:
     """The bench's findings in Markdown (or how to measure them)."""
     if stored is None:
-        return "No bench is stored for this report yet: `make bench` measures it (about two minutes) and this section shows it."
+        return "No bench is stored for this report yet: `make bench` measures it (about four minutes) and this section shows it."
     measured, flops = stored["throughput"], stored["flops"]
     median = statistics.median
     ours, plain = median(measured["convlab_images_per_second"]), median(measured["plain_keras_images_per_second"])
@@ -306,7 +315,8 @@ def describe(stored: dict | None) -> str:
     lines = [
         f"Measured {stored['created'][:10]} on {stored['environment']['cpu']} ({stored['environment']['cpu_count']} cores), "
         f"{measured['model']} on {measured['images_per_epoch']:,} {measured['dataset']} images per epoch, batch "
-        f"{measured['batch_size']}, median of {measured['repeats']} epochs per path:",
+        f"{measured['batch_size']}, {measured['repeats']} runs per path of {measured.get('epochs_per_run', 1)} epochs each, "
+        "the paths taking turns, medians over every epoch but each run's first:",
         f"- convlab's training path: {ours:,.0f} images/s, {ours / plain:.2f}× plain Keras ({plain:,.0f} images/s with "
         f"the same kernels); plain Keras with TensorFlow's default kernels: {defaults:,.0f} images/s "
         f"(convlab: {ours / defaults:.2f}×).",
@@ -332,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help=f"default: <reports-dir>/{BENCH_FILE}")
     parser.add_argument("--train-size", type=int, default=20000, help="images per timed epoch (a stratified subset)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per path")
     args = parser.parse_args(argv)
     bench = run_bench(
         config.resolve_data_dir(args.data_dir),

@@ -130,7 +130,8 @@ def git_state() -> dict:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
-    return {"commit": commit or "unknown (not a git checkout)", "dirty": bool(git("status", "--porcelain", "--", ".", ":(exclude)images", ":(exclude)reports")) if commit else None}
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)images", ":(exclude)reports")
+    return {"commit": commit or "unknown (not a git checkout)", "dirty": bool(changed) if commit else None}
 
 
 def studies() -> dict:

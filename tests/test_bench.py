@@ -48,7 +48,7 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     assert speed["images_per_epoch"] == 900 and speed["batch_size"] == 32 and speed["steps_per_execution"] == 16
     paths = ("convlab", "plain_keras", "plain_keras_tensorflow_defaults")
     for path in (f"{name}_images_per_second" for name in paths):
-        assert len(speed[path]) == 1 and speed[path][0] > 50, path
+        assert len(speed[path]) == bench.EPOCHS_PER_RUN - 1 and min(speed[path]) > 50, path
     assert speed["macs_per_image"] == 4_039_808
     assert flops["training_flops_per_image"] == 6 * 4_039_808
     assert 0 < flops["fraction_of_nominal_peak"] < 1 and 0 < flops["fraction_of_matmul"] < 1.5
