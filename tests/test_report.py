@@ -109,3 +109,24 @@ def test_a_subset_run_is_not_published(built, tmp_path):
     with pytest.raises(report.NotPublishable, match="subset"):
         report.publish(root, config.DATASETS, tmp_path / "published")
     assert not (tmp_path / "published").exists()
+
+
+def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeypatch):
+    def git(*arguments):
+        import subprocess
+
+        subprocess.run(["git", "-C", str(tmp_path), *arguments], check=True, capture_output=True)
+
+    for name in ("convlab/models.py", "images/mnist/figure.png", "reports/README.md"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(config, "PROJECT_DIR", tmp_path)
+    assert report.git_state()["dirty"] is False
+    (tmp_path / "images/mnist/figure.png").write_text("redrawn\n")
+    (tmp_path / "reports/report.html").write_text("built\n")
+    assert report.git_state()["dirty"] is False
+    (tmp_path / "convlab/models.py").write_text("edited\n")
+    assert report.git_state()["dirty"] is True
