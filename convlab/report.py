@@ -205,7 +205,7 @@ def title_block(root: Path, datasets: Sequence[str], built: datetime, state: dic
 
 
 def _run_settings(root: Path, datasets: Sequence[str]) -> str:
-    """The training settings and data sizes the records show, e.g. "profile cpu: seeds 0, 1, 2; batch 32; ..."."""
+    """The training settings and data sizes the records show, e.g. "...; seeds 0, 1, 2; batch 128 (FC) and 32 (CNN); ..."."""
     parts_ = []
     for dataset in datasets:
         try:
@@ -218,8 +218,9 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
         seeds = ", ".join(str(r["seed"]) for r in groups["cnn"])
         parts_.append(
             f"{config.DATASET_TITLES[dataset]}: {cnn['dataset']['train_size']:,} training and {cnn['dataset']['test_size']:,} "
-            f"test images; seeds {seeds}; batch {cnn['parameters']['batch_size']}; at most {fc['parameters']['epochs']} "
-            f"epochs (FC) and {cnn['parameters']['epochs']} (CNN), patience {cnn['parameters']['patience']}"
+            f"test images; seeds {seeds}; batch {fc['parameters']['batch_size']} (FC) and {cnn['parameters']['batch_size']} "
+            f"(CNN); at most {fc['parameters']['epochs']} epochs (FC) and {cnn['parameters']['epochs']} (CNN), "
+            f"patience {cnn['parameters']['patience']}"
         )
     return "; ".join(parts_) or "no training records"
 

@@ -91,6 +91,7 @@ def test_title_block_and_appendix(built):
     title = html.split("</header>", 1)[0]
     assert report.TITLE in title and "Commit" in title and "Fashion-MNIST, MNIST" in title
     assert "2,000 training and 500 test images" in title and "seeds 0" in title
+    assert re.search(r"batch \d+ \(FC\) and \d+ \(CNN\)", title), "each model family's batch"
     appendix = html.split('id="appendix"', 1)[1]
     for expected in ("Python", "CPU", "oneDNN kernels", "package tensorflow-cpu", "sha256 of the decompressed payload"):
         assert expected in appendix, expected
