@@ -267,7 +267,7 @@ PROFILES = {
         "cpu",
         seeds=(0, 1, 2),
         epochs=15,
-        cnn_epochs=3,
+        cnn_epochs=4,
         batch_size=32,
         fc_batch_size=128,
         patience=3,
@@ -332,7 +332,7 @@ class RunParameters:
     images_dir: Path
     profile: str = "cpu"
     patience: int = 3
-    cnn_epochs: int = 3
+    cnn_epochs: int = 4
     fc_batch_size: int = 128
 
     @classmethod

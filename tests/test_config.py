@@ -23,7 +23,7 @@ def test_profile_sets_what_is_left_at_auto(monkeypatch):
     monkeypatch.setattr(config, "gpu_available", lambda: False)
     cpu = params()
     assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.fc_batch_size, cpu.patience) == (
-        "cpu", (0, 1, 2), 15, 3, 32, 128, 3
+        "cpu", (0, 1, 2), 15, 4, 32, 128, 3
     )
     monkeypatch.setattr(config, "gpu_available", lambda: True)
     paper = params(seeds="", epochs="auto")
