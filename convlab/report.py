@@ -354,14 +354,36 @@ def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str
     )
 
 
-def to_pdf(source: Path, target: Path) -> int:
-    """The HTML page `source` as a PDF (WeasyPrint), written atomically; returns its number of pages."""
+def to_pdf(source: Path, target: Path) -> dict:
+    """The HTML page `source` as a PDF (WeasyPrint), written atomically.
+
+    Returns its number of pages and the pages on which something (a wide table, say) reaches past the right
+    margin, where the printed page cuts it off.
+    """
     import weasyprint
 
     document = weasyprint.HTML(filename=str(source)).render()
     with records.atomic_path(target) as temporary:
         document.write_pdf(temporary)
-    return len(document.pages)
+    return {"pdf_pages": len(document.pages), "pdf_pages_past_margin": pages_past_margin(document)}
+
+
+def pages_past_margin(document, tolerance: float = 1.0) -> list[int]:
+    """Numbers of the pages of a rendered WeasyPrint document with a box ending right of the page's content area."""
+
+    def right_edge(box) -> float:
+        edge = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
+        children = [child for child in getattr(box, "children", ()) if type(child).__name__ != "MarginBox"]
+        return max([edge, *(right_edge(child) for child in children)])
+
+    past = []
+    for number, page in enumerate(document.pages, start=1):
+        page_box = page._page_box  # WeasyPrint's layout tree (pinned version): the page and everything on it
+        limit = page_box.content_box_x() + page_box.width
+        content = [child for child in page_box.children if type(child).__name__ != "MarginBox"]
+        if any(right_edge(child) > limit + tolerance for child in content):
+            past.append(number)
+    return past
 
 
 def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -> str:
@@ -415,7 +437,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
             if pdf and not with_code:
                 printing = printer.submit(to_pdf, target, outputs[2])
         if printing is not None:
-            about["pdf_pages"] = printing.result()
+            about |= printing.result()
     stamp = records.environment_stamp()
     about["machine"] = {key: stamp[key] for key in ("cpu", "cpu_count", "os")}
     return [*outputs, records.write_json(root / "report.json", about)]

@@ -102,6 +102,18 @@ def test_pdf_has_pages(built):
     assert built[1]["report.pdf"].read_bytes().startswith(b"%PDF-")
     about = records.read_json(built[1]["report.json"])
     assert about["pdf_pages"] >= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
+    assert about["pdf_pages_past_margin"] == [], "a table or figure reaches past the printed page's right margin"
+
+
+def test_content_past_the_right_margin_is_found():
+    import weasyprint
+
+    style = (config.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
+    row = "<tr>" + "".join(f"<td>{123456.789 + column:.3f}</td>" for column in range(20)) + "</tr>"
+    narrow = "<p>text</p><table><tr><td>1</td><td>2</td></tr></table>"
+    for body, expected in ((narrow, []), (f"<p>text</p><div style='break-before: page'></div><table>{row}</table>", [2])):
+        page = f"<html><head><style>{style}</style></head><body>{body}</body></html>"
+        assert report.pages_past_margin(weasyprint.HTML(string=page).render()) == expected
 
 
 @pytest.mark.smoke
