@@ -142,7 +142,7 @@ def test_cache_key_covers_settings_kernels_and_profile(tiny, monkeypatch):
 
 def test_profile_sets_cnn_and_fc_settings_apart():
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
-    assert training.training_config_for(params, models.cnn_config("mnist")) == training.TrainingConfig(epochs=3, patience=3)
+    assert training.training_config_for(params, models.cnn_config("mnist")) == training.TrainingConfig(epochs=4, patience=3)
     assert training.training_config_for(params, models.fc_baseline_config("mnist")) == training.TrainingConfig(
         epochs=15, batch_size=128, patience=3
     )
