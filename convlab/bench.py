@@ -146,7 +146,7 @@ def nominal_peak_flops() -> dict:
         "flops_per_cycle_per_core": per_cycle,
         "vector": "AVX-512" if lanes == 16 else "AVX2" if lanes == 8 else "SSE",
         "gflops": cores * gigahertz * per_cycle,
-        "derivation": f"{cores} cores × {gigahertz} GHz × {per_cycle} FLOP/cycle "
+        "derivation": f"{cores} cores × {gigahertz:.2f} GHz × {per_cycle} FLOP/cycle "
         f"(2 FMA units × {lanes} float32 lanes × 2 FLOPs per FMA)",
     }
 

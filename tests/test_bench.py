@@ -15,9 +15,12 @@ def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
     monkeypatch.setattr(bench.os, "cpu_count", lambda: 2)
     peak = bench.nominal_peak_flops()
     assert peak["gflops"] == 2 * 2.5 * 64 and peak["vector"] == "AVX-512"
-    assert "2 cores × 2.5 GHz × 64 FLOP/cycle" in peak["derivation"]
+    assert "2 cores × 2.50 GHz × 64 FLOP/cycle" in peak["derivation"]
     monkeypatch.setattr(bench, "_cpu_flags", lambda: {"avx2", "fma"})
     assert bench.nominal_peak_flops()["gflops"] == 2 * 2.5 * 32
+    monkeypatch.setattr(records, "cpu_model", lambda: "Intel(R) Xeon(R) Processor")  # no clock in the name
+    monkeypatch.setattr(bench, "_mhz", lambda: 2599.998)
+    assert "2 cores × 2.60 GHz" in bench.nominal_peak_flops()["derivation"]
 
 
 def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
