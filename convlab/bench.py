@@ -1,6 +1,6 @@
 """`make bench`: what training and serving cost on this machine, in one JSON file and one table.
 
-    python -m convlab.bench [--repeats 3] [--train-size 20000] [--output reports/bench.json]
+    python -m convlab.bench [--repeats 5] [--train-size 20000] [--output reports/bench.json]
 
 It measures, in one run:
 - CNN training throughput (images/s) of convlab's training path (`training.fit`, validation included)
