@@ -330,10 +330,10 @@ class RunParameters:
     batch_size: int
     output_dir: Path
     images_dir: Path
-    profile: str = "cpu"
-    patience: int = 3
-    cnn_epochs: int = 4
-    fc_batch_size: int = 128
+    profile: str = "cpu"  # the defaults below are that profile's
+    patience: int = PROFILES["cpu"].patience
+    cnn_epochs: int = PROFILES["cpu"].cnn_epochs
+    fc_batch_size: int = PROFILES["cpu"].fc_batch_size
 
     @classmethod
     def from_notebook(
