@@ -8,6 +8,10 @@ earlier outputs as they were, and keeps the failed copy as `<name>.failed.ipynb`
 A run stopped by SIGTERM or Ctrl-C ends its notebook kernels and exits with 143 or 130; stopped in any
 way (SIGKILL too), it leaves only complete files behind, and the same command goes on from there: the
 notebooks that had finished are not executed again, and the trainings that had finished are reused.
+
+The notebooks of one run share a kernel (`SharedKernel`): it starts once, and before each notebook its
+namespace, figures and Keras state are cleared, so a notebook sees no variable of the one before it, but
+TensorFlow and the other libraries are imported once per run instead of once per notebook.
 """
 
 from __future__ import annotations
@@ -70,6 +74,79 @@ def kernel_name() -> str | None:
     return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else None
 
 
+# Run in the shared kernel before every notebook but the first: it leaves the state of a fresh kernel that has
+# imported libraries (no user variables, Keras's layer names and global state reset, cells numbered from 1).
+# Figures need nothing: the inline backend closes each at the end of the cell that drew it.
+RESET_CODE = """\
+if "keras" in __import__("sys").modules:
+    __import__("keras").backend.clear_session()
+get_ipython().reset(new_session=True)
+__import__("gc").collect()
+"""
+
+
+class SharedKernel:
+    """One notebook kernel for a whole run, handed to papermill for each notebook.
+
+    `prepare()` readies it for the next notebook: on first use it is started by papermill as usual
+    (same kernel, environment and working directory); later, `RESET_CODE` clears what the previous
+    notebook left. `close()` shuts it down.
+    """
+
+    def __init__(self, name: str | None):
+        from jupyter_client.manager import AsyncKernelManager
+
+        class Manager(AsyncKernelManager):
+            def client(self, **kwargs):  # papermill opens a client per notebook; `prepare` closes the last one
+                opened = super().client(**kwargs)
+                self.opened.append(opened)
+                return opened
+
+        self.manager = Manager(kernel_name=name or "python3")
+        self.manager.opened = []
+        self.notebooks = 0
+
+    def prepare(self) -> None:
+        """Close the previous notebook's client and, if the kernel has run a notebook, reset its state."""
+        while self.manager.opened:
+            self.manager.opened.pop().stop_channels()
+        self.notebooks += 1
+        if self.notebooks == 1 or not self.manager.has_kernel:
+            return
+        from jupyter_client.blocking import BlockingKernelClient
+
+        client = BlockingKernelClient()
+        client.load_connection_info(self.manager.get_connection_info())
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=60)
+            reply = client.execute_interactive(RESET_CODE, store_history=False, timeout=120, output_hook=lambda message: None)
+        finally:
+            client.stop_channels()
+        if reply["content"]["status"] != "ok":
+            content = reply["content"]
+            raise NotebookFailed(f"Clearing the shared kernel between notebooks failed: {content.get('ename')}: {content.get('evalue')}")
+
+    def close(self) -> None:
+        """Shut the kernel down (at once: the run is over)."""
+        from jupyter_core.utils import run_sync
+
+        while self.manager.opened:
+            self.manager.opened.pop().stop_channels()
+        if self.manager.has_kernel:
+            run_sync(self.manager.shutdown_kernel)(now=True)
+
+
+@contextlib.contextmanager
+def shared_kernel():
+    """A `SharedKernel` on the project's kernel (see `kernel_name`), shut down when the block ends."""
+    kernel = SharedKernel(kernel_name())
+    try:
+        yield kernel
+    finally:
+        kernel.close()
+
+
 def notebook_parameters(notebook: Path) -> set[str]:
     """Names declared in a notebook's `parameters` cell."""
     import papermill
@@ -77,8 +154,10 @@ def notebook_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool = True) -> Path:
-    """Execute one notebook into `<output_dir>/<notebook>.ipynb`, atomically."""
+def execute(
+    notebook: str, parameters: dict, output_dir: Path, *, progress: bool = True, kernel: SharedKernel | None = None
+) -> Path:
+    """Execute one notebook into `<output_dir>/<notebook>.ipynb`, atomically (in `kernel`, else in a kernel of its own)."""
     import papermill
 
     source = config.confined(config.NOTEBOOKS_DIR, f"{notebook}.ipynb", "The notebook")
@@ -91,18 +170,23 @@ def execute(notebook: str, parameters: dict, output_dir: Path, *, progress: bool
     declared = notebook_parameters(source)
     executed = output_dir / f"{notebook}.ipynb"
     failed = output_dir / f"{notebook}.failed.ipynb"
+    shared = {}
+    if kernel is not None:
+        kernel.prepare()
+        shared = {"km": kernel.manager}
     with records.atomic_path(executed) as temporary:
         try:
             papermill.execute_notebook(
                 str(source),
                 str(temporary),
                 parameters={key: value for key, value in parameters.items() if key in declared},
-                kernel_name=kernel_name(),
+                kernel_name=kernel.manager.kernel_name if kernel else kernel_name(),
                 cwd=str(config.NOTEBOOKS_DIR),
                 progress_bar=progress,
                 log_output=False,
                 stdout_file=sys.stdout,
                 stderr_file=sys.stderr,
+                **shared,
             )
         except papermill.PapermillExecutionError as error:
             shutil.copyfile(temporary, failed)
@@ -146,8 +230,11 @@ def run(
     root = config.output_folder(output_root or "", "--output-root", config.REPORTS_DIR)
     per_dataset = [notebook for notebook in notebooks if notebook not in config.CROSS_DATASET_NOTEBOOKS]
     across = [notebook for notebook in notebooks if notebook in config.CROSS_DATASET_NOTEBOOKS]
-    with locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"):
-        return _run_locked(root, datasets, per_dataset, across, parameters, progress, force)
+    with (
+        locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"),
+        shared_kernel() as kernel,
+    ):
+        return _run_locked(root, datasets, per_dataset, across, parameters, progress, force, kernel)
 
 
 def locked_folders(root: Path, datasets: Sequence[str], per_dataset: Sequence[str], across: Sequence[str]) -> list[Path]:
@@ -165,13 +252,14 @@ def _run_locked(
     parameters: dict,
     progress: bool,
     force: bool,
+    kernel: SharedKernel | None = None,
 ) -> list[Path]:
     cold = not any(stored_records(root / dataset) for dataset in datasets)
     rendered = []
     for dataset in datasets if per_dataset else ():
         output_dir = root / dataset
         values = parameters | {"dataset": dataset, "output_dir": str(output_dir)}
-        rendered += _run_in_order(per_dataset, values, output_dir, [output_dir], dataset, progress, cold, force)
+        rendered += _run_in_order(per_dataset, values, output_dir, [output_dir], dataset, progress, cold, force, kernel=kernel)
     if across and len(set(datasets)) < 2:
         print(f"\nSkipping {', '.join(across)}: it compares datasets, and this run has only {', '.join(datasets)}.")
     elif across:
@@ -179,7 +267,7 @@ def _run_locked(
         sources = [root / dataset for dataset in datasets]
         bench_file = [root / "bench.json"]  # 10's appendix shows the latest bench
         rendered += _run_in_order(
-            across, values, root / config.COMPARISON_FOLDER, sources, "all datasets", progress, cold, force, bench_file
+            across, values, root / config.COMPARISON_FOLDER, sources, "all datasets", progress, cold, force, bench_file, kernel
         )
     return rendered
 
@@ -287,6 +375,7 @@ def _run_in_order(
     cold: bool,
     force: bool,
     files: Sequence[Path] = (),
+    kernel: SharedKernel | None = None,
 ) -> list[Path]:
     """Execute (or refresh) and render `notebooks` into `output_dir`; their times go to `pipeline.json` there.
 
@@ -321,7 +410,7 @@ def _run_in_order(
         print(f"\n=== {notebook} on {label} ===", flush=True)
         stopped = None
         _mark(output_dir / "pipeline.json", running={"notebook": notebook, "since": time.time()})
-        execute(notebook, parameters, output_dir, progress=progress)
+        execute(notebook, parameters, output_dir, progress=progress, kernel=kernel)
         rendered.append(render_html(executed))
         finished = {notebook: {"key": keys[notebook], "results": results_state(sources, files)}}
         _mark(output_dir / "pipeline.json", running=None, executed=finished)

@@ -264,6 +264,19 @@ def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params:
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
     """The Keras model that a result record describes (refused if its file is missing or was changed)."""
+    return keras.models.load_model(_intact_model_file(record, models_dir), safe_mode=True)  # never runs code stored in the file
+
+
+def load_trained_weights(model: keras.Model, record: dict, models_dir: str | Path) -> keras.Model:
+    """`model`, a model of the same configuration, with the weights of the run a record describes (checked as above).
+
+    Cheaper than loading a model: the model is not rebuilt, and functions Keras has traced for it stay valid.
+    """
+    model.load_weights(_intact_model_file(record, models_dir))
+    return model
+
+
+def _intact_model_file(record: dict, models_dir: str | Path) -> Path:
     path = model_file_of(record, models_dir)
     if not _model_intact(record, models_dir):
         state = "differs from the one the record was written with" if path.is_file() else "is missing"
@@ -271,4 +284,4 @@ def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
             f"The model file {path} named by the result record {state}; rerun the notebook that trains it "
             f"(it trains the model again)."
         )
-    return keras.models.load_model(path, safe_mode=True)  # never runs Python code stored in the file (Lambda layers)
+    return path

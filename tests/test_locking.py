@@ -45,7 +45,7 @@ def hold_from_another_process():
 def runs(monkeypatch) -> list[tuple]:
     """The report folders `pipeline.run` works on, recorded instead of executing notebooks."""
     calls = []
-    monkeypatch.setattr(pipeline, "_run_in_order", lambda notebooks, values, output_dir, *rest: calls.append(output_dir) or [])
+    monkeypatch.setattr(pipeline, "_run_in_order", lambda notebooks, values, output_dir, *rest, **options: calls.append(output_dir) or [])
     return calls
 
 
