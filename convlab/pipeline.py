@@ -123,9 +123,9 @@ class SharedKernel:
             reply = client.execute_interactive(RESET_CODE, store_history=False, timeout=120, output_hook=lambda message: None)
         finally:
             client.stop_channels()
-        if reply["content"]["status"] != "ok":
-            content = reply["content"]
-            raise NotebookFailed(f"Clearing the shared kernel between notebooks failed: {content.get('ename')}: {content.get('evalue')}")
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise NotebookFailed(f"Clearing the kernel between notebooks failed: {content.get('ename')}: {content.get('evalue')}")
 
     def close(self) -> None:
         """Shut the kernel down (at once: the run is over)."""

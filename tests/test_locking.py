@@ -45,7 +45,12 @@ def hold_from_another_process():
 def runs(monkeypatch) -> list[tuple]:
     """The report folders `pipeline.run` works on, recorded instead of executing notebooks."""
     calls = []
-    monkeypatch.setattr(pipeline, "_run_in_order", lambda notebooks, values, output_dir, *rest, **options: calls.append(output_dir) or [])
+
+    def record(notebooks, values, output_dir, *rest, **options):
+        calls.append(output_dir)
+        return []
+
+    monkeypatch.setattr(pipeline, "_run_in_order", record)
     return calls
 
 

@@ -11,7 +11,7 @@ from convlab import config, pipeline
 
 FIRST = [
     "import os\nprint(os.getpid())",
-    "import keras\nleft_behind = 'a variable of the first notebook'\nprint(keras.layers.Dense(1).name, keras.layers.Dense(1).name)",
+    "import keras\nleft_behind = 'a variable of the first notebook'\nprint(*(keras.layers.Dense(1).name for _ in range(2)))",
 ]
 SECOND = [
     "import os\nprint(os.getpid())",
