@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -105,6 +106,7 @@ class SharedKernel:
         self.manager = Manager(kernel_name=name or "python3")
         self.manager.opened = []
         self.notebooks = 0
+        self.resetter = None  # a client of our own that sends `RESET_CODE`
 
     def prepare(self) -> None:
         """Close the previous notebook's client and, if the kernel has run a notebook, reset its state."""
@@ -113,16 +115,14 @@ class SharedKernel:
         self.notebooks += 1
         if self.notebooks == 1 or not self.manager.has_kernel:
             return
-        from jupyter_client.blocking import BlockingKernelClient
+        if self.resetter is None:
+            from jupyter_client.blocking import BlockingKernelClient
 
-        client = BlockingKernelClient()
-        client.load_connection_info(self.manager.get_connection_info())
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=60)
-            reply = client.execute_interactive(RESET_CODE, store_history=False, timeout=120, output_hook=lambda message: None)
-        finally:
-            client.stop_channels()
+            self.resetter = BlockingKernelClient()
+            self.resetter.load_connection_info(self.manager.get_connection_info())
+            self.resetter.start_channels()
+            self.resetter.wait_for_ready(timeout=60)
+        reply = self.resetter.execute_interactive(RESET_CODE, store_history=False, timeout=120, output_hook=lambda message: None)
         content = reply["content"]
         if content["status"] != "ok":
             raise NotebookFailed(f"Clearing the kernel between notebooks failed: {content.get('ename')}: {content.get('evalue')}")
@@ -133,6 +133,8 @@ class SharedKernel:
 
         while self.manager.opened:
             self.manager.opened.pop().stop_channels()
+        if self.resetter is not None:
+            self.resetter.stop_channels()
         if self.manager.has_kernel:
             run_sync(self.manager.shutdown_kernel)(now=True)
 
@@ -186,6 +188,7 @@ def execute(
                 log_output=False,
                 stdout_file=sys.stdout,
                 stderr_file=sys.stderr,
+                request_save_on_cell_execute=False,  # written once at the end (a temporary file: no one reads it before)
                 **shared,
             )
         except papermill.PapermillExecutionError as error:
@@ -198,13 +201,20 @@ def execute(
     return executed
 
 
+@functools.cache
+def html_exporter():
+    """nbconvert's HTML exporter, made once per process (it loads its templates when made)."""
+    import nbconvert
+
+    return nbconvert.HTMLExporter()
+
+
 def render_html(executed: Path) -> Path:
     """Render an executed notebook to HTML beside it, atomically."""
-    import nbconvert
     import nbformat
 
     notebook = nbformat.read(executed, as_version=4)
-    body, _ = nbconvert.HTMLExporter().from_notebook_node(notebook)
+    body, _ = html_exporter().from_notebook_node(notebook)
     target = executed.with_suffix(".html")
     with records.atomic_path(target) as temporary:
         temporary.write_text(body, encoding="utf-8")
@@ -278,19 +288,26 @@ def stored_records(output_dir: Path) -> list[Path]:
     return records.committed([*results.glob("*.json"), *(results / "reference").glob("*.json")])
 
 
-def trained_since(output_dir: Path, since: datetime) -> list[dict]:
-    """Records of the runs trained (not reused) in this report folder since `since`.
+def record_versions(output_dir: Path) -> dict[Path, int]:
+    """Every stored training record of a report folder with its modification time (ns)."""
+    return {path: path.stat().st_mtime_ns for path in stored_records(output_dir)}
 
-    A reused run keeps its record, whose `created` time is that of its training.
+
+def trained_since(output_dir: Path, before: dict[Path, int]) -> list[dict]:
+    """Records of the runs trained in this report folder since `before` (`record_versions` then) was taken.
+
+    Training writes a record; reusing a run leaves its record untouched. Comparing files, not the
+    records' `created` times (whole seconds), keeps a run trained at the end of one notebook from
+    counting for the next one too.
     """
     trained = []
-    for path in stored_records(output_dir):
+    for path, version in record_versions(output_dir).items():
+        if before.get(path) == version:
+            continue
         try:
-            record = records.read_record(path)
+            trained.append(records.read_record(path))
         except records.MissingResultError:
             continue
-        if datetime.fromisoformat(record["created"]) >= since.replace(microsecond=0):
-            trained.append(record)
     return trained
 
 
@@ -410,11 +427,12 @@ def _run_in_order(
         print(f"\n=== {notebook} on {label} ===", flush=True)
         stopped = None
         _mark(output_dir / "pipeline.json", running={"notebook": notebook, "since": time.time()})
+        before = record_versions(output_dir)
         execute(notebook, parameters, output_dir, progress=progress, kernel=kernel)
         rendered.append(render_html(executed))
         finished = {notebook: {"key": keys[notebook], "results": results_state(sources, files)}}
         _mark(output_dir / "pipeline.json", running=None, executed=finished)
-        trained = trained_since(output_dir, started)
+        trained = trained_since(output_dir, before)
         timings[notebook] = {
             "seconds": round(time.perf_counter() - clock, 1),
             "training_seconds": round(sum(record["timing"]["train_seconds"] for record in trained), 1),

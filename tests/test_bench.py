@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,6 +41,26 @@ def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
     assert totals["cold"]["seconds"] == 430.0 and totals["cold"]["training_seconds"] == 360.0
     assert totals["cold"]["share_outside_training"] == pytest.approx(70 / 430)
     assert totals["warm"]["share_outside_training"] == 1.0
+
+
+def test_a_training_counts_for_the_notebook_that_ran_it_only(tmp_path):
+    """Records carry their creation time in whole seconds; a notebook that starts in the second in which the one
+    before it stored its last run must not count that run as its own."""
+
+    def store(name: str, train_seconds: float) -> None:
+        record = {key: {} for key in records.REQUIRED_KEYS} | {"schema_version": records.SCHEMA_VERSION, "seed": 0}
+        record |= {"created": datetime.now(UTC).isoformat(timespec="seconds"), "timing": {"train_seconds": train_seconds}}
+        records.write_json(tmp_path / "results" / f"{name}-seed0.json", record)
+
+    (tmp_path / "results").mkdir()
+    store("fc", 10.0)
+    before_first = pipeline.record_versions(tmp_path)
+    store("cnn", 40.0)  # the first notebook trains, and stores its run last
+    before_second = pipeline.record_versions(tmp_path)  # the next notebook starts at once (same second)
+    assert [record["timing"]["train_seconds"] for record in pipeline.trained_since(tmp_path, before_first)] == [40.0]
+    assert pipeline.trained_since(tmp_path, before_second) == []
+    store("fc", 12.0)  # trained again (a changed input): the record is rewritten
+    assert [record["timing"]["train_seconds"] for record in pipeline.trained_since(tmp_path, before_second)] == [12.0]
 
 
 def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, capsys):
