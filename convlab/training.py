@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +34,22 @@ RESULT_CODE = {
     "transforms": ("pixel_permutation",),
 }
 INFERENCE_BATCH = 1000  # images per call when evaluating, validating and predicting
+RETRACING_NOTICE = "triggered tf.function retracing"
+
+
+class _WithoutRetracingNotice(logging.Filter):
+    """Drops TensorFlow's warning that a function "triggered tf.function retracing".
+
+    Every model trained or loaded here traces its own prediction function once. TensorFlow counts
+    those tracings across models (they share the function's code) and, after five in a process,
+    warns of a retracing loop that is not there; the notebooks of a report run share a process.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING_NOTICE not in record.getMessage()
+
+
+tf.get_logger().addFilter(_WithoutRetracingNotice())
 IMAGES_PER_EXECUTION = 512  # training steps run back to back in one graph call (same result, less Python per step)
 
 

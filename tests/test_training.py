@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from convlab import config, data, models, records, training
 
@@ -217,3 +219,16 @@ def test_a_model_file_carrying_python_code_is_refused(tmp_path):
     record = {"model": {"name": "cnn"}, "seed": 0, "model_file": model_file.name, "model_sha256": records.file_sha256(model_file)}
     with pytest.raises(ValueError, match="safe_mode"):
         training.load_trained_model(record, tmp_path)
+
+
+def test_only_the_retracing_notice_is_dropped_from_tensorflow_warnings():
+    logger, seen = tf.get_logger(), []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = seen.append
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 5 calls to <function f> %s. Tracing is expensive.", training.RETRACING_NOTICE)
+        logger.warning("another TensorFlow warning")
+    finally:
+        logger.removeHandler(handler)
+    assert [record.getMessage() for record in seen] == ["another TensorFlow warning"]
