@@ -10,7 +10,7 @@ way (SIGKILL too), it leaves only complete files behind, and the same command go
 notebooks that had finished are not executed again, and the trainings that had finished are reused.
 
 The notebooks of one run share a kernel (`SharedKernel`): it starts once, and before each notebook its
-namespace, figures and Keras state are cleared, so a notebook sees no variable of the one before it, but
+variables and Keras's global state are cleared, so a notebook sees no variable of the one before it, but
 TensorFlow and the other libraries are imported once per run instead of once per notebook.
 """
 
@@ -105,15 +105,13 @@ class SharedKernel:
 
         self.manager = Manager(kernel_name=name or "python3")
         self.manager.opened = []
-        self.notebooks = 0
         self.resetter = None  # a client of our own that sends `RESET_CODE`
 
     def prepare(self) -> None:
         """Close the previous notebook's client and, if the kernel has run a notebook, reset its state."""
         while self.manager.opened:
             self.manager.opened.pop().stop_channels()
-        self.notebooks += 1
-        if self.notebooks == 1 or not self.manager.has_kernel:
+        if not self.manager.has_kernel:  # papermill starts it for the first notebook
             return
         if self.resetter is None:
             from jupyter_client.blocking import BlockingKernelClient

@@ -62,8 +62,7 @@ def shifted_accuracy(model, images: np.ndarray, labels: np.ndarray, shifts: tupl
     Every shifted copy goes through one `predict` call (a call per copy costs about 50 ms of set-up each);
     the unshifted images are predicted once, however many directions list shift 0.
     """
-    moves = {(down * shift, right * shift) for down, right in SHIFT_DIRECTIONS.values() for shift in shifts}
-    moves = sorted(moves)
+    moves = sorted({(down * shift, right * shift) for down, right in SHIFT_DIRECTIONS.values() for shift in shifts})
     stacked = np.concatenate([transforms.shift_images(images, rows, columns) for rows, columns in moves])
     probabilities = model.predict(data.scale_images(stacked), batch_size=training.INFERENCE_BATCH, verbose=0)
     correct = (np.argmax(probabilities, axis=1) == np.tile(labels, len(moves))).reshape(len(moves), len(labels))

@@ -34,6 +34,8 @@ RESULT_CODE = {
     "transforms": ("pixel_permutation",),
 }
 INFERENCE_BATCH = 1000  # images per call when evaluating, validating and predicting
+IMAGES_PER_EXECUTION = 512  # training steps run back to back in one graph call (same result, less Python per step)
+
 RETRACING_NOTICE = "triggered tf.function retracing"
 
 
@@ -50,7 +52,6 @@ class _WithoutRetracingNotice(logging.Filter):
 
 
 tf.get_logger().addFilter(_WithoutRetracingNotice())
-IMAGES_PER_EXECUTION = 512  # training steps run back to back in one graph call (same result, less Python per step)
 
 
 @dataclass(frozen=True)
