@@ -3,9 +3,18 @@
 `run_training_locally` runs `sagemaker_entry/train.py` in a subprocess with the `SM_*`
 environment of a training job; `pack_model` writes `model.tar.gz` in the layout the
 TensorFlow Serving container expects (`1/` SavedModel, `code/inference.py`);
-`LocalEndpoint` serves that tarball on 127.0.0.1 with the container's routes
-(`GET /ping`, `POST /invocations`), running the artifact's own `inference.py` in front of
-the SavedModel, as the container does in front of TensorFlow Serving.
+`serve` serves that tarball on 127.0.0.1 through the TF Serving container's own front-end
+(`container.ContainerEndpoint`) when its reference code and the image's environment are here,
+and otherwise through `LocalEndpoint`, a fallback with the container's routes (`GET /ping`,
+`POST /invocations`) that runs the artifact's own `inference.py` in front of the SavedModel.
+
+The images: training in TensorFlow 2.21 (`TRAINING_IMAGE_VERSION`, the version of the local pins, so a
+job trains what the notebooks train) and serving in TF Serving 2.20 (`SERVING_IMAGE_VERSION`, the newest
+serving image; it keeps a handler's 4xx statuses). A SavedModel written by TF 2.21 loads in TF Serving 2.20
+when every op of its graphs is registered in 2.20 with no attribute 2.20 does not know: TensorFlow writes a
+SavedModel with default-valued attributes stripped for exactly this forward compatibility, and the graphs
+of these models use long-standing ops only. The tests check the rule itself: the TF Serving stand-in loads
+the exported SavedModel in TensorFlow 2.20 and must predict what TF 2.21 predicts.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,7 +41,9 @@ import numpy as np
 from convlab import config, records
 
 ENTRY_DIR = config.PACKAGE_DIR / "sagemaker_entry"
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's own limit for a real-time invocation payload
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker Runtime's limit for a real-time invocation payload
+TRAINING_IMAGE_VERSION = "2.21"
+SERVING_IMAGE_VERSION = "2.20"
 
 
 def stage_source(target: Path) -> Path:
@@ -125,7 +137,14 @@ class _ServingResponse:
 
 
 class LocalEndpoint:
-    """Serve a `model.tar.gz` on 127.0.0.1 with the TF Serving container's routes and the artifact's own handlers."""
+    """The fallback: serve a `model.tar.gz` on 127.0.0.1 with the container's routes and the artifact's own handlers.
+
+    Used where the container's own front-end cannot run (no `../shared/reference`, or no environment with the
+    serving image's packages). A handler's `RequestError` answers with its status and falcon's body
+    (`{"title", "description"}`), as TF Serving 2.20's front-end does; any other exception answers 500.
+    """
+
+    front_end = "convlab's fallback endpoint (deployment.LocalEndpoint), not the container's code"
 
     def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES):
         import tensorflow as tf
@@ -181,6 +200,10 @@ class LocalEndpoint:
             def _error(self, status: int, message: str) -> None:
                 self._answer(status, json.dumps({"error": message}).encode())
 
+            def _refused(self, error) -> None:
+                title = f"{error.status} {HTTPStatus(error.status).phrase}"
+                self._answer(error.status, json.dumps({"title": title, "description": error.message}).encode())
+
             def do_GET(self):
                 if self.path == "/ping":
                     self._answer(200, b"{}")
@@ -209,7 +232,7 @@ class LocalEndpoint:
                     request = endpoint.handlers.input_handler(_Body(body), context)
                     answer, content_type = endpoint.handlers.output_handler(endpoint.predict(request), context)
                 except endpoint.handlers.RequestError as error:
-                    self._error(error.status, str(error))
+                    self._refused(error)
                 except Exception as error:  # the container's behaviour: 500 with the message
                     self._error(500, str(error))
                 else:
@@ -227,6 +250,21 @@ class LocalEndpoint:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def serve(tarball: Path, version: str = SERVING_IMAGE_VERSION):
+    """An endpoint for the artifact: the container's own front-end of that version where it can run, else the fallback.
+
+    The endpoint's `front_end` says which one answered; `fallback_reason` why the container's did not.
+    """
+    from convlab import container
+
+    try:
+        return container.ContainerEndpoint(tarball, version)
+    except FileNotFoundError as missing:
+        endpoint = LocalEndpoint(tarball)
+        endpoint.fallback_reason = str(missing)
+        return endpoint
 
 
 class _Body:
@@ -292,32 +330,57 @@ def measure_serving(url: str, images: np.ndarray, repeats: int = 200, batch_size
     }
 
 
-BAD_REQUEST_EXAMPLES = {  # case → (body, content type): what a user might send by mistake
-    "not JSON": (b"{instances: oops", "application/json"),
-    "no instances key": (b'{"images": []}', "application/json"),
-    "wrong shape": (b'{"instances": [[1, 2, 3]]}', "application/json"),
-    "non-numeric": (json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "application/json"),
-    "NaN": (b'{"instances": [[' + b",".join([b"NaN"] * 784) + b"]]}", "application/json"),
-    "infinite": (b'{"instances": [[' + b",".join([b"Infinity"] * 784) + b"]]}", "application/json"),
-    "out of range": (json.dumps({"instances": [[[300] * 28] * 28]}).encode(), "application/json"),
-    "empty body": (b"", "application/json"),
-    "too many images": (json.dumps({"instances": [[0] * 784] * 257}, separators=(",", ":")).encode(), "application/json"),
-    "unsupported content type": (b"\x89PNG", "image/png"),
-    "CSV with text": (b"a,b,c", "text/csv"),
+BAD_REQUEST_EXAMPLES = {  # case → (body, content type, status under TF Serving 2.20): what a user might send by mistake
+    "not JSON": (b"{instances: oops", "application/json", 400),
+    "no instances key": (b'{"images": []}', "application/json", 400),
+    "instances not a list": (b'{"instances": "image.png"}', "application/json", 400),
+    "value_range not a string": (b'{"instances": [[0]], "value_range": [0, 1]}', "application/json", 400),
+    "nested too deeply": (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", 400),
+    "wrong shape": (b'{"instances": [[1, 2, 3]]}', "application/json", 400),
+    "non-numeric": (json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "application/json", 400),
+    "booleans as pixels": (json.dumps({"instances": [[True] * 784]}).encode(), "application/json", 400),
+    "NaN": (b'{"instances": [[' + b",".join([b"NaN"] * 784) + b"]]}", "application/json", 400),
+    "infinite": (b'{"instances": [[' + b",".join([b"Infinity"] * 784) + b"]]}", "application/json", 400),
+    "out of range": (json.dumps({"instances": [[[300] * 28] * 28]}).encode(), "application/json", 400),
+    "empty body": (b"", "application/json", 400),
+    "too many images": (json.dumps({"instances": [[0] * 784] * 257}, separators=(",", ":")).encode(), "application/json", 413),
+    "unsupported content type": (b"\x89PNG", "image/png", 415),
+    "CSV with text": (b"a,b,c", "text/csv", 400),
 }
 
 
-def bad_request_table(url: str, oversized_bytes: int | None = None):
-    """Each example bad request sent to the endpoint: the status and the message it got back."""
+def error_message(answer: dict) -> str:
+    """The message of an error body: falcon's `description` (TF 2.20 and later) or the front-end's `error`."""
+    return str(answer.get("description") or answer.get("error") or answer.get("title") or "")
+
+
+def through_invoke_endpoint(status: int) -> str:
+    """What a client of the real endpoint gets for a container answer with this status (`invoke_endpoint`)."""
+    if status == 200:
+        return "the answer"
+    return f"ModelError, OriginalStatusCode {status}, OriginalMessage: the body"
+
+
+def bad_request_table(url: str):
+    """Each example bad request sent to the endpoint: the status and message it answered, and what a client sees.
+
+    A body over SageMaker Runtime's 6 MB payload limit never reaches the container: the runtime refuses it
+    with a ValidationError, so it is not sent here.
+    """
     import pandas as pd
 
-    examples = dict(BAD_REQUEST_EXAMPLES)
-    if oversized_bytes:
-        examples["body over the size cap"] = (b"0" * oversized_bytes, "application/json")
     rows = []
-    for case, (body, content_type) in examples.items():
+    for case, (body, content_type, _) in BAD_REQUEST_EXAMPLES.items():
         status, answer = invoke(url, body, content_type)
-        rows.append({"request": case, "content type": content_type, "status": status, "message": answer.get("error", "")})
+        rows.append(
+            {
+                "request": case,
+                "content type": content_type,
+                "status": status,
+                "message": error_message(answer),
+                "through invoke_endpoint": through_invoke_endpoint(status),
+            }
+        )
     return pd.DataFrame(rows).set_index("request")
 
 

@@ -34,6 +34,25 @@ def isolated_sources(tmp_path_factory, monkeypatch):
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
 
 
+JOB_HYPERPARAMETERS = {"dataset": "fashion_mnist", "model": "cnn", "epochs": 1, "train-size": 600, "test-size": 200, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def trained(shared_data, tmp_path_factory):
+    """One run of the entry script as a SageMaker training job would run it (a CNN, one epoch on 600 images)."""
+    from convlab import deployment
+
+    return deployment.run_training_locally(tmp_path_factory.mktemp("job"), shared_data, JOB_HYPERPARAMETERS)
+
+
+@pytest.fixture(scope="session")
+def tarball(trained, tmp_path_factory) -> Path:
+    """`model.tar.gz` packed from that job's model folder, as the job writes it."""
+    from convlab import deployment
+
+    return deployment.pack_model(trained["model_dir"], tmp_path_factory.mktemp("artifact") / "model.tar.gz")
+
+
 @pytest.fixture(scope="session")
 def fashion(shared_data) -> data.Dataset:
     return data.load_dataset("fashion_mnist", shared_data)

@@ -584,17 +584,38 @@ def entry_script():
     return module
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """An untrained FC network exported, packed and served as a training job's artifact would be.
-
-    Bad requests are refused before the model is called, so its weights do not matter here.
-    """
+def untrained_artifact(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("artifact")
     model = models.build_model(models.fc_baseline_config("fashion_mnist"))
     entry_script().export_for_serving(model, folder / "model", data.SPECS["fashion_mnist"].class_names)
-    tarball = deployment.pack_model(folder / "model", folder / "model.tar.gz")
+    return folder, deployment.pack_model(folder / "model", folder / "model.tar.gz")
+
+
+@pytest.fixture(scope="module")
+def fallback_served(tmp_path_factory):
+    folder, tarball = untrained_artifact(tmp_path_factory)
     with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000) as endpoint:
+        yield endpoint, folder
+
+
+@pytest.fixture(scope="module", params=["container", "fallback"])
+def served(request, tmp_path_factory):
+    """An untrained FC network exported, packed and served as a training job's artifact would be.
+
+    Served by the TF Serving container's own front-end (the image mode aws deploys to) and by the fallback
+    endpoint: both must answer alike. Bad requests are refused before the model is called, so its weights
+    do not matter here.
+    """
+    from convlab import container
+
+    folder, tarball = untrained_artifact(tmp_path_factory)
+    if request.param == "container":
+        if not container.reference_available(deployment.SERVING_IMAGE_VERSION):
+            pytest.skip(f"the containers' reference front-end is not in {container.reference_dir()}")
+        endpoint = container.ContainerEndpoint(tarball, deployment.SERVING_IMAGE_VERSION)
+    else:
+        endpoint = deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000)
+    with endpoint:
         yield endpoint, folder
 
 
@@ -617,25 +638,37 @@ SEND_784 = "send 784 numbers per image"
 SCALE = 'scale them, or declare "value_range" ("0-255" or "0-1")'
 NAN = b'{"instances": [[' + b",".join([b"NaN"] * 784) + b"]]}"
 INFINITE = NAN.replace(b"NaN", b"Infinity")
+SEND_NUMBERS = "send numbers only"
+DEEP = b'{"instances": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
 ENDPOINT_CASES = [  # (case, path, body, content type, status, problem, fix)
-    ("not JSON", URL, b"{instances: oops", JSON, 400, "The body is not valid JSON", 'send {"instances": [[28×28 numbers], ...]}'),
+    ("not JSON", URL, b"{instances: oops", JSON, 400, "The body is not valid JSON", 'send {"instances": [[784 numbers], ...]}'),
     ("no instances key", URL, b'{"images": []}', JSON, 400, 'The JSON body has no "instances" key', 'send {"instances": [image'),
     ("a JSON list, not an object", URL, b"[1, 2]", JSON, 400, 'no "instances" key', 'send {"instances": [image, ...]}'),
-    ("wrong shape", URL, instances([[1, 2, 3]]), JSON, 400, "Images of shape (3,) cannot be read", "each image must be 28×28"),
-    ("ragged images", URL, instances([IMAGE, [[0] * 27] * 28]), JSON, 400, "not all the same shape", SEND_784),
-    ("non-numeric", URL, instances([[["a"] * 28] * 28]), JSON, 400, "not all numeric", SEND_784),
+    ("instances a string", URL, b'{"instances": "x.png"}', JSON, 400, '"instances" is a string', "send a list of images"),
+    ("instances an object", URL, b'{"instances": {"a": 1}}', JSON, 400, '"instances" is an object', "send a list of images"),
+    ("value_range a list", URL, instances([IMAGE], value_range=[0, 1]), JSON, 400, '"value_range" is a list', 'the string "0-255"'),
+    ("value_range a number", URL, instances([IMAGE], value_range=255), JSON, 400, '"value_range" is a number', '"0-1"'),
+    ("nested 50,000 deep", URL, DEEP, JSON, 400, "nested too deeply", "an image is at most 28×28×1"),
+    ("an image that is a number", URL, instances([7]), JSON, 400, "Image 0 is a number", "send each image as 784 numbers"),
+    ("wrong shape", URL, instances([[1, 2, 3]]), JSON, 400, "Image 0 has shape 3", "each image must be 28×28"),
+    ("ragged images", URL, instances([IMAGE, [[0] * 27] * 28]), JSON, 400, "Image 1 has shape 28×27", "each image must be 28×28"),
+    ("non-numeric", URL, instances([[["a"] * 28] * 28]), JSON, 400, "Image 0 holds a string where a pixel", SEND_NUMBERS),
+    ("booleans as pixels", URL, instances([[True] * 784]), JSON, 400, "Image 0 holds a boolean where a pixel", SEND_NUMBERS),
+    ("null as a pixel", URL, instances([[None] * 784]), JSON, 400, "Image 0 holds null where a pixel", SEND_NUMBERS),
     ("NaN", URL, NAN, JSON, 400, "The images contain NaN or infinite values", "send finite pixel values"),
     ("infinite", URL, INFINITE, JSON, 400, "The images contain NaN or infinite values", "send finite pixel values"),
     ("out of range", URL, instances([[[300] * 28] * 28]), JSON, 400, "Pixel values span 300 to 300, outside 0-255", SCALE),
     ("negative", URL, instances([[[-1] * 28] * 28]), JSON, 400, "Pixel values span -1 to -1, outside 0-255", SCALE),
     ("over 1 in unit range", URL, instances([[[2] * 28] * 28], value_range="0-1"), JSON, 400, "span 2 to 2, outside 0-1", SCALE),
-    ("unknown value range", URL, instances([IMAGE], value_range="0-100"), JSON, 400, "'0-100' is not supported", 'or "0-1"'),
+    ("unknown value range", URL, instances([IMAGE], value_range="0-100"), JSON, 400, "\"value_range\" is '0-100'", 'or "0-1"'),
     ("empty body", URL, b"", JSON, 400, "The request body is empty", "send at least one 28×28 image"),
     ("empty list", URL, instances([]), JSON, 400, "No images in the request", "send a non-empty list of 28×28 images"),
     ("too many images", URL, instances([[0] * 784] * 257), JSON, 413, "257 images in one request; the limit is 256", "split"),
     ("unsupported content type", URL, b"\x89PNG", "image/png", 415, "'image/png' is not supported", "use application/json or"),
-    ("CSV with text", URL, b"a,b,c", CSV, 400, "not all numeric", SEND_784),
+    ("CSV with text", URL, b"a,b,c", CSV, 400, "CSV line 1 holds a value that is not a number", "send 784 numbers per line"),
     ("CSV not UTF-8", URL, b"\xff\xfe\x00", CSV, 400, "The CSV body is not UTF-8 text", "send one image per line, 784 values"),
+]
+FALLBACK_ONLY_CASES = [  # SageMaker Runtime's payload cap and routing happen before the container's front-end
     ("body over the size cap", URL, b"0" * 1_100_000, JSON, 413, "1100000 bytes; the limit is 1000000", "split the batch"),
     ("unknown route", "/predict", b"{}", JSON, 404, "No route POST /predict", "use POST /invocations"),
 ]
@@ -651,8 +684,21 @@ def test_bad_request_gets_a_4xx_naming_its_fix_and_the_endpoint_keeps_serving(
     before = snapshot(artifact)
     answer_status, answer = post(endpoint.url, path, body, content_type)
     assert answer_status == status, answer
-    assert_names_problem_and_fix(answer["error"], problem, fix, {})
+    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
     assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
     good_status, good = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200 and len(good["predictions"]) == 1
     assert snapshot(artifact) == before, "the artifact the endpoint serves is unchanged"
+
+
+@pytest.mark.parametrize(
+    "case, path, body, content_type, status, problem, fix", FALLBACK_ONLY_CASES, ids=[row[0] for row in FALLBACK_ONLY_CASES]
+)
+def test_the_fallback_refuses_what_sagemaker_refuses_before_the_container(
+    case, path, body, content_type, status, problem, fix, fallback_served
+):
+    endpoint, _ = fallback_served
+    answer_status, answer = post(endpoint.url, path, body, content_type)
+    assert answer_status == status, answer
+    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
+    assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"

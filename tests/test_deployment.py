@@ -11,20 +11,6 @@ import pytest
 
 from convlab import data, deployment, records
 
-HYPERPARAMETERS = {"dataset": "fashion_mnist", "model": "cnn", "epochs": 1, "train-size": 600, "test-size": 200, "seed": 0}
-
-
-@pytest.fixture(scope="module")
-def trained(shared_data, tmp_path_factory):
-    """One run of the entry script as a SageMaker training job would run it."""
-    return deployment.run_training_locally(tmp_path_factory.mktemp("job"), shared_data, HYPERPARAMETERS)
-
-
-@pytest.fixture(scope="module")
-def tarball(trained, tmp_path_factory):
-    return deployment.pack_model(trained["model_dir"], tmp_path_factory.mktemp("artifact") / "model.tar.gz")
-
-
 @pytest.fixture(scope="module")
 def endpoint(tarball):
     with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000) as served:
@@ -99,6 +85,17 @@ def test_body_size_cap_defaults_to_sagemakers_limit(tarball):
         assert served.max_body_bytes == deployment.MAX_BODY_BYTES == 6 * 1024 * 1024
         status, answer = deployment.invoke(served.url, b"0" * (deployment.MAX_BODY_BYTES + 1))
     assert status == 413 and f"the limit is {deployment.MAX_BODY_BYTES}" in answer["error"]
+
+
+def test_the_fallback_is_used_and_says_why_when_the_reference_is_absent(tarball, tmp_path, monkeypatch):
+    from convlab import container
+
+    monkeypatch.setenv(container.REFERENCE_ENV, str(tmp_path / "absent"))
+    with deployment.serve(tarball) as served:
+        assert isinstance(served, deployment.LocalEndpoint)
+        assert "fallback" in served.front_end and str(tmp_path / "absent") in served.fallback_reason
+        status, answer = deployment.invoke(served.url, b'{"images": []}')
+    assert status == 400 and answer["title"] == "400 Bad Request" and 'no "instances" key' in answer["description"]
 
 
 def test_serving_benchmark_reports_latency_and_throughput(endpoint, test_images):

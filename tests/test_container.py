@@ -1,0 +1,173 @@
+"""Conformance: the artifact as the SageMaker TF Serving containers' own front-end serves it, in each image's packages.
+
+The front-end code is read from `../shared/reference/sagemaker-tfs-container/` (never copied here) and runs
+in an environment with exactly the image's Python packages (`make serving-envs`); TF Serving is stood in
+for by the SavedModel loaded in TensorFlow of the serving version.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import urllib.request
+
+import keras
+import numpy as np
+import pytest
+
+from convlab import container, data, deployment
+
+DEPLOYED = deployment.SERVING_IMAGE_VERSION
+
+pytestmark = pytest.mark.skipif(
+    not container.reference_available(DEPLOYED),
+    reason=f"the containers' reference front-end is not in {container.reference_dir()}: put ../shared beside the repository",
+)
+
+
+def require_environments(version: str, runtime: bool = False) -> None:
+    """With the reference here, a missing environment is a setup error, not a reason to skip."""
+    paths = [container.frontend_python(version)] + ([container.runtime_python(version)] if runtime else [])
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        pytest.fail(f"No environment of the TF Serving {version} image at {missing}: run `make serving-envs`.")
+
+
+@pytest.fixture(scope="module")
+def endpoint(tarball):
+    require_environments(DEPLOYED, runtime=True)
+    with container.ContainerEndpoint(tarball, DEPLOYED) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def endpoint_2_19(tarball):
+    require_environments("2.19")
+    with container.ContainerEndpoint(tarball, "2.19") as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def test_images(fashion):
+    return data.subset(fashion, train_size=600, test_size=200, seed=0)
+
+
+def test_package_lists_are_read_from_the_images_build_files():
+    old, new = container.image_requirements("2.19"), container.image_requirements("2.20")
+    assert "falcon==3.1.0" in old.requirements and "falcon==3.1.0" in new.requirements
+    assert not any(requirement.startswith("numpy") for requirement in old.requirements + old.without_dependencies)
+    assert "numpy==1.26.4" in new.requirements
+    assert old.without_dependencies == ("tensorflow-serving-api==2.19.0",)
+    assert new.without_dependencies == ("tensorflow-serving-api==2.20.0",)
+    assert old.python == new.python == "3.12"
+
+
+@pytest.mark.parametrize("version", ["2.19", "2.20"])
+def test_each_environment_holds_the_image_packages_and_nothing_of_ours(version):
+    require_environments(version)
+    packages = container.installed_packages(container.frontend_python(version))
+    assert packages["falcon"] == "3.1.0" and "gunicorn" in packages and "gevent" in packages
+    assert packages["tensorflow-serving-api"] == f"{version}.0"
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "convlab"} & set(packages)
+    assert packages.get("numpy") == (None if version == "2.19" else "1.26.4")
+
+
+def test_the_server_starts_and_ping_answers(endpoint):
+    with urllib.request.urlopen(f"{endpoint.url}/ping", timeout=10) as answer:
+        assert answer.status == 200
+    assert "python_service.py" in endpoint.front_end and "gunicorn" in endpoint.front_end
+
+
+def test_tf_serving_stand_in_runs_the_serving_version_of_tensorflow(endpoint):
+    assert endpoint.tensorflow_version.startswith(f"{DEPLOYED}."), endpoint.tensorflow_version
+    assert keras.version().startswith("3.") and not endpoint.tensorflow_version.startswith(deployment.TRAINING_IMAGE_VERSION)
+
+
+def test_served_predictions_equal_the_in_process_model(endpoint, trained, test_images):
+    """A SavedModel written by TF 2.21, loaded by TF 2.20 behind the real front-end, predicts what Keras does here."""
+    model = keras.models.load_model(trained["output_dir"] / "cnn-seed0.keras")
+    local = model.predict(data.scale_images(test_images.x_test), verbose=0)
+    served = deployment.serve_predictions(endpoint.url, test_images.x_test, batch_size=100)
+    assert np.array_equal(served.argmax(axis=1), local.argmax(axis=1))
+    assert np.abs(served - local).max() < 1e-5
+    assert float(np.mean(served.argmax(axis=1) == test_images.y_test)) == pytest.approx(trained["record"]["test"]["accuracy"])
+
+
+def test_csv_requests_are_served_like_json(endpoint, test_images):
+    images = test_images.x_test[:3]
+    csv = "\n".join(",".join(str(int(value)) for value in image.ravel()) for image in images).encode()
+    status, from_csv = deployment.invoke(endpoint.url, csv, "text/csv")
+    _, from_json = deployment.invoke(endpoint.url, deployment.json_body(images))
+    assert status == 200
+    assert [p["label"] for p in from_csv["predictions"]] == [p["label"] for p in from_json["predictions"]]
+
+
+EXAMPLES = list(deployment.BAD_REQUEST_EXAMPLES.items())
+
+
+@pytest.mark.parametrize("case, example", EXAMPLES, ids=[case for case, _ in EXAMPLES])
+def test_bad_requests_get_the_status_and_message_of_the_deployed_front_end(endpoint, endpoint_2_19, case, example):
+    """2.20 keeps the handler's 4xx status (falcon's body); 2.19 turns the same refusal into 500 {"error": ...}."""
+    body, content_type, status = example
+    answer_status, answer = deployment.invoke(endpoint.url, body, content_type)
+    assert answer_status == status and set(answer) == {"title", "description"}, answer
+    assert answer["title"].startswith(str(status)) and "; " in answer["description"], "the message names the problem and the fix"
+    old_status, old = deployment.invoke(endpoint_2_19.url, body, content_type)
+    assert (old_status, old) == (500, {"error": answer["description"]})
+    good_status, good = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    assert good_status == 200 and len(good["predictions"]) == 1, "the endpoint keeps serving"
+
+
+def test_the_bad_request_table_shows_what_a_client_sees(endpoint):
+    table = deployment.bad_request_table(endpoint.url)
+    expected = {case: status for case, (_, _, status) in deployment.BAD_REQUEST_EXAMPLES.items()}
+    assert table["status"].to_dict() == expected
+    assert (table["message"].str.len() > 20).all()
+    assert table.loc["too many images", "through invoke_endpoint"].startswith("ModelError, OriginalStatusCode 413")
+
+
+def handlers_with(tarball, tmp_path, line: str):
+    """The same artifact, with one line added to the imports of its `code/inference.py`."""
+    folder = tmp_path / "artifact"
+    with tarfile.open(tarball) as archive:
+        archive.extractall(folder, filter="data")
+    script = folder / "code" / "inference.py"
+    future = "from __future__ import annotations\n"
+    script.write_text(script.read_text().replace(future, future + line + "\n", 1))
+    return deployment.pack_model(folder, tmp_path / "model.tar.gz")
+
+
+def test_handlers_that_import_numpy_never_start_under_2_19(tarball, tmp_path):
+    """The failure that would cost a training job and a health-check timeout on AWS, caught here; 2.20 has numpy."""
+    require_environments("2.19")
+    with_numpy = handlers_with(tarball, tmp_path, "import numpy")
+    with pytest.raises(container.ServerStartError, match="No module named 'numpy'"):
+        container.ContainerEndpoint(with_numpy, "2.19")
+    with container.ContainerEndpoint(with_numpy, DEPLOYED) as served:
+        assert urllib.request.urlopen(f"{served.url}/ping", timeout=10).status == 200
+
+
+def test_the_shipped_handlers_import_only_the_standard_library_and_falcon():
+    script = (deployment.ENTRY_DIR / "inference.py").read_text()
+    imported = {line.split()[1].split(".")[0] for line in script.splitlines() if line.startswith(("import ", "from "))}
+    assert imported <= {"__future__", "json", "math", "pathlib"}, imported
+    assert "    import falcon" in script
+
+
+def test_a_stand_in_start_failure_names_the_reason(tmp_path, tarball):
+    require_environments(DEPLOYED)
+    folder = tmp_path / "no-model"
+    with tarfile.open(tarball) as archive:
+        archive.extractall(folder, filter="data")
+    (folder / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    with tarfile.open(tmp_path / "broken.tar.gz", "w:gz") as archive:
+        for entry in ("1", "code"):
+            archive.add(folder / entry, arcname=entry)
+    with pytest.raises(container.ServerStartError, match="TF Serving stand-in exited"):
+        container.ContainerEndpoint(tmp_path / "broken.tar.gz", DEPLOYED)
+
+
+def test_labels_travel_with_the_handlers(endpoint, test_images):
+    status, answer = deployment.invoke(endpoint.url, deployment.json_body(test_images.x_test[:1]))
+    assert status == 200 and answer["class_names"][0] == "T-shirt/top"
+    assert json.dumps(answer["predictions"][0]["probabilities"])
