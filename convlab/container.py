@@ -51,7 +51,9 @@ def reference_dir() -> Path:
 def frontend_dir(version: str) -> Path:
     """The folder of one image's front-end (`python_service.py`, `tfs_utils.py`, `Dockerfile.cpu`)."""
     if version not in SUPPORTED_VERSIONS:
-        raise ValueError(f"No reference front-end for TF Serving {version!r}; the ones known are {', '.join(SUPPORTED_VERSIONS)}.")
+        raise ValueError(
+            f"No reference front-end for TF Serving {version!r}; the ones known are {', '.join(SUPPORTED_VERSIONS)}."
+        )
     return reference_dir() / f"tf-{version}"
 
 
@@ -129,7 +131,10 @@ def runtime_python(version: str) -> Path:
 
 def _base_python(wanted: str) -> str:
     """The image's Python version when this machine has one that runs, else the interpreter running now."""
-    candidates = [shutil.which(f"python{wanted}"), *sorted(map(str, Path.home().glob(f".pyenv/versions/{wanted}*/bin/python{wanted}")))]
+    candidates = [
+        shutil.which(f"python{wanted}"),
+        *sorted(map(str, Path.home().glob(f".pyenv/versions/{wanted}*/bin/python{wanted}"))),
+    ]
     for candidate in filter(None, candidates):
         if subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
             return candidate
@@ -155,7 +160,9 @@ def build_environments(version: str, *, runtime: bool = True) -> list[Path]:
     image = image_requirements(version)
     frontend = frontend_python(version).parent.parent
     if not frontend_python(version).is_file():
-        _create_environment(frontend, _base_python(image.python), [(image.requirements, False), (image.without_dependencies, True)])
+        _create_environment(
+            frontend, _base_python(image.python), [(image.requirements, False), (image.without_dependencies, True)]
+        )
         built.append(frontend)
     if runtime and not runtime_python(version).is_file():
         folder = runtime_python(version).parent.parent
@@ -166,7 +173,10 @@ def build_environments(version: str, *, runtime: bool = True) -> list[Path]:
 
 def installed_packages(python: Path) -> dict[str, str]:
     """Distribution name (lower case) → version, as the environment's own pip metadata reports them."""
-    script = "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
+    script = (
+        "import importlib.metadata as m, json; "
+        "print(json.dumps({d.metadata['Name'].lower(): d.version for d in m.distributions()}))"
+    )
     completed = subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True, check=True)
     return json.loads(completed.stdout)
 
@@ -220,7 +230,9 @@ class ContainerEndpoint:
         self.version = version
         self.python = Path(python) if python else frontend_python(version)
         if not self.python.is_file():
-            raise FileNotFoundError(f"No environment with the TF Serving {version} image's packages at {self.python}; run `make serving-envs`.")
+            raise FileNotFoundError(
+                f"No environment with the TF Serving {version} image's packages at {self.python}; run `make serving-envs`."
+            )
         runtime = Path(runtime) if runtime else runtime_python(version)
         self.runtime = runtime if runtime.is_file() else Path(sys.executable)
         self._folder = Path(tempfile.mkdtemp(prefix="convlab-container-"))
@@ -238,7 +250,13 @@ class ContainerEndpoint:
         rest_port, grpc_port, port = _free_port(), _free_port(), _free_port()
         self.tfs_log, self.frontend_log = self._folder / "tfserving.log", self._folder / "frontend.log"
         tfs = self._spawn(
-            [str(self.runtime), str(config.PACKAGE_DIR / "tfserving_standin.py"), str(self.model_dir), str(rest_port), MODEL_NAME],
+            [
+                str(self.runtime),
+                str(config.PACKAGE_DIR / "tfserving_standin.py"),
+                str(self.model_dir),
+                str(rest_port),
+                MODEL_NAME,
+            ],
             self.tfs_log,
         )
         _wait_for(f"http://127.0.0.1:{rest_port}/v1/models/{MODEL_NAME}", tfs, "The TF Serving stand-in", self.tfs_log)
@@ -254,7 +272,12 @@ class ContainerEndpoint:
             "PYTHONPATH": str(self.model_dir / "code"),  # serve.py puts /opt/ml/model/code on the path
             "PYTHONNOUSERSITE": "1",
         }
-        arguments = [str(self.python), str(config.PACKAGE_DIR / "frontend_launcher.py"), str(frontend_dir(self.version)), str(self.model_dir)]
+        arguments = [
+            str(self.python),
+            str(config.PACKAGE_DIR / "frontend_launcher.py"),
+            str(frontend_dir(self.version)),
+            str(self.model_dir),
+        ]
         # serve.py: python3 /sagemaker/python_service.py -b unix:/tmp/gunicorn.sock -k gevent --chdir /sagemaker ...
         arguments += ["-b", f"127.0.0.1:{port}", "-k", "gevent", "--chdir", str(frontend_dir(self.version))]
         arguments += ["--workers", "1", "--threads", "1", "--log-level", "info", "--timeout", "30"]
@@ -281,8 +304,12 @@ class ContainerEndpoint:
 
     @property
     def python_version(self) -> str:
-        return subprocess.run([str(self.python), "-c", "import platform; print(platform.python_version())"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            [str(self.python), "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     def stop(self) -> None:
         for process in reversed(self._processes):
@@ -323,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Skipped TF Serving {version}: no reference front-end in {frontend_dir(version)}.")
             continue
         built = build_environments(version, runtime=version == SERVING_IMAGE_VERSION)
-        print(f"TF Serving {version}: " + (", ".join(str(path) for path in built) + " built" if built else "environments present"))
+        print(
+            f"TF Serving {version}: " + (", ".join(str(path) for path in built) + " built" if built else "environments present")
+        )
     return 0
 
 

@@ -28,7 +28,9 @@ def main() -> None:
 
     exists, spec_from_file = os.path.exists, importlib.util.spec_from_file_location
     os.path.exists = lambda path: exists(mapped(path))
-    importlib.util.spec_from_file_location = lambda name, location=None, **kwargs: spec_from_file(name, mapped(location), **kwargs)
+    importlib.util.spec_from_file_location = lambda name, location=None, **kwargs: spec_from_file(
+        name, mapped(location), **kwargs
+    )
     sys.path.insert(0, frontend)  # /sagemaker: python_service imports tfs_utils and multi_model_utils from there
     script = os.path.join(frontend, "python_service.py")
     sys.argv = [script, *gunicorn_arguments]

@@ -208,6 +208,7 @@ def online(tree: Tree) -> None:
 
 def unreachable(tree: Tree) -> None:
     """Online, but the download fails as it does on a machine without internet."""
+
     def fail():
         raise OSError("Temporary failure in name resolution")
 
@@ -646,7 +647,15 @@ ENDPOINT_CASES = [  # (case, path, body, content type, status, problem, fix)
     ("a JSON list, not an object", URL, b"[1, 2]", JSON, 400, 'no "instances" key', 'send {"instances": [image, ...]}'),
     ("instances a string", URL, b'{"instances": "x.png"}', JSON, 400, '"instances" is a string', "send a list of images"),
     ("instances an object", URL, b'{"instances": {"a": 1}}', JSON, 400, '"instances" is an object', "send a list of images"),
-    ("value_range a list", URL, instances([IMAGE], value_range=[0, 1]), JSON, 400, '"value_range" is a list', 'the string "0-255"'),
+    (
+        "value_range a list",
+        URL,
+        instances([IMAGE], value_range=[0, 1]),
+        JSON,
+        400,
+        '"value_range" is a list',
+        'the string "0-255"',
+    ),
     ("value_range a number", URL, instances([IMAGE], value_range=255), JSON, 400, '"value_range" is a number', '"0-1"'),
     ("nested 50,000 deep", URL, DEEP, JSON, 400, "nested too deeply", "an image is at most 28×28×1"),
     ("an image that is a number", URL, instances([7]), JSON, 400, "Image 0 is a number", "send each image as 784 numbers"),

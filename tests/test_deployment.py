@@ -11,6 +11,7 @@ import pytest
 
 from convlab import data, deployment, records
 
+
 @pytest.fixture(scope="module")
 def endpoint(tarball):
     with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000) as served:

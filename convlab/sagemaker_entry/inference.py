@@ -82,7 +82,9 @@ def _from_json(body: bytes) -> tuple[list, float]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RequestError(f'The body is not valid JSON ({error}); send {{"instances": [[784 numbers], ...]}}.') from None
     except RecursionError:
-        raise RequestError('The JSON body is nested too deeply; an image is at most 28×28×1: send {"instances": [...]}.') from None
+        raise RequestError(
+            'The JSON body is nested too deeply; an image is at most 28×28×1: send {"instances": [...]}.'
+        ) from None
     if not isinstance(payload, dict) or "instances" not in payload:
         raise RequestError('The JSON body has no "instances" key; send {"instances": [image, ...]}.')
     value_range = payload.get("value_range", "0-255")

@@ -22,7 +22,8 @@ if (HERE / "convlab").is_dir():  # the staged copy that ships with the script to
     sys.path.insert(0, str(HERE))
 
 
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+def argument_parser() -> argparse.ArgumentParser:
+    """The hyperparameters a job may set, with their types (mode aws checks a job's against it before submitting)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--model", default="cnn", choices=("fc_baseline", "cnn"))
@@ -41,7 +42,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help="a report folder (reports/<dataset>): an identical run stored there is exported instead of trained again",
     )
-    arguments, _ = parser.parse_known_args(argv)  # SageMaker may add arguments of its own
+    return parser
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    arguments, _ = argument_parser().parse_known_args(argv)  # SageMaker may add arguments of its own
     return arguments
 
 
