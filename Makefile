@@ -25,7 +25,7 @@ MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
 CHECK_SETTINGS ?=
 
-.PHONY: help setup report publish bench test lint format lock clean clean-cache clean-venv
+.PHONY: help setup serving-envs report publish bench test lint format lock clean clean-cache clean-venv
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,7 +56,11 @@ publish: setup ## Copy the latest full default run (report HTML and PDF, result 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
 	$(BIN)/python -m convlab.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
-test: setup ## Run the unit and notebook smoke tests (pytest)
+# The SageMaker TF Serving images' Python packages, read from ../shared/reference (skipped where it is absent)
+serving-envs: setup ## Build .venv-serving/: each TF Serving image's package set, for the container conformance tests
+	$(BIN)/python -m convlab.container build 2.19 2.20
+
+test: setup serving-envs ## Run the unit and notebook smoke tests (pytest)
 	$(BIN)/python -m pytest
 
 # Every tracked file is checked. The size cap is 8000 KB because the repository holds the published report
@@ -86,5 +90,5 @@ clean: ## Remove run outputs under reports/ (keeps the environment)
 clean-cache: ## Delete every stored training run (records, models): the next report trains everything again
 	$(BIN)/python -m convlab.cache clear
 
-clean-venv: ## Remove the virtual environment
-	rm -rf $(VENV)
+clean-venv: ## Remove the virtual environments (.venv and .venv-serving)
+	rm -rf $(VENV) .venv-serving

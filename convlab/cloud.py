@@ -135,11 +135,16 @@ def validate_hyperparameters(source_dir, hyperparameters: dict) -> None:
     import contextlib
     import importlib.util
     import io
+    import sys
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("convlab_staged_train", Path(source_dir) / "train.py")
     entry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(entry)
+    search_path = list(sys.path)
+    try:
+        spec.loader.exec_module(entry)
+    finally:
+        sys.path[:] = search_path  # the script puts its staged copy of convlab first; this process keeps its own
     arguments = [item for name, value in hyperparameters.items() for item in (f"--{name}", str(value))]
     messages = io.StringIO()
     try:
@@ -344,8 +349,14 @@ def deploy_invoke_and_clean_up(
         )
         result |= _classify(runtime_client, names["endpoint"], images, labels, batch_size, single_requests)
         result["bad_requests"] = bad_requests_through_endpoint(runtime_client, names["endpoint"])
-    finally:
-        result["clean_up"] = clean_up(sagemaker_client, created, settings)
+    except BaseException as error:  # an interrupted run cleans up too, and says what it could not delete
+        left = [outcome for outcome in clean_up(sagemaker_client, created, settings) if not outcome["deleted"]]
+        for outcome in left:
+            error.add_note(
+                f"Not deleted: {outcome['resource']} {outcome['name']} ({outcome['error']}); {outcome['delete it with']}"
+            )
+        raise
+    result["clean_up"] = clean_up(sagemaker_client, created, settings)
     return result
 
 
@@ -596,6 +607,13 @@ def _bad_requests_sentence(rows: list[dict]) -> str:
         f"Of {len(rows)} bad requests, {len(refused)} came back as ModelError with the container's 4xx status "
         f"({', '.join(map(str, statuses)) or 'none'}) as OriginalStatusCode. "
     )
+
+
+def bad_request_outcomes(rows: list[dict]):
+    """The bad requests sent through `invoke_endpoint`: the error class, the container's status and its message."""
+    import pandas as pd
+
+    return pd.DataFrame(rows).set_index("request")
 
 
 def sweep_outcomes(jobs: list[dict]):

@@ -184,10 +184,16 @@ def installed_packages(python: Path) -> dict[str, str]:
 # --- running the front-end -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct ports on 127.0.0.1 that were free a moment ago."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _wait_for(url: str, process: subprocess.Popen, what: str, log: Path) -> None:
@@ -247,7 +253,7 @@ class ContainerEndpoint:
             raise
 
     def _start(self) -> None:
-        rest_port, grpc_port, port = _free_port(), _free_port(), _free_port()
+        rest_port, grpc_port, port = _free_ports(3)
         self.tfs_log, self.frontend_log = self._folder / "tfserving.log", self._folder / "frontend.log"
         tfs = self._spawn(
             [

@@ -267,6 +267,12 @@ def serve(tarball: Path, version: str = SERVING_IMAGE_VERSION):
         return endpoint
 
 
+def describe_front_end(endpoint) -> str:
+    """Which front-end answered, and why the container's did not where the fallback did."""
+    reason = getattr(endpoint, "fallback_reason", "")
+    return f"Served by {endpoint.front_end}." + (f" The container's front-end did not run here: {reason}" if reason else "")
+
+
 class _Body:
     """The request stream the handlers read (`data.read()`)."""
 
@@ -442,7 +448,8 @@ def describe_serving(record: dict) -> str:
     same = comparison["same predicted class for every image"]
     statuses = sorted({row["status"] for row in record["bad_requests"]})
     all_refused = all(400 <= row["status"] < 500 for row in record["bad_requests"])
-    return (
+    served_by = f"Front-end: {record['front_end']}. " if record.get("front_end") else ""
+    return served_by + (
         f"Served over HTTP, the model classified {comparison['images']} test images with accuracy "
         f"{comparison['served accuracy (%)']:.2f}% against {comparison['in-process accuracy (%)']:.2f}% in this process; "
         + ("it predicted the same class for every image" if same else "**the predicted classes differ for some images**")

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import requests
+from aws_faults import CallLog, FaultPlan, client_error
 
 from convlab import cloud
 
@@ -35,17 +36,17 @@ def clients(moto_url, monkeypatch):
         "AWS_EC2_METADATA_DISABLED": "true",
     }.items():
         monkeypatch.setenv(key, value)
-    sagemaker = boto3.client("sagemaker", region_name=REGION, endpoint_url=moto_url)
-    runtime = boto3.client("sagemaker-runtime", region_name=REGION, endpoint_url=moto_url)
-    log = cloud.CallLog()
-    log.attach(sagemaker)
-    log.attach(runtime)
-    return sagemaker, runtime, log
+    requests.post(f"{moto_url}/moto-api/reset", timeout=10)
+    session = boto3.Session(region_name=REGION)
+    log, faults = CallLog().attach(session), FaultPlan().attach(session)
+    sagemaker = session.client("sagemaker", endpoint_url=moto_url)
+    runtime = session.client("sagemaker-runtime", endpoint_url=moto_url)
+    return sagemaker, runtime, log, faults
 
 
 def queue_endpoint_answer(moto_url: str, labels: list[int], single_requests: int = 2) -> None:
-    """What moto's endpoint answers, in order: the batch's predictions, then one per single-image request."""
-    answers = [labels] + [[0]] * single_requests
+    """What moto's endpoint answers, in order: the batch's predictions, one per single-image request, then the bad requests."""
+    answers = [labels] + [[0]] * single_requests + [[0]] * len(BAD_REQUESTS)
     results = [
         {"Body": json.dumps({"predictions": [{"label": label} for label in batch]}), "ContentType": "application/json"}
         for batch in answers
@@ -65,30 +66,32 @@ def leftovers(sagemaker) -> tuple[int, int, int]:
     )
 
 
-ENDPOINT_LIFECYCLE = [  # a batch of test images, then two single-image requests
+BAD_REQUESTS = list(__import__("convlab.deployment").deployment.BAD_REQUEST_EXAMPLES)
+ENDPOINT_LIFECYCLE = [  # a batch of test images, two single-image requests, then the bad requests
     "CreateModel",
     "CreateEndpointConfig",
     "CreateEndpoint",
     "InvokeEndpoint",
     "InvokeEndpoint",
     "InvokeEndpoint",
+    *["InvokeEndpoint"] * len(BAD_REQUESTS),
     "DeleteEndpoint",
     "DeleteEndpointConfig",
     "DeleteModel",
 ]
 
 
-def lifecycle(log: cloud.CallLog) -> list[str]:
+def lifecycle(log: CallLog) -> list[str]:
     """The SageMaker calls that create, use or delete something (polling left out)."""
     return [name for name in log.operations() if name.startswith(("Create", "Delete", "Invoke"))]
 
 
 def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
-    sagemaker, runtime, log = clients
+    sagemaker, runtime, log, _ = clients
     queue_endpoint_answer(moto_url, [1, 2, 0])
     result = cloud.deploy_invoke_and_clean_up(
         SETTINGS,
-        "image:2.19",
+        "image:2.20",
         "s3://bucket/model.tar.gz",
         np.zeros((3, 28, 28)),
         np.array([1, 2, 3]),
@@ -100,7 +103,7 @@ def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
     assert lifecycle(log) == ENDPOINT_LIFECYCLE
     assert operations.index("CreateEndpoint") < operations.index("DescribeEndpoint") < operations.index("InvokeEndpoint")
     create_model = dict(log.calls)["CreateModel"]
-    assert create_model["PrimaryContainer"] == {"Image": "image:2.19", "ModelDataUrl": "s3://bucket/model.tar.gz"}
+    assert create_model["PrimaryContainer"] == {"Image": "image:2.20", "ModelDataUrl": "s3://bucket/model.tar.gz"}
     assert create_model["ExecutionRoleArn"] == SETTINGS.role_arn
     assert dict(log.calls)["CreateEndpointConfig"]["ProductionVariants"][0]["InstanceType"] == "ml.m5.large"
     assert result["accuracy"] == pytest.approx(2 / 3)
@@ -109,26 +112,85 @@ def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
     assert leftovers(sagemaker) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("step", ["model", "config", "endpoint", "in_service", "invoke"])
-def test_failure_at_any_step_still_cleans_up(clients, moto_url, step):
-    sagemaker, runtime, log = clients
+class Injected(RuntimeError):
+    """An error put into one AWS call by the test."""
+
+
+@pytest.mark.parametrize(
+    "operation", ["CreateModel", "CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint", "InvokeEndpoint"]
+)
+def test_a_failure_at_any_step_still_cleans_up(clients, moto_url, operation):
+    sagemaker, runtime, log, faults = clients
     queue_endpoint_answer(moto_url, [0])
-    with pytest.raises(cloud.InjectedFailure, match=step):
-        cloud.deploy_invoke_and_clean_up(
-            SETTINGS,
-            "image:2.19",
-            "s3://bucket/model.tar.gz",
-            np.zeros((1, 28, 28)),
-            np.array([0]),
-            sagemaker_client=sagemaker,
-            runtime_client=runtime,
-            single_requests=2,
-            fail_after=step,
-        )
+    faults.raise_on(operation, Injected(f"{operation} failed"))
+    with pytest.raises(Injected, match=operation):
+        deploy(sagemaker, runtime)
     assert leftovers(sagemaker) == (0, 0, 0)
     deletions = [name for name in log.operations() if name.startswith("Delete")]
     created = [name for name in log.operations() if name.startswith("Create")]
-    assert len(deletions) == len(created), "everything created is deleted, newest first"
+    assert len(deletions) == len(created) - (operation.startswith("Create")), "everything created is deleted, newest first"
+
+
+def deploy(sagemaker, runtime, settings=SETTINGS):
+    return cloud.deploy_invoke_and_clean_up(
+        settings,
+        "image:2.20",
+        "s3://bucket/model.tar.gz",
+        np.zeros((1, 28, 28)),
+        np.array([0]),
+        sagemaker_client=sagemaker,
+        runtime_client=runtime,
+        single_requests=2,
+    )
+
+
+def endpoint_creating_for(faults: FaultPlan, polls: int, refusals: int = 0):
+    """The endpoint reports Creating for its next `polls` descriptions (moto makes it InService at once); while it
+    does, and for `refusals` more attempts, SageMaker's refusal to delete an in-progress endpoint is given back."""
+    state = {"polls": polls, "refusals": refusals}
+
+    def describe(parsed):
+        if state["polls"] > 0:
+            state["polls"] -= 1
+            parsed["EndpointStatus"] = "Creating"
+
+    def delete(params):
+        if state["polls"] > 0 or state["refusals"] > 0:
+            state["refusals"] -= 1
+            raise client_error("ValidationException", "Cannot update in-progress endpoint", "DeleteEndpoint")
+        return None  # on to moto
+
+    faults.after("DescribeEndpoint", lambda params, parsed: describe(parsed))
+    faults.answer("DeleteEndpoint", delete)
+    return state
+
+
+def test_clean_up_waits_for_an_endpoint_still_being_created_and_retries(clients, moto_url, monkeypatch):
+    sagemaker, runtime, log, faults = clients
+    queue_endpoint_answer(moto_url, [0])
+    faults.raise_on("DescribeEndpoint", KeyboardInterrupt())  # the user stops the run while the endpoint is created
+    endpoint_creating_for(faults, polls=3, refusals=1)
+    with pytest.raises(KeyboardInterrupt):
+        deploy(sagemaker, runtime)
+    assert leftovers(sagemaker) == (0, 0, 0), "no endpoint is left billing"
+    after_create = log.operations()[log.operations().index("CreateEndpoint") + 1 :]
+    assert after_create[:5] == ["DescribeEndpoint"] * 5, "interrupted wait, then three polls while Creating, then InService"
+    assert after_create.count("DeleteEndpoint") == 2, "one refusal (in-progress), then deleted"
+    assert [name for name in after_create if name.startswith("Delete")][-2:] == ["DeleteEndpointConfig", "DeleteModel"]
+
+
+def test_an_endpoint_that_stays_creating_is_reported_with_the_command_that_deletes_it(clients, moto_url):
+    sagemaker, runtime, log, faults = clients
+    faults.raise_on("DescribeEndpoint", Injected("the waiter gave up"))
+    endpoint_creating_for(faults, polls=10**6)
+    settings = cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, poll_seconds=0.05, max_wait_seconds=0.3)
+    with pytest.raises(Injected) as caught:
+        deploy(sagemaker, runtime, settings)
+    (endpoint,) = log.arguments("CreateEndpoint")
+    notes = "\n".join(caught.value.__notes__)
+    assert "Not deleted" in notes and "still Creating" in notes
+    assert f"aws sagemaker delete-endpoint --endpoint-name {endpoint['EndpointName']}" in notes
+    assert leftovers(sagemaker) == (0, 0, 1), "the configuration and the model are deleted all the same"
 
 
 def test_settings_refuse_a_missing_region_or_role():
@@ -138,8 +200,34 @@ def test_settings_refuse_a_missing_region_or_role():
         cloud.AwsSettings(region=REGION, role_arn="my-role")
 
 
+def test_default_images_are_training_2_21_and_serving_2_20():
+    assert cloud.image_uri(SETTINGS, "training").endswith(f"{REGION}.amazonaws.com/tensorflow-training:2.21-cpu-py312")
+    assert cloud.image_uri(SETTINGS, "inference").endswith(f"{REGION}.amazonaws.com/tensorflow-inference:2.20-cpu-py312")
+
+
+@pytest.mark.parametrize(
+    "versions, names",
+    [
+        ({"training_version": "2.20"}, ["No TensorFlow 2.20 training image", "Versions with a training image", "2.19, 2.21"]),
+        ({"serving_version": "2.21"}, ["No TensorFlow 2.21 inference image", "Versions with a inference image", "2.19, 2.20"]),
+    ],
+)
+def test_an_unavailable_image_stops_at_configuration_naming_the_versions_that_exist(versions, names):
+    with pytest.raises(ValueError) as caught:
+        cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, **versions)
+    for name in names:
+        assert name in str(caught.value)
+
+
+def test_serving_older_than_training_is_refused_unless_the_pair_is_tested():
+    with pytest.raises(ValueError, match="an older TF Serving loads a newer SavedModel only when every op is known"):
+        cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, training_version="2.21", serving_version="2.19")
+    cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, training_version="2.19", serving_version="2.20")
+    assert ("2.21", "2.20") in cloud.TESTED_IMAGE_PAIRS
+
+
 def test_call_log_never_holds_secrets(clients):
-    sagemaker, _, log = clients
+    sagemaker, _, log, _ = clients
     sagemaker.list_models()
     assert "testing" not in json.dumps(log.calls, default=str)
 
@@ -184,9 +272,21 @@ def aws(moto_url, monkeypatch, tmp_path):
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(telemetry),
     }.items():
         monkeypatch.setenv(key, value)
+
     settings = cloud.AwsSettings(region=REGION, role_arn=f"arn:aws:iam::{ACCOUNT}:role/convlab", bucket=BUCKET, poll_seconds=0.1)
-    session = cloud.connect(settings)
-    session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return connected(settings)
+
+
+def connected(settings):
+    """A session whose calls are logged (`.log`) and can be bent (`.faults`), both attached before any client exists."""
+    import boto3
+
+    boto_session = boto3.Session(region_name=settings.region)
+    log, faults = CallLog().attach(boto_session), FaultPlan().attach(boto_session)
+    session = cloud.connect(settings, boto_session)
+    session.log, session.faults = log, faults
+    if BUCKET not in [bucket["Name"] for bucket in session.client("s3").list_buckets()["Buckets"]]:
+        session.client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     return session
 
 
@@ -221,7 +321,7 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
     assert lifecycle(aws.log) == ["CreateBucket", "CreateTrainingJob", *ENDPOINT_LIFECYCLE]
     (training,) = aws.log.arguments("CreateTrainingJob")
     assert training["AlgorithmSpecification"]["TrainingImage"].endswith(
-        f"{REGION}.amazonaws.com/tensorflow-training:2.19-cpu-py312"
+        f"{REGION}.amazonaws.com/tensorflow-training:2.21-cpu-py312"
     )
     assert training["RoleArn"] == aws.settings.role_arn
     assert training["ResourceConfig"]["InstanceType"] == "ml.m5.large"
@@ -229,7 +329,7 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
     channels = {channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"] for channel in training["InputDataConfig"]}
     assert channels["train"] == f"s3://{BUCKET}/convlab/data"
     (model,) = aws.log.arguments("CreateModel")
-    assert model["PrimaryContainer"]["Image"].endswith("tensorflow-inference:2.19-cpu")
+    assert model["PrimaryContainer"]["Image"].endswith("tensorflow-inference:2.20-cpu-py312")
     assert model["PrimaryContainer"]["ModelDataUrl"] == result["training_job"]["artifact_uri"]
     keys = [item["Key"] for item in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert sum(key.startswith("convlab/data/fashion-mnist/") for key in keys) == 4
@@ -242,8 +342,9 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
 
 def test_mode_aws_cleans_up_when_the_endpoint_fails(aws, run_inputs, tmp_path):
     params, dataset = run_inputs
-    with pytest.raises(cloud.InjectedFailure):
-        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source", fail_after="in_service")
+    aws.faults.raise_on("DescribeEndpoint", Injected("the endpoint failed its health check"))
+    with pytest.raises(Injected):
+        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
     assert lifecycle(aws.log)[-3:] == ["DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"]
     assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
 
@@ -386,7 +487,7 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
     caplog.set_level(logging.INFO)
     params, dataset = run_inputs
     queue_endpoint_answer(moto_url, [1, 2, 0])
-    session = cloud.connect(aws.settings)
+    session = connected(aws.settings)
     result = cloud.train_deploy_and_evaluate(
         session, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
     )
@@ -411,9 +512,19 @@ def test_notebook_06_in_mode_aws_writes_no_credentials(aws, moto_url, shared_dat
         monkeypatch.setenv(key, value)  # the kernel inherits them, with AWS_ENDPOINT_URL pointing at moto
     queue_endpoint_answer(moto_url, [0] * 200, single_requests=100)
     parameters = {
-        "data_dir": str(shared_data), "images_dir": str(tmp_path / "images"), "train_size": "600", "test_size": "200",
-        "epochs": "1", "seed": "0", "batch_size": "32", "latency_repeats": "5", "evaluation_images": "200",
-        "mode": "aws", "aws_region": REGION, "role_arn": aws.settings.role_arn, "aws_bucket": BUCKET,
+        "data_dir": str(shared_data),
+        "images_dir": str(tmp_path / "images"),
+        "train_size": "600",
+        "test_size": "200",
+        "epochs": "1",
+        "seed": "0",
+        "batch_size": "32",
+        "latency_repeats": "5",
+        "evaluation_images": "200",
+        "mode": "aws",
+        "aws_region": REGION,
+        "role_arn": aws.settings.role_arn,
+        "aws_bucket": BUCKET,
     }
     pipeline.run(["mnist"], ["06_sagemaker_deploy"], parameters, tmp_path / "reports", progress=False)
     out, err = capfd.readouterr()
@@ -421,3 +532,107 @@ def test_notebook_06_in_mode_aws_writes_no_credentials(aws, moto_url, shared_dat
     assert any(path.endswith("06_sagemaker_deploy.ipynb") for path in texts)
     assert any(path.endswith("cnn-seed0-aws.json") for path in texts), "mode aws ran to its record"
     assert leaked_secrets(texts, credentials) == []
+
+
+# --- failure paths of training jobs and of the sweep ---------------------------------------------------------
+
+
+def moto_training_job(answer: dict):
+    """moto's own record of the job a CreateTrainingJob answer names (the server runs in this process)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    return sagemaker_backends[ACCOUNT][REGION].training_jobs[answer["TrainingJobArn"].rsplit("/", 1)[1]]
+
+
+def end_as(status: str, reason: str = ""):
+    """After CreateTrainingJob: the job moto made (always Completed at once) is in `status` instead."""
+
+    def change(params, answer):
+        job = moto_training_job(answer)
+        job.training_job_status = status
+        if reason:
+            job.failure_reason = reason
+
+    return change
+
+
+def test_a_failed_training_job_stops_the_run_with_its_failure_reason(aws, run_inputs, tmp_path):
+    params, dataset = run_inputs
+    aws.faults.after("CreateTrainingJob", end_as("Failed", "AlgorithmError: the entry script ran out of memory"))
+    with pytest.raises(cloud.TrainingJobFailed) as caught:
+        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
+    message = str(caught.value)
+    assert "ended as Failed: AlgorithmError: the entry script ran out of memory" in message
+    assert "/aws/sagemaker/TrainingJobs" in message, "and where its log is"
+    assert not [name for name in aws.log.operations() if name in ("CreateModel", "CreateEndpoint")], "nothing is deployed"
+
+
+def test_hyperparameters_are_checked_before_anything_is_submitted(aws, tmp_path):
+    from convlab import deployment
+
+    source = deployment.stage_source(tmp_path / "source")
+    with pytest.raises(ValueError, match="argument --seed: invalid int value: 'zero'"):
+        cloud.start_training_job(aws, source, f"s3://{BUCKET}/data", {"seed": "zero"}, job_prefix="convlab-x", wait=False)
+    with pytest.raises(ValueError, match="unrecognized arguments: --kernel 5"):
+        cloud.start_training_job(aws, source, f"s3://{BUCKET}/data", {"kernel": 5}, job_prefix="convlab-x", wait=False)
+    assert not [name for name in aws.log.operations() if name in ("CreateTrainingJob", "PutObject")]
+
+
+def test_the_sdk_dry_run_submits_nothing_and_the_real_call_submits_once(aws, tmp_path):
+    from convlab import deployment
+
+    trainer = cloud.start_training_job(
+        aws, deployment.stage_source(tmp_path / "source"), f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x", wait=False
+    )
+    assert aws.log.operations().count("CreateTrainingJob") == 1
+    assert cloud.training_job_of(trainer).training_job_name.startswith("convlab-x")
+
+
+def sweep(aws, run_inputs, tmp_path):
+    from convlab import deployment
+
+    params, _ = run_inputs
+    source = deployment.stage_source(tmp_path / "source")
+    return cloud.launch_sweep(aws, source, f"s3://{BUCKET}/convlab/data", deployment.hyperparameters(params), (3, 5), (0, 1))
+
+
+def test_one_failed_sweep_job_does_not_hide_the_others(aws, run_inputs, tmp_path):
+    def fail_kernel_5_seed_0(params, answer):
+        if (params["HyperParameters"]["first-kernel"], params["HyperParameters"]["seed"]) == ("5", "0"):
+            end_as("Failed", "ClientError: no space left on device")(params, answer)
+
+    aws.faults.after("CreateTrainingJob", fail_kernel_5_seed_0)
+    jobs = sweep(aws, run_inputs, tmp_path)
+    outcomes = cloud.sweep_outcomes(jobs)
+    assert len(outcomes) == 4
+    assert sorted(outcomes["status"]) == ["Completed", "Completed", "Completed", "Failed"]
+    (failed,) = outcomes[outcomes["status"] == "Failed"].to_dict(orient="records")
+    assert failed == {
+        "first kernel": "5",
+        "seed": "0",
+        "status": "Failed",
+        "failure reason": "ClientError: no space left on device",
+    }
+
+
+def test_a_quota_error_part_way_through_the_sweep_stops_the_jobs_already_started(aws, run_inputs, tmp_path):
+    stopped = []
+
+    def stop(params):  # moto has no StopTrainingJob: SageMaker's answer, and one refusal
+        if stopped:
+            raise client_error("ValidationException", "The job cannot be stopped now", "StopTrainingJob")
+        stopped.append(params["TrainingJobName"])
+        return {}
+
+    aws.faults.after("CreateTrainingJob", end_as("InProgress"))
+    quota = client_error(
+        "ResourceLimitExceeded", "The account-level service limit for ml.m5.large is 2 Instances", "CreateTrainingJob"
+    )
+    aws.faults.raise_on("CreateTrainingJob", quota, call=3)
+    aws.faults.answer("StopTrainingJob", stop)
+    with pytest.raises(cloud.SweepError, match="after starting 2 of 4 jobs .*ResourceLimitExceeded") as caught:
+        sweep(aws, run_inputs, tmp_path)
+    first, second = caught.value.outcomes
+    assert first == {"job": stopped[0], "status": "Stopping", "stopped": True}
+    assert second["stopped"] is False and "cannot be stopped now" in second["error"]
+    assert second["stop it with"] == f"aws sagemaker stop-training-job --training-job-name {second['job']}"

@@ -171,3 +171,60 @@ def test_labels_travel_with_the_handlers(endpoint, test_images):
     status, answer = deployment.invoke(endpoint.url, deployment.json_body(test_images.x_test[:1]))
     assert status == 200 and answer["class_names"][0] == "T-shirt/top"
     assert json.dumps(answer["predictions"][0]["probabilities"])
+
+
+def model_error(status: int, body: str):
+    """What SageMaker Runtime raises for a container answer other than 200 (botocore's modeled ModelError, HTTP 424)."""
+    from botocore.stub import ANY
+
+    return {
+        "method": "invoke_endpoint",
+        "service_error_code": "ModelError",
+        "service_message": f'Received client error ({status}) from primary with message "{body}".',
+        "http_status_code": 424,
+        "modeled_fields": {
+            "OriginalStatusCode": status,
+            "OriginalMessage": body,
+            "LogStreamArn": "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/convlab-endpoint",
+        },
+        "expected_params": {"EndpointName": "convlab-endpoint", "ContentType": ANY, "Body": ANY},
+    }
+
+
+def test_through_invoke_endpoint_every_bad_request_keeps_the_front_ends_status_and_message(endpoint, monkeypatch):
+    """Each row of the table: the real front-end's answer, as SageMaker Runtime hands it to the client (ModelError)."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from convlab import cloud
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    answers = {}
+    with Stubber(runtime) as stubber:
+        for case, (body, content_type, _) in deployment.BAD_REQUEST_EXAMPLES.items():
+            status, answer = deployment.invoke(endpoint.url, body, content_type)
+            answers[case] = (status, deployment.error_message(answer))
+            stubber.add_client_error(**model_error(status, json.dumps(answer)))
+        rows = cloud.bad_requests_through_endpoint(runtime, "convlab-endpoint")
+        stubber.assert_no_pending_responses()
+    assert {row["request"]: (row["status"], row["message"]) for row in rows} == answers
+    assert all(row["error"] == "ModelError" for row in rows)
+    expected = {case: status for case, (_, _, status) in deployment.BAD_REQUEST_EXAMPLES.items()}
+    assert {row["request"]: row["status"] for row in rows} == expected
+
+
+def test_a_payload_the_runtime_refuses_is_reported_with_the_runtimes_own_error(monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    from convlab import cloud
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
+    with Stubber(runtime) as stubber:
+        stubber.add_client_error("invoke_endpoint", "ValidationError", "Request payload is too large", http_status_code=413)
+        outcome = cloud.invoke_outcome(runtime, "convlab-endpoint", b"0" * 10, "application/json")
+    assert outcome == {"status": None, "message": "Request payload is too large", "error": "ValidationError"}
