@@ -501,6 +501,17 @@ def absolute_folders(parameters: dict) -> dict:
     return parameters | resolved
 
 
+FOLDER_VARIABLES = (config.DATA_DIR_ENV, "CONVLAB_REFERENCE_DIR")  # environment variables that name folders
+
+
+def absolute_environment(environment=os.environ) -> None:
+    """Folder variables given relative to the caller's working directory, made absolute (kernels run in notebooks/)."""
+    for name in FOLDER_VARIABLES:
+        value = environment.get(name, "")
+        if value and not Path(value).expanduser().is_absolute():
+            environment[name] = str(Path(value).expanduser().resolve())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
@@ -523,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _stop_on_signal) if in_main_thread else None
     try:
         parameters = absolute_folders(parameters)
+        absolute_environment()
         html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
     except (NotebookFailed, locking.FolderLocked, config.ParameterError) as error:
         print(f"\nERROR: {error}", file=sys.stderr)

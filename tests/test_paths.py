@@ -136,3 +136,25 @@ def test_pipeline_refuses_an_output_root_in_the_source_and_writes_nothing(capsys
     error = capsys.readouterr().err
     assert "--output-root=" in error and "inside the project's source folder convlab/" in error
     assert sorted(os.listdir(config.PACKAGE_DIR)) == before
+
+
+def test_relative_folder_variables_are_resolved_from_where_the_command_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    environment = {config.DATA_DIR_ENV: "../shared/data", "CONVLAB_REFERENCE_DIR": "/srv/reference", "HOME": "here"}
+    pipeline.absolute_environment(environment)
+    assert environment == {
+        config.DATA_DIR_ENV: str((tmp_path.parent / "shared" / "data").resolve()),
+        "CONVLAB_REFERENCE_DIR": "/srv/reference",
+        "HOME": "here",
+    }
+
+
+@pytest.mark.smoke
+def test_a_relative_data_folder_variable_reaches_the_notebook_kernel(shared_data, tmp_path, monkeypatch):
+    """`CONVLAB_DATA_DIR=../shared/data make report`: the kernel runs in notebooks/, the path is the caller's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(config.DATA_DIR_ENV, os.path.relpath(shared_data, tmp_path))
+    arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(tmp_path / "reports"), "--no-progress"]
+    arguments += ["-p", "train_size", "600", "-p", "test_size", "200", "-p", "images_dir", str(tmp_path / "images")]
+    assert pipeline.main(arguments) == 0
+    assert (tmp_path / "reports" / "mnist" / "01_eda.html").is_file()
