@@ -153,7 +153,8 @@ def test_relative_folder_variables_are_resolved_from_where_the_command_runs(tmp_
 def test_a_relative_data_folder_variable_reaches_the_notebook_kernel(shared_data, tmp_path, monkeypatch):
     """`CONVLAB_DATA_DIR=../shared/data make report`: the kernel runs in notebooks/, the path is the caller's."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(config.DATA_DIR_ENV, os.path.relpath(shared_data, tmp_path))
+    (tmp_path / "datasets").symlink_to(shared_data)  # found from here, not from notebooks/
+    monkeypatch.setenv(config.DATA_DIR_ENV, "datasets")
     arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(tmp_path / "reports"), "--no-progress"]
     arguments += ["-p", "train_size", "600", "-p", "test_size", "200", "-p", "images_dir", str(tmp_path / "images")]
     assert pipeline.main(arguments) == 0
