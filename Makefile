@@ -24,8 +24,10 @@ PROBE_SEEDS ?=
 MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
 CHECK_SETTINGS ?=
+PDF ?=
 
-.PHONY: help setup serving-envs report publish bench test lint format lock clean clean-cache clean-venv
+.PHONY: help setup serving-envs report publish bench test test-studio wheelhouse offline-install lint format lock lock-studio \
+	clean clean-cache clean-venv
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,18 +39,18 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name convlab --display-name "Python (convlab)" >/dev/null
+	$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
 	@touch $@
 	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
 
-report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, ... override)
+report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
 	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) $(if $(FORCE),--force) \
 		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
 		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)" \
 		-p check_settings "$(CHECK_SETTINGS)"
-	$(BIN)/python -m convlab.report --datasets $(DATASET)
+	PDF="$(PDF)" $(BIN)/python -m convlab.report --datasets $(DATASET)
 
 publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/
 	$(BIN)/python -m convlab.report --publish
@@ -63,15 +65,48 @@ serving-envs: setup ## Build .venv-serving/: each TF Serving image's package set
 test: setup serving-envs ## Run the unit and notebook smoke tests (pytest)
 	$(BIN)/python -m pytest
 
+# SageMaker Studio's image as it is: its versions (requirements/studio.txt) on Python 3.12 where the machine has it,
+# convlab installed the offline way a student would (no dependencies, no build isolation), then the smoke tests.
+STUDIO_VENV := .venv-studio
+STUDIO_PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(PYTHON); do \
+	$$p -c pass 2>/dev/null && { echo $$p; break; }; done)
+
+$(STUDIO_VENV)/.installed: requirements/studio.txt
+	rm -rf $(STUDIO_VENV) && $(STUDIO_PYTHON) -m venv $(STUDIO_VENV)
+	$(STUDIO_VENV)/bin/python -m pip install --quiet -r requirements/studio.txt
+	@touch $@
+
+test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks in SageMaker Studio's package versions
+	$(STUDIO_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
+	$(STUDIO_VENV)/bin/python -m pip check
+	$(STUDIO_VENV)/bin/python -m pytest -m smoke
+
+# Carrying the locked environment to a machine without internet: `make wheelhouse` where there is internet,
+# copy the repository with wheelhouse/, then `make offline-install` there (pip reads only that folder).
+WHEELHOUSE ?= wheelhouse
+LOCKS ?= requirements/core.txt
+
+wheelhouse: ## Download the wheels of the locks in LOCKS (default: the core group) into wheelhouse/
+	$(PYTHON) -m pip download --quiet --only-binary :all: --dest $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
+
+offline-install: ## Create .venv from wheelhouse/ alone (pip --no-index), with convlab and its kernel
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-index --find-links $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
+	$(BIN)/python -m pip install --quiet --no-index --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
+
 # Every tracked file is checked. The size cap is 8000 KB because the repository holds the published report
 # (about 21 MB, split into files of at most about 6 MB each); models, datasets and run outputs stay out of git.
 LINT_MAX_KB := 8000
+# Tracked files but symbolic links (notebooks/convlab points at the package, so that notebooks import it uninstalled)
+TRACKED_FILES := git ls-files -s -z | perl -0 -ne 'print "$$1\0" if /^(?!120000)\d+ \S+ \d+\t(.*)\0/s'
 
 lint: setup ## ruff over the package, tests and notebooks; notebooks carry no outputs; no private keys or files over 8000 KB
 	$(BIN)/ruff check convlab tests notebooks
 	$(BIN)/nbstripout --keep-id --verify notebooks/*.ipynb
-	git ls-files -z | xargs -0 $(BIN)/detect-private-key
-	git ls-files -z | xargs -0 $(BIN)/check-added-large-files --enforce-all --maxkb=$(LINT_MAX_KB)
+	$(TRACKED_FILES) | xargs -0 $(BIN)/detect-private-key
+	$(TRACKED_FILES) | xargs -0 $(BIN)/check-added-large-files --enforce-all --maxkb=$(LINT_MAX_KB)
 
 format: setup ## Fix what ruff can fix and strip notebook outputs
 	$(BIN)/ruff check --fix convlab tests notebooks
@@ -82,6 +117,15 @@ lock: setup ## Re-resolve requirements.in into the exact pins of requirements.tx
 	.lock-venv/bin/python -m pip install --quiet -r requirements.in
 	{ echo "# Exact pins of every package (generated by 'make lock' from requirements.in)."; \
 	  .lock-venv/bin/python -m pip freeze; } > requirements.txt
+	PYTHONPATH=. .lock-venv/bin/python -m convlab.locks
+	rm -rf .lock-venv
+
+lock-studio: ## Re-resolve requirements/studio.in (SageMaker Studio's versions) into requirements/studio.txt
+	rm -rf .lock-venv && $(STUDIO_PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -r requirements/studio.in
+	{ echo "# SageMaker Studio's image versions (requirements/studio.in) with everything they pull in, as pip resolved them"; \
+	  echo "# on Python 3.12 (generated by \`make lock-studio\`)."; \
+	  .lock-venv/bin/python -m pip freeze; echo "setuptools==84.0.0"; } > requirements/studio.txt
 	rm -rf .lock-venv
 
 clean: ## Remove run outputs under reports/ (keeps the environment)
@@ -90,5 +134,5 @@ clean: ## Remove run outputs under reports/ (keeps the environment)
 clean-cache: ## Delete every stored training run (records, models): the next report trains everything again
 	$(BIN)/python -m convlab.cache clear
 
-clean-venv: ## Remove the virtual environments (.venv and .venv-serving)
-	rm -rf $(VENV) .venv-serving
+clean-venv: ## Remove the virtual environments (.venv, .venv-serving, .venv-studio)
+	rm -rf $(VENV) .venv-serving $(STUDIO_VENV)

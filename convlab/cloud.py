@@ -72,31 +72,46 @@ def check_image_pair(training_version: str, serving_version: str) -> None:
         )
 
 
-def available_versions(scope: str) -> list[str]:
-    """The TensorFlow versions the SageMaker SDK lists for `scope` ("training" or "inference"), offline."""
+def _image_config(scope: str) -> dict:
     from sagemaker.core import image_uris
 
-    return image_uris.list_versions("tensorflow", image_scope=scope)
+    return image_uris.config_for_framework("tensorflow")[scope]
+
+
+def available_versions(scope: str) -> list[str]:
+    """The TensorFlow versions (major.minor) the installed SageMaker SDK lists for `scope`, offline, oldest first."""
+    versions = set(_image_config(scope)["versions"]) | set(_image_config(scope).get("version_aliases", {}))
+    return sorted({".".join(version.split(".")[:2]) for version in versions}, key=_version_key)
+
+
+def _py_versions(scope: str, version: str) -> list[str]:
+    config = _image_config(scope)
+    full = config.get("version_aliases", {}).get(version, version)
+    return list(config["versions"].get(full, {}).get("py_versions", []))
 
 
 def image_uri(settings: AwsSettings, scope: str) -> str:
     """The AWS TensorFlow image for `scope` ("training" or "inference") in the settings' region and version."""
+    import importlib.metadata
+
     from sagemaker.core import image_uris
 
     version = settings.training_version if scope == "training" else settings.serving_version
     instance = settings.training_instance if scope == "training" else settings.inference_instance
+    parameter = "training_version" if scope == "training" else "serving_version"
+    if version not in available_versions(scope):
+        raise ValueError(
+            f"No TensorFlow {version} {scope} image in SageMaker SDK {importlib.metadata.version('sagemaker')}. "
+            f"Versions with a {scope} image: {', '.join(available_versions(scope)[-8:])} (parameter {parameter}). "
+            "A newer SDK lists newer images: `python -m pip install -e .[aws]` installs the one tested here."
+        )
+    python = settings.py_version if settings.py_version in _py_versions(scope, version) else None
     try:
-        python = settings.py_version if settings.py_version in image_uris.list_py_versions("tensorflow", version, scope) else None
         return image_uris.retrieve(
             "tensorflow", settings.region, version=version, py_version=python, instance_type=instance, image_scope=scope
         )
     except ValueError as error:
-        short = sorted({".".join(v.split(".")[:2]) for v in available_versions(scope)}, key=_version_key)
-        raise ValueError(
-            f"No TensorFlow {version} {scope} image for {instance} in {settings.region} ({error}). "
-            f"Versions with a {scope} image: {', '.join(short[-8:])} (parameter "
-            f"{'training_version' if scope == 'training' else 'serving_version'})."
-        ) from None
+        raise ValueError(f"No TensorFlow {version} {scope} image for {instance} in {settings.region}: {error}") from None
 
 
 @dataclass

@@ -69,10 +69,19 @@ def stop_kernels(timeout: float = 5.0) -> int:
 
 
 def kernel_name() -> str | None:
-    """The project's kernel if `make setup` installed it, else the notebook's own kernel."""
-    from jupyter_client.kernelspec import KernelSpecManager
+    """The project's kernel when it runs this very interpreter, else None: the notebook's own kernel (`python3`).
 
-    return KERNEL_NAME if KERNEL_NAME in KernelSpecManager().find_kernel_specs() else None
+    `python3` is ipykernel's native kernel, which runs the interpreter that starts it, so a run always
+    executes its notebooks in the environment it was started from (the locked `.venv`, or a Studio image).
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        return None
+    same = os.path.abspath(spec.argv[0]) == os.path.abspath(sys.executable)  # not resolved: venvs share a base binary
+    return KERNEL_NAME if same else None
 
 
 # Run in the shared kernel before every notebook but the first: it leaves the state of a fresh kernel that has

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -509,6 +510,43 @@ def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> 
     return target
 
 
+PDF_ENV = "PDF"  # "required": a missing PDF renderer is an error; "auto" (default): HTML only, with the reason; "off"
+PDF_HELP = (
+    "the PDF needs WeasyPrint and the system's Pango: `python -m pip install -e .[pdf]` (or `make setup`), "
+    "and on Debian or Ubuntu `apt-get install libpango-1.0-0 libpangoft2-1.0-0`"
+)
+
+
+class PdfUnavailable(RuntimeError):
+    """The PDF was required, and WeasyPrint or Pango is missing."""
+
+
+def pdf_renderer_problem() -> str:
+    """Why no PDF can be printed here (WeasyPrint or Pango missing), or "" when it can."""
+    try:
+        import weasyprint  # noqa: F401  (importing it loads Pango)
+    except ImportError as error:
+        return f"WeasyPrint is not installed ({error})"
+    except OSError as error:
+        return f"WeasyPrint cannot load the system's Pango ({error})"
+    return ""
+
+
+def pdf_wanted(no_pdf: bool, mode: str | None = None) -> bool:
+    """Whether to print the PDF: not with --no-pdf or PDF=off; where the renderer is missing, only if PDF=required."""
+    mode = (mode if mode is not None else os.environ.get(PDF_ENV, "auto")).strip().lower() or "auto"
+    if mode not in ("auto", "required", "off"):
+        raise config.ParameterError(f"{PDF_ENV}={mode!r} is not understood; use auto (default), required or off.")
+    if no_pdf or mode == "off":
+        return False
+    problem = pdf_renderer_problem()
+    if problem and mode == "required":
+        raise PdfUnavailable(f"{PDF_ENV}=required, but {problem}; {PDF_HELP}.")
+    if problem:
+        print(f"No PDF: {problem}. The HTML report is built. To get the PDF, {PDF_HELP}.")
+    return not problem
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=config.REPORTS_DIR, help="the report tree (default: reports/)")
@@ -523,9 +561,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.publish:
                 print(f"Published to {publish(args.root, args.datasets)}")
                 return 0
-            for path in build(args.root, args.datasets, pdf=not args.no_pdf, force=args.force):
+            for path in build(args.root, args.datasets, pdf=pdf_wanted(args.no_pdf), force=args.force):
                 print(f"  {path}")
-    except (NotPublishable, locking.FolderLocked, config.ParameterError) as error:
+    except (NotPublishable, locking.FolderLocked, config.ParameterError, PdfUnavailable) as error:
         print(f"ERROR: {error}")
         return 1
     return 0

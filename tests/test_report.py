@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -12,9 +13,16 @@ from convlab import config, records, report
 
 @pytest.fixture(scope="module")
 def built(smoke_root):
+    """The smoke report, with its PDF unless WeasyPrint is missing here and PDF=required is not set (CI sets it)."""
     root = smoke_root / "reports"
-    written = report.build(root, config.DATASETS)
+    written = report.build(root, config.DATASETS, pdf=report.pdf_wanted(no_pdf=False))
     return root, {path.name: path for path in written}
+
+
+def require_pdf_renderer() -> None:
+    problem = report.pdf_renderer_problem()
+    if problem and os.environ.get(report.PDF_ENV, "").lower() != "required":
+        pytest.skip(f"no PDF here: {problem} (PDF=required makes this an error)")
 
 
 def page(built, name="report.html") -> str:
@@ -99,6 +107,7 @@ def test_title_block_and_appendix(built):
 
 @pytest.mark.smoke
 def test_pdf_has_pages(built):
+    require_pdf_renderer()
     assert built[1]["report.pdf"].read_bytes().startswith(b"%PDF-")
     about = records.read_json(built[1]["report.json"])
     assert about["pdf_pages"] >= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
@@ -106,6 +115,7 @@ def test_pdf_has_pages(built):
 
 
 def test_content_past_the_right_margin_is_found():
+    require_pdf_renderer()
     import weasyprint
 
     style = (config.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
@@ -143,3 +153,23 @@ def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeyp
     assert report.git_state()["dirty"] is False
     (tmp_path / "convlab/models.py").write_text("edited\n")
     assert report.git_state()["dirty"] is True
+
+
+def test_a_missing_pdf_renderer_gives_html_only_with_the_reason_unless_the_pdf_is_required(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as where WeasyPrint is not installed
+    assert report.pdf_wanted(no_pdf=False, mode="auto") is False
+    said = capsys.readouterr().out
+    assert "No PDF: WeasyPrint is not installed" in said and "pip install -e .[pdf]" in said and "libpango" in said
+    with pytest.raises(report.PdfUnavailable, match="PDF=required, but WeasyPrint is not installed"):
+        report.pdf_wanted(no_pdf=False, mode="required")
+    assert report.pdf_wanted(no_pdf=False, mode="off") is False and report.pdf_wanted(no_pdf=True, mode="required") is False
+    with pytest.raises(config.ParameterError, match="PDF='always' is not understood"):
+        report.pdf_wanted(no_pdf=False, mode="always")
+
+
+def test_the_pdf_is_printed_where_the_renderer_is_present():
+    require_pdf_renderer()
+    assert report.pdf_renderer_problem() == ""
+    assert report.pdf_wanted(no_pdf=False, mode="required") is True
