@@ -67,3 +67,67 @@ def test_a_notebook_run_too_early_names_the_notebook_to_run_first(notebook, mess
     assert caught.value.ename == "MissingResultError"
     assert message in caught.value.evalue
     assert not (reports / "mnist" / "models").exists(), "it stopped before training anything"
+
+
+def import_check(notebook: Path) -> str:
+    """The notebook's first code cell: the check that the kernel can import convlab."""
+    import nbformat
+
+    return next(cell.source for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("notebook", sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda path: path.stem)
+def test_the_first_cell_finds_convlab_from_notebooks_and_says_what_to_run_elsewhere(notebook, tmp_path):
+    """Without site-packages (`-S`: convlab not installed), from notebooks/ the link finds it; elsewhere the cell
+    stops with the offline install command."""
+    import subprocess
+    import sys
+
+    check = import_check(notebook)
+    found = subprocess.run([sys.executable, "-S", "-c", check], cwd=config.NOTEBOOKS_DIR, capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    missing = subprocess.run([sys.executable, "-S", "-c", check], cwd=tmp_path, capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert "ModuleNotFoundError: This kernel cannot import convlab" in missing.stderr
+    assert "python -m pip install --no-deps --no-build-isolation -e ." in missing.stderr
+
+
+def test_the_link_in_notebooks_is_the_package_itself():
+    link = config.NOTEBOOKS_DIR / "convlab"
+    assert link.is_symlink() and link.resolve() == config.PACKAGE_DIR
+
+
+def test_the_declared_dependencies_accept_studios_image_and_name_no_tensorflow_distribution():
+    """The ranges hold the image's versions (SageMaker Distribution 4.4.1), and only the extra names tensorflow-cpu."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((config.PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    image = {"keras": "3.15.1", "numpy": "1.26.4", "pandas": "2.3.3", "scipy": "1.16.3", "matplotlib": "3.10.9",
+             "seaborn": "0.13.2", "papermill": "2.7.0", "nbconvert": "7.17.1", "ipykernel": "7.3.0",
+             "jupyter_client": "8.9.1", "nbformat": "5.11.1", "psutil": "7.1.3"}  # fmt: skip
+    requirements = [Requirement(text) for text in project["dependencies"]]
+    assert not [r.name for r in requirements if "tensorflow" in r.name]
+    assert {r.name: r.specifier.contains(image[r.name]) for r in requirements} == {name: True for name in image}
+    assert Requirement(project["optional-dependencies"]["tensorflow"][0]).name == "tensorflow-cpu"
+    assert Requirement(f"python{project['requires-python']}").specifier.contains("3.12")
+
+
+STUDIO_PACKAGES = Path(
+    config.PROJECT_DIR.parent / "shared" / "reference" / "sagemaker-distribution" / "v4.4.1-cpu-conda-packages.txt"
+)
+
+
+@pytest.mark.skipif(not STUDIO_PACKAGES.is_file(), reason=f"the image's package list is not at {STUDIO_PACKAGES}")
+def test_the_studio_lock_holds_the_images_versions():
+    from convlab import locks
+
+    image = locks.pins(STUDIO_PACKAGES)
+    studio = locks.pins(config.PROJECT_DIR / "requirements" / "studio.txt")
+    named = locks.pins(config.PROJECT_DIR / "requirements" / "studio.in")
+    renamed = {"tensorflow-cpu": "tensorflow", "sagemaker": "sagemaker-python-sdk"}
+    for name, version in named.items():
+        if name == "moto":
+            continue
+        assert image[renamed.get(name, name)] == version == studio[name], name
