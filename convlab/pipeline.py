@@ -324,7 +324,8 @@ def startup_seconds(executed: Path, started: datetime) -> float | None:
 
     cells = [cell for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"]
     tags = ("parameters", "injected-parameters")
-    setup = next((cell for cell in cells if not set(tags) & set(cell.metadata.get("tags", []))), None)
+    tagged = [index for index, cell in enumerate(cells) if set(tags) & set(cell.metadata.get("tags", []))]
+    setup = cells[tagged[-1] + 1] if tagged and tagged[-1] + 1 < len(cells) else None
     end = setup and setup.metadata.get("papermill", {}).get("end_time")
     return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None
 

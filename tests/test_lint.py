@@ -33,8 +33,9 @@ def lint_arguments(hook: str) -> list[str]:
 
 def run_hook(hook: str, repository: Path) -> subprocess.CompletedProcess:
     """A hook over every tracked file of a repository, as `make lint` runs it."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=repository, capture_output=True, text=True, check=True).stdout
-    command = [sys.executable, "-m", HOOK_MODULES[hook], *lint_arguments(hook), *files.split("\0")[:-1]]
+    listing = subprocess.run(["git", "ls-files", "-s", "-z"], cwd=repository, capture_output=True, text=True, check=True).stdout
+    files = [entry.split("\t", 1)[1] for entry in listing.split("\0")[:-1] if not entry.startswith("120000 ")]  # no links
+    command = [sys.executable, "-m", HOOK_MODULES[hook], *lint_arguments(hook), *files]
     return subprocess.run(command, cwd=repository, capture_output=True, text=True)
 
 

@@ -193,6 +193,7 @@ def test_failing_notebook_stops_and_keeps_earlier_outputs(shared_data, tmp_path)
 def test_committed_notebooks_are_clean_and_parameterised():
     import papermill
 
+    first_code_cell = nbformat.read(config.NOTEBOOKS_DIR / "01_eda.ipynb", as_version=4).cells[1].source
     for notebook in config.ALL_NOTEBOOKS:
         declared = set(papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / f"{notebook}.ipynb")))
         expected = (
@@ -205,7 +206,8 @@ def test_committed_notebooks_are_clean_and_parameterised():
         assert len(cells) <= 30, f"{notebook} is long: split it, or move its work into convlab"
         code = [cell for cell in cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{notebook} holds outputs"
-        assert "parameters" in code[0].metadata.get("tags", []), f"{notebook}: the first code cell is the parameters cell"
+        assert code[0].id == "convlab-import-check" and code[0].source == first_code_cell, f"{notebook}: the import check"
+        assert "parameters" in code[1].metadata.get("tags", []), f"{notebook}: the parameters cell follows it"
         assert not any(line.lstrip().startswith(("def ", "class ")) for cell in code for line in cell.source.splitlines())
 
 
