@@ -146,7 +146,7 @@ class LocalEndpoint:
 
     front_end = "convlab's fallback endpoint (deployment.LocalEndpoint), not the container's code"
 
-    def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = 10.0):
         import tensorflow as tf
 
         self._folder = Path(tempfile.mkdtemp(prefix="convlab-endpoint-"))
@@ -158,7 +158,8 @@ class LocalEndpoint:
         self.handlers = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(self.handlers)
         self.max_body_bytes = max_body_bytes
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._request_handler())
+        self.read_timeout = read_timeout
+        self._server = _QuietServer(("127.0.0.1", port), self._request_handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -190,12 +191,49 @@ class LocalEndpoint:
             def log_message(self, *args):  # keep the notebook output clean
                 pass
 
+            timeout = endpoint.read_timeout  # seconds a read may wait: a body shorter than announced cannot hold a thread
+
             def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:  # the client hung up: nobody is left to answer
+                    self.close_connection = True
+
+            def _content_length(self) -> int | None:
+                """The announced body length, or None once a framing error has been answered."""
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    self.close_connection = True
+                    self._error(411, "A chunked body is not supported; send the body whole, with a Content-Length header.")
+                    return None
+                text = (self.headers.get("Content-Length") or "0").strip()
+                if not text.isdigit():
+                    self.close_connection = True
+                    self._error(400, f"Content-Length {text!r} is not a byte count; send the body's length in bytes (0 or more).")
+                    return None
+                return int(text)
+
+            def _body(self, length: int) -> bytes | None:
+                """The whole body, or None once a body that ended early has been answered."""
+                chunks, received = [], 0
+                try:
+                    while received < length and (chunk := self.rfile.read1(min(1 << 16, length - received))):
+                        chunks.append(chunk)
+                        received += len(chunk)
+                except TimeoutError:
+                    pass
+                if received < length:
+                    self.close_connection = True
+                    self._error(
+                        408,
+                        f"The body ended after {received} of the {length} bytes its Content-Length announced; "
+                        "send the whole body, or the right Content-Length.",
+                    )
+                    return None
+                return b"".join(chunks)
 
             def _error(self, status: int, message: str) -> None:
                 self._answer(status, json.dumps({"error": message}).encode())
@@ -214,7 +252,9 @@ class LocalEndpoint:
                 if self.path != "/invocations":
                     self._error(404, f"No route POST {self.path}; use POST /invocations.")
                     return
-                length = int(self.headers.get("Content-Length") or 0)
+                length = self._content_length()
+                if length is None:
+                    return
                 if length > endpoint.max_body_bytes:
                     self.close_connection = True
                     if length <= 4 * endpoint.max_body_bytes:  # drain it, so that the client can read the answer
@@ -223,7 +263,9 @@ class LocalEndpoint:
                             remaining -= len(chunk)
                     self._error(413, f"The body has {length} bytes; the limit is {endpoint.max_body_bytes}: split the batch.")
                     return
-                body = self.rfile.read(length)
+                body = self._body(length)
+                if body is None:
+                    return
                 context = _Context(
                     request_content_type=self.headers.get("Content-Type", "application/json"),
                     accept_header=self.headers.get("Accept", "application/json"),
@@ -250,6 +292,17 @@ class LocalEndpoint:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that lets a client hang up without a traceback; other errors are reported as usual."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 def serve(tarball: Path, version: str = SERVING_IMAGE_VERSION):

@@ -595,7 +595,7 @@ def untrained_artifact(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def fallback_served(tmp_path_factory):
     folder, tarball = untrained_artifact(tmp_path_factory)
-    with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000) as endpoint:
+    with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000, read_timeout=1.0) as endpoint:
         yield endpoint, folder
 
 
@@ -711,3 +711,67 @@ def test_the_fallback_refuses_what_sagemaker_refuses_before_the_container(
     assert answer_status == status, answer
     assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
     assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
+
+
+def raw_exchange(url: str, request: bytes, *, hang_up: bool = True, timeout: float = 30) -> tuple[int, dict]:
+    """Send bytes as they are on one connection; the status and JSON body of the answer (0, {} if none came)."""
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(request)
+        if hang_up:
+            connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+    if not answer:
+        return 0, {}
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body or b"{}")
+
+
+def framed(header: str, body: bytes) -> bytes:
+    return f"POST /invocations HTTP/1.1\r\nHost: endpoint\r\nContent-Type: application/json\r\n{header}\r\n\r\n".encode() + body
+
+
+FRAMING_CASES = [  # (case, request, keep the connection open, status, problem, fix)
+    ("negative Content-Length", framed("Content-Length: -5", b""), False, 400, "Content-Length '-5' is not a byte count",
+     "send the body's length in bytes"),
+    ("Content-Length not a number", framed("Content-Length: ten", b"{}"), False, 400, "'ten' is not a byte count",
+     "send the body's length in bytes"),
+    ("body shorter than its Content-Length", framed("Content-Length: 100", b'{"instances"'), True, 408,
+     "The body ended after 12 of the 100 bytes", "send the whole body, or the right Content-Length"),
+    ("chunked body", framed("Transfer-Encoding: chunked", b"5\r\nhello\r\n0\r\n\r\n"), False, 411,
+     "A chunked body is not supported", "with a Content-Length header"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case, request_bytes, keep_open, status, problem, fix", FRAMING_CASES, ids=[row[0] for row in FRAMING_CASES]
+)
+def test_malformed_http_framing_gets_an_answer_naming_its_fix(
+    case, request_bytes, keep_open, status, problem, fix, fallback_served
+):
+    """The fallback endpoint answers every framing error, within its read timeout, and keeps serving."""
+    endpoint, _ = fallback_served
+    answer_status, answer = raw_exchange(endpoint.url, request_bytes, hang_up=not keep_open)
+    assert answer_status == status, answer
+    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
+    good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    assert good_status == 200, "the endpoint keeps serving"
+
+
+def test_a_client_that_hangs_up_early_leaves_no_traceback(fallback_served, capfd):
+    import socket
+    import time
+
+    endpoint, _ = fallback_served
+    host, port = endpoint.address
+    for _ in range(3):
+        with socket.create_connection((host, port), timeout=10) as connection:
+            connection.sendall(framed("Content-Length: 5000", b'{"instances": [[0,'))
+    time.sleep(0.5)  # the server reads to the end of what was sent, then answers into a closed connection
+    good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    assert good_status == 200
+    assert "Traceback" not in capfd.readouterr().err
