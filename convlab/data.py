@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -197,9 +198,10 @@ def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str |
     searched = "\n".join(f"  - {source}" for source in sources)
     root = config.resolve_data_dir(data_dir)
     files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
+    state = "" if root.is_dir() else "is a file, not a folder" if root.is_file() else "does not exist"
     return (
         f"Dataset {spec.name!r} not found, and downloads are switched off ({switch}).\n"
-        + ("" if root.is_dir() else f"The data folder {root} does not exist.\n")
+        + (f"The data folder {root} {state}.\n" if state else "")
         + f"Searched:\n{searched}\n"
         f"Fix: copy the four IDX files ({files}) into {root / spec.folder}/"
         + (f", or Keras's {spec.npz_name} into {root}/" if spec.name == "mnist" else "")
@@ -232,12 +234,27 @@ def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
     return arrays
 
 
+MAX_IDX_DATA_BYTES = 70_000 * 28 * 28  # more than any file of these datasets holds (60,000 images of 28×28)
+IDX_MARGIN_BYTES = 1  # read one byte past what the header declares: enough to tell a padded file
+
+
 def _read_bytes(path: Path) -> bytes:
-    if path.suffix != ".gz":
-        return path.read_bytes()
+    """An IDX file's bytes, read no further than its header declares (plus a margin): a .gz cannot inflate unbounded."""
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with gzip.open(path, "rb") as handle:
-            return handle.read()
+        with opener(path, "rb") as handle:
+            head = handle.read(4)
+            ndim = head[3] if len(head) == 4 else 0
+            head += handle.read(4 * ndim)
+            if len(head) < 4 + 4 * ndim or not 1 <= ndim <= 3:
+                return head  # read_idx names what is wrong with it
+            declared = int(np.prod(struct.unpack(f">{ndim}I", head[4:])))
+            if declared > MAX_IDX_DATA_BYTES:
+                raise DataError(
+                    f"{path} declares {declared} bytes of data, more than any MNIST-style file holds "
+                    f"({MAX_IDX_DATA_BYTES}); it was not read further. Fix: replace it with the official file."
+                )
+            return head + handle.read(declared + IDX_MARGIN_BYTES)
     except EOFError:
         raise DataError(f"{path} is a truncated gzip file. Fix: copy the file again (the transfer was cut short).") from None
     except (gzip.BadGzipFile, zlib.error, OSError) as error:
@@ -265,10 +282,12 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path} ends inside its IDX header. Fix: copy the official file again.")
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
     expected_bytes = int(np.prod(shape))
-    if len(raw) - header_size != expected_bytes:
+    held = len(raw) - header_size
+    if held != expected_bytes:
+        holds = f"holds {held} bytes of data" if held < expected_bytes else "holds more data than that"
         raise DataError(
-            f"{path} declares shape {shape} ({expected_bytes} bytes) but holds {len(raw) - header_size} bytes "
-            f"of data. Fix: the file is truncated or padded; copy the official file again."
+            f"{path} declares shape {shape} ({expected_bytes} bytes) but {holds}. "
+            f"Fix: the file is truncated or padded; copy the official file again."
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
 
@@ -276,6 +295,12 @@ def read_idx(path: str | Path) -> np.ndarray:
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """Read a Keras-style .npz (x_train, y_train, x_test, y_test) without ever unpickling."""
     path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        head = path.read_bytes()[:16]
+        raise DataError(
+            f"{path} is not a readable .npz file: it is not a zip archive ({path.stat().st_size} bytes, starting {head!r}). "
+            "Fix: copy the official mnist.npz again, or use the four IDX files instead."
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in SPLITS if key not in archive.files]

@@ -400,14 +400,42 @@ DATA_CASES = [
         npz(b"PK\x03\x04 not really a zip"),
         load("mnist"),
         "mnist.npz is not a readable .npz file",
-        "Fix: copy the official file again",
+        "Fix: copy the official mnist.npz again",
+    ),
+    DataCase(
+        ".npz that is plain text",
+        npz(b"x_train,y_train\n1,2\n"),
+        load("mnist"),
+        ("mnist.npz is not a readable .npz file: it is not a zip archive", "starting b'x_train,y_train"),
+        "Fix: copy the official mnist.npz again",
+    ),
+    DataCase(
+        "data folder parameter names a file",
+        lambda tree: (shutil.rmtree(tree.data_dir), tree.data_dir.write_text("not a folder")),
+        load(),
+        ("Dataset 'fashion_mnist' not found", "The data folder {data} is a file, not a folder"),
+        (f"point ${config.DATA_DIR_ENV}", "at a folder that holds them"),
+    ),
+    DataCase(
+        "IDX file padded past its declared size",
+        replaced("t10k-labels-idx1-ubyte", lambda path: gzip.compress(idx_bytes(np.zeros(10000, np.uint8)) + bytes(50))),
+        load(),
+        "declares shape (10000,) (10000 bytes) but holds more data than that",
+        "Fix: the file is truncated or padded; copy the official file again",
+    ),
+    DataCase(
+        "gzip that inflates far past any IDX file",
+        replaced("t10k-images-idx3-ubyte", lambda path: gzip.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 10**6, 28, 28))),
+        load(),
+        "t10k-images-idx3-ubyte.gz declares 784000000 bytes of data, more than any MNIST-style file holds",
+        "it was not read further. Fix: replace it with the official file",
     ),
     DataCase(
         ".npz empty",
         npz(b""),
         load("mnist"),
         "mnist.npz is not a readable .npz file",
-        "Fix: copy the official file again",
+        "Fix: copy the official mnist.npz again",
     ),
     DataCase(
         f"download needed while offline (${config.OFFLINE_ENV}=1)",
@@ -775,3 +803,25 @@ def test_a_client_that_hangs_up_early_leaves_no_traceback(fallback_served, capfd
     good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_gzip_that_inflates_past_its_declared_size_is_read_no_further(tmp_path):
+    """A valid header declaring 47 MB followed by 200 MB of zeros: refused having read at most the declared size."""
+    import tracemalloc
+    import zlib
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing
+    with path.open("wb") as handle:
+        handle.write(compressor.compress(b"\x00\x00\x08\x03" + struct.pack(">3I", 60000, 28, 28)))
+        for _ in range(247):
+            handle.write(compressor.compress(bytes(1 << 20)))
+        handle.write(compressor.flush())
+    assert path.stat().st_size < 2_000_000  # a small file that inflates to 247 MB
+    tracemalloc.start()
+    declared = r"declares shape \(60000, 28, 28\) \(47040000 bytes\) but holds more data than that"
+    with pytest.raises(data.DataError, match=declared):
+        data.read_idx(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 3 * 47_040_000, f"{peak / 1e6:.0f} MB held while reading (the declared size, and one copy)"
