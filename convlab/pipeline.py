@@ -511,6 +511,20 @@ def absolute_folders(parameters: dict) -> dict:
     return parameters | resolved
 
 
+def quiet_dead_kernel_tasks() -> None:
+    """After a stop, the cell that was running ends with "Kernel died" in a task nobody awaits any more; asyncio
+    would print it as "Task exception was never retrieved" with a traceback. That one message is dropped."""
+    import logging
+
+    from nbclient.exceptions import DeadKernelError
+
+    def keep(record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (record.getMessage().startswith("Task exception was never retrieved") and isinstance(error, DeadKernelError))
+
+    logging.getLogger("asyncio").addFilter(keep)
+
+
 FOLDER_VARIABLES = (config.DATA_DIR_ENV, "CONVLAB_REFERENCE_DIR")  # environment variables that name folders
 
 
@@ -550,6 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as stop:
+        quiet_dead_kernel_tasks()
         stop_kernels()
         print(
             f"\nStopped ({stop or 'interrupted'}): the notebook kernel is ended. Finished notebooks and stored trainings "

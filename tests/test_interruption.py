@@ -85,7 +85,10 @@ def test_a_run_stopped_during_training_goes_on_where_it_stopped(shared_data, tmp
     progress = records.read_json(report / "pipeline.json")
     assert progress["running"]["notebook"] == "03_cnn" and "02_fc_baseline" in progress["executed"]
     assert not [name for name in temporaries(report) if name.endswith(".ipynb")], "the executed copy's temporary is removed"
-    assert "Stopped (SIGTERM)" in (tmp_path / "sigterm.log").read_text()
+    said = (tmp_path / "sigterm.log").read_text()
+    assert "Stopped (SIGTERM)" in said
+    stop_message = said[said.index("Stopped (SIGTERM)") :]
+    assert "Traceback" not in stop_message and "never retrieved" not in stop_message, "a stop prints its message alone"
 
     stop_when(report / "results" / "cnn-seed1.json", signal.SIGKILL, command, tmp_path / "sigkill.log")
     after_kill = complete_records(report)
