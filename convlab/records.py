@@ -186,6 +186,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+ISA_FLAGS = (  # the vector instruction sets that decide which kernels oneDNN and XLA run, hence the rounding
+    "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "avx_vnni", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve",
+)  # fmt: skip
+
+
+def cpu_isa() -> list[str]:
+    """The vector instruction sets of this CPU among `ISA_FLAGS` (from /proc/cpuinfo; empty where it is absent)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in ISA_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def machine_of(stamp: dict) -> str:
+    """A stamp's machine in words: CPU model, cores and vector instruction sets."""
+    isa = stamp.get("cpu_isa")
+    sets = ", ".join(isa) if isa else "instruction sets not recorded" if isa is None else "no vector instruction sets found"
+    return f"{stamp.get('cpu', 'unknown CPU')} ({stamp.get('cpu_count', '?')} cores; {sets})"
+
+
 def onednn_setting() -> str:
     """TF_ENABLE_ONEDNN_OPTS as TensorFlow reads it ("1" on, "0" off, "default": TensorFlow decides by CPU)."""
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
@@ -198,6 +223,7 @@ def environment_stamp() -> dict:
         "os": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpu_isa": cpu_isa(),
         "packages": package_versions(),
         "onednn": onednn_setting(),
     }

@@ -262,6 +262,13 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
     if timings is not None:
         sections.append(f"\n**{COMPARISON_TITLE}**\n")
         sections.append(timings.to_html(border=0, classes="compact"))
+    machines = training_machines(root, datasets)
+    if machines is not None:
+        sections.append(
+            "\nThe machines that trained the runs this report reads. A run is bit-identical when it is repeated on the "
+            "same machine with the same library build; on another CPU the same run agrees within seed noise.\n"
+        )
+        sections.append(machines.to_html(border=0, classes="compact"))
     totals = run_totals(root, datasets)
     if totals is not None:
         sections.append(
@@ -281,6 +288,25 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
     environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
     sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
+
+
+def training_machines(root: Path, datasets: Sequence[str]):
+    """How many stored runs of each dataset each machine trained (CPU, cores, vector instruction sets), or None."""
+    import pandas as pd
+
+    counts: dict[str, dict[str, int]] = {}
+    for dataset in datasets:
+        for path in sorted((root / dataset / "results").rglob("*-seed*.json")):
+            try:
+                record = records.read_record(path)
+            except records.MissingResultError:
+                continue
+            machine = records.machine_of(record.get("environment", {}))
+            column = counts.setdefault(machine, {})
+            column[config.DATASET_TITLES[dataset]] = column.get(config.DATASET_TITLES[dataset], 0) + 1
+    if not counts:
+        return None
+    return pd.DataFrame(counts).T.fillna(0).astype(int).rename_axis("machine")
 
 
 def _notebook_times(path: Path):

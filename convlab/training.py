@@ -228,11 +228,22 @@ def train_or_reuse(
     stored = stored_run(model_config.name, seed, key, results_dir, models_dir)
     if stored:
         where = records.record_path(results_dir, model_config.name, seed)
-        print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.")
+        print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.{other_machine(stored)}")
         return stored
     print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")
     model, record = fit(model_config, dataset, seed, settings)
     return store_run(model, record, key, results_dir, models_dir)
+
+
+def other_machine(record: dict) -> str:
+    """A note when a record was trained on another machine: results are bit-identical only on the same one."""
+    here, there = records.machine_of(records.environment_stamp()), records.machine_of(record.get("environment", {}))
+    if here == there:
+        return ""
+    return (
+        f" It was trained on {there}, not on this machine ({here}): retrained here, it would agree within seed noise, "
+        "not bit for bit."
+    )
 
 
 def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path) -> dict | None:

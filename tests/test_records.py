@@ -72,3 +72,24 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     (results / locking.LOCK_FILE).write_text("{}")
     assert records.remove_temporaries(results) == [left_behind]
     assert [path.name for path in results.iterdir()] == [locking.LOCK_FILE], "only temporaries are removed"
+
+
+def test_every_stamp_names_the_machine_with_its_vector_instruction_sets():
+    stamp = records.environment_stamp()
+    assert set(stamp["cpu_isa"]) <= set(records.ISA_FLAGS) and stamp["cpu"]
+    assert (
+        records.machine_of(stamp)
+        == f"{stamp['cpu']} ({stamp['cpu_count']} cores; {', '.join(stamp['cpu_isa']) or 'no vector instruction sets found'})"
+    )
+    assert records.machine_of({"cpu": "Old CPU", "cpu_count": 4}) == "Old CPU (4 cores; instruction sets not recorded)"
+
+
+def test_a_run_from_another_machine_is_reused_with_a_note_and_one_from_this_machine_without():
+    from convlab import training
+
+    here = records.environment_stamp()
+    assert training.other_machine({"environment": here}) == ""
+    elsewhere = here | {"cpu": "Intel(R) Xeon(R) CPU @ 2.60GHz", "cpu_isa": ["avx2", "avx512f", "amx_bf16"]}
+    note = training.other_machine({"environment": elsewhere})
+    assert "trained on Intel(R) Xeon(R) CPU @ 2.60GHz" in note and "amx_bf16" in note
+    assert "within seed noise, not bit for bit" in note

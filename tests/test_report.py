@@ -173,3 +173,28 @@ def test_the_pdf_is_printed_where_the_renderer_is_present():
     require_pdf_renderer()
     assert report.pdf_renderer_problem() == ""
     assert report.pdf_wanted(no_pdf=False, mode="required") is True
+
+
+@pytest.mark.smoke
+def test_the_appendix_names_the_machines_that_trained_the_runs(built):
+    root, _ = built
+    machines = report.training_machines(root, config.DATASETS)
+    here = records.machine_of(records.environment_stamp())
+    assert list(machines.index) == [here], "the smoke run trained everything on this machine"
+    for dataset in config.DATASETS:
+        stored = sum(is_training_record(path) for path in (root / dataset / "results").rglob("*-seed*.json"))
+        assert machines.loc[here, config.DATASET_TITLES[dataset]] == stored
+    assert "The machines that trained the runs this report reads" in page(built) and html_text(here) in page(built)
+
+
+def is_training_record(path) -> bool:
+    try:
+        return bool(records.read_record(path))
+    except records.MissingResultError:
+        return False
+
+
+def html_text(text: str) -> str:
+    import html
+
+    return html.escape(text)
