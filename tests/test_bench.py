@@ -63,6 +63,7 @@ def test_a_training_counts_for_the_notebook_that_ran_it_only(tmp_path):
     assert [record["timing"]["train_seconds"] for record in pipeline.trained_since(tmp_path, before_second)] == [12.0]
 
 
+@pytest.mark.slow
 def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, capsys):
     output = tmp_path / "bench.json"
     arguments = ["--data-dir", str(shared_data), "--reports-dir", str(tmp_path), "--output", str(output)]

@@ -512,6 +512,7 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
 
 
 @pytest.mark.smoke
+@pytest.mark.slow
 def test_notebook_06_in_mode_aws_writes_no_credentials(aws, moto_url, shared_data, tmp_path, monkeypatch, capfd):
     """06 executed in mode aws against the moto server: the executed notebook, its HTML, records, figures and output."""
     from convlab import pipeline

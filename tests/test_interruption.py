@@ -73,6 +73,7 @@ def stop_when(path: Path, stop: signal.Signals, command: list[str], log: Path) -
 
 
 @pytest.mark.smoke
+@pytest.mark.slow
 def test_a_run_stopped_during_training_goes_on_where_it_stopped(shared_data, tmp_path):
     """Stopped by SIGTERM while 03 trains its first seed, then by SIGKILL while it trains its second, then run to the end."""
     command, report = pipeline_command(tmp_path, shared_data), tmp_path / "reports" / "mnist"
