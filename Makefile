@@ -88,6 +88,7 @@ test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks 
 # copy the repository with wheelhouse/, then `make offline-install` there (pip reads only that folder).
 WHEELHOUSE ?= wheelhouse
 LOCKS ?= requirements/core.txt
+REGISTER_KERNEL ?= yes  # no: leave the user's Jupyter kernels alone (CI installs into a scratch folder)
 
 wheelhouse: ## Download the wheels of the locks in LOCKS (default: the core group) into wheelhouse/
 	$(PYTHON) -m pip download --quiet --only-binary :all: --dest $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
@@ -97,7 +98,7 @@ offline-install: ## Create .venv from wheelhouse/ alone (pip --no-index), with c
 	$(BIN)/python -m pip install --quiet --no-index --find-links $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
 	$(BIN)/python -m pip install --quiet --no-index --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
-	$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
+	$(if $(filter no,$(REGISTER_KERNEL)),,$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null)
 
 # Every tracked file is checked. The size cap is 8000 KB because the repository holds the published report
 # (about 21 MB, split into files of at most about 6 MB each); models, datasets and run outputs stay out of git.
