@@ -367,7 +367,7 @@ def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(
     params, _ = run_inputs
     jobs = cloud.launch_sweep(
         aws,
-        deployment.stage_source(tmp_path / "source"),
+        entry_script_only(tmp_path / "source"),
         f"s3://{BUCKET}/convlab/data",
         deployment.hyperparameters(params),
         kernels=(3, 5),
@@ -598,11 +598,23 @@ def test_the_sdk_dry_run_submits_nothing_and_the_real_call_submits_once(aws, tmp
     assert cloud.training_job_of(trainer).training_job_name.startswith("convlab-x")
 
 
+def entry_script_only(folder):
+    """A source folder with the entry script alone: the sweep's jobs upload it twice each (dry run, then the job),
+    and what they upload is checked by the mode-aws test, which ships the whole staged package."""
+    import shutil
+
+    from convlab import deployment
+
+    folder.mkdir(parents=True)
+    shutil.copyfile(deployment.ENTRY_DIR / "train.py", folder / "train.py")
+    return folder
+
+
 def sweep(aws, run_inputs, tmp_path, seeds=(0, 1)):
     from convlab import deployment
 
     params, _ = run_inputs
-    source = deployment.stage_source(tmp_path / "source")
+    source = entry_script_only(tmp_path / "source")
     return cloud.launch_sweep(aws, source, f"s3://{BUCKET}/convlab/data", deployment.hyperparameters(params), (3, 5), seeds)
 
 
