@@ -226,6 +226,16 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
     return "; ".join(parts_) or "no training records"
 
 
+MACHINES_CAPTION = (
+    "The machines that trained the runs this report reads. A run is bit-identical when it is repeated on the "
+    "same machine with the same library build; on another CPU the same run agrees within seed noise."
+)
+RUNS_CAPTION = (
+    "Whole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
+    "that executed notebooks without training (warm)."
+)
+
+
 def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: datetime, state: dict) -> str:
     """Versions, hardware, data and checksums, seeds, parameters, notebook times, commit."""
     import pandas as pd
@@ -262,20 +272,10 @@ def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: dat
     if timings is not None:
         sections.append(f"\n**{COMPARISON_TITLE}**\n")
         sections.append(timings.to_html(border=0, classes="compact"))
-    machines = training_machines(root, datasets)
-    if machines is not None:
-        sections.append(
-            "\nThe machines that trained the runs this report reads. A run is bit-identical when it is repeated on the "
-            "same machine with the same library build; on another CPU the same run agrees within seed noise.\n"
-        )
-        sections.append(machines.to_html(border=0, classes="compact"))
-    totals = run_totals(root, datasets)
-    if totals is not None:
-        sections.append(
-            "\nWhole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
-            "that executed notebooks without training (warm).\n"
-        )
-        sections.append(totals.to_html(border=0, classes="compact"))
+    captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
+    for caption, table in captioned.items():
+        if table is not None:
+            sections += [f"\n{caption}\n", table.to_html(border=0, classes="compact")]
     environment = {
         "Python": stamp.get("python"),
         "OS": stamp.get("os"),
