@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 
 # Report parameters (passed to every notebook; see README)
 DATASET ?= fashion_mnist mnist
-NOTEBOOKS ?= 01_eda 02_fc_baseline 03_cnn 04_kernel_size_sweep 05_filter_visualisation 06_sagemaker_deploy \
-	07_translation 08_pixel_permutation 09_efficiency 10_dataset_comparison
+# NOTEBOOKS empty: every notebook that convlab/manifest.py declares, in its order (`python -m convlab.manifest` lists them)
+NOTEBOOKS ?=
 PROFILE ?=
 EPOCHS ?=
 SEEDS ?=
@@ -44,7 +44,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
 
 report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
-	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) --notebooks $(NOTEBOOKS) $(if $(FORCE),--force) \
+	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) \
 		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \

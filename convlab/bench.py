@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, records
+from convlab import config, manifest, paths, records, runlog
 
 BENCH_FILE = "bench.json"
 EPOCHS_PER_RUN = 3  # all but the first are timed: graph building and first-call set-up fall in the first
@@ -189,11 +189,8 @@ def measured_matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
 def notebook_split(reports_dir: Path) -> list[dict]:
     """Per notebook and dataset folder: wall time, training time and the rest, for the latest cold and warm run."""
     rows = []
-    for folder in [*config.DATASETS, config.COMPARISON_FOLDER]:
-        try:
-            stored = records.read_json(reports_dir / folder / "pipeline.json")
-        except records.MissingResultError:
-            continue
+    for folder in [*config.DATASETS, manifest.COMPARISON_FOLDER]:
+        stored = runlog.read(reports_dir / folder)
         for kind in ("cold", "warm"):
             run = stored.get(kind)
             for notebook, timing in (run or {}).get("notebooks", {}).items():
@@ -338,14 +335,14 @@ def describe(stored: dict | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $CONVLAB_DATA_DIR, else data/")
-    parser.add_argument("--reports-dir", type=Path, default=config.REPORTS_DIR)
+    parser.add_argument("--reports-dir", type=Path, default=paths.REPORTS_DIR)
     parser.add_argument("--output", type=Path, default=None, help=f"default: <reports-dir>/{BENCH_FILE}")
     parser.add_argument("--train-size", type=int, default=20000, help="images per timed epoch (a stratified subset)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per path")
     args = parser.parse_args(argv)
     bench = run_bench(
-        config.resolve_data_dir(args.data_dir),
+        paths.resolve_data_dir(args.data_dir),
         args.reports_dir,
         train_size=args.train_size,
         batch_size=args.batch_size,

@@ -1,20 +1,46 @@
-"""The training cache: the stored runs (result records and models) that later notebooks and reruns reuse.
+"""What is reused, and by one rule: a stored product is valid while the key of its inputs is unchanged.
+
+Every stored product (a training run, a probe, an executed notebook, the report) is saved with `fingerprint`
+of its inputs and reused only when `is_current` holds: the same key, and every file of the product in place.
+The keys: `training.cache_key` (a run), `probes.probe_key` (a probe of a run), `pipeline.notebook_stamp`
+(an executed notebook) and `report.inputs_key` (the document).
 
     python -m convlab.cache clear            # every dataset folder under reports/
     python -m convlab.cache clear --root DIR # a report tree elsewhere
 
-A run is reused only when its cache key (see `training.cache_key`) and its model's sha256
-match; clearing forces every configuration to train again on the next run.
+Clearing forces every configuration to train (and every probe to be measured) again on the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from convlab import config, locking
+from convlab import config, locking, paths
+
+
+def fingerprint(inputs: object) -> str:
+    """sha256 of `inputs` (anything JSON can write) as canonical JSON: the key a stored product is saved with."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def files_digest(files: Iterable[Path], relative_to: Path | None = None) -> str:
+    """sha256 over files' names and bytes, in the order given (an absent file counts as such)."""
+    digest = hashlib.sha256()
+    for path in files:
+        name = path.relative_to(relative_to).as_posix() if relative_to else str(path)
+        digest.update(f"{name}\n".encode() + (path.read_bytes() if path.is_file() else b"absent"))
+    return digest.hexdigest()
+
+
+def is_current(stored_key: object, key: str, products: Iterable[Path] = ()) -> bool:
+    """The rule: a stored product is still valid when it was saved with this key and all its files exist."""
+    return stored_key == key and all(Path(path).is_file() for path in products)
+
 
 CACHED_FOLDERS = ("results", "models", "sagemaker")  # per dataset: records (probes, serving), models, 06's job
 
@@ -29,7 +55,7 @@ def clear(root: Path | None = None) -> list[Path]:
 
     Raises `locking.FolderLocked` while a run works in one of its report folders.
     """
-    root = root or config.REPORTS_DIR
+    root = root or paths.REPORTS_DIR
     folders = [root / name for name in config.DATASETS if (root / name).is_dir()]
     with locking.hold(folders):  # never under a run that is writing them
         removed = cached_folders(root)
@@ -44,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="the report tree (default: reports/)")
     args = parser.parse_args(argv)
     try:
-        removed = clear(config.output_folder(args.root or "", "--root", config.REPORTS_DIR))
+        removed = clear(paths.output_folder(args.root or "", "--root", paths.REPORTS_DIR))
     except (locking.FolderLocked, config.ParameterError) as error:
         print(f"ERROR: {error}")
         return 1

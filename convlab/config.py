@@ -1,83 +1,23 @@
-"""Paths, names and run parameters shared by the notebooks.
+"""Run parameters: the datasets, and the checks that turn a notebook's parameters into `RunParameters`.
 
-Importing this module does no I/O: every path is derived from the package's own
-location or from the environment when a function is called.
+Folders are in `convlab.paths`, profiles in `convlab.profiles`, the notebooks in `convlab.manifest`.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
-NOTEBOOKS_DIR = PROJECT_DIR / "notebooks"
-DEFAULT_DATA_DIR = PROJECT_DIR / "data"
-REPORTS_DIR = PROJECT_DIR / "reports"
-IMAGES_DIR = PROJECT_DIR / "images"
-DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
-
-DATA_DIR_ENV = "CONVLAB_DATA_DIR"
-OFFLINE_ENV = "CONVLAB_OFFLINE"
+from convlab import manifest
+from convlab.paths import IMAGES_DIR, REPORTS_DIR, ParameterError, output_folder, resolve_data_dir
+from convlab.profiles import AUTO, PROFILES, or_profile, resolve_profile
 
 DATASETS = ("fashion_mnist", "mnist")
 DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}  # as the text names them
-NOTEBOOKS = (
-    "01_eda",
-    "02_fc_baseline",
-    "03_cnn",
-    "04_kernel_size_sweep",
-    "05_filter_visualisation",
-    "06_sagemaker_deploy",
-    "07_translation",
-    "08_pixel_permutation",
-    "09_efficiency",
-)
-CROSS_DATASET_NOTEBOOKS = ("10_dataset_comparison",)  # run once, after every dataset's notebooks
-COMPARISON_FOLDER = "comparison"  # executed cross-dataset notebooks, beside the per-dataset report folders
-ALL_NOTEBOOKS = NOTEBOOKS + CROSS_DATASET_NOTEBOOKS
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
 SPLIT_SIZES = {"train_size": 60000, "test_size": 10000}  # images in each split, the same for both datasets
-
-
-SOURCE_FOLDERS = ("convlab", "notebooks", "tests", ".git")  # the project's source: no run writes into them
-
-
-class ParameterError(ValueError):
-    """A run parameter has a value that cannot be used."""
-
-
-class UnsafePath(ParameterError):
-    """A path from a parameter or a stored record leads out of its folder, or an output folder lies in the source."""
-
-
-def confined(folder: str | Path, name: object, what: str) -> Path:
-    """`folder / name`, refused unless it lies inside `folder` once resolved (no `..` out, no absolute path, no symlink out)."""
-    text = str(name)
-    base = Path(folder).resolve()
-    target = (base / text).resolve()
-    if not text or Path(text).is_absolute() or target == base or not target.is_relative_to(base):
-        raise UnsafePath(f"{what} {text!r} leads outside {folder}: only a name inside that folder is accepted.")
-    return Path(folder) / text
-
-
-def output_folder(value: object, name: str, default: Path) -> Path:
-    """An output folder parameter as an absolute path (`~` expanded, symlinks resolved; empty: `default`).
-
-    It may point anywhere the user chooses except into the project's source folders (`SOURCE_FOLDERS`).
-    """
-    folder = Path(str(value)).expanduser().resolve() if value else default
-    for source in SOURCE_FOLDERS:
-        protected = (PROJECT_DIR / source).resolve()
-        if folder.is_relative_to(protected):
-            raise UnsafePath(
-                f"{name}={str(value)!r} resolves to {folder}, inside the project's source folder {source}/; "
-                f"choose a folder outside {', '.join(f'{item}/' for item in SOURCE_FOLDERS)} (empty: {default})."
-            )
-    return folder
 
 
 def dataset_names(values: Sequence[str]) -> tuple[str, ...]:
@@ -86,35 +26,6 @@ def dataset_names(values: Sequence[str]) -> tuple[str, ...]:
     if unknown:
         raise ParameterError(f"Unknown dataset(s) {unknown}: choose from {', '.join(DATASETS)}.")
     return tuple(values)
-
-
-def notebook_names(values: Sequence[str]) -> tuple[str, ...]:
-    """Notebook names as given, each checked against `ALL_NOTEBOOKS` (they become file names)."""
-    unknown = [name for name in values if name not in ALL_NOTEBOOKS]
-    if unknown:
-        raise ParameterError(f"Unknown notebook(s) {unknown}: choose from {', '.join(ALL_NOTEBOOKS)}.")
-    return tuple(values)
-
-
-def resolve_data_dir(override: str | Path | None = None) -> Path:
-    """The data folder: the explicit override, else $CONVLAB_DATA_DIR, else `data/`."""
-    if override:
-        return Path(override).expanduser().resolve()
-    from_env = os.environ.get(DATA_DIR_ENV)
-    if from_env:
-        return Path(from_env).expanduser().resolve()
-    return DEFAULT_DATA_DIR
-
-
-def keras_cache_dir() -> Path:
-    """Where the Keras loaders keep downloaded datasets ($KERAS_HOME or ~/.keras)."""
-    keras_home = os.environ.get("KERAS_HOME") or Path.home() / ".keras"
-    return Path(keras_home) / "datasets"
-
-
-def downloads_allowed() -> bool:
-    """False when $CONVLAB_OFFLINE is set to a true value (1, true, yes)."""
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
 
 
 def _as_int(name: str, value: object, minimum: int, fix: str = "") -> int:
@@ -218,15 +129,10 @@ def parse_datasets(value: object) -> tuple[str, ...]:
     return names
 
 
-def reports_root(value: object = "") -> Path:
-    """The folder that holds every dataset's report folder (reports/ unless given)."""
-    return output_folder(value, "reports_dir", REPORTS_DIR)
-
-
 def comparison_images_dir(images_dir: object, notebook: str) -> Path:
     """Where a cross-dataset notebook writes its figures: <images_dir or images/>/comparison/<notebook>."""
     base = output_folder(images_dir, "images_dir", IMAGES_DIR)
-    return base / COMPARISON_FOLDER / notebook_names([notebook])[0]
+    return base / manifest.COMPARISON_FOLDER / manifest.entry(notebook).name
 
 
 def parse_seeds(value: object) -> tuple[int, ...]:
@@ -242,76 +148,9 @@ def parse_seeds(value: object) -> tuple[int, ...]:
     return seeds
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The seeds and training settings that a run uses unless a parameter overrides them.
-
-    `epochs` caps every training run and `cnn_epochs` the CNNs'; `batch_size` is the CNNs' batch and
-    `fc_batch_size` the FC networks' (their steps are cheap, so per-step overhead dominates their time);
-    early stopping after `patience` epochs without a lower validation loss may end a run sooner, and
-    the weights of its best epoch are kept.
-    """
-
-    name: str
-    seeds: tuple[int, ...]
-    epochs: int
-    cnn_epochs: int
-    batch_size: int
-    fc_batch_size: int
-    patience: int
-    purpose: str
-
-
-PROFILES = {
-    "cpu": Profile(
-        "cpu",
-        seeds=(0, 1, 2),
-        epochs=15,
-        cnn_epochs=4,
-        batch_size=32,
-        fc_batch_size=128,
-        patience=3,
-        purpose="the full report within an hour on two CPU cores",
-    ),
-    "paper": Profile(
-        "paper",
-        seeds=(0, 1, 2, 3, 4),
-        epochs=15,
-        cnn_epochs=15,
-        batch_size=32,
-        fc_batch_size=32,
-        patience=3,
-        purpose="the studies' batch size and five seeds, for a machine with a GPU",
-    ),
-}
-AUTO = "auto"
-
-
-def gpu_available() -> bool:
-    """Whether TensorFlow sees a GPU (imports TensorFlow)."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def resolve_profile(value: object = AUTO) -> Profile:
-    """A profile by name; "auto" (or empty) picks "paper" when TensorFlow sees a GPU, else "cpu"."""
-    name = str(value).strip().lower() or AUTO
-    if name == AUTO:
-        name = "paper" if gpu_available() else "cpu"
-    if name not in PROFILES:
-        raise ParameterError(f"profile={value!r} is not a profile: use {AUTO!r}, {', '.join(repr(p) for p in PROFILES)}.")
-    return PROFILES[name]
-
-
-def _or_profile(value: object, fallback: object) -> object:
-    """`fallback` when a parameter is left at "auto" (or empty), else the value itself."""
-    return fallback if value is None or str(value).strip().lower() in {"", AUTO} else value
-
-
 def seeds_or_profile(value: object, profile: str) -> tuple[int, ...]:
     """Seeds from a parameter such as "0,1,2"; "auto" (or empty) gives the profile's seeds."""
-    return parse_seeds(_or_profile(value, resolve_profile(profile).seeds))
+    return parse_seeds(or_profile(value, resolve_profile(profile).seeds))
 
 
 _AUTO_FIX = "set {0} to a whole number ≥ 1, e.g. {0}={1}, or to 'auto' for the profile's value"
@@ -359,18 +198,18 @@ class RunParameters:
         name = str(dataset).strip().lower().replace("-", "_")
         if name not in DATASETS:
             raise ParameterError(f"Unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}.")
-        notebook_names([notebook])
+        manifest.entry(notebook)
         output = output_folder(output_dir, "output_dir", REPORTS_DIR / name)
         images = output_folder(images_dir, "images_dir", IMAGES_DIR)
         chosen = resolve_profile(profile)
-        explicit_epochs, explicit_batch = _or_profile(epochs, None), _or_profile(batch_size, None)
+        explicit_epochs, explicit_batch = or_profile(epochs, None), or_profile(batch_size, None)
         epochs_fix, batch_fix = _AUTO_FIX.format("epochs", 15), _AUTO_FIX.format("batch_size", 32)
         most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1, epochs_fix)
         return cls(
             dataset=name,
             data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
             epochs=most_epochs,
-            seeds=parse_seeds(_or_profile(seeds, chosen.seeds)),
+            seeds=parse_seeds(or_profile(seeds, chosen.seeds)),
             train_size=_subset_size("train_size", train_size),
             test_size=_subset_size("test_size", test_size),
             batch_size=_as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),

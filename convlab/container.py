@@ -33,10 +33,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from convlab import config
+from convlab import paths
 
 REFERENCE_ENV = "CONVLAB_REFERENCE_DIR"
-SERVING_ENVS_DIR = config.PROJECT_DIR / ".venv-serving"
+SERVING_ENVS_DIR = paths.PROJECT_DIR / ".venv-serving"
 SUPPORTED_VERSIONS = ("2.19", "2.20")
 MODEL_NAME = "model"  # serve.py names the model after its folder, /opt/ml/model
 STARTUP_SECONDS = 120
@@ -45,7 +45,7 @@ STARTUP_SECONDS = 120
 def reference_dir() -> Path:
     """The containers' reference code: `$CONVLAB_REFERENCE_DIR`, else `../shared/reference/sagemaker-tfs-container`."""
     value = os.environ.get(REFERENCE_ENV)
-    return Path(value) if value else config.PROJECT_DIR.parent / "shared" / "reference" / "sagemaker-tfs-container"
+    return Path(value) if value else paths.PROJECT_DIR.parent / "shared" / "reference" / "sagemaker-tfs-container"
 
 
 def frontend_dir(version: str) -> Path:
@@ -258,7 +258,7 @@ class ContainerEndpoint:
         tfs = self._spawn(
             [
                 str(self.runtime),
-                str(config.PACKAGE_DIR / "tfserving_standin.py"),
+                str(paths.PACKAGE_DIR / "tfserving_standin.py"),
                 str(self.model_dir),
                 str(rest_port),
                 MODEL_NAME,
@@ -280,7 +280,7 @@ class ContainerEndpoint:
         }
         arguments = [
             str(self.python),
-            str(config.PACKAGE_DIR / "frontend_launcher.py"),
+            str(paths.PACKAGE_DIR / "frontend_launcher.py"),
             str(frontend_dir(self.version)),
             str(self.model_dir),
         ]
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     TensorFlow of the serving version is built for the image that mode aws deploys to only.
     """
-    from convlab.deployment import SERVING_IMAGE_VERSION
+    from convlab.artifact import SERVING_IMAGE_VERSION
 
     arguments = argv if argv is not None else sys.argv[1:]
     if not arguments or arguments[0] != "build":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from convlab import analysis, config, data, models, training
+from convlab import config, data, models, profiles, tables, training
 
 
 def kernel_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, models.ModelConfig]:
@@ -33,7 +33,7 @@ REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another
 
 def reference_settings(model_config: models.ModelConfig, params: config.RunParameters, profile: str) -> training.TrainingConfig:
     """The training settings that `profile` gives this model, by the same rule as the run's own (`training_config_for`)."""
-    other = config.PROFILES[profile]
+    other = profiles.PROFILES[profile]
     as_profile = replace(
         params,
         epochs=other.epochs,
@@ -93,25 +93,25 @@ def settings_check(
     train: bool,
     reference_profile: str = "paper",
 ):
-    """`analysis.settings_effects` of the run's "FC baseline" and "CNN" against `reference_profile`'s settings.
+    """`tables.settings_effects` of the run's `tables.FC_BASELINE` and `tables.CNN` against `reference_profile`'s settings.
 
     None when the run uses that profile itself, or when the reference runs are neither stored nor to be trained.
     """
     if params.profile == reference_profile:
         return None
     reference = reference_runs(configs, dataset, params, train=train, profile=reference_profile)
-    return analysis.settings_effects(runs, reference) if reference else None
+    return tables.settings_effects(runs, reference) if reference else None
 
 
 def translation_configs(dataset: str, augmentation_shift: int) -> dict[str, models.ModelConfig]:
     """The models whose accuracy under translation is compared: the studies' two, a GAP-head CNN, and both shift-augmented."""
     fc, cnn = models.fc_baseline_config(dataset), models.cnn_config(dataset)
     return {
-        "FC": fc,
-        "CNN": cnn,
-        "CNN, GAP head": models.variant(cnn, head="gap"),
-        "FC, shift-augmented": models.variant(fc, shift_augmentation=augmentation_shift),
-        "CNN, shift-augmented": models.variant(cnn, shift_augmentation=augmentation_shift),
+        tables.FC: fc,
+        tables.CNN: cnn,
+        tables.CNN_GAP: models.variant(cnn, head="gap"),
+        tables.FC_SHIFT_AUGMENTED: models.variant(fc, shift_augmentation=augmentation_shift),
+        tables.CNN_SHIFT_AUGMENTED: models.variant(cnn, shift_augmentation=augmentation_shift),
     }
 
 
@@ -119,8 +119,8 @@ def permutation_configs(dataset: str, permutation_seed: int) -> dict[str, models
     """The studies' two models on the original pixels and on pixels shuffled by one fixed permutation."""
     fc, cnn = models.fc_baseline_config(dataset), models.cnn_config(dataset)
     return {
-        "FC": fc,
-        "FC, permuted": models.variant(fc, pixel_permutation=permutation_seed),
-        "CNN": cnn,
-        "CNN, permuted": models.variant(cnn, pixel_permutation=permutation_seed),
+        tables.FC: fc,
+        tables.FC_PERMUTED: models.variant(fc, pixel_permutation=permutation_seed),
+        tables.CNN: cnn,
+        tables.CNN_PERMUTED: models.variant(cnn, pixel_permutation=permutation_seed),
     }

@@ -126,37 +126,6 @@ def maximising_inputs(model, layer_name: str, filters: list[int], steps: int = 6
     return images.numpy()[..., 0]
 
 
-def describe_tuning(summary: pd.DataFrame, threshold: float = 0.25, tolerance: float = 22.5) -> str:
-    """A sentence on how many filters are orientation-selective and whether weights and responses agree."""
-    selective = summary[summary["selectivity"] >= threshold]
-    silent = int((summary["mean response"] <= 1e-6).sum())
-    agree = int((selective["disagreement (°)"] <= tolerance).sum()) if len(selective) else 0
-    bins = pd.cut(
-        selective["preferred orientation (°)"] % 180,
-        [0, 22.5, 67.5, 112.5, 157.5, 180],
-        right=False,
-        labels=["horizontal", "diagonal /", "vertical", "diagonal \\", "horizontal "],
-    )
-    counts = bins.astype(str).str.strip().value_counts()
-    spread = ", ".join(f"{count} {name}" for name, count in counts.items())
-    return (
-        f"{len(selective)} of the {len(summary)} first-layer filters are orientation-selective (selectivity ≥ {threshold})"
-        + (f": {spread}" if len(selective) else "")
-        + f". For {agree} of these the orientation read from the weights lies within {tolerance}° of the one measured "
-        f"with gratings. {silent} filter(s) never respond to any grating."
-    )
-
-
 def class_spread(by_class: pd.DataFrame) -> float:
     """Mean over filters of the standard deviation of their relative per-class activation (0: class-blind)."""
     return float(by_class.std(axis=1).mean())
-
-
-def describe_class_preferences(layers: dict[str, pd.DataFrame], count: int = 3) -> str:
-    """Which class drives the most filters, and how class-specific each layer is."""
-    parts = []
-    for name, by_class in layers.items():
-        favourite = by_class.idxmax(axis=1).value_counts()
-        top = ", ".join(f"{label} ({number})" for label, number in favourite.head(count).items())
-        parts.append(f"{name}: class spread {class_spread(by_class):.2f}; classes that drive the most filters: {top}")
-    return "Per layer — " + "; ".join(parts) + ". A larger spread means filters that respond more selectively to some classes."

@@ -21,13 +21,13 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from convlab import config, records
+from convlab import paths, records
 
-LOCKS_DIR = config.PROJECT_DIR / "requirements"
+LOCKS_DIR = paths.PROJECT_DIR / "requirements"
 GROUPS = ("core", "aws", "pdf", "test", "dev")
 
 
-def declared_groups(pyproject: Path = config.PROJECT_DIR / "pyproject.toml") -> dict[str, list[str]]:
+def declared_groups(pyproject: Path = paths.PROJECT_DIR / "pyproject.toml") -> dict[str, list[str]]:
     """Each group's requirement strings, as pyproject.toml declares them."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
@@ -95,7 +95,7 @@ def pins(path: Path) -> dict[str, str]:
 
 def main() -> int:
     counts = write_locks()
-    total = len(pins(config.PROJECT_DIR / "requirements.txt"))
+    total = len(pins(paths.PROJECT_DIR / "requirements.txt"))
     for group, count in counts.items():
         print(f"requirements/{group}.txt: {count} packages")
     print(f"requirements.txt (everything): {total} packages")

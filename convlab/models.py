@@ -126,11 +126,6 @@ def variant(
     )
 
 
-def study_models(dataset: str) -> dict[str, ModelConfig]:
-    """The baseline and the CNN of the study that used this dataset."""
-    return {"fc_baseline": fc_baseline_config(dataset), "cnn": cnn_config(dataset)}
-
-
 def build_model(model_config: ModelConfig):
     """A Keras Sequential model for a configuration (inputs: float32 N×28×28×1)."""
     from keras import layers

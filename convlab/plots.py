@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from convlab import analysis, config, data, records
+from convlab import config, data, records, stats, tables
 
 sns.set_theme(context="notebook", style="whitegrid")
 
@@ -80,7 +80,7 @@ def training_curves(groups: dict[str, dict]) -> plt.Figure:
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 3.8))
     palette = sns.color_palette(n_colors=len(groups))
     for colour, (label, record) in zip(palette, groups.items()):
-        history = analysis.history_frame(record)
+        history = tables.history_frame(record)
         for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
             axis.plot(history.index, history[metric], "--", color=colour, label=f"{label} train")
             axis.plot(history.index, history[f"val_{metric}"], "-", color=colour, label=f"{label} validation")
@@ -178,11 +178,12 @@ def pixel_map(image: np.ndarray, title: str, colour_label: str) -> plt.Figure:
 
 
 def accuracy_with_intervals(table: pd.DataFrame, groups: dict[str, list[dict]], title: str) -> plt.Figure:
-    """Mean test accuracy per configuration with its 95% interval, and every seed as a dot."""
+    """Mean test accuracy per configuration (a `tables.sweep_table`) with its t interval, and every seed as a dot."""
     figure, axis = plt.subplots(figsize=(6.5, 3.6))
     positions = np.arange(len(table))
-    low, high = table["95% CI low (%)"], table["95% CI high (%)"]
-    means = table["accuracy mean (%)"]
+    confidence = tables.confidence_of(table)
+    low, high = (table[column] for column in tables.ci_columns(confidence))
+    means = table[tables.ACCURACY_MEAN]
     axis.errorbar(
         positions,
         means,
@@ -191,10 +192,10 @@ def accuracy_with_intervals(table: pd.DataFrame, groups: dict[str, list[dict]], 
         capsize=6,
         markersize=8,
         color="black",
-        label="mean, 95% CI",
+        label=f"mean, {confidence:.0%} CI",
     )
     for position, label in zip(positions, table.index):
-        seeds = analysis.accuracies(groups[label])
+        seeds = records.accuracies(groups[label])
         axis.scatter(
             np.full(len(seeds), position + 0.12),
             seeds,
@@ -213,12 +214,11 @@ def accuracy_with_intervals(table: pd.DataFrame, groups: dict[str, list[dict]], 
 def accuracy_against_cost(table: pd.DataFrame) -> plt.Figure:
     """Mean accuracy against parameters and against MACs per image, with the seeds' standard deviation."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    for axis, cost in zip(axes, ("parameters", "MACs per image")):
-        axis.errorbar(
-            table[cost], table["accuracy mean (%)"], yerr=table["accuracy std (%)"].fillna(0), fmt="o", capsize=5, color="black"
-        )
+    mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
+    for axis, cost in zip(axes, (tables.PARAMETERS, tables.MACS)):
+        axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=5, color="black")
         for label, row in table.iterrows():
-            axis.annotate(label, (row[cost], row["accuracy mean (%)"]), textcoords="offset points", xytext=(6, 6), fontsize=9)
+            axis.annotate(label, (row[cost], row[mean]), textcoords="offset points", xytext=(6, 6), fontsize=9)
         axis.set_xlabel(cost)
         axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     axes[0].set_ylabel("test accuracy (%), mean ± std")
@@ -339,18 +339,17 @@ def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
 
     Points are labelled with the models' short names (the table's `name` column).
     """
-    costs = ("parameters", "MACs per image", "train time (s)", "latency p50 (ms)")
+    costs = (tables.PARAMETERS, tables.MACS, tables.TRAIN_TIME, tables.LATENCY_P50)
+    mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
     for axis, cost in zip(axes.ravel(), costs):
-        axis.errorbar(
-            table[cost], table["accuracy mean (%)"], yerr=table["accuracy std (%)"].fillna(0), fmt="o", capsize=4, color="black"
-        )
-        front = table[analysis.pareto_mask(table[cost], table["accuracy mean (%)"])].sort_values(cost)
-        axis.step(front[cost], front["accuracy mean (%)"], where="post", color="tab:orange", label="frontier")
+        axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=4, color="black")
+        front = table[tables.pareto_mask(table[cost], table[mean])].sort_values(cost)
+        axis.step(front[cost], front[mean], where="post", color="tab:orange", label="frontier")
         for index, (_, row) in enumerate(table.iterrows()):
             axis.annotate(
-                row["name"],
-                (row[cost], row["accuracy mean (%)"]),
+                row[tables.NAME],
+                (row[cost], row[mean]),
                 textcoords="offset points",
                 xytext=(5, 4 - 9 * (index % 2)),
                 fontsize=7,
@@ -367,14 +366,15 @@ def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
 
 
 def dataset_gains(table: pd.DataFrame) -> plt.Figure:
-    """The CNN's gain over the FC baseline per dataset: in points and as an error ratio, with 95% intervals."""
+    """The CNN's gain over the FC baseline per dataset (`tables.dataset_gain_table`), in points and as an error ratio."""
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     positions = np.arange(len(table))
-    for axis, (column, low, high, reference, label) in zip(
+    confidence = tables.confidence_of(table)
+    for axis, (column, (low, high), reference, label) in zip(
         axes,
         (
-            ("gain (points)", "gain 95% CI low", "gain 95% CI high", 0.0, "accuracy gain of the CNN (points)"),
-            ("error ratio", "error ratio 95% CI low", "error ratio 95% CI high", 0.5, "CNN error ÷ FC error"),
+            (stats.GAIN, stats.gain_columns(confidence), 0.0, "accuracy gain of the CNN (points)"),
+            (stats.ERROR_RATIO, stats.error_ratio_columns(confidence), 0.5, "CNN error ÷ FC error"),
         ),
     ):
         values = table[column]
@@ -386,6 +386,6 @@ def dataset_gains(table: pd.DataFrame) -> plt.Figure:
         axis.set_xlim(-0.5, len(table) - 0.5)
         axis.set_ylabel(label)
         axis.legend(fontsize=8)
-    figure.suptitle("What the convolutions buy on each dataset (mean, 95% bootstrap interval over seeds)")
+    figure.suptitle(f"What the convolutions buy on each dataset (mean, {confidence:.0%} bootstrap interval over seeds)")
     figure.tight_layout()
     return figure

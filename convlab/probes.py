@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convlab import config, data, records, training, transforms
+from convlab import cache, config, data, paths, records, training, transforms
 
 PROBE_SCHEMA_VERSION = 1
 SHIFT_DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}  # (rows down, columns right) per step
@@ -23,7 +23,12 @@ PROBE_IMAGES = 1000  # test images per shifted copy, stratified: a standard erro
 
 def probe_path(results_dir: str | Path, probe: str, record: dict) -> Path:
     name = f"{probe}_{record['model']['name']}-seed{record['seed']}.json"
-    return config.confined(Path(results_dir) / "probes", name, "The probe record's file name")
+    return paths.confined(Path(results_dir) / "probes", name, "The probe record's file name")
+
+
+def probe_key(record: dict, inputs: dict) -> str:
+    """The key a probe result is stored with: the probe format, the training run it measured, and its inputs."""
+    return cache.fingerprint({"schema_version": PROBE_SCHEMA_VERSION, "for_cache_key": record["cache_key"], "inputs": inputs})
 
 
 def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
@@ -32,12 +37,7 @@ def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
         stored = records.read_json(path)
     except records.MissingResultError:
         return None
-    same = (
-        stored.get("schema_version") == PROBE_SCHEMA_VERSION
-        and stored.get("for_cache_key") == record["cache_key"]
-        and stored.get("inputs") == inputs
-    )
-    return stored if same else None
+    return stored if cache.is_current(stored.get("key"), probe_key(record, inputs)) else None
 
 
 def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dict) -> dict:
@@ -48,6 +48,7 @@ def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dic
         "seed": record["seed"],
         "for_cache_key": record["cache_key"],
         "inputs": inputs,
+        "key": probe_key(record, inputs),
         "result": result,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": records.environment_stamp(),

@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from convlab import config
+import numpy as np
+
+from convlab import paths
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "dataset", "model", "seed", "parameters", "macs_per_image", "history", "test", "cache_key")
@@ -96,6 +98,14 @@ def read_json(path: str | Path) -> dict:
     return payload
 
 
+def read_json_if_present(path: str | Path) -> dict:
+    """A JSON file's object, or an empty dict when the file does not exist yet."""
+    try:
+        return read_json(path)
+    except MissingResultError:
+        return {}
+
+
 def read_record(path: str | Path) -> dict:
     """Read a training result record, refusing files that are partial, corrupt or of another schema."""
     record = read_json(path)
@@ -116,12 +126,12 @@ def file_sha256(path: str | Path) -> str:
 
 def record_path(results_dir: str | Path, model_name: str, seed: int) -> Path:
     """`<results_dir>/<model>-seed<s>.json`, refused unless it lies in `results_dir` (names can come from stored records)."""
-    return config.confined(results_dir, f"{model_name}-seed{seed}.json", "The result record's file name")
+    return paths.confined(results_dir, f"{model_name}-seed{seed}.json", "The result record's file name")
 
 
 def model_path(models_dir: str | Path, model_name: str, seed: int) -> Path:
     """`<models_dir>/<model>-seed<s>.keras`, refused unless it lies in `models_dir`."""
-    return config.confined(models_dir, f"{model_name}-seed{seed}.keras", "The model's file name")
+    return paths.confined(models_dir, f"{model_name}-seed{seed}.keras", "The model's file name")
 
 
 def load_records(
@@ -164,6 +174,54 @@ def load_all_records(results_dir: str | Path, *, needed_by: str = "") -> dict[st
             f"{needed_by or 'This step'} found no result records in {results_dir}. Run 02_fc_baseline and 03_cnn first."
         )
     return {name: sorted(group, key=lambda record: record["seed"]) for name, group in groups.items()}
+
+
+def record_predictions(record: dict) -> np.ndarray:
+    """A record's predicted class for each test image."""
+    return np.asarray(record["test"]["predictions"])
+
+
+def accuracies(group: list[dict]) -> np.ndarray:
+    """Test accuracies of a group of runs, in percent."""
+    return 100 * np.array([record["test"]["accuracy"] for record in group])
+
+
+def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> dict[str, list[dict]]:
+    """The first-layer kernel sweep's records, by kernel label, for the kernel sizes that were run."""
+    from convlab import models  # imports Keras: kept out of the notebooks that do not train
+
+    groups = {}
+    for size in range(1, 29, 2):
+        try:
+            name = models.cnn_config(dataset, size).name
+        except ValueError:  # a kernel this large does not fit this dataset's architecture
+            continue
+        if any(Path(results_dir).glob(f"{name}-seed*.json")):
+            groups[f"{size}×{size}"] = load_records(results_dir, name, needed_by=needed_by)
+    if len(groups) < 2:
+        raise MissingResultError(
+            f"{needed_by} needs the kernel-size sweep's records in {results_dir}. Run 04_kernel_size_sweep first."
+        )
+    return groups
+
+
+def load_dataset_pairs(
+    reports_dir: str | Path, datasets: tuple[str, ...], needed_by: str
+) -> dict[str, tuple[list[dict], list[dict]]]:
+    """Per dataset, the FC baseline's and the CNN's records over the seeds both have."""
+    pairs = {}
+    for name in datasets:
+        results = Path(reports_dir) / name / "results"
+        baseline = load_records(results, "fc_baseline", needed_by=needed_by, written_by=f"02_fc_baseline on {name}")
+        challenger = load_records(results, "cnn", needed_by=needed_by, written_by=f"03_cnn on {name}")
+        common = sorted({record["seed"] for record in baseline} & {record["seed"] for record in challenger})
+        if not common:
+            raise MissingResultError(
+                f"{needed_by}: on {name} the FC baseline and the CNN share no seed. Run 07_translation on {name} "
+                "(it trains both with the probe seeds)."
+            )
+        pairs[name] = ([r for r in baseline if r["seed"] in common], [r for r in challenger if r["seed"] in common])
+    return pairs
 
 
 def package_versions() -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import re
 import subprocess
 from collections.abc import Sequence
@@ -21,12 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import config, locking, records
+from convlab import appendix, cache, config, document, locking, manifest, paths, publish, records, runlog
 
 TITLE = "What convolutional layers buy over fully connected networks"
-STUDIES_FILE = config.PACKAGE_DIR / "studies.json"
+STUDIES_FILE = paths.PACKAGE_DIR / "studies.json"
 HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
-COMPARISON_TITLE = "Both datasets"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 NOTEBOOK_TITLE = re.compile(r"^\d+\s*·\s*")
 
@@ -54,10 +52,11 @@ class Contents:
 def parts(root: Path, datasets: Sequence[str]) -> list[tuple[str, list[Path]]]:
     """(part title, executed notebooks in order) per dataset, then the cross-dataset part; absent notebooks are skipped."""
     found = [
-        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in config.NOTEBOOKS]) for dataset in datasets
+        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in manifest.per_dataset()])
+        for dataset in datasets
     ]
     found.append(
-        (COMPARISON_TITLE, [root / config.COMPARISON_FOLDER / f"{name}.ipynb" for name in config.CROSS_DATASET_NOTEBOOKS])
+        (appendix.COMPARISON_TITLE, [root / manifest.COMPARISON_FOLDER / f"{name}.ipynb" for name in manifest.across_datasets()])
     )
     return [(title, [path for path in paths if path.is_file()]) for title, paths in found if any(p.is_file() for p in paths)]
 
@@ -127,7 +126,7 @@ def git_state() -> dict:
     """
 
     def git(*arguments: str) -> str:
-        done = subprocess.run(["git", *arguments], cwd=config.PROJECT_DIR, capture_output=True, text=True, check=False)
+        done = subprocess.run(["git", *arguments], cwd=paths.PROJECT_DIR, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD")
@@ -143,7 +142,7 @@ def key_results_table(results_dir: Path, dataset: str):
     """The headline models of one dataset: cost and test metrics over seeds, beside the study's published figures."""
     import pandas as pd
 
-    from convlab import analysis
+    from convlab import tables
 
     published = studies()[dataset]
     groups = records.load_all_records(results_dir, needed_by="the report's key results")
@@ -152,13 +151,13 @@ def key_results_table(results_dir: Path, dataset: str):
         runs = groups.get(name)
         if not runs:
             continue
-        accuracy = analysis.accuracies(runs)
+        accuracy = records.accuracies(runs)
         spread = f" ± {accuracy.std(ddof=1):.2f}" if len(runs) > 1 else ""
         theirs = published["models"].get(name, {})
         approximate = "~" if published["approximate"] else ""
         rows.append(
             {
-                "model": analysis.model_label(runs[0]["model"]),
+                "model": tables.model_label(runs[0]["model"]),
                 "parameters": f"{runs[0]['model']['parameters']:,}",
                 "MACs per image": f"{runs[0]['macs_per_image']:,}",
                 "test accuracy (%)": f"{accuracy.mean():.2f}{spread}",
@@ -226,123 +225,6 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
     return "; ".join(parts_) or "no training records"
 
 
-MACHINES_CAPTION = (
-    "The machines that trained the runs this report reads. A run is bit-identical when it is repeated on the "
-    "same machine with the same library build; on another CPU the same run agrees within seed noise."
-)
-RUNS_CAPTION = (
-    "Whole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
-    "that executed notebooks without training (warm)."
-)
-
-
-def appendix(root: Path, datasets: Sequence[str], contents: Contents, built: datetime, state: dict) -> str:
-    """Versions, hardware, data and checksums, seeds, parameters, notebook times, commit."""
-    import pandas as pd
-
-    sections = [contents.heading(2, "appendix", "Appendix: reproducibility")]
-    stamp = records.environment_stamp()
-    for dataset in datasets:
-        try:
-            groups = records.load_all_records(root / dataset / "results")
-        except records.MissingResultError:
-            continue
-        record = next(iter(groups.values()))[0]
-        stamp = record["environment"]
-        described = record["dataset"]
-        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(described['source'])}\n")
-        sections.append(
-            pd.DataFrame({"sha256 of the decompressed payload": described["sha256"]}).to_html(border=0, classes="compact")
-        )
-        seeds = pd.DataFrame(
-            {
-                name: {
-                    "seeds": ", ".join(str(r["seed"]) for r in runs),
-                    "epochs run": ", ".join(str(r["epochs_run"]) for r in runs),
-                    "settings": "batch {batch_size}, ≤{epochs} epochs, patience {patience}".format(**runs[0]["parameters"]),
-                }
-                for name, runs in groups.items()
-            }
-        ).T
-        sections.append(seeds.to_html(border=0, classes="compact"))
-        timings = _notebook_times(root / dataset / "pipeline.json")
-        if timings is not None:
-            sections.append(timings.to_html(border=0, classes="compact"))
-    timings = _notebook_times(root / config.COMPARISON_FOLDER / "pipeline.json")
-    if timings is not None:
-        sections.append(f"\n**{COMPARISON_TITLE}**\n")
-        sections.append(timings.to_html(border=0, classes="compact"))
-    captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
-    for caption, table in captioned.items():
-        if table is not None:
-            sections += [f"\n{caption}\n", table.to_html(border=0, classes="compact")]
-    environment = {
-        "Python": stamp.get("python"),
-        "OS": stamp.get("os"),
-        "CPU": f"{stamp.get('cpu')} ({stamp.get('cpu_count')} cores)",
-        "GPU seen by TensorFlow": ", ".join(stamp.get("gpus") or []) or "none (trained on the CPU)",
-        "oneDNN kernels": stamp.get("onednn", "not recorded"),
-        "commit": state["commit"] + (" (working tree modified)" if state["dirty"] else ""),
-        "report built": f"{built:%Y-%m-%d %H:%M} UTC",
-    }
-    environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
-    sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
-    return "\n".join(sections)
-
-
-def training_machines(root: Path, datasets: Sequence[str]):
-    """How many stored runs of each dataset each machine trained (CPU, cores, vector instruction sets), or None."""
-    import pandas as pd
-
-    counts: dict[str, dict[str, int]] = {}
-    for dataset in datasets:
-        for path in sorted((root / dataset / "results").rglob("*-seed*.json")):
-            try:
-                record = records.read_record(path)
-            except records.MissingResultError:
-                continue
-            machine = records.machine_of(record.get("environment", {}))
-            column = counts.setdefault(machine, {})
-            column[config.DATASET_TITLES[dataset]] = column.get(config.DATASET_TITLES[dataset], 0) + 1
-    if not counts:
-        return None
-    return pd.DataFrame(counts).T.fillna(0).astype(int).rename_axis("machine")
-
-
-def _notebook_times(path: Path):
-    """Per notebook, its last execution: when it finished, wall time, training time and models trained."""
-    import pandas as pd
-
-    rows = {
-        notebook: {
-            "finished (UTC)": run.get("finished", "—").replace("T", " ").split("+")[0],
-            "wall time (s)": run["seconds"],
-            "training (s)": run.get("training_seconds", "—"),
-            "models trained": run.get("trained", "—"),
-        }
-        for notebook, run in _stored_timings(path).get("runs", {}).items()
-    }
-    return pd.DataFrame(rows).T if rows else None
-
-
-def run_totals(root: Path, datasets: Sequence[str]):
-    """Per kind of run (cold, warm): notebooks executed, wall time and training time summed over the report's folders."""
-    import pandas as pd
-
-    rows = {}
-    for kind in ("cold", "warm"):
-        runs = [_stored_timings(root / folder / "pipeline.json").get(kind) for folder in (*datasets, config.COMPARISON_FOLDER)]
-        timings = [timing for run in runs if run for timing in run["notebooks"].values() if timing.get("executed", True)]
-        if timings:
-            rows[kind] = {
-                "finished (UTC)": max(run["finished"] for run in runs if run).replace("T", " ").split("+")[0],
-                "notebooks executed": len(timings),
-                "wall time (min)": round(sum(timing["seconds"] for timing in timings) / 60, 1),
-                "training (min)": round(sum(timing.get("training_seconds", 0.0) for timing in timings) / 60, 1),
-            }
-    return pd.DataFrame(rows).T if rows else None
-
-
 def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: datetime | None = None, state: dict | None = None):
     """The whole report as one notebook, its table of contents and its title block."""
     import nbformat
@@ -355,7 +237,7 @@ def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: dat
         cells.append(markdown_cell(contents.heading(2, f"part-{part_number}", f"{part_number} {title}")))
         for notebook_number, path in enumerate(notebooks, start=1):
             cells += notebook_cells(path, f"{part_number}.{notebook_number}", contents, with_code=with_code)
-    cells.append(markdown_cell(appendix(root, datasets, contents, built, state)))
+    cells.append(markdown_cell(appendix.section(root, datasets, contents, built, state)))
     for index, cell in enumerate(cells):
         cell.id = f"cell-{index}"  # notebooks share cell ids; the document needs unique ones
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={"title": TITLE})
@@ -374,43 +256,11 @@ def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str
         anchor_link_text="",
     )
     body, _ = exporter.from_notebook_node(notebook)
-    style = (config.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
+    style = (paths.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(TITLE)}</title>\n'
         f"<style>\n{style}\n</style>\n</head>\n<body>\n{title}\n{contents.to_html()}\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
-
-
-def to_pdf(source: Path, target: Path) -> dict:
-    """The HTML page `source` as a PDF (WeasyPrint), written atomically.
-
-    Returns its number of pages and the pages on which something (a wide table, say) reaches past the right
-    margin, where the printed page cuts it off.
-    """
-    import weasyprint
-
-    document = weasyprint.HTML(filename=str(source)).render()
-    with records.atomic_path(target) as temporary:
-        document.write_pdf(temporary)
-    return {"pdf_pages": len(document.pages), "pdf_pages_past_margin": pages_past_margin(document)}
-
-
-def pages_past_margin(document, tolerance: float = 1.0) -> list[int]:
-    """Numbers of the pages of a rendered WeasyPrint document with a box ending right of the page's content area."""
-
-    def right_edge(box) -> float:
-        edge = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
-        children = [child for child in getattr(box, "children", ()) if type(child).__name__ != "MarginBox"]
-        return max([edge, *(right_edge(child) for child in children)])
-
-    past = []
-    for number, page in enumerate(document.pages, start=1):
-        page_box = page._page_box  # WeasyPrint's layout tree (pinned version): the page and everything on it
-        limit = page_box.content_box_x() + page_box.width
-        content = [child for child in page_box.children if type(child).__name__ != "MarginBox"]
-        if any(right_edge(child) > limit + tolerance for child in content):
-            past.append(number)
-    return past
 
 
 def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -> str:
@@ -419,22 +269,15 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
     import hashlib
 
     digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
-    files = [config.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
+    files = [paths.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
     files += [path for _, notebooks in parts(root, datasets) for path in notebooks]
     files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
         digest.update(f"{path}\n".encode() + path.read_bytes())
-    for folder in [*datasets, config.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution, and whole runs
-        stored = _stored_timings(root / folder / "pipeline.json")
+    for folder in [*datasets, manifest.COMPARISON_FOLDER]:  # the appendix shows each notebook's last execution, and whole runs
+        stored = runlog.read(root / folder)
         digest.update(json.dumps([stored.get(kind) for kind in ("runs", "cold", "warm")], sort_keys=True).encode())
     return digest.hexdigest()
-
-
-def _stored_timings(path: Path) -> dict:
-    try:
-        return records.read_json(path)
-    except records.MissingResultError:
-        return {}
 
 
 def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool = False) -> list[Path]:
@@ -450,7 +293,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     built, state = datetime.now(UTC), git_state()
     outputs = [root / name for name in ("report.html", "report-with-code.html", *(("report.pdf",) if pdf else ()))]
     key = inputs_key(root, datasets, state, pdf=pdf)
-    if not force and _stored_timings(root / "report.json").get("inputs") == key and all(path.is_file() for path in outputs):
+    if not force and cache.is_current(records.read_json_if_present(root / "report.json").get("inputs"), key, outputs):
         print("The report's inputs are unchanged since it was built; nothing to do.")
         return []
     about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
@@ -462,7 +305,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
             with records.atomic_path(target) as temporary:
                 temporary.write_text(page, encoding="utf-8")
             if pdf and not with_code:
-                printing = printer.submit(to_pdf, target, outputs[2])
+                printing = printer.submit(document.to_pdf, target, outputs[2])
         if printing is not None:
             about |= printing.result()
     stamp = records.environment_stamp()
@@ -470,126 +313,23 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     return [*outputs, records.write_json(root / "report.json", about)]
 
 
-PUBLISHED_FOLDER = "published"
-PUBLISHED_FILES = ("report.html", "report-with-code.html", "report.pdf", "report.json")
-DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
-
-
-class NotPublishable(RuntimeError):
-    """The report tree does not hold a full run with default parameters."""
-
-
-def check_publishable(root: Path, datasets: Sequence[str]) -> None:
-    """Refuse anything but a full-data run with default parameters of every notebook on both datasets."""
-    problems = []
-    if set(datasets) != set(config.DATASETS):
-        problems.append(f"it covers {', '.join(datasets)}, not both datasets")
-    for dataset in datasets:
-        try:
-            stored = records.read_json(root / dataset / "pipeline.json")
-        except records.MissingResultError:
-            problems.append(f"{dataset} has no pipeline record")
-            continue
-        runs = stored.get("runs", {})
-        missing = [notebook for notebook in config.NOTEBOOKS if notebook not in runs]
-        if missing:
-            problems.append(f"{dataset} lacks {', '.join(missing)}")
-        for notebook, run in runs.items():
-            chosen = {
-                key: value
-                for key, value in run["parameters"].items()
-                if key not in ("dataset", "output_dir") and (key, str(value)) not in DEFAULT_SIZES
-            }
-            if chosen:
-                problems.append(f"{dataset}/{notebook} ran with non-default parameters {chosen}")
-        for record in records.load_all_records(root / dataset / "results").values():
-            sizes = (record[0]["dataset"]["train_size"], record[0]["dataset"]["test_size"])
-            if sizes != (60_000, 10_000):
-                problems.append(f"{dataset} was trained on a subset ({sizes[0]} / {sizes[1]} images)")
-                break
-    if problems:
-        raise NotPublishable("Not a full default run, so it is not published: " + "; ".join(problems) + ".")
-
-
-def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> Path:
-    """Copy the report and its result records to `reports/published/` (a full default run only)."""
-    import shutil
-
-    check_publishable(root, datasets)
-    target = target or root / PUBLISHED_FOLDER
-    staging = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name in PUBLISHED_FILES:
-        shutil.copy2(root / name, staging / name)
-    for dataset in datasets:
-        shutil.copytree(root / dataset / "results", staging / dataset / "results", ignore=shutil.ignore_patterns(".*"))
-        shutil.copy2(root / dataset / "pipeline.json", staging / dataset / "pipeline.json")
-    if (root / "bench.json").is_file():
-        shutil.copy2(root / "bench.json", staging / "bench.json")
-    previous = target.with_name(f".{target.name}.old")
-    shutil.rmtree(previous, ignore_errors=True)
-    if target.exists():
-        target.rename(previous)
-    staging.rename(target)
-    shutil.rmtree(previous, ignore_errors=True)
-    return target
-
-
-PDF_ENV = "PDF"  # "required": a missing PDF renderer is an error; "auto" (default): HTML only, with the reason; "off"
-PDF_HELP = (
-    "the PDF needs WeasyPrint and the system's Pango: `python -m pip install -e .[pdf]` (or `make setup`), "
-    "and on Debian or Ubuntu `apt-get install libpango-1.0-0 libpangoft2-1.0-0`"
-)
-
-
-class PdfUnavailable(RuntimeError):
-    """The PDF was required, and WeasyPrint or Pango is missing."""
-
-
-def pdf_renderer_problem() -> str:
-    """Why no PDF can be printed here (WeasyPrint or Pango missing), or "" when it can."""
-    try:
-        import weasyprint  # noqa: F401  (importing it loads Pango)
-    except ImportError as error:
-        return f"WeasyPrint is not installed ({error})"
-    except OSError as error:
-        return f"WeasyPrint cannot load the system's Pango ({error})"
-    return ""
-
-
-def pdf_wanted(no_pdf: bool, mode: str | None = None) -> bool:
-    """Whether to print the PDF: not with --no-pdf or PDF=off; where the renderer is missing, only if PDF=required."""
-    mode = (mode if mode is not None else os.environ.get(PDF_ENV, "auto")).strip().lower() or "auto"
-    if mode not in ("auto", "required", "off"):
-        raise config.ParameterError(f"{PDF_ENV}={mode!r} is not understood; use auto (default), required or off.")
-    if no_pdf or mode == "off":
-        return False
-    problem = pdf_renderer_problem()
-    if problem and mode == "required":
-        raise PdfUnavailable(f"{PDF_ENV}=required, but {problem}; {PDF_HELP}.")
-    if problem:
-        print(f"No PDF: {problem}. The HTML report is built. To get the PDF, {PDF_HELP}.")
-    return not problem
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", type=Path, default=config.REPORTS_DIR, help="the report tree (default: reports/)")
+    parser.add_argument("--root", type=Path, default=paths.REPORTS_DIR, help="the report tree (default: reports/)")
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
     parser.add_argument("--no-pdf", action="store_true", help="HTML only")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
-    parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{PUBLISHED_FOLDER}/")
+    parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{publish.PUBLISHED_FOLDER}/")
     args = parser.parse_args(argv)
     try:
-        args.root = config.output_folder(args.root, "--root", config.REPORTS_DIR)
+        args.root = paths.output_folder(args.root, "--root", paths.REPORTS_DIR)
         with locking.hold(report_folders(args.root, args.datasets), "pass another --root"):
             if args.publish:
-                print(f"Published to {publish(args.root, args.datasets)}")
+                print(f"Published to {publish.publish(args.root, args.datasets)}")
                 return 0
-            for path in build(args.root, args.datasets, pdf=pdf_wanted(args.no_pdf), force=args.force):
+            for path in build(args.root, args.datasets, pdf=document.pdf_wanted(args.no_pdf), force=args.force):
                 print(f"  {path}")
-    except (NotPublishable, locking.FolderLocked, config.ParameterError, PdfUnavailable) as error:
+    except (publish.NotPublishable, locking.FolderLocked, config.ParameterError, document.PdfUnavailable) as error:
         print(f"ERROR: {error}")
         return 1
     return 0
@@ -597,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_folders(root: Path, datasets: Sequence[str]) -> list[Path]:
     """The folders a build reads and writes (locked while it runs): the tree, and its existing report folders."""
-    return [root] + [root / name for name in (*datasets, config.COMPARISON_FOLDER) if (root / name).is_dir()]
+    return [root] + [root / name for name in (*datasets, manifest.COMPARISON_FOLDER) if (root / name).is_dir()]
 
 
 if __name__ == "__main__":

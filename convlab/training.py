@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import logging
 import os
 import time
@@ -23,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from convlab import config, data, models, records  # noqa: E402
+from convlab import cache, config, data, models, paths, records  # noqa: E402
 
 # The functions and classes whose behaviour decides a training result; the cache key hashes their source.
 # The loaders are not listed: every split they return is verified against its sha256, which the key holds.
@@ -51,7 +50,11 @@ class _WithoutRetracingNotice(logging.Filter):
         return RETRACING_NOTICE not in record.getMessage()
 
 
-tf.get_logger().addFilter(_WithoutRetracingNotice())
+def quiet_retracing_notice() -> None:
+    """Install `_WithoutRetracingNotice` on TensorFlow's logger, once (called before training or loading a model)."""
+    logger = tf.get_logger()
+    if not any(isinstance(existing, _WithoutRetracingNotice) for existing in logger.filters):
+        logger.addFilter(_WithoutRetracingNotice())
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def code_fingerprint() -> str:
     """
     digest = hashlib.sha256()
     for module_name, names in RESULT_CODE.items():
-        definitions = _top_level_definitions(config.PACKAGE_DIR / f"{module_name}.py")
+        definitions = _top_level_definitions(paths.PACKAGE_DIR / f"{module_name}.py")
         for name in names:
             digest.update(f"{module_name}.{name}\n{definitions[name]}\n".encode())
     return digest.hexdigest()
@@ -142,7 +145,7 @@ def cache_key(model_config: models.ModelConfig, dataset: data.Dataset, seed: int
         "versions": {name: records.package_versions().get(name) for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy")},
         "onednn": records.onednn_setting(),
     }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return cache.fingerprint(inputs)
 
 
 def fit(
@@ -222,6 +225,7 @@ def train_or_reuse(
     The model is written before the record, both atomically, so a record on disk always points at a
     complete model. `subfolder` keeps runs apart from the report's own (e.g. those of another profile).
     """
+    quiet_retracing_notice()
     settings = settings or training_config_for(params, model_config)
     key = cache_key(model_config, dataset, seed, settings)
     results_dir, models_dir = params.results_dir / subfolder, params.models_dir / subfolder
@@ -256,12 +260,13 @@ def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, mo
         stored = records.read_record(records.record_path(results_dir, model_name, seed))
     except records.MissingResultError:
         return None
-    if stored["cache_key"] != key:
+    if not cache.is_current(stored["cache_key"], key):
         return None
     return stored if _model_intact(stored, models_dir) else None
 
 
 def _model_intact(record: dict, models_dir: str | Path) -> bool:
+    """The model file a record names exists and has the bytes it was written with."""
     if not record.get("model_file"):
         return False
     model_file = model_file_of(record, models_dir)
@@ -269,9 +274,9 @@ def _model_intact(record: dict, models_dir: str | Path) -> bool:
 
 
 def model_file_of(record: dict, models_dir: str | Path) -> Path:
-    """The model file a record names, refused (`config.UnsafePath`) unless it lies inside `models_dir`."""
+    """The model file a record names, refused (`paths.UnsafePath`) unless it lies inside `models_dir`."""
     what = f"The result record of {record['model']['name']} (seed {record['seed']}) names the model file"
-    return config.confined(models_dir, record.get("model_file", ""), what)
+    return paths.confined(models_dir, record.get("model_file", ""), what)
 
 
 def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Path, models_dir: str | Path) -> dict:
@@ -293,6 +298,7 @@ def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params:
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
     """The Keras model that a result record describes (refused if its file is missing or was changed)."""
+    quiet_retracing_notice()
     return keras.models.load_model(_intact_model_file(record, models_dir), safe_mode=True)  # never runs code stored in the file
 
 

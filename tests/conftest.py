@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from smoke import SmokeRun
 
-from convlab import config, data
+from convlab import data, paths
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get(config.DATA_DIR_ENV) or PROJECT_DIR.parent / "shared" / "data").resolve()
-os.environ[config.OFFLINE_ENV] = "1"  # no test downloads anything; notebook kernels inherit this
+SHARED_DATA = Path(os.environ.get(paths.DATA_DIR_ENV) or PROJECT_DIR.parent / "shared" / "data").resolve()
+os.environ[paths.OFFLINE_ENV] = "1"  # no test downloads anything; notebook kernels inherit this
 
 
 @pytest.fixture(scope="session")
@@ -21,17 +21,17 @@ def shared_data() -> Path:
     missing = [SHARED_DATA / spec.folder / f"{stem}.gz" for spec in data.SPECS.values() for stem in data.IDX_NAMES.values()]
     missing = [path for path in missing if not path.is_file()]
     if missing:
-        pytest.fail(f"The tests need the datasets in {SHARED_DATA} (set ${config.DATA_DIR_ENV}); missing: {missing}")
+        pytest.fail(f"The tests need the datasets in {SHARED_DATA} (set ${paths.DATA_DIR_ENV}); missing: {missing}")
     return SHARED_DATA
 
 
 @pytest.fixture(autouse=True)
 def isolated_sources(tmp_path_factory, monkeypatch):
     """No downloads, an empty Keras cache and no Debian folder unless a test provides them."""
-    monkeypatch.setenv(config.OFFLINE_ENV, "1")
+    monkeypatch.setenv(paths.OFFLINE_ENV, "1")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
-    monkeypatch.setattr(config, "DEBIAN_DATASETS_DIR", tmp_path_factory.mktemp("no_debian"))
-    monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
+    monkeypatch.setattr(paths, "DEBIAN_DATASETS_DIR", tmp_path_factory.mktemp("no_debian"))
+    monkeypatch.delenv(paths.DATA_DIR_ENV, raising=False)
 
 
 JOB_HYPERPARAMETERS = {"dataset": "fashion_mnist", "model": "cnn", "epochs": 1, "train-size": 600, "test-size": 200, "seed": 0}
@@ -40,17 +40,17 @@ JOB_HYPERPARAMETERS = {"dataset": "fashion_mnist", "model": "cnn", "epochs": 1, 
 @pytest.fixture(scope="session")
 def trained(shared_data, tmp_path_factory):
     """One run of the entry script as a SageMaker training job would run it (a CNN, one epoch on 600 images)."""
-    from convlab import deployment
+    from convlab import artifact
 
-    return deployment.run_training_locally(tmp_path_factory.mktemp("job"), shared_data, JOB_HYPERPARAMETERS)
+    return artifact.run_training_locally(tmp_path_factory.mktemp("job"), shared_data, JOB_HYPERPARAMETERS)
 
 
 @pytest.fixture(scope="session")
 def tarball(trained, tmp_path_factory) -> Path:
     """`model.tar.gz` packed from that job's model folder, as the job writes it."""
-    from convlab import deployment
+    from convlab import artifact
 
-    return deployment.pack_model(trained["model_dir"], tmp_path_factory.mktemp("artifact") / "model.tar.gz")
+    return artifact.pack_model(trained["model_dir"], tmp_path_factory.mktemp("artifact") / "model.tar.gz")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convlab import config
+from convlab import config, manifest
 
 SMOKE = {
     "epochs": "1",
@@ -34,7 +34,7 @@ ON_ONE_DATASET = {
     "09_efficiency": "fashion_mnist",
 }
 SMOKE_NOTEBOOKS = {
-    dataset: tuple(notebook for notebook in config.NOTEBOOKS if ON_ONE_DATASET.get(notebook, dataset) == dataset)
+    dataset: tuple(notebook for notebook in manifest.per_dataset() if ON_ONE_DATASET.get(notebook, dataset) == dataset)
     for dataset in config.DATASETS
 }
 
@@ -74,7 +74,7 @@ class SmokeRun:
                     self.failure = f"the {dataset} smoke run failed:\n{output[-5000:]}"
             if self.failure is None:
                 across = pipeline_process(
-                    "--datasets", *config.DATASETS, "--notebooks", *config.CROSS_DATASET_NOTEBOOKS, *self.arguments
+                    "--datasets", *config.DATASETS, "--notebooks", *manifest.across_datasets(), *self.arguments
                 )
                 output, _ = across.communicate(timeout=300)
                 if across.returncode != 0:

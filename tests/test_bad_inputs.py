@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import config, data, deployment, models, records
+from convlab import artifact, client, config, data, datafiles, endpoint, models, paths, records
 
 FASHION, MNIST = data.SPECS["fashion_mnist"].folder, data.SPECS["mnist"].folder
 Fragments = str | tuple[str, ...]  # "{data}", "{keras}" and "{debian}" stand for the folders of the case
@@ -58,8 +58,8 @@ class Tree:
 
     def folders(self) -> dict[str, Path]:
         """What "{data}", "{keras}" and "{debian}" in a row's fragments stand for, as the messages write them."""
-        data_dir = config.resolve_data_dir(self.data_dir)
-        return {"data": data_dir, "keras": config.keras_cache_dir(), "debian": config.DEBIAN_DATASETS_DIR}
+        data_dir = paths.resolve_data_dir(self.data_dir)
+        return {"data": data_dir, "keras": paths.keras_cache_dir(), "debian": paths.DEBIAN_DATASETS_DIR}
 
 
 def snapshot(root: Path) -> dict[str, object]:
@@ -198,12 +198,12 @@ def official(dataset: data.Dataset) -> dict[str, np.ndarray]:
 
 def offline(tree: Tree) -> None:
     removed(FASHION)(tree)
-    tree.monkeypatch.setenv(config.OFFLINE_ENV, "1")
+    tree.monkeypatch.setenv(paths.OFFLINE_ENV, "1")
 
 
 def online(tree: Tree) -> None:
     removed(FASHION)(tree)
-    tree.monkeypatch.delenv(config.OFFLINE_ENV, raising=False)
+    tree.monkeypatch.delenv(paths.OFFLINE_ENV, raising=False)
 
 
 def unreachable(tree: Tree) -> None:
@@ -219,7 +219,7 @@ def unreachable(tree: Tree) -> None:
 def tampered_download(tree: Tree) -> None:
     """Online, and the download delivers MNIST with every test label shifted by one."""
     removed(MNIST)(tree)
-    tree.monkeypatch.delenv(config.OFFLINE_ENV, raising=False)
+    tree.monkeypatch.delenv(paths.OFFLINE_ENV, raising=False)
     mnist = tree.loaded("mnist")
     arrays = ((mnist.x_train, mnist.y_train), (mnist.x_test, (mnist.y_test + 1) % 10))
     tree.monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: arrays)
@@ -246,7 +246,7 @@ DATA_CASES = [
         removed(),
         load(),
         ("Dataset 'fashion_mnist' not found", "The data folder {data} does not exist"),
-        (FIX_FILES, "into {data}/fashion-mnist/", f"point ${config.DATA_DIR_ENV}"),
+        (FIX_FILES, "into {data}/fashion-mnist/", f"point ${paths.DATA_DIR_ENV}"),
     ),
     DataCase(
         "dataset folder missing",
@@ -414,7 +414,7 @@ DATA_CASES = [
         lambda tree: (shutil.rmtree(tree.data_dir), tree.data_dir.write_text("not a folder")),
         load(),
         ("Dataset 'fashion_mnist' not found", "The data folder {data} is a file, not a folder"),
-        (f"point ${config.DATA_DIR_ENV}", "at a folder that holds them"),
+        (f"point ${paths.DATA_DIR_ENV}", "at a folder that holds them"),
     ),
     DataCase(
         "IDX file padded past its declared size",
@@ -438,10 +438,10 @@ DATA_CASES = [
         "Fix: copy the official mnist.npz again",
     ),
     DataCase(
-        f"download needed while offline (${config.OFFLINE_ENV}=1)",
+        f"download needed while offline (${paths.OFFLINE_ENV}=1)",
         offline,
         load(),
-        ("Dataset 'fashion_mnist' not found", f"downloads are switched off (${config.OFFLINE_ENV} is set"),
+        ("Dataset 'fashion_mnist' not found", f"downloads are switched off (${paths.OFFLINE_ENV} is set"),
         ("unset it to let Keras download the dataset", "into {data}/fashion-mnist/"),
     ),
     DataCase(
@@ -456,7 +456,7 @@ DATA_CASES = [
         unreachable,
         load(),
         "the download failed (Temporary failure in name resolution)",
-        ("Fix: on a machine without internet, copy the files into {data}/fashion-mnist/", f"set ${config.OFFLINE_ENV}=1"),
+        ("Fix: on a machine without internet, copy the files into {data}/fashion-mnist/", f"set ${paths.OFFLINE_ENV}=1"),
     ),
     DataCase(
         "download delivers other data",
@@ -494,9 +494,9 @@ def test_bad_data_is_named_with_its_fix_and_writes_nothing(row: DataCase, tree: 
     if row.prepare:
         row.prepare(tree)
     before = snapshot(tree.root)
-    with pytest.raises(data.DataError) as caught:
+    with pytest.raises(datafiles.DataError) as caught:
         row.call(tree)
-    assert type(caught.value) is data.DataError
+    assert type(caught.value) is datafiles.DataError
     assert_names_problem_and_fix(str(caught.value), row.problem, row.fix, tree.folders())
     assert snapshot(tree.root) == before, "the failing call changed, added or removed files"
 
@@ -607,7 +607,7 @@ def test_bad_parameter_is_named_with_its_fix_and_writes_nothing(case, call, erro
 
 def entry_script():
     """The training entry script as a module (it ships on its own, outside the package)."""
-    spec = importlib.util.spec_from_file_location("convlab_entry_train", deployment.ENTRY_DIR / "train.py")
+    spec = importlib.util.spec_from_file_location("convlab_entry_train", artifact.ENTRY_DIR / "train.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -617,14 +617,14 @@ def untrained_artifact(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("artifact")
     model = models.build_model(models.fc_baseline_config("fashion_mnist"))
     entry_script().export_for_serving(model, folder / "model", data.SPECS["fashion_mnist"].class_names)
-    return folder, deployment.pack_model(folder / "model", folder / "model.tar.gz")
+    return folder, artifact.pack_model(folder / "model", folder / "model.tar.gz")
 
 
 @pytest.fixture(scope="module")
 def fallback_served(tmp_path_factory):
     folder, tarball = untrained_artifact(tmp_path_factory)
-    with deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000, read_timeout=1.0) as endpoint:
-        yield endpoint, folder
+    with endpoint.LocalEndpoint(tarball, max_body_bytes=1_000_000, read_timeout=1.0) as server:
+        yield server, folder
 
 
 @pytest.fixture(scope="module", params=["container", "fallback"])
@@ -639,13 +639,13 @@ def served(request, tmp_path_factory):
 
     folder, tarball = untrained_artifact(tmp_path_factory)
     if request.param == "container":
-        if not container.reference_available(deployment.SERVING_IMAGE_VERSION):
+        if not container.reference_available(artifact.SERVING_IMAGE_VERSION):
             pytest.skip(f"the containers' reference front-end is not in {container.reference_dir()}")
-        endpoint = container.ContainerEndpoint(tarball, deployment.SERVING_IMAGE_VERSION)
+        server = container.ContainerEndpoint(tarball, artifact.SERVING_IMAGE_VERSION)
     else:
-        endpoint = deployment.LocalEndpoint(tarball, max_body_bytes=1_000_000)
-    with endpoint:
-        yield endpoint, folder
+        server = endpoint.LocalEndpoint(tarball, max_body_bytes=1_000_000)
+    with server:
+        yield server, folder
 
 
 def post(url: str, path: str, body: bytes, content_type: str) -> tuple[int, dict]:
@@ -721,9 +721,9 @@ def test_bad_request_gets_a_4xx_naming_its_fix_and_the_endpoint_keeps_serving(
     before = snapshot(artifact)
     answer_status, answer = post(endpoint.url, path, body, content_type)
     assert answer_status == status, answer
-    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
+    assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
     assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
-    good_status, good = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    good_status, good = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200 and len(good["predictions"]) == 1
     assert snapshot(artifact) == before, "the artifact the endpoint serves is unchanged"
 
@@ -737,7 +737,7 @@ def test_the_fallback_refuses_what_sagemaker_refuses_before_the_container(
     endpoint, _ = fallback_served
     answer_status, answer = post(endpoint.url, path, body, content_type)
     assert answer_status == status, answer
-    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
+    assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
     assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
 
 
@@ -785,8 +785,8 @@ def test_malformed_http_framing_gets_an_answer_naming_its_fix(
     endpoint, _ = fallback_served
     answer_status, answer = raw_exchange(endpoint.url, request_bytes, hang_up=not keep_open)
     assert answer_status == status, answer
-    assert_names_problem_and_fix(deployment.error_message(answer), problem, fix, {})
-    good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
+    good_status, _ = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200, "the endpoint keeps serving"
 
 
@@ -800,7 +800,7 @@ def test_a_client_that_hangs_up_early_leaves_no_traceback(fallback_served, capfd
         with socket.create_connection((host, port), timeout=10) as connection:
             connection.sendall(framed("Content-Length: 5000", b'{"instances": [[0,'))
     time.sleep(0.5)  # the server reads to the end of what was sent, then answers into a closed connection
-    good_status, _ = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    good_status, _ = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200
     assert "Traceback" not in capfd.readouterr().err
 
@@ -820,8 +820,8 @@ def test_a_gzip_that_inflates_past_its_declared_size_is_read_no_further(tmp_path
     assert path.stat().st_size < 2_000_000  # a small file that inflates to 247 MB
     tracemalloc.start()
     declared = r"declares shape \(60000, 28, 28\) \(47040000 bytes\) but holds more data than that"
-    with pytest.raises(data.DataError, match=declared):
-        data.read_idx(path)
+    with pytest.raises(datafiles.DataError, match=declared):
+        datafiles.read_idx(path)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 3 * 47_040_000, f"{peak / 1e6:.0f} MB held while reading (the declared size, and one copy)"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from convlab import bench, pipeline, records
+from convlab import bench, pipeline, records, runlog
 
 
 def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
@@ -29,8 +29,8 @@ def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
         return {"seconds": seconds, "training_seconds": training, "trained": trained, "startup_seconds": 6.0, "executed": True}
 
     cold = {"01_eda": timing(30.0, 0.0, 0), "03_cnn": timing(400.0, 360.0, 3)}
-    pipeline._record_timings(tmp_path / "mnist" / "pipeline.json", {}, cold, cold=True)
-    pipeline._record_timings(tmp_path / "mnist" / "pipeline.json", {}, {"03_cnn": timing(20.0, 0.0, 0)})
+    runlog.record(tmp_path / "mnist", {}, cold, cold=True)
+    runlog.record(tmp_path / "mnist", {}, {"03_cnn": timing(20.0, 0.0, 0)})
     rows = bench.notebook_split(tmp_path)
     assert {(row["run"], row["notebook"], row["other_seconds"]) for row in rows} == {
         ("cold", "01_eda", 30.0),

@@ -11,7 +11,7 @@ import requests
 from aws_faults import CallLog, FaultPlan, client_error
 from packaging.version import Version
 
-from convlab import cloud
+from convlab import artifact, aws_endpoint, client, cloud, narrative
 
 SDK = importlib.metadata.version("sagemaker")
 if Version(SDK) < Version("3.27"):
@@ -75,7 +75,7 @@ def leftovers(sagemaker) -> tuple[int, int, int]:
     )
 
 
-BAD_REQUESTS = list(__import__("convlab.deployment").deployment.BAD_REQUEST_EXAMPLES)
+BAD_REQUESTS = list(client.BAD_REQUEST_EXAMPLES)
 ENDPOINT_LIFECYCLE = [  # a batch of test images, two single-image requests, then the bad requests
     "CreateModel",
     "CreateEndpointConfig",
@@ -98,7 +98,7 @@ def lifecycle(log: CallLog) -> list[str]:
 def test_deploy_invoke_and_clean_up_in_order(clients, moto_url):
     sagemaker, runtime, log, _ = clients
     queue_endpoint_answer(moto_url, [1, 2, 0])
-    result = cloud.deploy_invoke_and_clean_up(
+    result = aws_endpoint.deploy_invoke_and_clean_up(
         SETTINGS,
         "image:2.20",
         "s3://bucket/model.tar.gz",
@@ -141,7 +141,7 @@ def test_a_failure_at_any_step_still_cleans_up(clients, moto_url, operation):
 
 
 def deploy(sagemaker, runtime, settings=SETTINGS):
-    return cloud.deploy_invoke_and_clean_up(
+    return aws_endpoint.deploy_invoke_and_clean_up(
         settings,
         "image:2.20",
         "s3://bucket/model.tar.gz",
@@ -324,7 +324,7 @@ def run_inputs(tmp_path):
 def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url, tmp_path):
     params, dataset = run_inputs
     queue_endpoint_answer(moto_url, [1, 2, 0])
-    result = cloud.train_deploy_and_evaluate(
+    result = aws_endpoint.train_deploy_and_evaluate(
         aws, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
     )
     assert lifecycle(aws.log) == ["CreateBucket", "CreateTrainingJob", *ENDPOINT_LIFECYCLE]
@@ -342,8 +342,12 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
     assert model["PrimaryContainer"]["ModelDataUrl"] == result["training_job"]["artifact_uri"]
     keys = [item["Key"] for item in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert sum(key.startswith("convlab/data/fashion-mnist/") for key in keys) == 4
-    assert any(key.endswith("input/code/train.py") for key in keys), "the entry script ships"
-    assert any(key.endswith("input/code/convlab/models.py") for key in keys), "with the package it imports"
+    source = tmp_path / "source"
+    staged = {path.relative_to(source).as_posix() for path in source.rglob("*") if path.is_file()}
+    modules = {f"convlab/{name}.py" for name in ("__init__", *artifact.shipped_modules())}
+    assert staged == {"train.py", "inference.py"} | modules, "the entry script, its handlers and the modules it imports"
+    uploaded = {key.split("/input/code/", 1)[1] for key in keys if "/input/code/" in key}
+    assert uploaded == staged, "the job ships what was staged, nothing else"
     assert result["accuracy"] == pytest.approx(2 / 3)
     assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
     assert "testing" not in json.dumps(aws.log.calls, default=str), "credentials are never logged"
@@ -353,7 +357,7 @@ def test_mode_aws_cleans_up_when_the_endpoint_fails(aws, run_inputs, tmp_path):
     params, dataset = run_inputs
     aws.faults.raise_on("DescribeEndpoint", Injected("the endpoint failed its health check"))
     with pytest.raises(Injected):
-        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
+        aws_endpoint.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
     assert lifecycle(aws.log)[-3:] == ["DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"]
     assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
 
@@ -362,14 +366,12 @@ def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(
     import io
     import tarfile
 
-    from convlab import deployment
-
     params, _ = run_inputs
     jobs = cloud.launch_sweep(
         aws,
         entry_script_only(tmp_path / "source"),
         f"s3://{BUCKET}/convlab/data",
-        deployment.hyperparameters(params),
+        artifact.hyperparameters(params),
         kernels=(3, 5),
         seeds=(0, 1),
     )
@@ -488,8 +490,6 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
     """The whole of mode aws in this process, with credentials of the real formats: its log, output and records hold none."""
     import logging
 
-    from convlab import deployment
-
     credentials = fake_credentials()
     for key, value in credentials.items():
         monkeypatch.setenv(key, value)
@@ -497,13 +497,13 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
     params, dataset = run_inputs
     queue_endpoint_answer(moto_url, [1, 2, 0])
     session = connected(aws.settings)
-    result = cloud.train_deploy_and_evaluate(
+    result = aws_endpoint.train_deploy_and_evaluate(
         session, params, dataset, source_dir=tmp_path / "source", evaluation_images=3, latency_requests=2
     )
     assert session.boto_session.get_credentials().secret_key == credentials["AWS_SECRET_ACCESS_KEY"], "the run used them"
     training_record = {"model": {"name": "cnn"}, "seed": 0, "cache_key": "key", "test": {"accuracy": 0.5}}
-    deployment.save_serving_record(params, training_record, "aws", endpoint=result)
-    print(cloud.describe_aws_run(result))
+    client.save_serving_record(params, training_record, "aws", endpoint=result)
+    print(narrative.describe_aws_run(result))
     out, err = capfd.readouterr()
     texts = written_texts(tmp_path) | {"stdout": out, "stderr": err, "log": caplog.text}
     texts |= {"call log": json.dumps(session.log.calls, default=str), "result": json.dumps(result, default=str)}
@@ -570,7 +570,7 @@ def test_a_failed_training_job_stops_the_run_with_its_failure_reason(aws, run_in
     params, dataset = run_inputs
     aws.faults.after("CreateTrainingJob", end_as("Failed", "AlgorithmError: the entry script ran out of memory"))
     with pytest.raises(cloud.TrainingJobFailed) as caught:
-        cloud.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
+        aws_endpoint.train_deploy_and_evaluate(aws, params, dataset, source_dir=tmp_path / "source")
     message = str(caught.value)
     assert "ended as Failed: AlgorithmError: the entry script ran out of memory" in message
     assert "/aws/sagemaker/TrainingJobs" in message, "and where its log is"
@@ -578,9 +578,7 @@ def test_a_failed_training_job_stops_the_run_with_its_failure_reason(aws, run_in
 
 
 def test_hyperparameters_are_checked_before_anything_is_submitted(aws, tmp_path):
-    from convlab import deployment
-
-    source = deployment.stage_source(tmp_path / "source")
+    source = artifact.stage_source(tmp_path / "source")
     with pytest.raises(ValueError, match="argument --seed: invalid int value: 'zero'"):
         cloud.start_training_job(aws, source, f"s3://{BUCKET}/data", {"seed": "zero"}, job_prefix="convlab-x", wait=False)
     with pytest.raises(ValueError, match="unrecognized arguments: --kernel 5"):
@@ -589,10 +587,8 @@ def test_hyperparameters_are_checked_before_anything_is_submitted(aws, tmp_path)
 
 
 def test_the_sdk_dry_run_submits_nothing_and_the_real_call_submits_once(aws, tmp_path):
-    from convlab import deployment
-
     trainer = cloud.start_training_job(
-        aws, deployment.stage_source(tmp_path / "source"), f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x", wait=False
+        aws, artifact.stage_source(tmp_path / "source"), f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x", wait=False
     )
     assert aws.log.operations().count("CreateTrainingJob") == 1
     assert cloud.training_job_of(trainer).training_job_name.startswith("convlab-x")
@@ -600,22 +596,18 @@ def test_the_sdk_dry_run_submits_nothing_and_the_real_call_submits_once(aws, tmp
 
 def entry_script_only(folder):
     """A source folder with the entry script alone: the sweep's jobs upload it twice each (dry run, then the job),
-    and what they upload is checked by the mode-aws test, which ships the whole staged package."""
+    and what they upload is checked by the mode-aws test, which ships the staged package."""
     import shutil
 
-    from convlab import deployment
-
     folder.mkdir(parents=True)
-    shutil.copyfile(deployment.ENTRY_DIR / "train.py", folder / "train.py")
+    shutil.copyfile(artifact.ENTRY_DIR / "train.py", folder / "train.py")
     return folder
 
 
 def sweep(aws, run_inputs, tmp_path, seeds=(0, 1)):
-    from convlab import deployment
-
     params, _ = run_inputs
     source = entry_script_only(tmp_path / "source")
-    return cloud.launch_sweep(aws, source, f"s3://{BUCKET}/convlab/data", deployment.hyperparameters(params), (3, 5), seeds)
+    return cloud.launch_sweep(aws, source, f"s3://{BUCKET}/convlab/data", artifact.hyperparameters(params), (3, 5), seeds)
 
 
 def test_one_failed_sweep_job_does_not_hide_the_others(aws, run_inputs, tmp_path):
@@ -659,3 +651,55 @@ def test_a_quota_error_part_way_through_the_sweep_stops_the_jobs_already_started
     assert first == {"job": stopped[0], "status": "Stopping", "stopped": True}
     assert second["stopped"] is False and "cannot be stopped now" in second["error"]
     assert second["stop it with"] == f"aws sagemaker stop-training-job --training-job-name {second['job']}"
+
+
+# --- the paragraph on what mode aws measured ------------------------------------------------------------------
+
+AWS_RUN = {
+    "training_job": {"job": "convlab-cnn-1", "status": "Completed", "artifact_uri": "s3://b/model.tar.gz"},
+    "names": {"endpoint": "convlab-endpoint-1"},
+    "images": 1000,
+    "accuracy": 0.9123,
+    "single_ms_p50": 12.34,
+    "single_ms_p99": 56.78,
+}
+AWS_RUN_OPENING = (
+    "Training job `convlab-cnn-1` ended as Completed; its artifact `s3://b/model.tar.gz` was served by endpoint "
+    "`convlab-endpoint-1`. Through the endpoint, 1000 test images were classified with accuracy 91.23%; single-image "
+    "requests took 12.3 ms (median) and 56.8 ms (99th percentile) from this machine, network included. "
+)
+DELETED = [{"resource": kind, "deleted": True} for kind in ("endpoint", "endpoint_config", "model")]
+NOT_DELETED = {"resource": "endpoint", "deleted": False, "error": "still Creating", "delete it with": "aws sagemaker x"}
+AWS_RUN_CASES = [  # case, what the run adds, the sentences after the opening
+    (
+        "no bad requests, all deleted",
+        {"clean_up": DELETED},
+        "Deleted afterwards: endpoint yes, endpoint_config yes, model yes.",
+    ),
+    (
+        "bad requests refused, one resource left",
+        {
+            "bad_requests": [
+                {"error": "ModelError", "status": 415},
+                {"error": "ModelError", "status": 400},
+                {"error": "ModelError", "status": 400},
+                {"error": "ModelError", "status": 500},
+                {"error": "ValidationError", "status": None},
+            ],
+            "clean_up": [NOT_DELETED, *DELETED[1:]],
+        },
+        "Of 5 bad requests, 3 came back as ModelError with the container's 4xx status (400, 415) as OriginalStatusCode. "
+        "Deleted afterwards: endpoint **NO** (still Creating; `aws sagemaker x`), endpoint_config yes, model yes.",
+    ),
+    (
+        "no bad request refused",
+        {"bad_requests": [{"error": "ValidationError", "status": None}], "clean_up": DELETED},
+        "Of 1 bad requests, 0 came back as ModelError with the container's 4xx status (none) as OriginalStatusCode. "
+        "Deleted afterwards: endpoint yes, endpoint_config yes, model yes.",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, added, expected", AWS_RUN_CASES, ids=[row[0] for row in AWS_RUN_CASES])
+def test_describe_aws_run_says_what_was_measured_and_what_was_deleted(case, added, expected):
+    assert narrative.describe_aws_run(AWS_RUN | added) == AWS_RUN_OPENING + expected

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from convlab import config
+from convlab import config, paths, profiles
 
 
 def params(**overrides):
@@ -20,12 +20,18 @@ def test_strings_from_the_command_line_are_converted():
 
 
 def test_profile_sets_what_is_left_at_auto(monkeypatch):
-    monkeypatch.setattr(config, "gpu_available", lambda: False)
+    monkeypatch.setattr(profiles, "gpu_available", lambda: False)
     cpu = params()
     assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.fc_batch_size, cpu.patience) == (
-        "cpu", (0, 1, 2), 15, 4, 32, 128, 3
+        "cpu",
+        (0, 1, 2),
+        15,
+        4,
+        32,
+        128,
+        3,
     )
-    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    monkeypatch.setattr(profiles, "gpu_available", lambda: True)
     paper = params(seeds="", epochs="auto")
     assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 15, 15, 3)
     chosen = params(profile="CPU", seeds="7", batch_size="64", epochs=3)
@@ -38,27 +44,27 @@ def test_profile_sets_what_is_left_at_auto(monkeypatch):
 
 def test_defaults_resolve_to_project_folders():
     run = params()
-    assert run.output_dir == config.REPORTS_DIR / "fashion_mnist"
-    assert run.images_dir == config.IMAGES_DIR / "fashion_mnist" / "02_fc_baseline"
+    assert run.output_dir == paths.REPORTS_DIR / "fashion_mnist"
+    assert run.images_dir == paths.IMAGES_DIR / "fashion_mnist" / "02_fc_baseline"
     assert run.results_dir == run.output_dir / "results"
-    assert run.data_dir == config.DEFAULT_DATA_DIR
+    assert run.data_dir == paths.DEFAULT_DATA_DIR
 
 
 def test_data_dir_parameter_beats_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path / "from_env"))
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path / "from_env"))
     assert params().data_dir == tmp_path / "from_env"
     assert params(data_dir=str(tmp_path / "explicit")).data_dir == tmp_path / "explicit"
 
 
 def test_keras_cache_follows_keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    assert config.keras_cache_dir() == Path(tmp_path) / "datasets"
+    assert paths.keras_cache_dir() == Path(tmp_path) / "datasets"
 
 
 @pytest.mark.parametrize("value, allowed", [("", True), ("0", True), ("1", False), ("true", False), ("YES", False)])
 def test_offline_switch(value, allowed, monkeypatch):
-    monkeypatch.setenv(config.OFFLINE_ENV, value)
-    assert config.downloads_allowed() is allowed
+    monkeypatch.setenv(paths.OFFLINE_ENV, value)
+    assert paths.downloads_allowed() is allowed
 
 
 def test_kernel_and_optional_seed_lists():

@@ -15,9 +15,9 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import container, data, deployment
+from convlab import artifact, client, container, data
 
-DEPLOYED = deployment.SERVING_IMAGE_VERSION
+DEPLOYED = artifact.SERVING_IMAGE_VERSION
 
 pytestmark = pytest.mark.skipif(
     not container.reference_available(DEPLOYED),
@@ -80,14 +80,14 @@ def test_the_server_starts_and_ping_answers(endpoint):
 
 def test_tf_serving_stand_in_runs_the_serving_version_of_tensorflow(endpoint):
     assert endpoint.tensorflow_version.startswith(f"{DEPLOYED}."), endpoint.tensorflow_version
-    assert keras.version().startswith("3.") and not endpoint.tensorflow_version.startswith(deployment.TRAINING_IMAGE_VERSION)
+    assert keras.version().startswith("3.") and not endpoint.tensorflow_version.startswith(artifact.TRAINING_IMAGE_VERSION)
 
 
 def test_served_predictions_equal_the_in_process_model(endpoint, trained, test_images):
     """A SavedModel written by TF 2.21, loaded by TF 2.20 behind the real front-end, predicts what Keras does here."""
     model = keras.models.load_model(trained["output_dir"] / "cnn-seed0.keras")
     local = model.predict(data.scale_images(test_images.x_test), verbose=0)
-    served = deployment.serve_predictions(endpoint.url, test_images.x_test, batch_size=100)
+    served = client.serve_predictions(endpoint.url, test_images.x_test, batch_size=100)
     assert np.array_equal(served.argmax(axis=1), local.argmax(axis=1))
     assert np.abs(served - local).max() < 1e-5
     assert float(np.mean(served.argmax(axis=1) == test_images.y_test)) == pytest.approx(trained["record"]["test"]["accuracy"])
@@ -96,31 +96,31 @@ def test_served_predictions_equal_the_in_process_model(endpoint, trained, test_i
 def test_csv_requests_are_served_like_json(endpoint, test_images):
     images = test_images.x_test[:3]
     csv = "\n".join(",".join(str(int(value)) for value in image.ravel()) for image in images).encode()
-    status, from_csv = deployment.invoke(endpoint.url, csv, "text/csv")
-    _, from_json = deployment.invoke(endpoint.url, deployment.json_body(images))
+    status, from_csv = client.invoke(endpoint.url, csv, "text/csv")
+    _, from_json = client.invoke(endpoint.url, client.json_body(images))
     assert status == 200
     assert [p["label"] for p in from_csv["predictions"]] == [p["label"] for p in from_json["predictions"]]
 
 
-EXAMPLES = list(deployment.BAD_REQUEST_EXAMPLES.items())
+EXAMPLES = list(client.BAD_REQUEST_EXAMPLES.items())
 
 
 @pytest.mark.parametrize("case, example", EXAMPLES, ids=[case for case, _ in EXAMPLES])
 def test_bad_requests_get_the_status_and_message_of_the_deployed_front_end(endpoint, endpoint_2_19, case, example):
     """2.20 keeps the handler's 4xx status (falcon's body); 2.19 turns the same refusal into 500 {"error": ...}."""
     body, content_type, status = example
-    answer_status, answer = deployment.invoke(endpoint.url, body, content_type)
+    answer_status, answer = client.invoke(endpoint.url, body, content_type)
     assert answer_status == status and set(answer) == {"title", "description"}, answer
     assert answer["title"].startswith(str(status)) and "; " in answer["description"], "the message names the problem and the fix"
-    old_status, old = deployment.invoke(endpoint_2_19.url, body, content_type)
+    old_status, old = client.invoke(endpoint_2_19.url, body, content_type)
     assert (old_status, old) == (500, {"error": answer["description"]})
-    good_status, good = deployment.invoke(endpoint.url, deployment.json_body(np.zeros((1, 28, 28))))
+    good_status, good = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200 and len(good["predictions"]) == 1, "the endpoint keeps serving"
 
 
 def test_the_bad_request_table_shows_what_a_client_sees(endpoint):
-    table = deployment.bad_request_table(endpoint.url)
-    expected = {case: status for case, (_, _, status) in deployment.BAD_REQUEST_EXAMPLES.items()}
+    table = client.bad_request_table(endpoint.url)
+    expected = {case: status for case, (_, _, status) in client.BAD_REQUEST_EXAMPLES.items()}
     assert table["status"].to_dict() == expected
     assert (table["message"].str.len() > 20).all()
     assert table.loc["too many images", "through invoke_endpoint"].startswith("ModelError, OriginalStatusCode 413")
@@ -134,7 +134,7 @@ def handlers_with(tarball, tmp_path, line: str):
     script = folder / "code" / "inference.py"
     future = "from __future__ import annotations\n"
     script.write_text(script.read_text().replace(future, future + line + "\n", 1))
-    return deployment.pack_model(folder, tmp_path / "model.tar.gz")
+    return artifact.pack_model(folder, tmp_path / "model.tar.gz")
 
 
 def test_handlers_that_import_numpy_never_start_under_2_19(tarball, tmp_path):
@@ -148,7 +148,7 @@ def test_handlers_that_import_numpy_never_start_under_2_19(tarball, tmp_path):
 
 
 def test_the_shipped_handlers_import_only_the_standard_library_and_falcon():
-    script = (deployment.ENTRY_DIR / "inference.py").read_text()
+    script = (artifact.ENTRY_DIR / "inference.py").read_text()
     imported = {line.split()[1].split(".")[0] for line in script.splitlines() if line.startswith(("import ", "from "))}
     assert imported <= {"__future__", "json", "math", "pathlib"}, imported
     assert "    import falcon" in script
@@ -168,7 +168,7 @@ def test_a_stand_in_start_failure_names_the_reason(tmp_path, tarball):
 
 
 def test_labels_travel_with_the_handlers(endpoint, test_images):
-    status, answer = deployment.invoke(endpoint.url, deployment.json_body(test_images.x_test[:1]))
+    status, answer = client.invoke(endpoint.url, client.json_body(test_images.x_test[:1]))
     assert status == 200 and answer["class_names"][0] == "T-shirt/top"
     assert json.dumps(answer["predictions"][0]["probabilities"])
 
@@ -196,22 +196,22 @@ def test_through_invoke_endpoint_every_bad_request_keeps_the_front_ends_status_a
     import boto3
     from botocore.stub import Stubber
 
-    from convlab import cloud
+    from convlab import aws_endpoint
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
     answers = {}
     with Stubber(runtime) as stubber:
-        for case, (body, content_type, _) in deployment.BAD_REQUEST_EXAMPLES.items():
-            status, answer = deployment.invoke(endpoint.url, body, content_type)
-            answers[case] = (status, deployment.error_message(answer))
+        for case, (body, content_type, _) in client.BAD_REQUEST_EXAMPLES.items():
+            status, answer = client.invoke(endpoint.url, body, content_type)
+            answers[case] = (status, client.error_message(answer))
             stubber.add_client_error(**model_error(status, json.dumps(answer)))
-        rows = cloud.bad_requests_through_endpoint(runtime, "convlab-endpoint")
+        rows = aws_endpoint.bad_requests_through_endpoint(runtime, "convlab-endpoint")
         stubber.assert_no_pending_responses()
     assert {row["request"]: (row["status"], row["message"]) for row in rows} == answers
     assert all(row["error"] == "ModelError" for row in rows)
-    expected = {case: status for case, (_, _, status) in deployment.BAD_REQUEST_EXAMPLES.items()}
+    expected = {case: status for case, (_, _, status) in client.BAD_REQUEST_EXAMPLES.items()}
     assert {row["request"]: row["status"] for row in rows} == expected
 
 
@@ -219,12 +219,12 @@ def test_a_payload_the_runtime_refuses_is_reported_with_the_runtimes_own_error(m
     import boto3
     from botocore.stub import Stubber
 
-    from convlab import cloud
+    from convlab import aws_endpoint
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     runtime = boto3.client("sagemaker-runtime", region_name="eu-west-1")
     with Stubber(runtime) as stubber:
         stubber.add_client_error("invoke_endpoint", "ValidationError", "Request payload is too large", http_status_code=413)
-        outcome = cloud.invoke_outcome(runtime, "convlab-endpoint", b"0" * 10, "application/json")
+        outcome = aws_endpoint.invoke_outcome(runtime, "convlab-endpoint", b"0" * 10, "application/json")
     assert outcome == {"status": None, "message": "Request payload is too large", "error": "ValidationError"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convlab import config, data
+from convlab import data, datafiles, paths
 
 FILES = list(data.IDX_NAMES.values())
 
@@ -45,7 +45,7 @@ def test_loads_official_files_as_uint8(name, shared_data):
 def test_payload_hash_equals_hash_of_decompressed_file(shared_data, fashion):
     """idx_sha256 of the parsed array reproduces `zcat FILE | sha256sum`."""
     raw = gzip.decompress((shared_data / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
-    assert data.idx_sha256(fashion.y_test) == hashlib.sha256(raw).hexdigest() == data.SPECS["fashion_mnist"].sha256["y_test"]
+    assert datafiles.idx_sha256(fashion.y_test) == hashlib.sha256(raw).hexdigest() == data.SPECS["fashion_mnist"].sha256["y_test"]
 
 
 @pytest.mark.parametrize("name, mean, std", [("fashion_mnist", 0.2860, 0.3530), ("mnist", 0.1307, 0.3081)])
@@ -56,14 +56,14 @@ def test_pixel_statistics_match_published_values(name, mean, std, fashion, mnist
 
 
 def test_data_dir_from_environment_variable(shared_data, monkeypatch):
-    monkeypatch.setenv(config.DATA_DIR_ENV, str(shared_data))
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(shared_data))
     assert str(shared_data / "mnist") in data.load_dataset("mnist").source
 
 
 def test_debian_folder_used_when_data_folder_is_empty(shared_data, tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     link_dataset(shared_data / "fashion-mnist", debian / "fashion-mnist")
-    monkeypatch.setattr(config, "DEBIAN_DATASETS_DIR", debian)
+    monkeypatch.setattr(paths, "DEBIAN_DATASETS_DIR", debian)
     dataset = data.load_dataset("fashion_mnist", tmp_path / "empty")
     assert dataset.source.startswith("Debian package")
 
@@ -89,7 +89,7 @@ def test_data_folder_wins_over_later_sources(shared_data, tmp_path, monkeypatch)
     debian = tmp_path / "debian" / "fashion-mnist"
     debian.mkdir(parents=True)
     (debian / "train-images-idx3-ubyte.gz").write_bytes(b"broken")
-    monkeypatch.setattr(config, "DEBIAN_DATASETS_DIR", debian.parent)
+    monkeypatch.setattr(paths, "DEBIAN_DATASETS_DIR", debian.parent)
     assert "data folder" in data.load_dataset("fashion_mnist", shared_data).source
 
 
@@ -136,5 +136,5 @@ def test_scaling_is_a_separate_step(fashion):
     assert scaled.dtype == np.float32 and scaled.shape == (100, 28, 28, 1)
     assert scaled.min() >= 0.0 and scaled.max() <= 1.0
     assert np.allclose(scaled[..., 0] * 255, fashion.x_test[:100])
-    with pytest.raises(data.DataError, match="uint8"):
+    with pytest.raises(datafiles.DataError, match="uint8"):
         data.scale_images(scaled)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from convlab import config
+from convlab import paths
 
 pytest.importorskip("pre_commit_hooks")  # installed from requirements.txt (pre-commit-hooks)
 
@@ -22,7 +22,7 @@ KEY_HEADER = "-----BEGIN " + "{} PRIVATE KEY-----"  # split so that this file do
 
 def lint_arguments(hook: str) -> list[str]:
     """The arguments `make lint` passes to a hook, read from the Makefile (so the test checks what CI runs)."""
-    text = (config.PROJECT_DIR / "Makefile").read_text()
+    text = (paths.PROJECT_DIR / "Makefile").read_text()
     variables = dict(line.split(" := ", 1) for line in text.splitlines() if " := " in line)
     line = next(line for line in text.splitlines() if f"$(BIN)/{hook}" in line)
     arguments = line.split(f"$(BIN)/{hook}", 1)[1]
@@ -83,5 +83,5 @@ def test_the_size_cap_leaves_room_for_the_published_report():
 
 def test_this_repository_passes_its_own_file_checks():
     for hook in HOOK_MODULES:
-        result = run_hook(hook, config.PROJECT_DIR)
+        result = run_hook(hook, paths.PROJECT_DIR)
         assert result.returncode == 0, result.stdout

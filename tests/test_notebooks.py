@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS, parameter_arguments
 
-from convlab import config, pipeline, records
+from convlab import config, manifest, paths, pipeline, records, runlog
 
 # After one epoch on 1,800 images: the GAP head (64 averaged features) and the shift-augmented models learn slower.
 MIN_ACCURACY = {"cnn_gap": 0.15, "cnn_shift4": 0.35, "fc_baseline_shift4": 0.35}
@@ -117,6 +117,17 @@ def test_figures_are_written(smoke_dataset):
 
 
 @pytest.mark.smoke
+def test_every_result_file_of_the_run_is_declared_by_the_notebook_that_wrote_it(smoke_root):
+    """The manifest's `writes`: each stored result belongs to one notebook, and that notebook ran on the dataset."""
+    for dataset in config.DATASETS:
+        folder = smoke_root / "reports" / dataset
+        written = [path.relative_to(folder).as_posix() for path in records.committed((folder / "results").rglob("*.json"))]
+        writers = {name: manifest.writer_of(name) for name in written}
+        assert None not in writers.values(), [name for name, writer in writers.items() if writer is None]
+        assert set(writers.values()) <= set(SMOKE_NOTEBOOKS[dataset]), dataset
+
+
+@pytest.mark.smoke
 def test_translation_probe_at_shift_zero_reproduces_the_recorded_accuracy(smoke_root):
     """Two paths to the same number: the probe's unshifted accuracy and the training record's test accuracy."""
     results = smoke_root / "reports" / "fashion_mnist" / "results"
@@ -169,7 +180,7 @@ def test_dataset_comparison_reads_both_datasets(smoke_root):
 
 
 def test_comparison_is_skipped_with_a_single_dataset(tmp_path, capsys):
-    assert pipeline.run(["mnist"], list(config.CROSS_DATASET_NOTEBOOKS), {}, tmp_path) == []
+    assert pipeline.run(["mnist"], list(manifest.across_datasets()), {}, tmp_path) == []
     assert "it compares datasets" in capsys.readouterr().out
     assert not (tmp_path / "comparison").exists()
 
@@ -193,16 +204,16 @@ def test_failing_notebook_stops_and_keeps_earlier_outputs(shared_data, tmp_path)
 def test_committed_notebooks_are_clean_and_parameterised():
     import papermill
 
-    first_code_cell = nbformat.read(config.NOTEBOOKS_DIR / "01_eda.ipynb", as_version=4).cells[1].source
-    for notebook in config.ALL_NOTEBOOKS:
-        declared = set(papermill.inspect_notebook(str(config.NOTEBOOKS_DIR / f"{notebook}.ipynb")))
+    first_code_cell = nbformat.read(paths.NOTEBOOKS_DIR / "01_eda.ipynb", as_version=4).cells[1].source
+    for notebook in manifest.names():
+        declared = set(papermill.inspect_notebook(str(paths.NOTEBOOKS_DIR / f"{notebook}.ipynb")))
         expected = (
             {"datasets", "reports_dir", "images_dir"}
-            if notebook in config.CROSS_DATASET_NOTEBOOKS
+            if not manifest.entry(notebook).per_dataset
             else {"dataset", "data_dir", "train_size", "test_size", "output_dir", "images_dir"}
         )
         assert expected <= declared, notebook
-        cells = nbformat.read(config.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4).cells
+        cells = nbformat.read(paths.NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4).cells
         assert len(cells) <= 30, f"{notebook} is long: split it, or move its work into convlab"
         code = [cell for cell in cells if cell.cell_type == "code"]
         assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{notebook} holds outputs"
@@ -217,17 +228,17 @@ def test_partial_runs_keep_the_other_notebooks_timings(tmp_path):
     def timing(seconds, trained=0, executed=True):
         return {"seconds": seconds, "training_seconds": seconds / 2 if trained else 0.0, "trained": trained, "executed": executed}
 
-    pipeline._record_timings(path, {"epochs": "15"}, {"01_eda": timing(20.0), "02_fc_baseline": timing(90.0, 3)}, cold=True)
-    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(5.0)})
+    runlog.record(path.parent, {"epochs": "15"}, {"01_eda": timing(20.0), "02_fc_baseline": timing(90.0, 3)}, cold=True)
+    runlog.record(path.parent, {"epochs": "1"}, {"02_fc_baseline": timing(5.0)})
     stored = records.read_json(path)
     assert {name: run["seconds"] for name, run in stored["runs"].items()} == {"01_eda": 20.0, "02_fc_baseline": 5.0}
     assert stored["runs"]["01_eda"]["parameters"] == {"epochs": "15"}
     assert stored["runs"]["02_fc_baseline"]["parameters"] == {"epochs": "1"}
     assert stored["cold"]["notebooks"]["02_fc_baseline"]["training_seconds"] == 45.0
     assert stored["warm"]["notebooks"] == {"02_fc_baseline": timing(5.0)}
-    pipeline._record_timings(path, {"epochs": "1"}, {"02_fc_baseline": timing(7.0, 1)})
+    runlog.record(path.parent, {"epochs": "1"}, {"02_fc_baseline": timing(7.0, 1)})
     assert records.read_json(path)["warm"]["notebooks"]["02_fc_baseline"]["seconds"] == 5.0  # it trained: neither kind
-    pipeline._record_timings(path, {"epochs": "1"}, {"01_eda": timing(0.4, executed=False)})
+    runlog.record(path.parent, {"epochs": "1"}, {"01_eda": timing(0.4, executed=False)})
     stored = records.read_json(path)
     assert stored["runs"]["01_eda"]["seconds"] == 20.0, "a notebook left unchanged keeps the times of its execution"
     assert stored["last"]["notebooks"]["01_eda"]["seconds"] == 0.4
@@ -240,8 +251,8 @@ def test_rebuild_refreshes_markdown_and_executes_only_what_changed(smoke_root, s
     root = tmp_path / "reports"
     shutil.copytree(smoke_root / "reports" / "mnist", root / "mnist")
     notebooks = tmp_path / "notebooks"
-    shutil.copytree(config.NOTEBOOKS_DIR, notebooks)
-    monkeypatch.setattr(config, "NOTEBOOKS_DIR", notebooks)
+    shutil.copytree(paths.NOTEBOOKS_DIR, notebooks)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", notebooks)
     arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "02_fc_baseline", "--output-root", str(root), "--no-progress"]
     arguments += parameter_arguments(smoke_root, shared_data)
 

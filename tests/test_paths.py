@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from convlab import config, deployment, pipeline, probes, records, training
+from convlab import client, config, paths, pipeline, probes, records, training
 
 
 @pytest.fixture
@@ -39,10 +39,10 @@ NAMES = [  # a name joined to the folder, and whether it stays inside
 @pytest.mark.parametrize("name, inside", NAMES, ids=[repr(row[0]) for row in NAMES])
 def test_derived_names_stay_in_their_folder(folder, name, inside):
     if inside:
-        assert config.confined(folder, name, "The model file") == folder / name
+        assert paths.confined(folder, name, "The model file") == folder / name
     else:
-        with pytest.raises(config.UnsafePath, match=f"The model file {name!r} leads outside {folder}"):
-            config.confined(folder, name, "The model file")
+        with pytest.raises(paths.UnsafePath, match=f"The model file {name!r} leads outside {folder}"):
+            paths.confined(folder, name, "The model file")
 
 
 def escaping_record(tmp_path: Path) -> dict:
@@ -56,11 +56,11 @@ def escaping_record(tmp_path: Path) -> dict:
 def test_a_record_naming_a_model_outside_its_folder_is_refused(tmp_path):
     record = escaping_record(tmp_path)
     (tmp_path / "models").mkdir()
-    with pytest.raises(config.UnsafePath, match="The result record of cnn \\(seed 0\\) names the model file '../outside.keras'"):
+    with pytest.raises(paths.UnsafePath, match="The result record of cnn \\(seed 0\\) names the model file '../outside.keras'"):
         training.load_trained_model(record, tmp_path / "models")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "cnn-seed0.json").write_text(json.dumps(record))
-    with pytest.raises(config.UnsafePath, match="leads outside"):
+    with pytest.raises(paths.UnsafePath, match="leads outside"):
         training.stored_run("cnn", 0, "key", tmp_path / "results", tmp_path / "models")
 
 
@@ -72,9 +72,9 @@ def test_file_names_built_from_a_record_stay_in_their_folder(tmp_path, model_nam
         lambda: records.record_path(tmp_path, model_name, 0),
         lambda: records.model_path(tmp_path, model_name, 0),
         lambda: probes.probe_path(tmp_path, "latency", record),
-        lambda: deployment.serving_record_path(params, model_name, 0),
+        lambda: client.serving_record_path(params, model_name, 0),
     ):
-        with pytest.raises(config.UnsafePath, match="leads outside"):
+        with pytest.raises(paths.UnsafePath, match="leads outside"):
             build()
 
 
@@ -95,7 +95,7 @@ def test_unknown_notebook_and_dataset_names_are_refused_before_any_path_is_built
 
 
 def test_executing_a_notebook_outside_notebooks_is_refused(tmp_path):
-    with pytest.raises(config.UnsafePath, match="The notebook '../tests/conftest.ipynb' leads outside"):
+    with pytest.raises(paths.UnsafePath, match="The notebook '../tests/conftest.ipynb' leads outside"):
         pipeline.execute("../tests/conftest", {}, tmp_path)
 
 
@@ -105,18 +105,18 @@ SOURCE_TARGETS = ["convlab", "notebooks", "notebooks/out", "tests", ".git/report
 @pytest.fixture
 def source_link(tmp_path) -> Path:
     """A folder outside the project that links into the package."""
-    (tmp_path / "source_link").symlink_to(config.PACKAGE_DIR)
+    (tmp_path / "source_link").symlink_to(paths.PACKAGE_DIR)
     return tmp_path
 
 
 @pytest.mark.parametrize("target", SOURCE_TARGETS)
 @pytest.mark.parametrize("parameter", ["output_dir", "images_dir"])
 def test_output_folders_inside_the_source_are_refused(source_link, target, parameter):
-    value = str(source_link / target) if target.startswith("source_link") else str(config.PROJECT_DIR / target)
-    with pytest.raises(config.UnsafePath, match=f"{parameter}=.* inside the project's source folder"):
+    value = str(source_link / target) if target.startswith("source_link") else str(paths.PROJECT_DIR / target)
+    with pytest.raises(paths.UnsafePath, match=f"{parameter}=.* inside the project's source folder"):
         config.RunParameters.from_notebook(notebook="01_eda", dataset="mnist", **{parameter: value})
-    with pytest.raises(config.UnsafePath, match="inside the project's source folder"):
-        config.comparison_images_dir(value, "10_dataset_comparison") if parameter == "images_dir" else config.reports_root(value)
+    with pytest.raises(paths.UnsafePath, match="inside the project's source folder"):
+        config.comparison_images_dir(value, "10_dataset_comparison") if parameter == "images_dir" else paths.reports_root(value)
 
 
 def test_output_folders_are_made_absolute(tmp_path, monkeypatch):
@@ -124,26 +124,26 @@ def test_output_folders_are_made_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     run = config.RunParameters.from_notebook(notebook="01_eda", dataset="mnist", output_dir="~/out", images_dir="figures/../figs")
     assert (run.output_dir, run.images_dir) == (tmp_path / "home" / "out", tmp_path / "figs" / "mnist" / "01_eda")
-    assert config.reports_root("reports") == tmp_path / "reports"
+    assert paths.reports_root("reports") == tmp_path / "reports"
     resolved = pipeline.absolute_folders({"data_dir": "data", "images_dir": "~/figs", "epochs": "1"})
     assert resolved == {"data_dir": str(tmp_path / "data"), "images_dir": str(tmp_path / "home" / "figs"), "epochs": "1"}
 
 
 def test_pipeline_refuses_an_output_root_in_the_source_and_writes_nothing(capsys):
-    before = sorted(os.listdir(config.PACKAGE_DIR))
-    arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(config.PACKAGE_DIR / "out")]
+    before = sorted(os.listdir(paths.PACKAGE_DIR))
+    arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(paths.PACKAGE_DIR / "out")]
     assert pipeline.main(arguments) == 1
     error = capsys.readouterr().err
     assert "--output-root=" in error and "inside the project's source folder convlab/" in error
-    assert sorted(os.listdir(config.PACKAGE_DIR)) == before
+    assert sorted(os.listdir(paths.PACKAGE_DIR)) == before
 
 
 def test_relative_folder_variables_are_resolved_from_where_the_command_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    environment = {config.DATA_DIR_ENV: "../shared/data", "CONVLAB_REFERENCE_DIR": "/srv/reference", "HOME": "here"}
+    environment = {paths.DATA_DIR_ENV: "../shared/data", "CONVLAB_REFERENCE_DIR": "/srv/reference", "HOME": "here"}
     pipeline.absolute_environment(environment)
     assert environment == {
-        config.DATA_DIR_ENV: str((tmp_path.parent / "shared" / "data").resolve()),
+        paths.DATA_DIR_ENV: str((tmp_path.parent / "shared" / "data").resolve()),
         "CONVLAB_REFERENCE_DIR": "/srv/reference",
         "HOME": "here",
     }
@@ -154,7 +154,7 @@ def test_a_relative_data_folder_variable_reaches_the_notebook_kernel(shared_data
     """`CONVLAB_DATA_DIR=../shared/data make report`: the kernel runs in notebooks/, the path is the caller's."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "datasets").symlink_to(shared_data)  # found from here, not from notebooks/
-    monkeypatch.setenv(config.DATA_DIR_ENV, "datasets")
+    monkeypatch.setenv(paths.DATA_DIR_ENV, "datasets")
     arguments = ["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(tmp_path / "reports"), "--no-progress"]
     arguments += ["-p", "train_size", "600", "-p", "test_size", "200", "-p", "images_dir", str(tmp_path / "images")]
     assert pipeline.main(arguments) == 0

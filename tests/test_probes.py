@@ -1,13 +1,13 @@
-"""The inductive-bias probes: model variants, the permutation layer, and the analyses of notebooks 07-10."""
+"""The inductive-bias probes: model variants, the permutation layer and probe records; their tables and prose: test_tables.py,
+test_narrative.py."""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
-from convlab import analysis, config, experiments, models, transforms
+from convlab import config, experiments, models, tables, transforms
 
 
 @pytest.mark.parametrize(
@@ -69,94 +69,11 @@ def test_probe_parameters_accept_papermill_strings():
     assert config.parse_datasets("Fashion-MNIST, mnist") == ("fashion_mnist", "mnist")
 
 
-def fake_record(accuracy: float, seed: int, name: str = "m") -> dict:
-    return {"seed": seed, "test": {"accuracy": accuracy}, "model": {"name": name, "parameters": 1}, "macs_per_image": 1}
-
-
-def group(*values: float) -> list[dict]:
-    return [fake_record(value, seed) for seed, value in enumerate(values)]
-
-
-def test_dataset_gain_and_error_ratio():
-    gain = analysis.dataset_gain(group(0.97, 0.97, 0.97), group(0.985, 0.985, 0.985))
-    assert gain["gain (points)"] == pytest.approx(1.5)
-    assert gain["error ratio"] == pytest.approx(0.5)
-    assert gain["error ratio 95% CI low"] == pytest.approx(0.5) and gain["error ratio 95% CI high"] == pytest.approx(0.5)
-
-
-@pytest.mark.parametrize(
-    "cnn, verdict",
-    [((0.985, 0.984, 0.986), "consistent"), ((0.995, 0.994, 0.996), "understates"), ((0.975, 0.976, 0.974), "overstates")],
-)
-def test_halving_claim_verdict_follows_the_interval(cnn, verdict):
-    table = analysis.dataset_gain_table({"mnist": (group(0.97, 0.971, 0.969), group(*cnn))})
-    assert verdict in analysis.describe_dataset_gains(table)
-
-
-@pytest.mark.parametrize(
-    "cnn_permuted, verdict",
-    [
-        ((0.879, 0.876, 0.878), "advantage is gone"),  # level with the permuted FC network
-        ((0.860, 0.855, 0.858), "now trails the FC baseline"),  # below it, interval all negative
-        ((0.899, 0.896, 0.898), "part of its advantage survives"),  # most of the gain kept
-    ],
-)
-def test_permutation_verdict_follows_the_numbers(cnn_permuted, verdict):
-    groups = {
-        "FC": group(0.880, 0.876, 0.878),
-        "FC, permuted": group(0.879, 0.877, 0.878),
-        "CNN": group(0.910, 0.905, 0.908),
-        "CNN, permuted": group(*cnn_permuted),
-    }
-    effects = analysis.permutation_effects(groups)
-    assert effects.loc["CNN", "difference (points)"] == pytest.approx(
-        100 * (sum(cnn_permuted) - (0.910 + 0.905 + 0.908)) / 3, abs=1e-9
-    )
-    text = analysis.describe_permutation(effects, groups)
-    assert "does not care" in text and verdict in text
-
-
-def test_pareto_mask_keeps_only_undominated_models():
-    cost = pd.Series([1, 2, 3, 4], index=list("abcd"))
-    accuracy = pd.Series([80, 90, 85, 95], index=list("abcd"))
-    assert analysis.pareto_mask(cost, accuracy).to_dict() == {"a": True, "b": True, "c": False, "d": True}
-
-
-def synthetic_translation() -> pd.DataFrame:
-    rows = []
-    curves = {  # accuracy at shifts 0..6: CNN falls, GAP holds, FC falls fastest, augmented holds to 4
-        "FC": [88, 80, 60, 40, 30, 25, 20],
-        "CNN": [91, 89, 75, 55, 40, 30, 25],
-        "CNN, GAP head": [89, 89, 88, 87, 85, 80, 75],
-        "CNN, shift-augmented": [90, 90, 90, 89, 88, 70, 50],
-    }
-    for model, values in curves.items():
-        for seed, noise in ((0, -0.5), (1, 0.5)):
-            for direction in ("horizontal", "vertical", "diagonal"):
-                rows += [
-                    {"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": value + noise}
-                    for shift, value in enumerate(values)
-                ]
-    return pd.DataFrame(rows)
-
-
-def test_translation_summary_and_description():
-    frame = synthetic_translation()
-    table = analysis.shift_table(frame)
-    assert list(table.columns) == ["shift 0 px", "shift 2 px", "shift 4 px", "shift 6 px"]
-    assert table.loc[("horizontal", "CNN"), "shift 4 px"] == "40.00 ± 0.71"
-    text = analysis.describe_translation(frame, augmentation_shift=4)
-    assert "**not** translation invariant" in text
-    assert "flatten-and-dense head" in text, "GAP keeps far more accuracy than the flatten head"
-    assert "Beyond the trained range the curves fall again" in text
-    assert "keep 96% of their unshifted accuracy at 4 pixels" in text  # GAP: 85 / 89
-
-
 def test_model_labels_name_the_probe():
     fc = models.fc_baseline_config("fashion_mnist")
-    assert analysis.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
+    assert tables.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
     gap = models.variant(models.cnn_config("fashion_mnist", 5), head="gap")
-    assert analysis.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
+    assert tables.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
 
 
 def test_probe_records_are_reused_for_the_same_run_only(fashion, tmp_path, monkeypatch):

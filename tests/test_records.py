@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from convlab import locking, pipeline, records
+from convlab import cache, locking, pipeline, records
 
 
 def test_failed_write_keeps_the_earlier_file(tmp_path):
@@ -57,7 +57,7 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     """A write stopped before its rename leaves `.<name>.<random>.tmp.json`, complete or not: readers pass over it."""
     results = tmp_path / "report" / "results"
     record = {key: 0 for key in records.REQUIRED_KEYS} | {"schema_version": 1, "model": {"name": "cnn"}}
-    state = pipeline.results_state([tmp_path / "report"])
+    state = cache.files_digest(pipeline.declared_results("03_cnn", [tmp_path / "report"]))
     with pytest.raises(RuntimeError):
         with records.atomic_path(results / "cnn-seed0.json") as temporary:
             temporary.write_text(json.dumps(record))
@@ -68,7 +68,7 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     with pytest.raises(records.MissingResultError, match="found no result records"):
         records.load_all_records(results)
     assert pipeline.stored_records(tmp_path / "report") == []
-    assert pipeline.results_state([tmp_path / "report"]) == state
+    assert cache.files_digest(pipeline.declared_results("03_cnn", [tmp_path / "report"])) == state
     (results / locking.LOCK_FILE).write_text("{}")
     assert records.remove_temporaries(results) == [left_behind]
     assert [path.name for path in results.iterdir()] == [locking.LOCK_FILE], "only temporaries are removed"
@@ -93,3 +93,44 @@ def test_a_run_from_another_machine_is_reused_with_a_note_and_one_from_this_mach
     note = training.other_machine({"environment": elsewhere})
     assert "trained on Intel(R) Xeon(R) CPU @ 2.60GHz" in note and "amx_bf16" in note
     assert "within seed noise, not bit for bit" in note
+
+
+def stored(results_dir, name: str, seeds: tuple[int, ...], accuracy: float = 0.9) -> None:
+    """Minimal complete records of one model, one per seed."""
+    for seed in seeds:
+        fields = {key: 0 for key in records.REQUIRED_KEYS} | {"schema_version": 1, "seed": seed}
+        records.write_json(
+            records.record_path(results_dir, name, seed), fields | {"test": {"accuracy": accuracy, "predictions": [2, 0]}}
+        )
+
+
+def test_predictions_and_accuracies_of_records():
+    runs = [{"test": {"accuracy": 0.9, "predictions": [3, 1, 4]}}, {"test": {"accuracy": 0.925}}]
+    assert records.record_predictions(runs[0]).tolist() == [3, 1, 4]
+    assert records.accuracies(runs).tolist() == [90.0, 92.5]
+
+
+def test_dataset_pairs_keep_the_seeds_both_models_have(tmp_path):
+    stored(tmp_path / "mnist" / "results", "fc_baseline", (0, 1, 2))
+    stored(tmp_path / "mnist" / "results", "cnn", (1, 2, 3))
+    pairs = records.load_dataset_pairs(tmp_path, ("mnist",), needed_by="10_dataset_comparison")
+    baseline, challenger = pairs["mnist"]
+    assert [r["seed"] for r in baseline] == [1, 2] and [r["seed"] for r in challenger] == [1, 2]
+    stored(tmp_path / "fashion_mnist" / "results", "fc_baseline", (0,))
+    stored(tmp_path / "fashion_mnist" / "results", "cnn", (1,))
+    with pytest.raises(records.MissingResultError, match="on fashion_mnist the FC baseline and the CNN share no seed"):
+        records.load_dataset_pairs(tmp_path, ("mnist", "fashion_mnist"), needed_by="10_dataset_comparison")
+    stored(tmp_path / "kmnist" / "results", "fc_baseline", (0,))
+    with pytest.raises(records.MissingResultError, match="Run 03_cnn on kmnist first"):
+        records.load_dataset_pairs(tmp_path, ("kmnist",), needed_by="10_dataset_comparison")
+
+
+def test_kernel_sweep_groups_the_sizes_that_were_run(tmp_path):
+    from convlab import models
+
+    stored(tmp_path, models.cnn_config("fashion_mnist", 3).name, (0, 1))
+    with pytest.raises(records.MissingResultError, match="05_filter_visualisation needs the kernel-size sweep's records"):
+        records.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
+    stored(tmp_path, models.cnn_config("fashion_mnist", 7).name, (0,))
+    groups = records.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
+    assert list(groups) == ["3×3", "7×7"] and [len(group) for group in groups.values()] == [2, 1]

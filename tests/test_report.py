@@ -8,20 +8,20 @@ import re
 import numpy as np
 import pytest
 
-from convlab import config, records, report
+from convlab import appendix, config, document, paths, publish, records, report
 
 
 @pytest.fixture(scope="module")
 def built(smoke_root):
     """The smoke report, with its PDF unless WeasyPrint is missing here and PDF=required is not set (CI sets it)."""
     root = smoke_root / "reports"
-    written = report.build(root, config.DATASETS, pdf=report.pdf_wanted(no_pdf=False))
+    written = report.build(root, config.DATASETS, pdf=document.pdf_wanted(no_pdf=False))
     return root, {path.name: path for path in written}
 
 
 def require_pdf_renderer() -> None:
-    problem = report.pdf_renderer_problem()
-    if problem and os.environ.get(report.PDF_ENV, "").lower() != "required":
+    problem = document.pdf_renderer_problem()
+    if problem and os.environ.get(document.PDF_ENV, "").lower() != "required":
         pytest.skip(f"no PDF here: {problem} (PDF=required makes this an error)")
 
 
@@ -118,19 +118,19 @@ def test_content_past_the_right_margin_is_found():
     require_pdf_renderer()
     import weasyprint
 
-    style = (config.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
+    style = (paths.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
     row = "<tr>" + "".join(f"<td>{123456.789 + column:.3f}</td>" for column in range(20)) + "</tr>"
     narrow = "<p>text</p><table><tr><td>1</td><td>2</td></tr></table>"
     for body, expected in ((narrow, []), (f"<p>text</p><div style='break-before: page'></div><table>{row}</table>", [2])):
         page = f"<html><head><style>{style}</style></head><body>{body}</body></html>"
-        assert report.pages_past_margin(weasyprint.HTML(string=page).render()) == expected
+        assert document.pages_past_margin(weasyprint.HTML(string=page).render()) == expected
 
 
 @pytest.mark.smoke
 def test_a_subset_run_is_not_published(built, tmp_path):
     root, _ = built
-    with pytest.raises(report.NotPublishable, match="subset"):
-        report.publish(root, config.DATASETS, tmp_path / "published")
+    with pytest.raises(publish.NotPublishable, match="subset"):
+        publish.publish(root, config.DATASETS, tmp_path / "published")
     assert not (tmp_path / "published").exists()
 
 
@@ -146,7 +146,7 @@ def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeyp
     git("init", "-q")
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
-    monkeypatch.setattr(config, "PROJECT_DIR", tmp_path)
+    monkeypatch.setattr(paths, "PROJECT_DIR", tmp_path)
     assert report.git_state()["dirty"] is False
     (tmp_path / "images/mnist/figure.png").write_text("redrawn\n")
     (tmp_path / "reports/report.html").write_text("built\n")
@@ -159,26 +159,26 @@ def test_a_missing_pdf_renderer_gives_html_only_with_the_reason_unless_the_pdf_i
     import sys
 
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # as where WeasyPrint is not installed
-    assert report.pdf_wanted(no_pdf=False, mode="auto") is False
+    assert document.pdf_wanted(no_pdf=False, mode="auto") is False
     said = capsys.readouterr().out
     assert "No PDF: WeasyPrint is not installed" in said and "pip install -e .[pdf]" in said and "libpango" in said
-    with pytest.raises(report.PdfUnavailable, match="PDF=required, but WeasyPrint is not installed"):
-        report.pdf_wanted(no_pdf=False, mode="required")
-    assert report.pdf_wanted(no_pdf=False, mode="off") is False and report.pdf_wanted(no_pdf=True, mode="required") is False
+    with pytest.raises(document.PdfUnavailable, match="PDF=required, but WeasyPrint is not installed"):
+        document.pdf_wanted(no_pdf=False, mode="required")
+    assert document.pdf_wanted(no_pdf=False, mode="off") is False and document.pdf_wanted(no_pdf=True, mode="required") is False
     with pytest.raises(config.ParameterError, match="PDF='always' is not understood"):
-        report.pdf_wanted(no_pdf=False, mode="always")
+        document.pdf_wanted(no_pdf=False, mode="always")
 
 
 def test_the_pdf_is_printed_where_the_renderer_is_present():
     require_pdf_renderer()
-    assert report.pdf_renderer_problem() == ""
-    assert report.pdf_wanted(no_pdf=False, mode="required") is True
+    assert document.pdf_renderer_problem() == ""
+    assert document.pdf_wanted(no_pdf=False, mode="required") is True
 
 
 @pytest.mark.smoke
 def test_the_appendix_names_the_machines_that_trained_the_runs(built):
     root, _ = built
-    machines = report.training_machines(root, config.DATASETS)
+    machines = appendix.training_machines(root, config.DATASETS)
     here = records.machine_of(records.environment_stamp())
     assert list(machines.index) == [here], "the smoke run trained everything on this machine"
     for dataset in config.DATASETS:

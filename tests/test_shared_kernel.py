@@ -7,7 +7,7 @@ import json
 import nbformat
 import psutil
 
-from convlab import config, pipeline
+from convlab import kernels, paths, pipeline
 
 FIRST = [
     "import os\nprint(os.getpid())",
@@ -35,13 +35,13 @@ def notebooks(tmp_path, monkeypatch):
     sources.mkdir(), output.mkdir()
     write_notebook(sources, "first", FIRST)
     write_notebook(sources, "second", SECOND)
-    monkeypatch.setattr(config, "NOTEBOOKS_DIR", sources)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", sources)
     return output
 
 
 def test_notebooks_share_a_kernel_and_start_clean(tmp_path, monkeypatch):
     output = notebooks(tmp_path, monkeypatch)
-    with pipeline.shared_kernel() as kernel:
+    with kernels.shared_kernel() as kernel:
         first = pipeline.execute("first", {}, output, progress=False, kernel=kernel)
         second = pipeline.execute("second", {}, output, progress=False, kernel=kernel)
         kernel_pid = int(printed(first, 0))

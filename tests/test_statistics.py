@@ -1,63 +1,91 @@
-"""The statistics of the seed comparisons, on inputs with known answers."""
+"""`stats`: the statistics of the seed comparisons, on inputs with known answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from known_inputs import group, record
 
-from convlab import analysis
+from convlab import stats
 
 
 def test_mean_and_t_interval():
-    summary = analysis.mean_confidence_interval([1.0, 2.0, 3.0])
+    summary = stats.mean_confidence_interval([1.0, 2.0, 3.0])
     half_width = 4.302652729911275 / np.sqrt(3)  # t(0.975, df=2) × s / √n with s = 1
     assert summary["mean"] == 2.0 and summary["std"] == 1.0
     assert summary["ci_low"] == pytest.approx(2 - half_width) and summary["ci_high"] == pytest.approx(2 + half_width)
 
 
 def test_single_value_has_no_spread():
-    summary = analysis.mean_confidence_interval([0.9])
+    summary = stats.mean_confidence_interval([0.9])
     assert summary["mean"] == 0.9 and np.isnan(summary["std"]) and np.isnan(summary["ci_low"])
 
 
 def test_welch_test_by_hand():
-    result = analysis.welch_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    result = stats.welch_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
     assert result["difference"] == -3.0
     assert result["t"] == pytest.approx(-3 / np.sqrt(1 / 3 + 1 / 3))
     assert result["p_value"] == pytest.approx(0.02131164, abs=1e-6)  # two-sided, Welch df = 4
 
 
 def test_bootstrap_interval_of_constant_groups_is_exact():
-    assert analysis.bootstrap_difference_interval([1.0, 1.0, 1.0], [0.0, 0.0, 0.0]) == (1.0, 1.0)
-    low, high = analysis.bootstrap_difference_interval([0.90, 0.91, 0.92], [0.90, 0.91, 0.92])
+    assert stats.bootstrap_difference_interval([1.0, 1.0, 1.0], [0.0, 0.0, 0.0]) == (1.0, 1.0)
+    low, high = stats.bootstrap_difference_interval([0.90, 0.91, 0.92], [0.90, 0.91, 0.92])
     assert low < 0 < high
 
 
 def test_holm_adjustment():
-    assert analysis.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert analysis.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert stats.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert stats.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])
 
 
-def _runs(accuracies: list[float]) -> list[dict]:
-    return [{"seed": seed, "test": {"accuracy": value}} for seed, value in enumerate(accuracies)]
+@pytest.mark.parametrize(
+    "columns, confidence, names",
+    [
+        (stats.bootstrap_columns, 0.95, ("bootstrap 95% CI low", "bootstrap 95% CI high")),
+        (stats.bootstrap_columns, 0.9, ("bootstrap 90% CI low", "bootstrap 90% CI high")),
+        (stats.gain_columns, 0.95, ("gain 95% CI low", "gain 95% CI high")),
+        (stats.error_ratio_columns, 0.99, ("error ratio 99% CI low", "error ratio 99% CI high")),
+    ],
+)
+def test_interval_columns_are_named_by_their_confidence(columns, confidence, names):
+    assert columns(confidence) == names
 
 
-def test_settings_check_compares_models_and_gain_seed_by_seed():
-    reference = {"FC baseline": _runs([0.875, 0.874, 0.876]), "CNN": _runs([0.907, 0.905, 0.909])}
-    same = {"FC baseline": _runs([0.874, 0.876, 0.875]), "CNN": _runs([0.906, 0.908, 0.905])}
-    effects = analysis.settings_effects(same, reference)
-    assert list(effects.index) == ["FC baseline accuracy", "CNN accuracy", "CNN − FC gain"]
-    assert effects.loc["CNN − FC gain", "reference settings"] == "+3.20 ± 0.10"
-    assert effects.loc["CNN accuracy", "difference (points)"] == pytest.approx(-0.0667, abs=1e-4)
-    text = analysis.describe_settings_check(effects, "cpu")
-    assert text.count("within seed noise") == 3 and "does not depend on the settings" in text
-
-    worse = {"FC baseline": same["FC baseline"], "CNN": _runs([0.880, 0.878, 0.879])}
-    text = analysis.describe_settings_check(analysis.settings_effects(worse, reference), "cpu")
-    assert "CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 87.90 ± 0.10" in text
-    assert "more than seed noise" in text and "The settings matter here" in text
+def test_paired_effect_of_constant_groups():
+    effect = stats.paired_effect(group(0.90, 0.90), group(0.92, 0.92))
+    low, high = stats.bootstrap_columns()
+    assert effect[stats.ORIGINAL] == "90.00 ± 0.00" and effect[stats.CHANGED] == "92.00 ± 0.00"
+    assert effect[stats.DIFFERENCE] == pytest.approx(2.0)
+    assert effect[low] == pytest.approx(2.0) and effect[high] == pytest.approx(2.0)
+    assert effect[stats.SEEDS] == "2 / 2"
 
 
-def test_settings_check_without_reference_says_how_to_run_it():
-    assert "CHECK_SETTINGS=1" in analysis.describe_settings_check(None, "cpu")
-    assert "nothing to compare" in analysis.describe_settings_check(None, "paper")
+def test_paired_effect_of_single_runs_has_no_p_value():
+    effect = stats.paired_effect(group(0.9), group(0.8), confidence=0.9)
+    assert effect[stats.ORIGINAL] == "90.00" and effect[stats.CHANGED] == "80.00"
+    assert np.isnan(effect[stats.WELCH_P]) and "bootstrap 90% CI low" in effect
+
+
+def test_gain_over_the_common_seeds():
+    baseline = [record(0.97, seed, model={"parameters": 100}, macs_per_image=10) for seed in (0, 1)]
+    challenger = [record(0.985, seed, model={"parameters": 200}, macs_per_image=200) for seed in (0, 1)]
+    challenger.append(record(0.5, 7, model={"parameters": 200}, macs_per_image=200))  # no baseline of seed 7: left out
+    figures = stats.gain(baseline, challenger)
+    assert figures[stats.ACCURACY_GAIN] == pytest.approx(1.5)
+    assert figures[stats.BASELINE_ERROR] == pytest.approx(3.0) and figures[stats.CHALLENGER_ERROR] == pytest.approx(1.5)
+    assert figures[stats.ERROR_RATIO] == pytest.approx(0.5)
+    assert figures[stats.PARAMETER_RATIO] == 2.0 and figures[stats.MAC_RATIO] == 20.0
+    assert figures[stats.TRAINING_TIME_RATIO] == 1.0  # same train_seconds per seed
+
+
+def test_dataset_gain_and_error_ratio():
+    gain = stats.dataset_gain(group(0.97, 0.97, 0.97), group(0.985, 0.985, 0.985))
+    ratio_low, ratio_high = stats.error_ratio_columns()
+    gain_low, gain_high = stats.gain_columns()
+    assert gain[stats.GAIN] == pytest.approx(1.5)
+    assert gain[gain_low] == pytest.approx(1.5) and gain[gain_high] == pytest.approx(1.5)
+    assert gain[stats.ERROR_RATIO] == pytest.approx(0.5)
+    assert gain[ratio_low] == pytest.approx(0.5) and gain[ratio_high] == pytest.approx(0.5)
+    assert gain[stats.FC_ERROR] == pytest.approx(3.0) and gain[stats.CNN_ERROR] == pytest.approx(1.5)
+    assert gain[stats.FC_ACCURACY] == "97.00 ± 0.00" and gain[stats.SEEDS] == "3 / 3"

@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from convlab import config, pipeline
+from convlab import kernels, manifest, paths, pipeline
 
 
 def execute(notebook: str, parameters: dict, cwd: Path, executed: Path) -> None:
     """Run a source notebook with papermill from `cwd` (not notebooks/), as Jupyter started elsewhere would."""
     import papermill
 
-    source = config.NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    source = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
     declared = pipeline.notebook_parameters(source)
     papermill.execute_notebook(
         str(source),
         str(executed),
         parameters={name: value for name, value in parameters.items() if name in declared},
-        kernel_name=pipeline.kernel_name(),
+        kernel_name=kernels.kernel_name(),
         cwd=str(cwd),
         progress_bar=False,
     )
@@ -36,7 +36,7 @@ def elsewhere(tmp_path) -> Path:
 @pytest.mark.smoke
 def test_a_notebook_runs_with_its_defaults_from_another_working_directory(shared_data, elsewhere, tmp_path, monkeypatch):
     """01_eda with its default data folder ($CONVLAB_DATA_DIR) and outputs moved to tmp only: no path depends on the cwd."""
-    monkeypatch.setenv(config.DATA_DIR_ENV, str(shared_data))
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(shared_data))
     outputs = {"output_dir": str(tmp_path / "report"), "images_dir": str(tmp_path / "images")}
     execute("01_eda", {"dataset": "mnist", "train_size": 600, "test_size": 200} | outputs, elsewhere, tmp_path / "01_eda.ipynb")
     assert (tmp_path / "images" / "mnist" / "01_eda" / "samples.png").is_file()
@@ -57,7 +57,7 @@ def test_a_notebook_run_too_early_names_the_notebook_to_run_first(notebook, mess
     import papermill
 
     reports = tmp_path / "reports"
-    if notebook in config.CROSS_DATASET_NOTEBOOKS:
+    if not manifest.entry(notebook).per_dataset:
         parameters = {"reports_dir": str(reports), "images_dir": str(tmp_path / "images")}
     else:
         parameters = {"dataset": "mnist", "data_dir": str(shared_data), "train_size": 600, "test_size": 200, "seeds": "0"}
@@ -76,7 +76,7 @@ def import_check(notebook: Path) -> str:
     return next(cell.source for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code")
 
 
-@pytest.mark.parametrize("notebook", sorted(config.NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", sorted(paths.NOTEBOOKS_DIR.glob("*.ipynb")), ids=lambda path: path.stem)
 def test_the_first_cell_finds_convlab_from_notebooks_and_says_what_to_run_elsewhere(notebook, tmp_path):
     """Without site-packages (`-S`: convlab not installed), from notebooks/ the link finds it; elsewhere the cell
     stops with the offline install command."""
@@ -84,7 +84,7 @@ def test_the_first_cell_finds_convlab_from_notebooks_and_says_what_to_run_elsewh
     import sys
 
     check = import_check(notebook)
-    found = subprocess.run([sys.executable, "-S", "-c", check], cwd=config.NOTEBOOKS_DIR, capture_output=True, text=True)
+    found = subprocess.run([sys.executable, "-S", "-c", check], cwd=paths.NOTEBOOKS_DIR, capture_output=True, text=True)
     assert found.returncode == 0, found.stderr
     missing = subprocess.run([sys.executable, "-S", "-c", check], cwd=tmp_path, capture_output=True, text=True)
     assert missing.returncode == 1
@@ -93,8 +93,8 @@ def test_the_first_cell_finds_convlab_from_notebooks_and_says_what_to_run_elsewh
 
 
 def test_the_link_in_notebooks_is_the_package_itself():
-    link = config.NOTEBOOKS_DIR / "convlab"
-    assert link.is_symlink() and link.resolve() == config.PACKAGE_DIR
+    link = paths.NOTEBOOKS_DIR / "convlab"
+    assert link.is_symlink() and link.resolve() == paths.PACKAGE_DIR
 
 
 def test_the_declared_dependencies_accept_studios_image_and_name_no_tensorflow_distribution():
@@ -103,7 +103,7 @@ def test_the_declared_dependencies_accept_studios_image_and_name_no_tensorflow_d
 
     from packaging.requirements import Requirement
 
-    project = tomllib.loads((config.PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((paths.PROJECT_DIR / "pyproject.toml").read_text())["project"]
     image = {"keras": "3.15.1", "numpy": "1.26.4", "pandas": "2.3.3", "scipy": "1.16.3", "matplotlib": "3.10.9",
              "seaborn": "0.13.2", "papermill": "2.7.0", "nbconvert": "7.17.1", "ipykernel": "7.3.0",
              "jupyter_client": "8.9.1", "nbformat": "5.11.1", "psutil": "7.1.3"}  # fmt: skip
@@ -115,7 +115,7 @@ def test_the_declared_dependencies_accept_studios_image_and_name_no_tensorflow_d
 
 
 STUDIO_PACKAGES = Path(
-    config.PROJECT_DIR.parent / "shared" / "reference" / "sagemaker-distribution" / "v4.4.1-cpu-conda-packages.txt"
+    paths.PROJECT_DIR.parent / "shared" / "reference" / "sagemaker-distribution" / "v4.4.1-cpu-conda-packages.txt"
 )
 
 
@@ -124,8 +124,8 @@ def test_the_studio_lock_holds_the_images_versions():
     from convlab import locks
 
     image = locks.pins(STUDIO_PACKAGES)
-    studio = locks.pins(config.PROJECT_DIR / "requirements" / "studio.txt")
-    named = locks.pins(config.PROJECT_DIR / "requirements" / "studio.in")
+    studio = locks.pins(paths.PROJECT_DIR / "requirements" / "studio.txt")
+    named = locks.pins(paths.PROJECT_DIR / "requirements" / "studio.in")
     renamed = {"tensorflow-cpu": "tensorflow", "sagemaker": "sagemaker-python-sdk"}
     for name, version in named.items():
         if name == "moto":

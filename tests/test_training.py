@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convlab import config, data, models, records, training
+from convlab import config, data, models, paths, records, training
 
 SETTINGS = training.TrainingConfig(epochs=2, batch_size=64)
 
@@ -196,8 +196,8 @@ def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch
     copy = tmp_path / "convlab"
     copy.mkdir()
     for name in training.RESULT_CODE:
-        (copy / f"{name}.py").write_text((config.PACKAGE_DIR / f"{name}.py").read_text())
-    monkeypatch.setattr(config, "PACKAGE_DIR", copy)
+        (copy / f"{name}.py").write_text((paths.PACKAGE_DIR / f"{name}.py").read_text())
+    monkeypatch.setattr(paths, "PACKAGE_DIR", copy)
     original = training.code_fingerprint()
     models_source = (copy / "models.py").read_text()
     (copy / "models.py").write_text(models_source.replace("def cost_table(", "def cost_table_renamed("))

@@ -1,0 +1,135 @@
+"""The report's reproducibility appendix: versions, hardware, data checksums, seeds and settings, machines, run times."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from convlab import config, manifest, records, runlog
+
+if TYPE_CHECKING:
+    from convlab.report import Contents
+
+COMPARISON_TITLE = "Both datasets"  # the title of the cross-dataset part
+
+
+MACHINES_CAPTION = (
+    "The machines that trained the runs this report reads. A run is bit-identical when it is repeated on the "
+    "same machine with the same library build; on another CPU the same run agrees within seed noise."
+)
+
+
+RUNS_CAPTION = (
+    "Whole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
+    "that executed notebooks without training (warm)."
+)
+
+
+def section(root: Path, datasets: Sequence[str], contents: Contents, built: datetime, state: dict) -> str:
+    """Versions, hardware, data and checksums, seeds, parameters, notebook times, commit."""
+    import pandas as pd
+
+    sections = [contents.heading(2, "appendix", "Appendix: reproducibility")]
+    stamp = records.environment_stamp()
+    for dataset in datasets:
+        try:
+            groups = records.load_all_records(root / dataset / "results")
+        except records.MissingResultError:
+            continue
+        record = next(iter(groups.values()))[0]
+        stamp = record["environment"]
+        described = record["dataset"]
+        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(described['source'])}\n")
+        sections.append(
+            pd.DataFrame({"sha256 of the decompressed payload": described["sha256"]}).to_html(border=0, classes="compact")
+        )
+        seeds = pd.DataFrame(
+            {
+                name: {
+                    "seeds": ", ".join(str(r["seed"]) for r in runs),
+                    "epochs run": ", ".join(str(r["epochs_run"]) for r in runs),
+                    "settings": "batch {batch_size}, ≤{epochs} epochs, patience {patience}".format(**runs[0]["parameters"]),
+                }
+                for name, runs in groups.items()
+            }
+        ).T
+        sections.append(seeds.to_html(border=0, classes="compact"))
+        timings = _notebook_times(root / dataset)
+        if timings is not None:
+            sections.append(timings.to_html(border=0, classes="compact"))
+    timings = _notebook_times(root / manifest.COMPARISON_FOLDER)
+    if timings is not None:
+        sections.append(f"\n**{COMPARISON_TITLE}**\n")
+        sections.append(timings.to_html(border=0, classes="compact"))
+    captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
+    for caption, table in captioned.items():
+        if table is not None:
+            sections += [f"\n{caption}\n", table.to_html(border=0, classes="compact")]
+    environment = {
+        "Python": stamp.get("python"),
+        "OS": stamp.get("os"),
+        "CPU": f"{stamp.get('cpu')} ({stamp.get('cpu_count')} cores)",
+        "GPU seen by TensorFlow": ", ".join(stamp.get("gpus") or []) or "none (trained on the CPU)",
+        "oneDNN kernels": stamp.get("onednn", "not recorded"),
+        "commit": state["commit"] + (" (working tree modified)" if state["dirty"] else ""),
+        "report built": f"{built:%Y-%m-%d %H:%M} UTC",
+    }
+    environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
+    sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
+    return "\n".join(sections)
+
+
+def training_machines(root: Path, datasets: Sequence[str]):
+    """How many stored runs of each dataset each machine trained (CPU, cores, vector instruction sets), or None."""
+    import pandas as pd
+
+    counts: dict[str, dict[str, int]] = {}
+    for dataset in datasets:
+        for path in sorted((root / dataset / "results").rglob("*-seed*.json")):
+            try:
+                record = records.read_record(path)
+            except records.MissingResultError:
+                continue
+            machine = records.machine_of(record.get("environment", {}))
+            column = counts.setdefault(machine, {})
+            column[config.DATASET_TITLES[dataset]] = column.get(config.DATASET_TITLES[dataset], 0) + 1
+    if not counts:
+        return None
+    return pd.DataFrame(counts).T.fillna(0).astype(int).rename_axis("machine")
+
+
+def _notebook_times(folder: Path):
+    """Per notebook, its last execution: when it finished, wall time, training time and models trained."""
+    import pandas as pd
+
+    rows = {
+        notebook: {
+            "finished (UTC)": run.get("finished", "—").replace("T", " ").split("+")[0],
+            "wall time (s)": run["seconds"],
+            "training (s)": run.get("training_seconds", "—"),
+            "models trained": run.get("trained", "—"),
+        }
+        for notebook, run in runlog.read(folder).get("runs", {}).items()
+    }
+    return pd.DataFrame(rows).T if rows else None
+
+
+def run_totals(root: Path, datasets: Sequence[str]):
+    """Per kind of run (cold, warm): notebooks executed, wall time and training time summed over the report's folders."""
+    import pandas as pd
+
+    rows = {}
+    for kind in ("cold", "warm"):
+        runs = [runlog.read(root / folder).get(kind) for folder in (*datasets, manifest.COMPARISON_FOLDER)]
+        timings = [timing for run in runs if run for timing in run["notebooks"].values() if timing.get("executed", True)]
+        if timings:
+            rows[kind] = {
+                "finished (UTC)": max(run["finished"] for run in runs if run).replace("T", " ").split("+")[0],
+                "notebooks executed": len(timings),
+                "wall time (min)": round(sum(timing["seconds"] for timing in timings) / 60, 1),
+                "training (min)": round(sum(timing.get("training_seconds", 0.0) for timing in timings) / 60, 1),
+            }
+    return pd.DataFrame(rows).T if rows else None

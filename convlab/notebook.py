@@ -1,0 +1,74 @@
+"""What every notebook does first: its shared parameter lines, and `setup`, which validates them and loads the data.
+
+    params, ds = notebook.setup("03_cnn", globals())
+
+`setup` reads the parameters the manifest declares for the notebook from the namespace of its parameters
+cell, so the call is the same in every notebook, and a parameter added to the manifest reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from convlab import config, manifest
+from convlab.profiles import PROFILES
+
+_CPU, _PAPER = PROFILES["cpu"], PROFILES["paper"]
+
+# The parameters-cell lines that several notebooks share, word for word (a test checks every notebook against them).
+PARAMETER_LINES = {
+    "dataset": 'dataset: str = "fashion_mnist"  # "fashion_mnist" (first study) or "mnist" (second study)',
+    "data_dir": 'data_dir: str = ""  # folder with the dataset files; empty: $CONVLAB_DATA_DIR, else data/',
+    "profile": (
+        f'profile: str = "auto"  # "cpu" ({len(_CPU.seeds)} seeds, CNNs at most {_CPU.cnn_epochs} epochs) or "paper" '
+        f"({len(_PAPER.seeds)} seeds, batch {_PAPER.batch_size}); auto: paper when a GPU is present"
+    ),
+    "epochs": (
+        f'epochs: str = "auto"  # most epochs per training run; auto: the profile\'s '
+        f"(cpu: {_CPU.epochs}, CNNs {_CPU.cnn_epochs}; paper: {_PAPER.epochs})"
+    ),
+    "seeds": 'seeds: str = "auto"  # training seeds, comma-separated, e.g. "0,1,2"; auto: the profile\'s',
+    "probe_seeds": 'probe_seeds: str = "auto"  # seeds per probed model; auto: the profile\'s',
+    "train_size": "train_size: int = 0  # stratified training subset; 0 keeps all 60000 images",
+    "test_size": "test_size: int = 0  # stratified test subset; 0 keeps all 10000 images",
+    "batch_size": (
+        f'batch_size: str = "auto"  # mini-batch size; auto: the profile\'s '
+        f"(cpu: {_CPU.batch_size} for CNNs, {_CPU.fc_batch_size} for FC networks)"
+    ),
+    "output_dir": 'output_dir: str = ""  # result records, models and other outputs; empty: reports/<dataset>',
+    "images_dir": 'images_dir: str = ""  # PNG figures go to <images_dir>/<dataset or comparison>/<notebook>/; empty: images/',
+}
+RUN_FIELDS = ("dataset", "data_dir", "profile", "epochs", "train_size", "test_size", "batch_size", "output_dir", "images_dir")
+
+
+def parameters_of(name: str, namespace: Mapping[str, object]) -> dict:
+    """The values of the parameters the manifest declares for a notebook, taken from its namespace."""
+    declared = manifest.entry(name).parameters
+    missing = [parameter for parameter in declared if parameter not in namespace]
+    if missing:
+        raise config.ParameterError(
+            f"{name}'s parameters cell does not define {', '.join(missing)}: restore the cell from the repository "
+            "(it must define every parameter convlab.manifest declares for the notebook)."
+        )
+    return {parameter: namespace[parameter] for parameter in declared}
+
+
+def run_parameters(name: str, namespace: Mapping[str, object]) -> config.RunParameters:
+    """A per-dataset notebook's validated `RunParameters`; its seeds come from the parameter the manifest names."""
+    values = parameters_of(name, namespace)
+    chosen = {field: values[field] for field in RUN_FIELDS if field in values}
+    seeds = manifest.entry(name).seeds
+    if seeds:
+        chosen["seeds"] = values[seeds]
+    return config.RunParameters.from_notebook(notebook=name, **chosen)
+
+
+def setup(name: str, namespace: Mapping[str, object]):
+    """Validate a per-dataset notebook's parameters and load its dataset: (`RunParameters`, `data.Dataset`)."""
+    from convlab import data
+
+    params = run_parameters(name, namespace)
+    ds = data.load_for_run(params)
+    origin = ds.source.split(":")[0]
+    print(f"{config.DATASET_TITLES[params.dataset]}: {len(ds.y_train):,} training and {len(ds.y_test):,} test images ({origin}).")
+    return params, ds

@@ -1,0 +1,76 @@
+"""Publishing: the latest full default run (report and result records) copied to reports/published/, after a check."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from convlab import config, manifest, records, runlog
+
+PUBLISHED_FOLDER = "published"
+
+
+PUBLISHED_FILES = ("report.html", "report-with-code.html", "report.pdf", "report.json")
+
+
+DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
+
+
+class NotPublishable(RuntimeError):
+    """The report tree does not hold a full run with default parameters."""
+
+
+def check_publishable(root: Path, datasets: Sequence[str]) -> None:
+    """Refuse anything but a full-data run with default parameters of every notebook on both datasets."""
+    problems = []
+    if set(datasets) != set(config.DATASETS):
+        problems.append(f"it covers {', '.join(datasets)}, not both datasets")
+    for dataset in datasets:
+        stored = runlog.read(root / dataset)
+        if not stored:
+            problems.append(f"{dataset} has no pipeline record")
+            continue
+        runs = stored.get("runs", {})
+        missing = [notebook for notebook in manifest.per_dataset() if notebook not in runs]
+        if missing:
+            problems.append(f"{dataset} lacks {', '.join(missing)}")
+        for notebook, run in runs.items():
+            chosen = {
+                key: value
+                for key, value in run["parameters"].items()
+                if key not in ("dataset", "output_dir") and (key, str(value)) not in DEFAULT_SIZES
+            }
+            if chosen:
+                problems.append(f"{dataset}/{notebook} ran with non-default parameters {chosen}")
+        for record in records.load_all_records(root / dataset / "results").values():
+            sizes = (record[0]["dataset"]["train_size"], record[0]["dataset"]["test_size"])
+            if sizes != (60_000, 10_000):
+                problems.append(f"{dataset} was trained on a subset ({sizes[0]} / {sizes[1]} images)")
+                break
+    if problems:
+        raise NotPublishable("Not a full default run, so it is not published: " + "; ".join(problems) + ".")
+
+
+def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> Path:
+    """Copy the report and its result records to `reports/published/` (a full default run only)."""
+
+    check_publishable(root, datasets)
+    target = target or root / PUBLISHED_FOLDER
+    staging = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in PUBLISHED_FILES:
+        shutil.copy2(root / name, staging / name)
+    for dataset in datasets:
+        shutil.copytree(root / dataset / "results", staging / dataset / "results", ignore=shutil.ignore_patterns(".*"))
+        shutil.copy2(runlog.path_of(root / dataset), runlog.path_of(staging / dataset))
+    if (root / "bench.json").is_file():
+        shutil.copy2(root / "bench.json", staging / "bench.json")
+    previous = target.with_name(f".{target.name}.old")
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target

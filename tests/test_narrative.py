@@ -1,0 +1,574 @@
+"""`narrative`: every sentence generator, one known-answer case per branch of its wording."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from known_inputs import group
+
+from convlab import eda, narrative, stats, tables
+
+LOW, HIGH = stats.bootstrap_columns()
+
+
+def test_describe_gain():
+    figures = {
+        stats.ACCURACY_GAIN: 1.5,
+        stats.BASELINE_ERROR: 3.0,
+        stats.CHALLENGER_ERROR: 1.5,
+        stats.ERROR_RATIO: 0.5,
+        stats.PARAMETER_RATIO: 2.0,
+        stats.MAC_RATIO: 20.0,
+        stats.TRAINING_TIME_RATIO: 3.0,
+    }
+    assert narrative.describe_gain("MNIST", figures) == (
+        "On **MNIST** the CNN reaches 98.50% test accuracy against 97.00% for the fully connected baseline, a gain of "
+        "+1.50 points: its test error is 0.50× the baseline's (1.50% vs 3.00%). It uses 2.00× the parameters, but 20.0× "
+        "the multiply-accumulates per image, and its training took 3.0× as long."
+    )
+
+
+def test_describe_frozen_weights():
+    table = pd.DataFrame({eda.PIXELS: [67, 12, 705], eda.FIRST_LAYER_PARAMETERS: [8576, 1536, 90240]})
+    assert narrative.describe_frozen_weights(table, units=128) == (
+        "67 of the 784 pixels never vary across the training images, so 8,576 of the first layer's 100,352 input weights "
+        "(8.5%) receive no gradient and keep their initial random values; another 12 pixels are nearly constant (std < 0.05)."
+    )
+
+
+def test_describe_per_class_gain():
+    difference = pd.Series({"a": 0.05, "b": -0.02, "c": 0.01, "d": 0.0})
+    assert narrative.describe_per_class_gain(difference, count=2) == (
+        "Largest gains: a (+5.0 points), c (+1.0 points). Smallest: b (-2.0 points), d (+0.0 points)."
+    )
+
+
+SWEEP = pd.DataFrame(
+    {tables.ACCURACY_MEAN: [90.0, 90.5, 89.25], tables.ACCURACY_STD: [0.2, 0.3, 0.25]}, index=["3×3", "5×5", "7×7"]
+)
+PAIRS = ["3×3 − 5×5", "3×3 − 7×7", "5×5 − 7×7"]
+
+
+@pytest.mark.parametrize(
+    "holm, expected",
+    [
+        (
+            [float("nan")] * 3,
+            "With one seed per configuration there is no estimate of seed noise: 5×5 scores highest, but the 1.25-point "
+            "spread cannot be judged. Run with several seeds.",
+        ),
+        (
+            [0.2, 0.3, 0.06],
+            "No difference is distinguishable from seed noise: the means span 1.25 points, against a seed-to-seed standard "
+            "deviation of about 0.25 points, and no pair reaches Holm-adjusted p < 0.05 (5×5 has the highest mean, which is "
+            "not evidence that it is better).",
+        ),
+        (
+            [0.2, 0.01, 0.004],
+            "Some differences exceed seed noise (Holm-adjusted p < 0.05): 3×3 − 7×7 (+0.75 points, p = 0.010); 5×5 − 7×7 "
+            "(+1.25 points, p = 0.004). 5×5 has the highest mean; the seed-to-seed standard deviation is about 0.25 points.",
+        ),
+    ],
+    ids=["one seed", "within noise", "significant"],
+)
+def test_sweep_verdict(holm, expected):
+    comparisons = pd.DataFrame({stats.DIFFERENCE: [-0.5, 0.75, 1.25], tables.HOLM_P: holm}, index=PAIRS)
+    assert narrative.sweep_verdict(SWEEP, comparisons) == expected
+
+
+def test_describe_costs():
+    table = pd.DataFrame(
+        {tables.PARAMETERS: [1000, 1100, 900], tables.MACS: [2000, 3000, 2000], tables.EPOCH_TIME: [10.0, 12.5, 10.0]},
+        index=["3×3", "5×5", "1×1"],
+    )
+    assert narrative.describe_costs(table) == (
+        "Relative to 3×3: 5×5 changes the parameter count by +10.0%, the MACs per image by +50.0% and the time per epoch "
+        "by +25.0%; 1×1 changes the parameter count by -10.0%, the MACs per image by +0.0% and the time per epoch by +0.0%."
+    )
+
+
+# --- describe_translation ---------------------------------------------------------------------------------------------
+
+FC_CURVE = [80, 78, 70, 60, 52, 45, 40]
+CNN_CURVE = [90, 88, 80, 70, 60, 50, 45]
+AT_LARGEST = {"vertical": -5, "diagonal": -3}  # the other directions differ only at the largest shift: vertical is hardest
+
+
+def translation_frame(curves: dict[str, list[float]], shifts: tuple[int, ...] = tuple(range(7))) -> pd.DataFrame:
+    rows = [
+        {"model": model, "seed": 0, "direction": direction, "shift": shift, "accuracy": values[shift] + offset * (shift == 6)}
+        for model, values in curves.items()
+        for direction, offset in ({"horizontal": 0} | AT_LARGEST).items()
+        for shift in shifts
+    ]
+    return pd.DataFrame(rows)
+
+
+BASE_LINES = [
+    "- Unshifted, the CNN scores 90.00% and the FC baseline 80.00%. After a 4-pixel horizontal shift the CNN keeps 67% of "
+    "its accuracy (60.00%) and the FC baseline 65% (52.00%); at 6 pixels, 45.00% against 40.00%.",
+    "- The CNN is **not** translation invariant: one pixel costs it 2.00 points, 4 pixels 30.00 points. Its two 2×2 "
+    "max-poolings absorb only displacements that stay inside a pooling window, and the dense layer after the flatten "
+    "reads each feature at a fixed position, so a larger shift moves the features onto weights that never saw them.",
+]
+LAST_LINE = "- Diagonal shifts move the object along both axes at once; the vertical direction is the hardest for the CNN."
+GAP_LINE = (
+    "- With global average pooling instead of flatten + dense, the same convolutions keep {kept}% of their unshifted "
+    "accuracy at 4 pixels (against 67% with the flatten head), {verdict}. The convolutions themselves are equivariant: "
+    "they move their feature maps with the image, except where zero fill and the border cut the object. Unshifted, the "
+    "GAP head scores 88.00% against 90.00% for the flatten head."
+)
+
+
+def test_describe_translation_of_the_two_models():
+    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE})
+    assert narrative.describe_translation(frame, augmentation_shift=4) == "\n".join([*BASE_LINES, LAST_LINE])
+
+
+@pytest.mark.parametrize(
+    "gap_curve, kept, verdict",
+    [
+        (
+            [88, 88, 87, 86, 84, 80, 75],
+            95,
+            "so much of the CNN's sensitivity to position sits in its flatten-and-dense head, not in the convolutions",
+        ),
+        ([88, 86, 78, 68, 62, 50, 44], 70, "so replacing the head alone does not remove the sensitivity to position"),
+    ],
+    ids=["head explains it", "head does not"],
+)
+def test_describe_translation_with_the_gap_head(gap_curve, kept, verdict):
+    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE, tables.CNN_GAP: gap_curve})
+    lines = [*BASE_LINES, GAP_LINE.format(kept=kept, verdict=verdict), LAST_LINE]
+    assert narrative.describe_translation(frame, augmentation_shift=4) == "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "augmentation_shift, expected",
+    [
+        (
+            4,
+            "- Training on images shifted at random by up to ±4 pixels teaches the invariance instead of building it in: "
+            "CNN, shift-augmented keeps 98% at 4 pixels and 60% at 6; FC, shift-augmented keeps 100% at 4 pixels and 95% "
+            "at 6. Beyond the trained range the curves fall again: the learned invariance covers the shifts the data "
+            "showed, not translation in general.",
+        ),
+        (
+            8,  # every measured shift lies inside the trained range: nothing falls beyond it
+            "- Training on images shifted at random by up to ±8 pixels teaches the invariance instead of building it in: "
+            "CNN, shift-augmented keeps 60% at 6 pixels and 60% at 6; FC, shift-augmented keeps 95% at 6 pixels and 95% "
+            "at 6.",
+        ),
+    ],
+    ids=["falls beyond the trained range", "inside the trained range"],
+)
+def test_describe_translation_with_augmented_models(augmentation_shift, expected):
+    curves = {
+        tables.FC: FC_CURVE,
+        tables.CNN: CNN_CURVE,
+        tables.FC_SHIFT_AUGMENTED: [80, 80, 80, 80, 80, 78, 76],
+        tables.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 54],
+    }
+    lines = narrative.describe_translation(translation_frame(curves), augmentation_shift).split("\n")
+    assert lines == [*BASE_LINES, expected, LAST_LINE]
+
+
+def test_describe_translation_without_a_one_pixel_shift_uses_the_smallest():
+    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE}, shifts=(0, 2, 4, 6))
+    assert "one pixel costs it 10.00 points, 4 pixels 30.00 points" in narrative.describe_translation(frame, 4)
+
+
+def synthetic_translation() -> pd.DataFrame:
+    rows = []
+    curves = {  # accuracy at shifts 0..6: CNN falls, GAP holds, FC falls fastest, augmented holds to 4
+        tables.FC: [88, 80, 60, 40, 30, 25, 20],
+        tables.CNN: [91, 89, 75, 55, 40, 30, 25],
+        tables.CNN_GAP: [89, 89, 88, 87, 85, 80, 75],
+        tables.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 50],
+    }
+    for model, values in curves.items():
+        for seed, noise in ((0, -0.5), (1, 0.5)):
+            for direction in ("horizontal", "vertical", "diagonal"):
+                rows += [
+                    {"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": value + noise}
+                    for shift, value in enumerate(values)
+                ]
+    return pd.DataFrame(rows)
+
+
+def test_translation_description_of_seeded_curves():
+    text = narrative.describe_translation(synthetic_translation(), augmentation_shift=4)
+    assert "**not** translation invariant" in text
+    assert "flatten-and-dense head" in text, "GAP keeps far more accuracy than the flatten head"
+    assert "Beyond the trained range the curves fall again" in text
+    assert "keep 96% of their unshifted accuracy at 4 pixels" in text  # GAP: 85 / 89
+
+
+# --- describe_permutation ---------------------------------------------------------------------------------------------
+
+FC_NOISE = (
+    "The FC baseline does not care: shuffling the pixels changes its accuracy by +0.10 points, inside seed noise "
+    "(bootstrap interval -0.20 to +0.40)."
+)
+FC_MOVES = (
+    "The FC baseline's accuracy moves by -0.50 points (interval -0.80 to -0.20), more than seed noise alone explains: its "
+    "dense layer is blind to pixel order, so the change comes from training dynamics (the seed draws the same initial "
+    "weights for differently ordered inputs)."
+)
+CNN_START = (
+    "The CNN loses 3.00 points (interval -3.50 to -2.50). On original pixels it beat the FC baseline by +3.00 points; on "
+    "permuted pixels the difference is {difference} points (interval {low} to {high}), "
+)
+TRAILS = (
+    "so it now trails the FC baseline: on shuffled pixels its local windows and its pooling no longer match any structure "
+    "in the data, and the prior that helped on images costs accuracy instead."
+)
+GONE = (
+    "so its advantage is gone: it came from the spatial structure, which the permutation destroys while keeping every "
+    "pixel's information."
+)
+SURVIVES = "so part of its advantage survives the shuffle."
+
+
+def permutation_effects(fc: tuple[float, float, float, float], after: tuple[float, float, float]) -> pd.DataFrame:
+    """A `tables.permutation_effects` by hand: FC's and the permuted CNN − FC's (difference, low, high[, Welch p])."""
+    rows = {tables.FC: fc, tables.CNN: (-3.0, -3.5, -2.5, 0.001), tables.CNN_MINUS_FC_PERMUTED: (*after, 0.5)}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[stats.DIFFERENCE, LOW, HIGH, stats.WELCH_P])
+
+
+PERMUTATION_GROUPS = {tables.FC: group(0.88, 0.88), tables.CNN: group(0.91, 0.91)}  # a clean gain of 3 points
+
+
+@pytest.mark.parametrize(
+    "fc, after, fc_text, verdict",
+    [
+        ((0.1, -0.2, 0.4, 0.5), (-1.0, -1.5, -0.5), FC_NOISE, TRAILS),
+        ((0.1, -0.2, 0.4, 0.5), (0.2, -0.3, 0.7), FC_NOISE, GONE),
+        ((0.1, -0.2, 0.4, 0.5), (2.0, 1.5, 2.5), FC_NOISE, SURVIVES),
+        ((-0.5, -0.8, -0.2, 0.01), (0.2, -0.3, 0.7), FC_MOVES, GONE),
+    ],
+    ids=["CNN trails", "advantage gone", "advantage survives", "FC moves"],
+)
+def test_describe_permutation(fc, after, fc_text, verdict):
+    start = CNN_START.format(difference=f"{after[0]:+.2f}", low=f"{after[1]:+.2f}", high=f"{after[2]:+.2f}")
+    text = narrative.describe_permutation(permutation_effects(fc, after), PERMUTATION_GROUPS)
+    assert text == f"- {fc_text}\n- {start}{verdict}"
+
+
+def test_describe_permutation_with_one_seed():
+    effects = permutation_effects((0.1, -0.2, 0.4, 0.5), (0.2, -0.3, 0.7))
+    assert narrative.describe_permutation(effects, {tables.FC: group(0.88), tables.CNN: group(0.91)}) == (
+        "With one seed per model there is no estimate of seed noise; run with several seeds to judge the changes."
+    )
+
+
+@pytest.mark.parametrize(
+    "cnn_permuted, verdict",
+    [
+        ((0.879, 0.876, 0.878), "advantage is gone"),  # level with the permuted FC network
+        ((0.860, 0.855, 0.858), "now trails the FC baseline"),  # below it, interval all negative
+        ((0.899, 0.896, 0.898), "part of its advantage survives"),  # most of the gain kept
+    ],
+)
+def test_permutation_verdict_follows_the_records(cnn_permuted, verdict):
+    groups = {
+        tables.FC: group(0.880, 0.876, 0.878),
+        tables.FC_PERMUTED: group(0.879, 0.877, 0.878),
+        tables.CNN: group(0.910, 0.905, 0.908),
+        tables.CNN_PERMUTED: group(*cnn_permuted),
+    }
+    text = narrative.describe_permutation(tables.permutation_effects(groups), groups)
+    assert "does not care" in text and verdict in text
+
+
+# --- describe_settings_check ------------------------------------------------------------------------------------------
+
+SETTINGS_ROWS = ["FC baseline accuracy", "CNN accuracy", tables.CNN_MINUS_FC_GAIN]
+
+
+def settings_effects(gain: tuple, confidence: float = 0.95) -> pd.DataFrame:
+    """A `tables.settings_effects` by hand; `gain` is the gain row (reference, run, difference, low, high, Welch p)."""
+    columns = [
+        tables.REFERENCE_SETTINGS,
+        tables.RUN_SETTINGS,
+        stats.DIFFERENCE,
+        *stats.bootstrap_columns(confidence),
+        stats.WELCH_P,
+    ]
+    rows = [
+        ("87.50 ± 0.10", "87.50 ± 0.10", 0.0, -0.15, 0.15, 0.99),
+        ("90.70 ± 0.20", "90.63 ± 0.15", -0.0667, -0.3, 0.15, 0.7),
+        gain,
+    ]
+    table = pd.DataFrame(rows, index=SETTINGS_ROWS, columns=columns)
+    table.attrs["confidence"] = confidence
+    return table
+
+
+SETTINGS_LINES = [
+    "- FC baseline accuracy: 87.50 ± 0.10 with the 'paper' settings, 87.50 ± 0.10 with this run's ('cpu'); change +0.00 "
+    "points, bootstrap 95% interval -0.15 to +0.15, Welch p 0.99: within seed noise.",
+    "- CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 90.63 ± 0.15 with this run's ('cpu'); change -0.07 points, "
+    "bootstrap 95% interval -0.30 to +0.15, Welch p 0.70: within seed noise.",
+]
+SAME = (
+    "The conclusion does not depend on the settings: the CNN's advantage has the same sign under both and its size moves "
+    "by less than seed noise."
+)
+MATTERS = "The settings matter here: read this run's figures with the reference figures beside them."
+
+
+@pytest.mark.parametrize(
+    "gain, gain_line, conclusion",
+    [
+        (
+            ("+3.20 ± 0.10", "+3.13 ± 0.25", -0.0667, -0.3, 0.2, 0.7),
+            "change -0.07 points, bootstrap 95% interval -0.30 to +0.20, Welch p 0.70: within seed noise.",
+            SAME,
+        ),
+        (
+            ("+3.20 ± 0.10", "+3.50 ± 0.05", 0.3, 0.1, 0.5, 0.01),
+            "change +0.30 points, bootstrap 95% interval +0.10 to +0.50, Welch p 0.01: more than seed noise.",
+            MATTERS,
+        ),
+        (
+            ("+0.10 ± 0.30", "-0.05 ± 0.30", -0.15, -0.6, 0.3, 0.6),
+            "change -0.15 points, bootstrap 95% interval -0.60 to +0.30, Welch p 0.60: within seed noise.",
+            MATTERS,  # within noise, but the sign of the advantage flips
+        ),
+    ],
+    ids=["same conclusion", "gain moves", "sign flips"],
+)
+def test_describe_settings_check(gain, gain_line, conclusion):
+    reference, run = gain[:2]
+    lines = [
+        *SETTINGS_LINES,
+        f"- {tables.CNN_MINUS_FC_GAIN}: {reference} with the 'paper' settings, {run} with this run's ('cpu'); {gain_line}",
+        conclusion,
+    ]
+    assert narrative.describe_settings_check(settings_effects(gain), "cpu") == "\n".join(lines)
+
+
+def test_describe_settings_check_reads_the_tables_confidence():
+    gain = ("+3.20 ± 0.10", "+3.13 ± 0.25", -0.0667, -0.3, 0.2, 0.07)  # Welch rejects at 10%, not at 5%
+    text = narrative.describe_settings_check(settings_effects(gain, confidence=0.9), "cpu")
+    assert "bootstrap 90% interval -0.30 to +0.20, Welch p 0.07: more than seed noise." in text and text.endswith(MATTERS)
+    assert narrative.describe_settings_check(settings_effects(gain), "cpu").endswith(SAME)
+
+
+@pytest.mark.parametrize(
+    "profile, expected",
+    [
+        ("paper", "This run uses the 'paper' profile's settings itself: there is nothing to compare."),
+        (
+            "cpu",
+            "The check against the 'paper' profile's training settings is not stored for these seeds. `make report "
+            "NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them (same seeds, kept apart under "
+            "`results/reference/`) and fills in this section.",
+        ),
+    ],
+)
+def test_describe_settings_check_without_reference_runs(profile, expected):
+    assert narrative.describe_settings_check(None, profile) == expected
+
+
+def test_settings_check_of_records_compares_seed_by_seed():
+    reference = {tables.FC_BASELINE: group(0.875, 0.874, 0.876), tables.CNN: group(0.907, 0.905, 0.909)}
+    same = {tables.FC_BASELINE: group(0.874, 0.876, 0.875), tables.CNN: group(0.906, 0.908, 0.905)}
+    text = narrative.describe_settings_check(tables.settings_effects(same, reference), "cpu")
+    assert text.count("within seed noise") == 3 and "does not depend on the settings" in text
+    worse = {tables.FC_BASELINE: same[tables.FC_BASELINE], tables.CNN: group(0.880, 0.878, 0.879)}
+    text = narrative.describe_settings_check(tables.settings_effects(worse, reference), "cpu")
+    assert "CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 87.90 ± 0.10" in text
+    assert "more than seed noise" in text and "The settings matter here" in text
+
+
+# --- describe_efficiency ----------------------------------------------------------------------------------------------
+
+EFFICIENCY_COLUMNS = [
+    tables.NAME,
+    tables.PARAMETERS,
+    tables.MACS,
+    tables.EPOCH_TIME,
+    tables.LATENCY_P50,
+    tables.ACCURACY_MEAN,
+    tables.PARETO_MACS,
+]
+EFFICIENCY_ROWS = {
+    "FC 784→128→64→10": ("fc_baseline", 100_000, 100_000, 2.0, 0.1, 88.0, True),
+    "CNN 3×3/3×3": ("cnn", 200_000, 4_000_000, 10.0, 0.5, 91.0, True),
+    "CNN 5×5/3×3": ("cnn_k5", 202_000, 6_000_000, 15.0, 0.6, 91.25, False),
+    "CNN 3×3/3×3, GAP head": ("cnn_gap", 20_000, 3_000_000, 8.0, 0.45, 89.5, False),
+}
+
+
+def efficiency_table(names: list[str], index_name: str | None = tables.MODEL) -> pd.DataFrame:
+    rows = {label: row for label, row in EFFICIENCY_ROWS.items() if row[0] in names}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=EFFICIENCY_COLUMNS)
+    table.index.name = index_name
+    return table
+
+
+FC_VS_CNN = (
+    "- The CNN has 2.0× the FC baseline's parameters, and 80% of them sit in its dense layer, which reads the flattened "
+    "feature maps. Its compute tells another story: 40× the multiply-accumulates per image, 5.0× the time per training "
+    "epoch and 5.0× the single-image latency; almost all of it is spent in the convolutions, which hold few weights but "
+    "apply each one at every position."
+)
+K5 = "CNN 5×5/3×3: +1.0% parameters but +50.0% MACs and +50.0% time per epoch, for +0.25 points of accuracy."
+GAP = (
+    "- The GAP-head CNN has 10× fewer parameters than the CNN, yet 75% of its MACs, and scores -1.50 points: by parameters "
+    "it would look nearly free, by compute it is not."
+)
+
+
+@pytest.mark.parametrize(
+    "names, index_name, expected",
+    [
+        (
+            ["fc_baseline", "cnn", "cnn_k5", "cnn_gap"],
+            tables.MODEL,
+            [
+                FC_VS_CNN,
+                f"- {K5}",
+                GAP,
+                "- On the accuracy–MACs frontier (no model more accurate for less compute): FC 784→128→64→10, CNN 3×3/3×3.",
+            ],
+        ),
+        (
+            ["cnn", "cnn_k5"],
+            None,  # no model column after reset_index: the line names the model by its short name
+            [
+                f"- {K5.replace('CNN 5×5/3×3', 'cnn_k5')}",
+                "- On the accuracy–MACs frontier (no model more accurate for less compute): CNN 3×3/3×3.",
+            ],
+        ),
+        (
+            ["fc_baseline"],
+            tables.MODEL,
+            ["- On the accuracy–MACs frontier (no model more accurate for less compute): FC 784→128→64→10."],
+        ),
+    ],
+    ids=["every model", "kernel variant only", "no CNN"],
+)
+def test_describe_efficiency(names, index_name, expected):
+    assert narrative.describe_efficiency(efficiency_table(names, index_name), dense_share=80.0).split("\n") == expected
+
+
+# --- describe_dataset_gains -------------------------------------------------------------------------------------------
+
+
+def dataset_gains(rows: dict[str, tuple], confidence: float = 0.95) -> pd.DataFrame:
+    """A `tables.dataset_gain_table` by hand: gain (points, low, high), error ratio (ratio, low, high), CNN and FC error."""
+    columns = [stats.GAIN, *stats.gain_columns(confidence), stats.ERROR_RATIO, *stats.error_ratio_columns(confidence)]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*columns, stats.CNN_ERROR, stats.FC_ERROR])
+    table.attrs["confidence"] = confidence
+    return table
+
+
+FASHION = (3.2, 2.9, 3.5, 0.74, 0.72, 0.76, 9.2, 12.4)
+FASHION_LINE = (
+    "- Fashion-MNIST: the CNN gains +3.20 points (95% interval +2.90 to +3.50); its error is 0.74× the FC baseline's "
+    "(9.20% against 12.40%; interval 0.72 to 0.76)."
+)
+MNIST_LINE = (
+    "- MNIST: the CNN gains +1.50 points (95% interval +1.30 to +1.70); its error is 0.50× the FC baseline's (1.50% "
+    "against 3.00%; interval {low:.2f} to {high:.2f})."
+)
+RANKED_APART = (
+    "- In points the gain is largest on Fashion-MNIST (+3.20), in relative terms on MNIST (error ratio 0.50). Absolute "
+    "points and error ratios rank the datasets differently when their baselines differ this much: on a nearly solved task "
+    "a small absolute gain can be a large share of the errors that remain."
+)
+
+
+@pytest.mark.parametrize(
+    "low, high, verdict",
+    [
+        (0.45, 0.55, "is consistent with the measurement: 0.5 lies inside the interval of the error ratio"),
+        (0.3, 0.45, "understates it: the CNN removes more than half of the errors (ratio at most 0.45)"),
+        (0.6, 0.8, "overstates it: the CNN removes less than half of the errors (ratio at least 0.60)"),
+    ],
+    ids=["consistent", "understates", "overstates"],
+)
+def test_describe_dataset_gains_judges_the_halving_claim(low, high, verdict):
+    table = dataset_gains({"fashion_mnist": FASHION, "mnist": (1.5, 1.3, 1.7, 0.5, low, high, 1.5, 3.0)})
+    assert narrative.describe_dataset_gains(table).split("\n") == [
+        FASHION_LINE,
+        MNIST_LINE.format(low=low, high=high),
+        f"- The MNIST study's claim that the CNN halves the error {verdict}.",
+        RANKED_APART,
+    ]
+
+
+def test_describe_dataset_gains_when_one_dataset_leads_both_ways():
+    table = dataset_gains({"fashion_mnist": FASHION, "mnist": (4.0, 3.8, 4.2, 0.5, 0.45, 0.55, 1.5, 3.0)})
+    assert narrative.describe_dataset_gains(table).split("\n")[-1] == (
+        "- MNIST benefits most both in points (+4.00) and as a share of the errors (ratio 0.50)."
+    )
+
+
+def test_describe_dataset_gains_of_one_dataset_without_the_claim():
+    assert narrative.describe_dataset_gains(dataset_gains({"fashion_mnist": FASHION})) == FASHION_LINE
+    text = narrative.describe_dataset_gains(dataset_gains({"fashion_mnist": FASHION}, confidence=0.9))
+    assert text.startswith("- Fashion-MNIST: the CNN gains +3.20 points (90% interval +2.90 to +3.50)")
+
+
+@pytest.mark.parametrize(
+    "cnn, verdict",
+    [((0.985, 0.984, 0.986), "consistent"), ((0.995, 0.994, 0.996), "understates"), ((0.975, 0.976, 0.974), "overstates")],
+)
+def test_halving_claim_verdict_follows_the_records(cnn, verdict):
+    table = tables.dataset_gain_table({"mnist": (group(0.97, 0.971, 0.969), group(*cnn))})
+    assert verdict in narrative.describe_dataset_gains(table)
+
+
+# --- the filters' prose -----------------------------------------------------------------------------------------------
+
+
+def test_describe_tuning_counts_selective_filters_by_orientation():
+    summary = pd.DataFrame(
+        {
+            "selectivity": [0.5, 0.1, 0.3, 0.9],
+            "mean response": [1.0, 0.0, 0.5, 2.0],
+            "preferred orientation (°)": [0.0, 45.0, 90.0, 170.0],
+            "disagreement (°)": [5.0, 50.0, 30.0, 10.0],
+        }
+    )
+    assert narrative.describe_tuning(summary) == (
+        "3 of the 4 first-layer filters are orientation-selective (selectivity ≥ 0.25): 2 horizontal, 1 vertical. For 2 "
+        "of these the orientation read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) "
+        "never respond to any grating."
+    )
+    assert narrative.describe_tuning(summary.iloc[[1, 2]]) == (
+        "1 of the 2 first-layer filters are orientation-selective (selectivity ≥ 0.25): 1 vertical. For 0 of these the "
+        "orientation read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) never respond "
+        "to any grating."
+    )
+
+
+def test_describe_tuning_without_selective_filters():
+    summary = pd.DataFrame(
+        {
+            "selectivity": [0.1, 0.0],
+            "mean response": [0.4, 0.0],
+            "preferred orientation (°)": [10.0, 0.0],
+            "disagreement (°)": [1.0, 0.0],
+        }
+    )
+    assert narrative.describe_tuning(summary) == (
+        "0 of the 2 first-layer filters are orientation-selective (selectivity ≥ 0.25). For 0 of these the orientation "
+        "read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) never respond to any grating."
+    )
+
+
+def test_describe_class_preferences():
+    layers = {
+        "conv_1": pd.DataFrame([[2.0, 0.0], [1.0, 1.5], [3.0, 0.0]], columns=["a", "b"]),
+        "conv_2": pd.DataFrame([[0.0, 1.0], [0.0, 1.0]], columns=["a", "b"]),
+    }
+    assert narrative.describe_class_preferences(layers) == (
+        "Per layer — conv_1: class spread 1.30; classes that drive the most filters: a (2), b (1); conv_2: class spread "
+        "0.71; classes that drive the most filters: b (2). A larger spread means filters that respond more selectively to "
+        "some classes."
+    )

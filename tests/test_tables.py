@@ -1,0 +1,202 @@
+"""`tables`: the tables built from result records, on records and frames with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from known_inputs import group, record
+
+from convlab import stats, tables
+
+
+def test_column_names_follow_the_confidence():
+    assert tables.ci_columns() == ("95% CI low (%)", "95% CI high (%)")
+    assert tables.ci_columns(0.9) == ("90% CI low (%)", "90% CI high (%)")
+    assert tables.shift_column(4) == "shift 4 px"
+    assert tables.confidence_of(pd.DataFrame()) == 0.95
+
+
+@pytest.mark.parametrize(
+    "model, label",
+    [
+        ({"kind": "fc", "hidden_units": [128, 64], "num_classes": 10}, "FC 784→128→64→10"),
+        (
+            {"kind": "fc", "hidden_units": [128, 64], "num_classes": 10, "pixel_permutation": 0},
+            "FC 784→128→64→10, permuted pixels",
+        ),
+        ({"kind": "cnn", "kernel_sizes": [5, 3], "head": "gap"}, "CNN 5×5/3×3, GAP head"),
+        ({"kind": "cnn", "kernel_sizes": [3, 3], "head": "flatten", "shift_augmentation": 4}, "CNN 3×3/3×3, shift-augmented ±4"),
+    ],
+)
+def test_model_label(model, label):
+    assert tables.model_label(model) == label
+
+
+def test_summarize_and_comparison_table():
+    runs = group(0.90, 0.92)
+    summary = tables.summarize(runs, tables.CNN)
+    assert summary[tables.MODEL] == tables.CNN and summary[stats.SEEDS] == 2
+    assert summary[tables.TEST_ACCURACY] == pytest.approx(91.0) and summary[tables.ACCURACY_STD] == pytest.approx(np.sqrt(2))
+    assert summary[tables.TEST_LOSS] == pytest.approx(0.275) and summary["epochs run"] == 6.5
+    assert summary[tables.TRAIN_TIME] == 10.5 and summary[tables.EPOCH_TIME] == 2.0
+    assert tables.summarize(runs)[tables.MODEL] == "m", "without a label, the record's model name"
+    table = tables.comparison_table({tables.FC_BASELINE: group(0.88), tables.CNN: runs})
+    assert list(table.index) == [tables.FC_BASELINE, tables.CNN]
+    assert table.loc[tables.CNN, tables.ACCURACY_STD] == 1.41 and np.isnan(table.loc[tables.FC_BASELINE, tables.ACCURACY_STD])
+
+
+def test_history_frame_and_overfitting_summary():
+    run = record(0.9)
+    history = tables.history_frame(run)
+    assert history.index.name == "epoch" and list(history.index) == [1, 2, 3, 4, 5, 6]
+    assert history.loc[4, "val_loss"] == 0.45
+    assert tables.overfitting_summary(run) == {
+        "epochs run": 6,
+        "restored epoch": 4,
+        "validation loss at restored epoch": 0.45,
+        "validation loss at last epoch": 0.55,
+        "training loss at last epoch": 0.2,
+    }
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.9])
+def test_sweep_table_gives_the_t_interval(confidence):
+    table = tables.sweep_table({"3×3": group(0.01, 0.02, 0.03), "5×5": group(0.5)}, confidence)
+    low, high = tables.ci_columns(confidence)
+    summary = stats.mean_confidence_interval([1.0, 2.0, 3.0], confidence)
+    assert table.loc["3×3", tables.ACCURACY_MEAN] == 2.0 and table.loc["3×3", tables.ACCURACY_STD] == 1.0
+    assert table.loc["3×3", low] == pytest.approx(summary["ci_low"], abs=0.006)
+    assert table.loc["3×3", high] == pytest.approx(summary["ci_high"], abs=0.006)
+    assert table.loc["3×3", "accuracy ± std"] == "2.00 ± 1.00" and np.isnan(table.loc["5×5", low])
+    assert tables.confidence_of(table) == confidence
+
+
+def test_pairwise_comparisons_adjust_the_welch_p_values():
+    groups = {"a": group(0.01, 0.02, 0.03), "b": group(0.04, 0.05, 0.06), "c": group(0.5)}
+    table = tables.pairwise_comparisons(groups)
+    assert list(table.index) == ["a − b", "a − c", "b − c"]
+    assert table.loc["a − b", stats.DIFFERENCE] == -3.0
+    assert table.loc["a − b", stats.WELCH_P] == pytest.approx(0.0213, abs=1e-4)
+    assert table.loc["a − b", tables.HOLM_P] == table.loc["a − b", stats.WELCH_P], "one valid comparison: nothing to adjust"
+    assert table.loc[["a − c", "b − c"], tables.HOLM_P].isna().all(), "one seed: no p-value"
+    low, high = stats.bootstrap_columns()
+    assert (
+        table.loc["a − c", stats.DIFFERENCE] == -48.0 and -49 <= table.loc["a − c", low] <= -48 <= table.loc["a − c", high] <= -47
+    )
+
+
+def translation_frame() -> pd.DataFrame:
+    rows = [
+        {"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": 90 - 10 * shift + offset + seed}
+        for model, offset in ((tables.CNN, 0), (tables.FC, -5))
+        for direction in ("horizontal", "vertical")
+        for seed in (0, 2)
+        for shift in (0, 1, 2)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_shift_curve_table_and_mean():
+    frame = translation_frame()
+    curve = tables.shift_curve(frame)
+    row = curve[(curve["model"] == tables.FC) & (curve["direction"] == "vertical") & (curve["shift"] == 1)].iloc[0]
+    assert (row["mean"], row["std"], row["count"]) == (76.0, pytest.approx(np.sqrt(2)), 2)
+    table = tables.shift_table(frame)
+    assert list(table.columns) == [tables.shift_column(0), tables.shift_column(2)], "the even shifts by default"
+    assert list(table.index) == [
+        (direction, model) for direction in ("horizontal", "vertical") for model in (tables.CNN, tables.FC)
+    ]
+    assert table.loc[("vertical", tables.FC), tables.shift_column(2)] == "66.00 ± 1.41"
+    assert list(tables.shift_table(frame, (1,)).columns) == [tables.shift_column(1)]
+    assert tables.mean_shift_accuracy(frame, tables.CNN, 2, "vertical") == 71.0
+    with pytest.raises(KeyError, match="'CNN' at a diagonal shift of 2"):
+        tables.mean_shift_accuracy(frame, tables.CNN, 2, "diagonal")
+
+
+def test_shift_table_of_one_seed_has_no_spread():
+    frame = translation_frame()
+    assert tables.shift_table(frame[frame["seed"] == 0]).loc[("horizontal", tables.CNN), tables.shift_column(0)] == "90.00"
+
+
+def test_permutation_effects_compare_each_model_with_itself():
+    groups = {
+        tables.FC: group(0.880, 0.876, 0.878),
+        tables.FC_PERMUTED: group(0.879, 0.877, 0.878),
+        tables.CNN: group(0.910, 0.905, 0.908),
+        tables.CNN_PERMUTED: group(0.879, 0.876, 0.878),
+    }
+    effects = tables.permutation_effects(groups)
+    assert list(effects.index) == [tables.FC, tables.CNN, tables.CNN_MINUS_FC_PERMUTED]
+    assert effects.loc[tables.CNN, stats.DIFFERENCE] == pytest.approx(-3.0, abs=1e-9)
+    assert effects.loc[tables.CNN, "original pixels (%)"] == "90.77 ± 0.25"
+    assert effects.loc[tables.CNN_MINUS_FC_PERMUTED, "permuted pixels (%)"] == "—"
+    assert effects.loc[tables.CNN_MINUS_FC_PERMUTED, stats.DIFFERENCE] == pytest.approx(-0.1 / 3, abs=1e-4)
+    assert stats.bootstrap_columns(0.9)[0] in tables.permutation_effects(groups, 0.9).columns
+
+
+def test_settings_effects_compare_models_and_gain_seed_by_seed():
+    reference = {tables.FC_BASELINE: group(0.875, 0.874, 0.876), tables.CNN: group(0.907, 0.905, 0.909)}
+    same = {tables.FC_BASELINE: group(0.874, 0.876, 0.875), tables.CNN: group(0.906, 0.908, 0.905)}
+    effects = tables.settings_effects(same, reference)
+    assert list(effects.index) == ["FC baseline accuracy", "CNN accuracy", tables.CNN_MINUS_FC_GAIN]
+    assert effects.loc[tables.CNN_MINUS_FC_GAIN, tables.REFERENCE_SETTINGS] == "+3.20 ± 0.10"
+    assert effects.loc["CNN accuracy", tables.RUN_SETTINGS] == "90.63 ± 0.15"
+    assert effects.loc["CNN accuracy", stats.DIFFERENCE] == pytest.approx(-0.0667, abs=1e-4)
+    assert tables.confidence_of(tables.settings_effects(same, reference, 0.9)) == 0.9
+
+
+@pytest.mark.parametrize(
+    "low, high, p_value, confidence, within",
+    [
+        (-0.2, 0.3, 0.5, 0.95, True),
+        (0.1, 0.3, 0.5, 0.95, False),  # the interval excludes 0
+        (-0.2, 0.3, 0.049, 0.95, False),  # Welch rejects at 5%
+        (-0.2, 0.3, 0.07, 0.95, True),
+        (-0.2, 0.3, 0.07, 0.9, False),  # … but rejects at 10%
+    ],
+)
+def test_within_noise_reads_the_tables_confidence(low, high, p_value, confidence, within):
+    low_column, high_column = stats.bootstrap_columns(confidence)
+    row = pd.Series({low_column: low, high_column: high, stats.WELCH_P: p_value})
+    assert tables.within_noise(row, confidence) is within
+
+
+def test_pareto_mask_keeps_only_undominated_models():
+    cost = pd.Series([1, 2, 3, 4], index=list("abcd"))
+    accuracy = pd.Series([80, 90, 85, 95], index=list("abcd"))
+    assert tables.pareto_mask(cost, accuracy).to_dict() == {"a": True, "b": True, "c": False, "d": True}
+
+
+def test_efficiency_table_sorts_by_compute_and_marks_the_frontiers():
+    fc = group(
+        0.88, 0.88, model={"name": "fc_baseline", "kind": "fc", "hidden_units": [128, 64], "num_classes": 10, "parameters": 100}
+    )
+    cnn = group(0.91, 0.91, model={"name": "cnn", "kind": "cnn", "kernel_sizes": [3, 3], "parameters": 300}, macs_per_image=9000)
+    gap = group(
+        0.89,
+        model={"name": "cnn_gap", "kind": "cnn", "kernel_sizes": [3, 3], "head": "gap", "parameters": 30},
+        macs_per_image=9500,
+    )
+    latency = {"single_p50_ms": 0.5, "single_p99_ms": 1.0, "batch_images_per_second": 2000.4}
+    table = tables.efficiency_table(
+        {"fc_baseline": fc, "cnn": cnn, "cnn_gap": gap}, dict.fromkeys(("fc_baseline", "cnn", "cnn_gap"), {"result": latency})
+    )
+    assert list(table[tables.NAME]) == ["fc_baseline", "cnn", "cnn_gap"], "sorted by MACs"
+    assert list(table.index) == ["FC 784→128→64→10", "CNN 3×3/3×3", "CNN 3×3/3×3, GAP head"]
+    assert table.loc["CNN 3×3/3×3", tables.ACCURACY_MEAN] == 91.0 and table.loc["CNN 3×3/3×3", tables.ACCURACY_STD] == 0.0
+    assert list(table[tables.PARETO_MACS]) == [True, True, False], "the CNN is more accurate than the GAP CNN for fewer MACs"
+    assert list(table[tables.PARETO_PARAMETERS]) == [False, True, True], (
+        "the GAP CNN is more accurate than FC with fewer parameters"
+    )
+    assert table.loc["CNN 3×3/3×3", "throughput (images/s)"] == 2000.0 and table.loc["CNN 3×3/3×3", tables.LATENCY_P50] == 0.5
+
+
+def test_dataset_gain_table_one_row_per_dataset():
+    pairs = {"mnist": (group(0.97, 0.97), group(0.985, 0.985)), "fashion_mnist": (group(0.88, 0.88), group(0.91, 0.91))}
+    table = tables.dataset_gain_table(pairs)
+    assert list(table.index) == ["mnist", "fashion_mnist"] and table.index.name == "dataset"
+    assert table.loc["mnist", stats.GAIN] == 1.5 and table.loc["fashion_mnist", stats.ERROR_RATIO] == 0.75
+    assert table.loc["mnist", stats.error_ratio_columns()[1]] == 0.5
+    table = tables.dataset_gain_table(pairs, confidence=0.9)
+    assert tables.confidence_of(table) == 0.9 and table.loc["mnist", stats.gain_columns(0.9)[0]] == 1.5
