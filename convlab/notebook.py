@@ -1,6 +1,7 @@
 """What every notebook does first: its shared parameter lines, and `setup`, which validates them and loads the data.
 
-    params, ds = notebook.setup("03_cnn", globals())
+    params, ds = notebook.setup("03_cnn", globals())        # a notebook per dataset
+    names, root, figures_dir = notebook.setup_comparison("10_dataset_comparison", globals())  # across datasets
 
 `setup` reads the parameters the manifest declares for the notebook from the namespace of its parameters
 cell, so the call is the same in every notebook, and a parameter added to the manifest reaches it.
@@ -9,8 +10,9 @@ cell, so the call is the same in every notebook, and a parameter added to the ma
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from convlab import config, manifest
+from convlab import config, manifest, paths
 from convlab.profiles import PROFILES
 
 _CPU, _PAPER = PROFILES["cpu"], PROFILES["paper"]
@@ -65,10 +67,21 @@ def run_parameters(name: str, namespace: Mapping[str, object]) -> config.RunPara
 
 def setup(name: str, namespace: Mapping[str, object]):
     """Validate a per-dataset notebook's parameters and load its dataset: (`RunParameters`, `data.Dataset`)."""
-    from convlab import data
+    from convlab import data, plots
 
+    plots.use_theme()
     params = run_parameters(name, namespace)
     ds = data.load_for_run(params)
     origin = ds.source.split(":")[0]
     print(f"{config.DATASET_TITLES[params.dataset]}: {len(ds.y_train):,} training and {len(ds.y_test):,} test images ({origin}).")
     return params, ds
+
+
+def setup_comparison(name: str, namespace: Mapping[str, object]) -> tuple[tuple[str, ...], Path, Path]:
+    """Validate a cross-dataset notebook's parameters: (the datasets compared, the reports root, its figures folder)."""
+    from convlab import plots
+
+    plots.use_theme()
+    values = parameters_of(name, namespace)
+    names = config.parse_datasets(values["datasets"])
+    return names, paths.reports_root(values["reports_dir"]), config.comparison_images_dir(values["images_dir"], name)

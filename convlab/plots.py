@@ -12,7 +12,10 @@ import seaborn as sns
 
 from convlab import config, data, records, stats, tables
 
-sns.set_theme(context="notebook", style="whitegrid")
+
+def use_theme() -> None:
+    """The figures' look (seaborn's whitegrid theme); `notebook.setup` applies it, so importing this module changes nothing."""
+    sns.set_theme(context="notebook", style="whitegrid")
 
 
 def save(figure: plt.Figure, images_dir: str | Path, name: str) -> Path:

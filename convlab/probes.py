@@ -16,7 +16,6 @@ import pandas as pd
 
 from convlab import cache, config, data, paths, records, training, transforms
 
-PROBE_SCHEMA_VERSION = 1
 SHIFT_DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}  # (rows down, columns right) per step
 PROBE_IMAGES = 1000  # test images per shifted copy, stratified: a standard error of at most 1.6 points per accuracy
 
@@ -28,13 +27,14 @@ def probe_path(results_dir: str | Path, probe: str, record: dict) -> Path:
 
 def probe_key(record: dict, inputs: dict) -> str:
     """The key a probe result is stored with: the probe format, the training run it measured, and its inputs."""
-    return cache.fingerprint({"schema_version": PROBE_SCHEMA_VERSION, "for_cache_key": record["cache_key"], "inputs": inputs})
+    inputs_of_the_probe = {"schema_version": records.PROBE_SCHEMA_VERSION, "for_cache_key": record["cache_key"], "inputs": inputs}
+    return cache.fingerprint(inputs_of_the_probe)
 
 
 def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
     """The stored probe result if it measured this very training run with these inputs, else None."""
     try:
-        stored = records.read_json(path)
+        stored = records.read_probe(path)
     except records.MissingResultError:
         return None
     return stored if cache.is_current(stored.get("key"), probe_key(record, inputs)) else None
@@ -42,7 +42,7 @@ def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
 
 def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dict) -> dict:
     payload = {
-        "schema_version": PROBE_SCHEMA_VERSION,
+        "schema_version": records.PROBE_SCHEMA_VERSION,
         "probe": probe,
         "model": record["model"]["name"],
         "seed": record["seed"],
@@ -54,7 +54,7 @@ def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dic
         "environment": records.environment_stamp(),
     }
     records.write_json(path, payload)
-    return records.read_json(path)
+    return records.read_probe(path)
 
 
 def shifted_accuracy(model, images: np.ndarray, labels: np.ndarray, shifts: tuple[int, ...]) -> list[dict]:

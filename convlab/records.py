@@ -1,4 +1,5 @@
-"""Result records: atomic writes, validated reads, and the stamp of the environment."""
+"""Result records: their schema (`ResultRecord`, `ProbeRecord`), atomic writes, validated reads, the record
+loaders the notebooks share, and the stamp of the environment."""
 
 from __future__ import annotations
 
@@ -12,13 +13,54 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 import numpy as np
 
 from convlab import paths
 
-SCHEMA_VERSION = 1
-REQUIRED_KEYS = ("schema_version", "dataset", "model", "seed", "parameters", "macs_per_image", "history", "test", "cache_key")
+SCHEMA_VERSION = 1  # of result records
+PROBE_SCHEMA_VERSION = 1
+
+
+class ResultRecord(TypedDict):
+    """A training run, as `training.fit` records it and `training.store_run` completes it (its model file)."""
+
+    schema_version: int
+    dataset: dict  # name, sizes, source, the payloads' sha256
+    model: dict  # `models.ModelConfig.to_dict()`
+    seed: int
+    parameters: dict  # `training.TrainingConfig.to_dict()`
+    macs_per_image: int
+    history: dict  # per epoch: loss, accuracy, val_loss, val_accuracy
+    test: dict  # loss, accuracy, predictions
+    cache_key: str
+    epochs_run: NotRequired[int]
+    best_epoch: NotRequired[int]
+    timing: NotRequired[dict]
+    created: NotRequired[str]
+    environment: NotRequired[dict]
+    model_file: NotRequired[str]
+    model_sha256: NotRequired[str]
+
+
+class ProbeRecord(TypedDict):
+    """A measurement of one stored training run (`convlab.probes`): valid while `key` is `probes.probe_key`'s."""
+
+    schema_version: int
+    probe: str  # "translation" or "latency"
+    model: str
+    seed: int
+    for_cache_key: str  # the measured run's
+    inputs: dict
+    key: str
+    result: dict
+    created: str
+    environment: dict
+
+
+SCHEMAS = {"result record": (ResultRecord, SCHEMA_VERSION), "probe record": (ProbeRecord, PROBE_SCHEMA_VERSION)}
+REQUIRED_KEYS = tuple(key for key in ResultRecord.__annotations__ if key in ResultRecord.__required_keys__)
 STAMPED_PACKAGES = ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas", "matplotlib", "seaborn", "papermill", "nbconvert")
 
 
@@ -106,13 +148,23 @@ def read_json_if_present(path: str | Path) -> dict:
         return {}
 
 
-def read_record(path: str | Path) -> dict:
+def validated(payload: dict, kind: str, path: str | Path) -> dict:
+    """A record checked against its schema (`SCHEMAS[kind]`): every required key present, the schema's version."""
+    schema, version = SCHEMAS[kind]
+    missing = [key for key in schema.__annotations__ if key in schema.__required_keys__ and key not in payload]
+    if missing or payload.get("schema_version") != version:
+        raise MissingResultError(f"The {kind} {path} is incomplete (missing {missing}) or of another schema.")
+    return payload
+
+
+def read_record(path: str | Path) -> ResultRecord:
     """Read a training result record, refusing files that are partial, corrupt or of another schema."""
-    record = read_json(path)
-    missing = [key for key in REQUIRED_KEYS if key not in record]
-    if missing or record.get("schema_version") != SCHEMA_VERSION:
-        raise MissingResultError(f"The result record {path} is incomplete (missing {missing}) or of another schema.")
-    return record
+    return validated(read_json(path), "result record", path)
+
+
+def read_probe(path: str | Path) -> ProbeRecord:
+    """Read a probe record, refusing files that are partial, corrupt or of another schema."""
+    return validated(read_json(path), "probe record", path)
 
 
 def file_sha256(path: str | Path) -> str:

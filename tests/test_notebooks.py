@@ -88,7 +88,9 @@ def test_sweep_trains_two_seeds_and_reuses_the_cnn(smoke_dataset):
     notebook = nbformat.read(root / "reports" / dataset / "04_kernel_size_sweep.ipynb", as_version=4)
     text = "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert "Reusing cnn (seed 0)" in text, "the 3×3 run of 03_cnn is loaded, not trained again"
-    assert "Verdict" in str(notebook)
+    shown = [output.get("data", {}).get("text/markdown", "") for cell in notebook.cells for output in cell.get("outputs", [])]
+    verdicts = [text for text in shown if text.startswith("**Verdict.** ")]
+    assert len(verdicts) == 1 and len(verdicts[0]) > len("**Verdict.** ") + 20, "the sweep's verdict is shown, computed"
 
 
 @pytest.mark.smoke

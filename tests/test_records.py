@@ -134,3 +134,25 @@ def test_kernel_sweep_groups_the_sizes_that_were_run(tmp_path):
     stored(tmp_path, models.cnn_config("fashion_mnist", 7).name, (0,))
     groups = records.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
     assert list(groups) == ["3×3", "7×7"] and [len(group) for group in groups.values()] == [2, 1]
+
+
+SCHEMA_CASES = [
+    ("result record", records.read_record, records.ResultRecord, records.SCHEMA_VERSION),
+    ("probe record", records.read_probe, records.ProbeRecord, records.PROBE_SCHEMA_VERSION),
+]
+
+
+@pytest.mark.parametrize("kind, read, schema, version", SCHEMA_CASES, ids=[row[0] for row in SCHEMA_CASES])
+def test_each_record_kind_is_read_against_its_one_schema(kind, read, schema, version, tmp_path):
+    """Every required key of the schema is checked, and the version; optional keys may be absent."""
+    complete = {key: 0 for key in schema.__required_keys__} | {"schema_version": version}
+    path = tmp_path / "record.json"
+    records.write_json(path, complete)
+    assert read(path) == complete
+    for key in sorted(schema.__required_keys__ - {"schema_version"}):
+        records.write_json(path, {name: value for name, value in complete.items() if name != key})
+        with pytest.raises(records.MissingResultError, match=rf"The {kind} .* is incomplete \(missing \['{key}'\]\)"):
+            read(path)
+    records.write_json(path, complete | {"schema_version": version + 1})
+    with pytest.raises(records.MissingResultError, match="of another schema"):
+        read(path)
