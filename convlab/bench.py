@@ -288,8 +288,9 @@ def totals(bench: dict) -> dict:
         rows = [row for row in bench["notebooks"] if row["run"] == kind]
         if rows:
             seconds = sum(row["seconds"] for row in rows)
-            training = sum(row["training_seconds"] for row in rows)
-            result[kind] = {"seconds": seconds, "training_seconds": training, "share_outside_training": 1 - training / seconds}
+            training_total = sum(row["training_seconds"] for row in rows)
+            outside = 1 - training_total / seconds
+            result[kind] = {"seconds": seconds, "training_seconds": training_total, "share_outside_training": outside}
     return result
 
 

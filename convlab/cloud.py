@@ -219,14 +219,14 @@ def job_summary(job) -> dict:
     """Name, status, failure reason, and S3 locations of a job (`model.tar.gz`, and `output.tar.gz` with the record)."""
     job.refresh()
     artifacts = job.model_artifacts
-    artifact = artifacts.s3_model_artifacts if artifacts and isinstance(artifacts.s3_model_artifacts, str) else ""
+    artifact_uri = artifacts.s3_model_artifacts if artifacts and isinstance(artifacts.s3_model_artifacts, str) else ""
     return {
         "job": job.training_job_name,
         "status": job.training_job_status,
         "failure_reason": job.failure_reason if isinstance(job.failure_reason, str) else "",
         "hyperparameters": dict(job.hyper_parameters or {}),
-        "artifact_uri": artifact,
-        "output_uri": artifact.rsplit("/", 1)[0] + "/output.tar.gz" if artifact else "",
+        "artifact_uri": artifact_uri,
+        "output_uri": artifact_uri.rsplit("/", 1)[0] + "/output.tar.gz" if artifact_uri else "",
     }
 
 

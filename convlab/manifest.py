@@ -47,8 +47,13 @@ class Notebook:
         return self.scope == PER_DATASET
 
     def writes_file(self, relative: str) -> bool:
-        """Whether a file, given relative to the notebook's report folder, is one of its declared results."""
-        return any(fnmatch.fnmatchcase(relative, pattern) for pattern in self.writes)
+        """Whether a file, given relative to the notebook's report folder, is one of its declared results
+        (a `*` stays within one folder: "results/*.json" does not match "results/probes/a.json")."""
+        parts = relative.split("/")
+        return any(
+            len(parts) == len(pattern.split("/")) and all(map(fnmatch.fnmatchcase, parts, pattern.split("/")))
+            for pattern in self.writes
+        )
 
 
 STUDY: tuple[Notebook, ...] = (

@@ -96,9 +96,9 @@ def is_temporary(path: str | Path) -> bool:
     return Path(path).name.startswith(".")
 
 
-def committed(paths: Iterable[str | Path]) -> list[Path]:
+def committed(files: Iterable[str | Path]) -> list[Path]:
     """The paths that are not temporaries (see `is_temporary`), sorted."""
-    return sorted(Path(path) for path in paths if not is_temporary(path))
+    return sorted(Path(path) for path in files if not is_temporary(path))
 
 
 def remove_temporaries(folder: str | Path, *, recursive: bool = False) -> list[Path]:

@@ -58,7 +58,7 @@ def parts(root: Path, datasets: Sequence[str]) -> list[tuple[str, list[Path]]]:
     found.append(
         (appendix.COMPARISON_TITLE, [root / manifest.COMPARISON_FOLDER / f"{name}.ipynb" for name in manifest.across_datasets()])
     )
-    return [(title, [path for path in paths if path.is_file()]) for title, paths in found if any(p.is_file() for p in paths)]
+    return [(title, [path for path in files if path.is_file()]) for title, files in found if any(p.is_file() for p in files)]
 
 
 def _inline_markdown(text: str) -> str:

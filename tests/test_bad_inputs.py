@@ -717,15 +717,15 @@ FALLBACK_ONLY_CASES = [  # SageMaker Runtime's payload cap and routing happen be
 def test_bad_request_gets_a_4xx_naming_its_fix_and_the_endpoint_keeps_serving(
     case, path, body, content_type, status, problem, fix, served
 ):
-    endpoint, artifact = served
-    before = snapshot(artifact)
-    answer_status, answer = post(endpoint.url, path, body, content_type)
+    server, tarball = served
+    before = snapshot(tarball)
+    answer_status, answer = post(server.url, path, body, content_type)
     assert answer_status == status, answer
     assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
-    assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
-    good_status, good = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
+    assert urllib.request.urlopen(f"{server.url}/ping").status == 200, "the endpoint keeps serving"
+    good_status, good = client.invoke(server.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200 and len(good["predictions"]) == 1
-    assert snapshot(artifact) == before, "the artifact the endpoint serves is unchanged"
+    assert snapshot(tarball) == before, "the artifact the endpoint serves is unchanged"
 
 
 @pytest.mark.parametrize(
@@ -734,11 +734,11 @@ def test_bad_request_gets_a_4xx_naming_its_fix_and_the_endpoint_keeps_serving(
 def test_the_fallback_refuses_what_sagemaker_refuses_before_the_container(
     case, path, body, content_type, status, problem, fix, fallback_served
 ):
-    endpoint, _ = fallback_served
-    answer_status, answer = post(endpoint.url, path, body, content_type)
+    server, _ = fallback_served
+    answer_status, answer = post(server.url, path, body, content_type)
     assert answer_status == status, answer
     assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
-    assert urllib.request.urlopen(f"{endpoint.url}/ping").status == 200, "the endpoint keeps serving"
+    assert urllib.request.urlopen(f"{server.url}/ping").status == 200, "the endpoint keeps serving"
 
 
 def raw_exchange(url: str, request: bytes, *, hang_up: bool = True, timeout: float = 30) -> tuple[int, dict]:
@@ -782,11 +782,11 @@ def test_malformed_http_framing_gets_an_answer_naming_its_fix(
     case, request_bytes, keep_open, status, problem, fix, fallback_served
 ):
     """The fallback endpoint answers every framing error, within its read timeout, and keeps serving."""
-    endpoint, _ = fallback_served
-    answer_status, answer = raw_exchange(endpoint.url, request_bytes, hang_up=not keep_open)
+    server, _ = fallback_served
+    answer_status, answer = raw_exchange(server.url, request_bytes, hang_up=not keep_open)
     assert answer_status == status, answer
     assert_names_problem_and_fix(client.error_message(answer), problem, fix, {})
-    good_status, _ = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
+    good_status, _ = client.invoke(server.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200, "the endpoint keeps serving"
 
 
@@ -794,13 +794,13 @@ def test_a_client_that_hangs_up_early_leaves_no_traceback(fallback_served, capfd
     import socket
     import time
 
-    endpoint, _ = fallback_served
-    host, port = endpoint.address
+    server, _ = fallback_served
+    host, port = server.address
     for _ in range(3):
         with socket.create_connection((host, port), timeout=10) as connection:
             connection.sendall(framed("Content-Length: 5000", b'{"instances": [[0,'))
     time.sleep(0.5)  # the server reads to the end of what was sent, then answers into a closed connection
-    good_status, _ = client.invoke(endpoint.url, client.json_body(np.zeros((1, 28, 28))))
+    good_status, _ = client.invoke(server.url, client.json_body(np.zeros((1, 28, 28))))
     assert good_status == 200
     assert "Traceback" not in capfd.readouterr().err
 

@@ -362,6 +362,7 @@ def test_mode_aws_cleans_up_when_the_endpoint_fails(aws, run_inputs, tmp_path):
     assert leftovers(aws.client("sagemaker")) == (0, 0, 0)
 
 
+@pytest.mark.slow  # about 15 s: the whole sweep through the SDK (the failure cases below stay in the default tier)
 def test_sweep_runs_one_job_per_kernel_and_seed_and_its_records_join_the_report(aws, run_inputs, tmp_path):
     import io
     import tarfile

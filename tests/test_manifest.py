@@ -143,6 +143,7 @@ def test_each_result_file_has_one_declared_writer(monkeypatch):
     assert manifest.writer_of("results/cnn_shift4-seed0.json") == "07_translation"
     assert manifest.writer_of("results/fc_baseline_perm0-seed2.json") == "08_pixel_permutation"
     assert manifest.writer_of("results/probes/latency_cnn-seed0.json") == "09_efficiency"
+    assert manifest.writer_of("results/probes/latency_cnn_shift4-seed0.json") == "09_efficiency", "a * stays in its folder"
     assert manifest.writer_of("results/elsewhere.json") is None
     overlapping = dataclasses.replace(manifest.entry("03_cnn"), name="03b", writes=("results/cnn*.json",))
     monkeypatch.setattr(manifest, "STUDY", manifest.STUDY + (overlapping,))

@@ -44,15 +44,15 @@ def test_a_notebook_runs_with_its_defaults_from_another_working_directory(shared
 
 
 MISSING_PREREQUISITES = [  # notebook, the message naming what to run first (each checks before any training)
-    ("03_cnn", "Run 02_fc_baseline first"),
-    ("05_filter_visualisation", "Run 03_cnn first"),
-    ("09_efficiency", "Run 02_fc_baseline and 03_cnn first"),
-    ("10_dataset_comparison", "Run 02_fc_baseline on fashion_mnist first"),
+    pytest.param("03_cnn", "Run 02_fc_baseline first", id="03_cnn"),
+    pytest.param("05_filter_visualisation", "Run 03_cnn first", marks=pytest.mark.slow, id="05_filter_visualisation"),
+    pytest.param("09_efficiency", "Run 02_fc_baseline and 03_cnn first", marks=pytest.mark.slow, id="09_efficiency"),
+    pytest.param("10_dataset_comparison", "Run 02_fc_baseline on fashion_mnist first", id="10_dataset_comparison"),
 ]
 
 
 @pytest.mark.smoke
-@pytest.mark.parametrize("notebook, message", MISSING_PREREQUISITES, ids=[row[0] for row in MISSING_PREREQUISITES])
+@pytest.mark.parametrize("notebook, message", MISSING_PREREQUISITES)  # two of them in the slow tier
 def test_a_notebook_run_too_early_names_the_notebook_to_run_first(notebook, message, shared_data, elsewhere, tmp_path):
     import papermill
 
