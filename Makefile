@@ -11,6 +11,8 @@ DATASET ?= fashion_mnist mnist
 # NOTEBOOKS empty: every notebook that convlab/manifest.py declares, in its order (`python -m convlab.manifest` lists them)
 NOTEBOOKS ?=
 PROFILE ?=
+# JOBS: datasets run side by side, each in a process of its own (1: one after the other; the records are the same)
+JOBS ?= 2
 EPOCHS ?=
 SEEDS ?=
 TRAIN_SIZE ?= 0
@@ -44,7 +46,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
 
 report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
-	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) \
+	$(BIN)/python -m convlab.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) \
 		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \

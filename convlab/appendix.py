@@ -74,6 +74,7 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
         "CPU": f"{stamp.get('cpu')} ({stamp.get('cpu_count')} cores)",
         "GPU seen by TensorFlow": ", ".join(stamp.get("gpus") or []) or "none (trained on the CPU)",
         "oneDNN kernels": stamp.get("onednn", "not recorded"),
+        "TensorFlow threads": stamp.get("threads", "not recorded"),
         "commit": state["commit"] + (" (working tree modified)" if state["dirty"] else ""),
         "report built": f"{built:%Y-%m-%d %H:%M} UTC",
     }

@@ -393,3 +393,21 @@ def _bad_requests_sentence(rows: list[dict]) -> str:
         f"Of {len(rows)} bad requests, {len(refused)} came back as ModelError with the container's 4xx status "
         f"({', '.join(map(str, statuses)) or 'none'}) as OriginalStatusCode. "
     )
+
+
+def describe_training_stops(stops: pd.DataFrame) -> str:
+    """Whether the epoch cap ended any run, and what that means for the numbers (`stops`: `tables.training_stops`)."""
+    bound = stops[stops[tables.CAP_BOUND]]
+    if bound.empty:
+        return f"Early stopping ended all {len(stops)} runs: no run was cut short by its epoch cap."
+    families = ", ".join(f"{model} ({count} of {total})" for model, count, total in _bound_counts(stops))
+    return (
+        f"The epoch cap ended {len(bound)} of {len(stops)} runs ({100 * len(bound) / len(stops):.0f}%): {families}. "
+        "Their validation loss was still falling within the last epochs, so their accuracy is a lower bound of what "
+        "the model reaches, and a comparison that uses them may understate that model."
+    )
+
+
+def _bound_counts(stops: pd.DataFrame) -> list[tuple[str, int, int]]:
+    counts = stops.groupby(tables.MODEL, sort=False)[tables.CAP_BOUND].agg(["sum", "size"])
+    return [(model, int(row["sum"]), int(row["size"])) for model, row in counts.iterrows() if row["sum"]]

@@ -127,22 +127,28 @@ def run(
     *,
     progress: bool = True,
     force: bool = False,
+    jobs: int = 1,
 ) -> list[Path]:
     """Execute and render every notebook for every dataset, then the cross-dataset ones; return the HTML files.
 
     The notebooks run in the manifest's order. One that is not stale (`notebook_stamp` as when it last ran)
     is not executed again: its executed copy takes the source's markdown and is rendered anew (`force`
-    executes every notebook regardless).
+    executes every notebook regardless). With `jobs` > 1 the datasets' notebooks run side by side, each
+    dataset in a pipeline process of its own (`run_side_by_side`).
     """
     datasets, notebooks = config.dataset_names(datasets), manifest.in_order(notebooks)
     root = paths.output_folder(output_root or "", "--output-root", paths.REPORTS_DIR)
     per_dataset = [name for name in notebooks if manifest.entry(name).per_dataset]
     across = [name for name in notebooks if not manifest.entry(name).per_dataset]
+    side_by_side = []
+    if jobs > 1 and len(datasets) > 1 and per_dataset:
+        side_by_side = run_side_by_side(datasets, per_dataset, parameters, root, progress=progress, force=force, jobs=jobs)
+        per_dataset = []
     with (
         locking.hold(locked_folders(root, datasets, per_dataset, across), "pass another --output-root to run beside it"),
         shared_kernel() as kernel,
     ):
-        cold = not any(stored_records(root / dataset) for dataset in datasets)
+        cold = not any(runlog.stored_records(root / dataset) for dataset in datasets)
         rendered = []
         for dataset in datasets if per_dataset else ():
             values = parameters | {"dataset": dataset, "output_dir": str(root / dataset)}
@@ -155,7 +161,39 @@ def run(
             sources = [root / dataset for dataset in datasets]
             folder = root / manifest.COMPARISON_FOLDER
             rendered += _run_in_order(across, values, folder, sources, root, "all datasets", progress, cold, force, kernel)
-        return rendered
+        return side_by_side + rendered
+
+
+def run_side_by_side(
+    datasets: Sequence[str], notebooks: Sequence[str], parameters: dict, root: Path, *, progress: bool, force: bool, jobs: int
+) -> list[Path]:
+    """Each dataset's notebooks in a pipeline process of its own, `jobs` processes at a time; their HTML files.
+
+    Training results do not depend on it: every training process uses the same number of threads
+    (`records.thread_setting`), so a run side by side writes the records a sequential run writes.
+    """
+    import subprocess
+
+    command = [sys.executable, "-m", "convlab.pipeline", "--notebooks", *notebooks, "--output-root", str(root), "--jobs", "1"]
+    command += [item for name, value in parameters.items() for item in ("-p", name, str(value))]
+    command += ([] if progress else ["--no-progress"]) + (["--force"] if force else [])
+    pending, running, failed = list(datasets), {}, []
+    while pending or running:
+        while pending and len(running) < jobs:
+            dataset = pending.pop(0)
+            running[dataset] = subprocess.Popen([*command, "--datasets", dataset])
+        for dataset, process in list(running.items()):
+            if process.poll() is not None:
+                del running[dataset]
+                if process.returncode:
+                    failed.append(f"{dataset} (exit {process.returncode})")
+        time.sleep(0.2)
+    if failed:
+        raise NotebookFailed(
+            f"The notebooks of {', '.join(failed)} failed: their error is printed above. The other datasets' outputs "
+            "are complete; the same command goes on from there."
+        )
+    return [root / dataset / f"{name}.html" for dataset in datasets for name in notebooks]
 
 
 def locked_folders(root: Path, datasets: Sequence[str], per_dataset: Sequence[str], across: Sequence[str]) -> list[Path]:
@@ -223,64 +261,23 @@ def _run_in_order(
             continue
         print(f"\n=== {notebook} on {label} ===", flush=True)
         runlog.mark(output_dir, running={"notebook": notebook, "since": time.time()})
-        before = record_versions(output_dir)
+        before = runlog.record_versions(output_dir)
         execute(notebook, parameters, output_dir, progress=progress, kernel=kernel)
         rendered.append(render_html(executed))
         stamp = notebook_stamp(notebook, parameters, output_dir, sources, root)  # with the results it has written
         runlog.mark(output_dir, running=None, executed={notebook: stamp})
-        trained = trained_since(output_dir, before)
+        trained = runlog.trained_since(output_dir, before)
         timings[notebook] = {
             "seconds": round(time.perf_counter() - clock, 1),
             "training_seconds": round(sum(record["timing"]["train_seconds"] for record in trained), 1),
             "trained": len(trained),
             "executed": True,
-            "startup_seconds": startup_seconds(executed, started),
+            "startup_seconds": runlog.startup_seconds(executed, started),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         print(f"=== {notebook} on {label}: {timings[notebook]['seconds']} s ===", flush=True)
     runlog.record(output_dir, parameters, timings, cold=cold)
     return rendered
-
-
-def stored_records(output_dir: Path) -> list[Path]:
-    """The training records stored in a report folder, the reference runs of `03_cnn` included (see `convlab.cache`)."""
-    results = output_dir / "results"
-    return records.committed([*results.glob("*.json"), *(results / "reference").glob("*.json")])
-
-
-def record_versions(output_dir: Path) -> dict[Path, int]:
-    """Every stored training record of a report folder with its modification time (ns)."""
-    return {path: path.stat().st_mtime_ns for path in stored_records(output_dir)}
-
-
-def trained_since(output_dir: Path, before: dict[Path, int]) -> list[dict]:
-    """Records of the runs trained in this report folder since `before` (`record_versions` then) was taken.
-
-    Training writes a record; reusing a run leaves its record untouched. Comparing files, not the
-    records' `created` times (whole seconds), keeps a run trained at the end of one notebook from
-    counting for the next one too.
-    """
-    trained = []
-    for path, version in record_versions(output_dir).items():
-        if before.get(path) == version:
-            continue
-        try:
-            trained.append(records.read_record(path))
-        except records.MissingResultError:
-            continue
-    return trained
-
-
-def startup_seconds(executed: Path, started: datetime) -> float | None:
-    """Seconds from the start of a notebook's run to the end of its first cell after the parameters (imports, data)."""
-    import nbformat
-
-    cells = [cell for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"]
-    tags = ("parameters", "injected-parameters")
-    tagged = [index for index, cell in enumerate(cells) if set(tags) & set(cell.metadata.get("tags", []))]
-    setup = cells[tagged[-1] + 1] if tagged and tagged[-1] + 1 < len(cells) else None
-    end = setup and setup.metadata.get("papermill", {}).get("end_time")
-    return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None
 
 
 def notebook_key(notebook: str, parameters: dict) -> str:
@@ -362,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--force", action="store_true", help="execute every notebook, even those unchanged since they last ran")
+    parser.add_argument("--jobs", type=int, default=1, help="datasets run side by side, each in a process of its own")
     args = parser.parse_args(argv)
     parameters = {name: value for name, value in args.parameter if value != ""}
     in_main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
@@ -369,7 +367,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parameters = absolute_folders(parameters)
         absolute_environment()
-        html = run(args.datasets, args.notebooks, parameters, args.output_root, progress=not args.no_progress, force=args.force)
+        html = run(
+            args.datasets,
+            args.notebooks,
+            parameters,
+            args.output_root,
+            progress=not args.no_progress,
+            force=args.force,
+            jobs=args.jobs,
+        )
     except (NotebookFailed, locking.FolderLocked, config.ParameterError) as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return 1

@@ -326,6 +326,15 @@ def onednn_setting() -> str:
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
 
 
+THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def thread_setting() -> str:
+    """TensorFlow's thread pools as this process sets them (convlab: one thread each, unless the environment says
+    otherwise). A CNN's weights depend on the intra-op count, so it is part of every run's cache key."""
+    return ", ".join(f"{name}={os.environ.get(name, 'default')}" for name in THREAD_POOLS)
+
+
 def environment_stamp() -> dict:
     """Python and package versions, OS, CPU and the GPUs TensorFlow sees (if it is loaded)."""
     stamp = {
@@ -336,6 +345,7 @@ def environment_stamp() -> dict:
         "cpu_isa": cpu_isa(),
         "packages": package_versions(),
         "onednn": onednn_setting(),
+        "threads": thread_setting(),
     }
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]

@@ -55,3 +55,44 @@ def record(folder: Path, parameters: dict, timings: dict, *, cold: bool = False)
     elif any(timing["executed"] for timing in timings.values()) and not any(timing["trained"] for timing in timings.values()):
         stored["warm"] = this_run
     records.write_json(path_of(folder), stored)
+
+
+def stored_records(output_dir: Path) -> list[Path]:
+    """The training records stored in a report folder, the reference runs of `03_cnn` included (see `convlab.cache`)."""
+    results = output_dir / "results"
+    return records.committed([*results.glob("*.json"), *(results / "reference").glob("*.json")])
+
+
+def record_versions(output_dir: Path) -> dict[Path, int]:
+    """Every stored training record of a report folder with its modification time (ns)."""
+    return {path: path.stat().st_mtime_ns for path in stored_records(output_dir)}
+
+
+def trained_since(output_dir: Path, before: dict[Path, int]) -> list[dict]:
+    """Records of the runs trained in this report folder since `before` (`record_versions` then) was taken.
+
+    Training writes a record; reusing a run leaves its record untouched. Comparing files, not the
+    records' `created` times (whole seconds), keeps a run trained at the end of one notebook from
+    counting for the next one too.
+    """
+    trained = []
+    for path, version in record_versions(output_dir).items():
+        if before.get(path) == version:
+            continue
+        try:
+            trained.append(records.read_record(path))
+        except records.MissingResultError:
+            continue
+    return trained
+
+
+def startup_seconds(executed: Path, started: datetime) -> float | None:
+    """Seconds from the start of a notebook's run to the end of its first cell after the parameters (imports, data)."""
+    import nbformat
+
+    cells = [cell for cell in nbformat.read(executed, as_version=4).cells if cell.cell_type == "code"]
+    tags = ("parameters", "injected-parameters")
+    tagged = [index for index, cell in enumerate(cells) if set(tags) & set(cell.metadata.get("tags", []))]
+    setup = cells[tagged[-1] + 1] if tagged and tagged[-1] + 1 < len(cells) else None
+    end = setup and setup.metadata.get("papermill", {}).get("end_time")
+    return round((datetime.fromisoformat(end) - started).total_seconds(), 1) if end else None

@@ -36,6 +36,11 @@ PARETO_PARAMETERS = "Pareto (parameters)"
 HOLM_P = "Holm-adjusted p"
 REFERENCE_SETTINGS = "reference settings"
 RUN_SETTINGS = "run settings"
+SEED = "seed"
+EPOCHS_RUN = "epochs run"
+EPOCH_CAP = "epoch cap"
+BEST_EPOCH = "best epoch"
+CAP_BOUND = "ended at the cap"
 
 
 def ci_columns(confidence: float = stats.DEFAULT_CONFIDENCE) -> tuple[str, str]:
@@ -320,3 +325,22 @@ def dataset_gain_table(
     """`stats.dataset_gain` for each dataset (name → (FC records, CNN records)), one row each."""
     rows = [{"dataset": name} | stats.dataset_gain(*pair, confidence) for name, pair in pairs.items()]
     return _with_confidence(pd.DataFrame(rows).set_index("dataset").round(4), confidence)
+
+
+def training_stops(groups: dict[str, list[dict]]) -> pd.DataFrame:
+    """How each run ended: epochs run, its cap, its best epoch, and whether the cap ended it.
+
+    Early stopping ends a run `patience` epochs after its best one; a run that reached its cap sooner after its
+    best epoch was still improving (or had only just stopped) when the cap ended it.
+    """
+    rows = []
+    for group, runs in groups.items():
+        for record in runs:
+            cap, patience = record["parameters"]["epochs"], record["parameters"]["patience"]
+            ran = record.get("epochs_run", len(record["history"]["loss"]))
+            best = record.get("best_epoch", ran)
+            rows.append(
+                {MODEL: group, SEED: record["seed"], EPOCHS_RUN: ran, EPOCH_CAP: cap, BEST_EPOCH: best}
+                | {CAP_BOUND: bool(ran >= cap and ran - best < patience)}
+            )
+    return pd.DataFrame(rows, columns=[MODEL, SEED, EPOCHS_RUN, EPOCH_CAP, BEST_EPOCH, CAP_BOUND])

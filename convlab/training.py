@@ -144,6 +144,7 @@ def cache_key(model_config: models.ModelConfig, dataset: data.Dataset, seed: int
         "code": code_fingerprint(),
         "versions": {name: records.package_versions().get(name) for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy")},
         "onednn": records.onednn_setting(),
+        "threads": records.thread_setting(),
     }
     return cache.fingerprint(inputs)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from convlab import bench, pipeline, records, runlog
+from convlab import bench, records, runlog
 
 
 def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
@@ -54,13 +54,13 @@ def test_a_training_counts_for_the_notebook_that_ran_it_only(tmp_path):
 
     (tmp_path / "results").mkdir()
     store("fc", 10.0)
-    before_first = pipeline.record_versions(tmp_path)
+    before_first = runlog.record_versions(tmp_path)
     store("cnn", 40.0)  # the first notebook trains, and stores its run last
-    before_second = pipeline.record_versions(tmp_path)  # the next notebook starts at once (same second)
-    assert [record["timing"]["train_seconds"] for record in pipeline.trained_since(tmp_path, before_first)] == [40.0]
-    assert pipeline.trained_since(tmp_path, before_second) == []
+    before_second = runlog.record_versions(tmp_path)  # the next notebook starts at once (same second)
+    assert [record["timing"]["train_seconds"] for record in runlog.trained_since(tmp_path, before_first)] == [40.0]
+    assert runlog.trained_since(tmp_path, before_second) == []
     store("fc", 12.0)  # trained again (a changed input): the record is rewritten
-    assert [record["timing"]["train_seconds"] for record in pipeline.trained_since(tmp_path, before_second)] == [12.0]
+    assert [record["timing"]["train_seconds"] for record in runlog.trained_since(tmp_path, before_second)] == [12.0]
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from known_inputs import group
+from known_inputs import group, record
 
 from convlab import eda, narrative, stats, tables
 
@@ -572,3 +572,22 @@ def test_describe_class_preferences():
         "0.71; classes that drive the most filters: b (2). A larger spread means filters that respond more selectively to "
         "some classes."
     )
+
+
+def stopped(ran: int, best: int, cap: int = 10) -> dict:
+    return record(0.9, epochs_run=ran, best_epoch=best, parameters={"epochs": cap, "patience": 2})
+
+
+STOPS = [
+    ("early stopping ended every run", {"cnn": [stopped(6, 4), stopped(10, 8)]}, "Early stopping ended all 2 runs: no run"),
+    (
+        "the cap ended some",
+        {"cnn": [stopped(6, 4), stopped(10, 10)], "fc": [stopped(10, 9), stopped(10, 10), stopped(7, 5)]},
+        "The epoch cap ended 3 of 5 runs (60%): cnn (1 of 2), fc (2 of 3). Their validation loss was still falling",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, groups, expected", STOPS, ids=[row[0] for row in STOPS])
+def test_describe_training_stops(case, groups, expected):
+    assert narrative.describe_training_stops(tables.training_stops(groups)).startswith(expected)

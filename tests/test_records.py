@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from convlab import cache, locking, pipeline, records
+from convlab import cache, locking, pipeline, records, runlog
 
 
 def test_failed_write_keeps_the_earlier_file(tmp_path):
@@ -67,7 +67,7 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     assert [path.name for path in results.iterdir()] == [left_behind.name]
     with pytest.raises(records.MissingResultError, match="found no result records"):
         records.load_all_records(results)
-    assert pipeline.stored_records(tmp_path / "report") == []
+    assert runlog.stored_records(tmp_path / "report") == []
     assert cache.files_digest(pipeline.declared_results("03_cnn", [tmp_path / "report"])) == state
     (results / locking.LOCK_FILE).write_text("{}")
     assert records.remove_temporaries(results) == [left_behind]

@@ -200,3 +200,19 @@ def test_dataset_gain_table_one_row_per_dataset():
     assert table.loc["mnist", stats.error_ratio_columns()[1]] == 0.5
     table = tables.dataset_gain_table(pairs, confidence=0.9)
     assert tables.confidence_of(table) == 0.9 and table.loc["mnist", stats.gain_columns(0.9)[0]] == 1.5
+
+
+def stop(ran: int, best: int, cap: int = 10, patience: int = 2, seed: int = 0) -> dict:
+    return record(0.9, seed, epochs_run=ran, best_epoch=best, parameters={"epochs": cap, "patience": patience})
+
+
+def test_training_stops_tell_early_stopping_from_the_cap():
+    groups = {"cnn": [stop(6, 4), stop(10, 10, seed=1), stop(10, 8, seed=2)], "fc": [stop(10, 9)]}
+    table = tables.training_stops(groups)
+    assert table[tables.CAP_BOUND].tolist() == [False, True, False, True]  # 10 − 8 = patience: early stopping fired
+    assert table[[tables.MODEL, tables.SEED, tables.EPOCHS_RUN, tables.EPOCH_CAP, tables.BEST_EPOCH]].values.tolist() == [
+        ["cnn", 0, 6, 10, 4],
+        ["cnn", 1, 10, 10, 10],
+        ["cnn", 2, 10, 10, 8],
+        ["fc", 0, 10, 10, 9],
+    ]

@@ -138,8 +138,21 @@ def test_cache_key_covers_settings_kernels_and_profile(tiny, monkeypatch):
     assert training.cache_key(model_config, tiny, 0, training.TrainingConfig(epochs=2, batch_size=64, patience=2)) != key
     assert training.cache_key(model_config, tiny, 1, SETTINGS) != key
     assert training.cache_key(models.cnn_config("fashion_mnist", 5), tiny, 0, SETTINGS) != key
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "a CNN rounds differently with two threads"
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    assert training.cache_key(model_config, tiny, 0, SETTINGS) == key
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "the kernels TensorFlow uses decide round-off"
+
+
+def test_convlab_gives_tensorflow_one_thread_per_pool():
+    """Set on import, before TensorFlow starts (the test process imports convlab first, as notebooks do)."""
+    import tensorflow as tf
+
+    assert records.thread_setting() == "TF_NUM_INTRAOP_THREADS=1, TF_NUM_INTEROP_THREADS=1"
+    assert tf.config.threading.get_intra_op_parallelism_threads() in (0, 1)  # 0: TensorFlow took it from the variable
+    assert records.environment_stamp()["threads"] == records.thread_setting()
 
 
 def test_profile_sets_cnn_and_fc_settings_apart():
