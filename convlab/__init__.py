@@ -8,7 +8,7 @@ and `transforms` (what the models assume), `filters` (what the filters respond t
 record loaders, the environment stamp), `cache` (the one rule for reusing a stored product). Results: `eda`,
 `stats`, `tables`, `narrative` (the generated prose) and `plots`. Running and reporting: `pipeline`, `kernels`,
 `runlog`, `report`, `appendix`, `document`, `publish`, `locking`. SageMaker: `artifact`, `endpoint`, `client`,
-`container`, `cloud`, `aws_endpoint`. Tools: `bench`, `locks`.
+`container`, `cloud`, `aws_endpoint`. Tools: `bench` and `concurrency` (`make bench`), `locks`.
 Submodules that need TensorFlow are imported on first use, so `import convlab` stays fast.
 
 Importing convlab before TensorFlow switches on TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`, unless
@@ -35,6 +35,7 @@ __all__ = [
     "aws_endpoint",
     "bench",
     "cache",
+    "concurrency",
     "client",
     "cloud",
     "config",

@@ -9,6 +9,7 @@ It measures, in one run:
   builds the graphs); the two paths take turns, in the order A B B A ..., so that a change in the shared
   machine's speed falls on both; medians over all timed epochs. Plain Keras is measured again in a fresh process
   with TensorFlow's own default kernels;
+- the training throughput of two processes at once against one alone, round by round (`convlab.concurrency`);
 - the share of the CPU's peak FLOP/s that training reaches, against a nominal peak derived from the
   CPU's clock and vector width and against a float32 matrix product measured here;
 and it reads what the report runs recorded: each notebook's wall time split into training and the rest
@@ -82,6 +83,14 @@ def convlab_images_per_second(model_config, dataset, batch_size: int) -> list[fl
     settings = training.TrainingConfig(epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN)
     _, record = training.fit(model_config, dataset, 0, settings, verbose=0)
     return [record["parameters"]["fit_size"] / seconds for seconds in record["history"]["epoch_seconds"][1:]]
+
+
+def convlab_run_images_per_second(dataset_name: str, data_dir: str, train_size: str, batch_size: str) -> list[float]:
+    """One fresh `convlab_images_per_second` run of the dataset's CNN (the arguments as text, for a subprocess)."""
+    from convlab import models
+
+    dataset, _, _ = fit_images(dataset_name, Path(data_dir), int(train_size))
+    return convlab_images_per_second(models.cnn_config(dataset_name), dataset, int(batch_size))
 
 
 def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> dict:
@@ -222,7 +231,10 @@ def serving_latency(reports_dir: Path) -> list[dict]:
 
 def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size: int, repeats: int) -> dict:
     """Every measurement of the bench, as one JSON-ready dict."""
+    from convlab import concurrency
+
     measured = throughput("fashion_mnist", data_dir, train_size, batch_size, repeats)
+    side_by_side = concurrency.measure("fashion_mnist", data_dir, train_size, batch_size, max(2, repeats // 2))
     flops_per_image = TRAINING_FLOPS_PER_MAC * measured["macs_per_image"]
     achieved = statistics.median(measured["convlab_images_per_second"]) * flops_per_image / 1e9
     nominal, matmul = nominal_peak_flops(), measured_matmul_gflops()
@@ -230,6 +242,7 @@ def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": records.environment_stamp(),
         "throughput": measured,
+        "concurrency": side_by_side,
         "flops": {
             "training_flops_per_image": flops_per_image,
             "derivation": f"{TRAINING_FLOPS_PER_MAC} FLOPs per MAC ({measured['macs_per_image']:,} MACs per forward pass: "
@@ -278,7 +291,18 @@ def summary_tables(bench: dict) -> dict:
         notebooks = notebooks.set_index(["run", "folder", "notebook"])[
             ["seconds", "training_seconds", "other_seconds", "trained", "startup_seconds"]
         ]
-    return {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"])}
+    tables = {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"])}
+    if "concurrency" in bench:  # benches written before it was measured lack it
+        side = bench["concurrency"]
+        tables["concurrency"] = pd.DataFrame(
+            {
+                "one process alone (images/s)": side["alone_images_per_second"],
+                "two at once, summed (images/s)": side["two_at_once_images_per_second"],
+                "ratio": side["ratio_per_round"],
+            },
+            index=pd.RangeIndex(1, len(side["ratio_per_round"]) + 1, name="round"),
+        )
+    return tables
 
 
 def totals(bench: dict) -> dict:
@@ -324,6 +348,13 @@ def describe(stored: dict | None) -> str:
         f"{100 * flops['fraction_of_matmul']:.0f}% of what a large float32 matrix product reaches here "
         f"({flops['matmul_gflops']:.0f} GFLOP/s).",
     ]
+    if "concurrency" in stored:
+        side = stored["concurrency"]
+        rounds = ", ".join(f"{ratio:.2f}×" for ratio in side["ratio_per_round"])
+        lines.append(
+            f"- Two training processes at once (one TensorFlow thread each, as `make report` trains the datasets) "
+            f"went through {side['median_ratio']:.2f}× the images of one alone (median; rounds: {rounds})."
+        )
     for kind, total in totals(stored).items():
         lines.append(
             f"- Latest {kind} report run ({'nothing stored' if kind == 'cold' else 'nothing trained'}): "

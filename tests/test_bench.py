@@ -77,5 +77,9 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     assert speed["macs_per_image"] == 4_039_808
     assert flops["training_flops_per_image"] == 6 * 4_039_808
     assert 0 < flops["fraction_of_nominal_peak"] < 1 and 0 < flops["fraction_of_matmul"] < 1.5
+    side = written["concurrency"]
+    pairs = list(zip(side["alone_images_per_second"], side["two_at_once_images_per_second"], side["ratio_per_round"]))
+    assert len(pairs) == 2 and all(alone > 50 and ratio == pytest.approx(both / alone) for alone, both, ratio in pairs)
+    assert side["median_ratio"] == pytest.approx((pairs[0][2] + pairs[1][2]) / 2)
     printed = capsys.readouterr().out
     assert "convlab training path" in printed and "(nothing recorded yet)" in printed
