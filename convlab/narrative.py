@@ -411,3 +411,29 @@ def describe_training_stops(stops: pd.DataFrame) -> str:
 def _bound_counts(stops: pd.DataFrame) -> list[tuple[str, int, int]]:
     counts = stops.groupby(tables.MODEL, sort=False)[tables.CAP_BOUND].agg(["sum", "size"])
     return [(model, int(row["sum"]), int(row["size"])) for model, row in counts.iterrows() if row["sum"]]
+
+
+def describe_resolution(table: pd.DataFrame) -> str:
+    """Which headline differences these seeds resolve, and what the others mean (`table`: `tables.resolution_table`)."""
+    if table.empty:
+        return "No headline comparison has both of its models trained in this folder yet."
+    unknown = table[table[tables.HALF_WIDTH].isna()]
+    if not unknown.empty:
+        return f"{', '.join(unknown.index)}: with one seed per model there is no interval, so seed noise cannot be ruled out."
+    confidence = table.attrs.get("confidence", stats.DEFAULT_CONFIDENCE)
+    resolved, unresolved = table[table[tables.RESOLVED]], table[~table[tables.RESOLVED]]
+    widths = f"{table[tables.HALF_WIDTH].min():.2f} to {table[tables.HALF_WIDTH].max():.2f}"
+    sentence = f"With these seeds a difference must exceed {widths} points to stand out of seed noise "
+    sentence += f"({confidence:.0%} Welch intervals). "
+    if not resolved.empty:
+        sentence += f"Resolved: {_differences(resolved)}. "
+    if unresolved.empty:
+        return sentence + "Every headline difference is resolved."
+    return sentence + (
+        f"Not resolved: {_differences(unresolved)}. These runs cannot say which model of such a pair is better; "
+        "more seeds (the paper profile has 5) would narrow the interval."
+    )
+
+
+def _differences(rows: pd.DataFrame) -> str:
+    return "; ".join(f"{name} ({row[stats.DIFFERENCE]:+.2f} ± {row[tables.HALF_WIDTH]:.2f})" for name, row in rows.iterrows())

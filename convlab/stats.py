@@ -72,6 +72,25 @@ def welch_test(first: list[float] | np.ndarray, second: list[float] | np.ndarray
     return {"difference": float(first.mean() - second.mean()), "t": float(result.statistic), "p_value": float(result.pvalue)}
 
 
+def welch_interval(
+    first: list[float] | np.ndarray, second: list[float] | np.ndarray, confidence: float = DEFAULT_CONFIDENCE
+) -> dict:
+    """The difference of two samples' means and the half-width of its Welch interval (Welch–Satterthwaite degrees
+    of freedom): the smallest difference those samples can tell from seed noise. NaN with fewer than 2 per sample."""
+    from scipy import stats as scipy_stats
+
+    first, second = np.asarray(first, dtype=float), np.asarray(second, dtype=float)
+    difference = float(first.mean() - second.mean())
+    if min(len(first), len(second)) < 2:
+        return {"difference": difference, "half_width": float("nan"), "df": float("nan")}
+    a, b = first.var(ddof=1) / len(first), second.var(ddof=1) / len(second)
+    if a + b == 0:
+        return {"difference": difference, "half_width": 0.0, "df": float("inf")}
+    df = (a + b) ** 2 / (a**2 / (len(first) - 1) + b**2 / (len(second) - 1))
+    half_width = float(scipy_stats.t.ppf(0.5 + confidence / 2, df) * np.sqrt(a + b))
+    return {"difference": difference, "half_width": half_width, "df": float(df)}
+
+
 def bootstrap_difference_interval(
     first: list[float] | np.ndarray,
     second: list[float] | np.ndarray,

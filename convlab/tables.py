@@ -41,6 +41,18 @@ EPOCHS_RUN = "epochs run"
 EPOCH_CAP = "epoch cap"
 BEST_EPOCH = "best epoch"
 CAP_BOUND = "ended at the cap"
+COMPARISON = "comparison"
+HALF_WIDTH = "interval half-width (points)"
+RESOLVED = "resolved"
+# The headline comparisons: (label, the changed model, the model it is compared with), by record group name.
+HEADLINE_PAIRS = (
+    ("CNN − FC", "cnn", "fc_baseline"),
+    ("5×5 − 3×3 first kernel", "cnn_k5", "cnn"),
+    ("7×7 − 3×3 first kernel", "cnn_k7", "cnn"),
+    ("GAP head − flatten head", "cnn_gap", "cnn"),
+    ("CNN, permuted − original pixels", "cnn_perm0", "cnn"),
+    ("FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),
+)
 
 
 def ci_columns(confidence: float = stats.DEFAULT_CONFIDENCE) -> tuple[str, str]:
@@ -344,3 +356,20 @@ def training_stops(groups: dict[str, list[dict]]) -> pd.DataFrame:
                 | {CAP_BOUND: bool(ran >= cap and ran - best < patience)}
             )
     return pd.DataFrame(rows, columns=[MODEL, SEED, EPOCHS_RUN, EPOCH_CAP, BEST_EPOCH, CAP_BOUND])
+
+
+def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
+    """Per headline comparison present in `groups`: the accuracy difference and the half-width of its Welch interval,
+    the smallest difference these seeds resolve; `RESOLVED` when the difference exceeds it."""
+    rows = []
+    for label, changed, original in HEADLINE_PAIRS:
+        if changed in groups and original in groups:
+            interval = stats.welch_interval(records.accuracies(groups[changed]), records.accuracies(groups[original]), confidence)
+            rows.append(
+                {COMPARISON: label, stats.SEEDS: f"{len(groups[changed])} and {len(groups[original])}"}
+                | {stats.DIFFERENCE: interval["difference"], HALF_WIDTH: interval["half_width"]}
+                | {RESOLVED: bool(abs(interval["difference"]) > interval["half_width"])}
+            )
+    table = pd.DataFrame(rows, columns=[COMPARISON, stats.SEEDS, stats.DIFFERENCE, HALF_WIDTH, RESOLVED]).set_index(COMPARISON)
+    table.attrs["confidence"] = confidence
+    return table

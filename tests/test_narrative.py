@@ -591,3 +591,26 @@ STOPS = [
 @pytest.mark.parametrize("case, groups, expected", STOPS, ids=[row[0] for row in STOPS])
 def test_describe_training_stops(case, groups, expected):
     assert narrative.describe_training_stops(tables.training_stops(groups)).startswith(expected)
+
+
+RESOLUTION = [
+    ("nothing to compare", {"cnn": group(0.9, 0.91)}, "No headline comparison has both of its models"),
+    ("one seed each", {"cnn": group(0.9), "fc_baseline": group(0.88)}, "CNN − FC: with one seed per model there is no interval"),
+    (
+        "every difference resolved",
+        {"cnn": group(0.91, 0.905, 0.912), "fc_baseline": group(0.88, 0.884, 0.879)},
+        # 90.9 % against 88.1 %: sample variances 0.13 and 0.07, Welch df 3.67, t 2.87, half-width 0.74
+        "With these seeds a difference must exceed 0.74 to 0.74 points to stand out of seed noise (95% Welch intervals). "
+        "Resolved: CNN − FC (+2.80 ± 0.74). Every headline difference is resolved.",
+    ),
+    (
+        "one not resolved",
+        {"cnn": group(0.91, 0.905, 0.912), "fc_baseline": group(0.88, 0.884, 0.879), "cnn_k5": group(0.909, 0.915, 0.902)},
+        "Resolved: CNN − FC (+2.80 ± 0.74). Not resolved: 5×5 − 3×3 first kernel (-0.03 ± 1.34). These runs cannot say",
+    ),
+]
+
+
+@pytest.mark.parametrize("case, groups, expected", RESOLUTION, ids=[row[0] for row in RESOLUTION])
+def test_describe_resolution(case, groups, expected):
+    assert expected in narrative.describe_resolution(tables.resolution_table(groups))

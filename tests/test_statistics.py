@@ -89,3 +89,15 @@ def test_dataset_gain_and_error_ratio():
     assert gain[ratio_low] == pytest.approx(0.5) and gain[ratio_high] == pytest.approx(0.5)
     assert gain[stats.FC_ERROR] == pytest.approx(3.0) and gain[stats.CNN_ERROR] == pytest.approx(1.5)
     assert gain[stats.FC_ACCURACY] == "97.00 ± 0.00" and gain[stats.SEEDS] == "3 / 3"
+
+
+def test_welch_interval_is_scipys_welch_confidence_interval():
+    from scipy import stats as scipy_stats
+
+    first, second = [91.0, 90.2, 90.9, 91.4], [88.1, 88.9, 87.6]
+    interval = stats.welch_interval(first, second, 0.95)
+    expected = scipy_stats.ttest_ind(first, second, equal_var=False).confidence_interval(0.95)
+    assert interval["difference"] - interval["half_width"] == pytest.approx(expected.low)
+    assert interval["difference"] + interval["half_width"] == pytest.approx(expected.high)
+    assert np.isnan(stats.welch_interval([90.0], [89.0, 88.0])["half_width"]), "one seed: no interval"
+    assert stats.welch_interval([90.0, 90.0], [89.0, 89.0])["half_width"] == 0.0

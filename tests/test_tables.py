@@ -216,3 +216,13 @@ def test_training_stops_tell_early_stopping_from_the_cap():
         ["cnn", 2, 10, 10, 8],
         ["fc", 0, 10, 10, 9],
     ]
+
+
+def test_resolution_table_takes_the_headline_pairs_present():
+    groups = {"cnn": group(0.91, 0.905, 0.912), "fc_baseline": group(0.88, 0.884, 0.879), "cnn_k5": group(0.909, 0.915, 0.902)}
+    table = tables.resolution_table(groups)
+    assert list(table.index) == ["CNN − FC", "5×5 − 3×3 first kernel"]
+    gain = stats.welch_interval([91.0, 90.5, 91.2], [88.0, 88.4, 87.9])
+    assert table.loc["CNN − FC", stats.DIFFERENCE] == pytest.approx(gain["difference"])
+    assert table.loc["CNN − FC", tables.HALF_WIDTH] == pytest.approx(gain["half_width"])
+    assert table[tables.RESOLVED].tolist() == [True, False] and table.loc["CNN − FC", stats.SEEDS] == "3 and 3"
