@@ -61,6 +61,7 @@ def test_the_staged_source_holds_the_entry_scripts_and_the_modules_they_import_o
     assert set(training.RESULT_CODE) <= set(shipped), "code_fingerprint reads their files"
 
 
+@pytest.mark.slow  # about 10 s: a fresh interpreter imports the staged copy
 def test_the_shipped_modules_are_those_the_entry_script_loads_from_its_staged_copy(tmp_path):
     """A fresh interpreter runs train.py's convlab imports from the staged folder: every module it loads is shipped
     and comes from there, and every module shipped is loaded."""

@@ -150,6 +150,7 @@ def test_relative_folder_variables_are_resolved_from_where_the_command_runs(tmp_
 
 
 @pytest.mark.smoke
+@pytest.mark.slow  # about 9 s: a notebook run end to end
 def test_a_relative_data_folder_variable_reaches_the_notebook_kernel(shared_data, tmp_path, monkeypatch):
     """`CONVLAB_DATA_DIR=../shared/data make report`: the kernel runs in notebooks/, the path is the caller's."""
     monkeypatch.chdir(tmp_path)

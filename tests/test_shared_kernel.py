@@ -6,6 +6,7 @@ import json
 
 import nbformat
 import psutil
+import pytest
 
 from convlab import kernels, paths, pipeline
 
@@ -55,6 +56,7 @@ def test_notebooks_share_a_kernel_and_start_clean(tmp_path, monkeypatch):
     assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE  # shut down
 
 
+@pytest.mark.slow  # about 10–18 s: two kernels start
 def test_a_notebook_run_alone_gets_a_kernel_of_its_own(tmp_path, monkeypatch):
     output = notebooks(tmp_path, monkeypatch)
     first = int(printed(pipeline.execute("first", {}, output, progress=False), 0))

@@ -34,6 +34,7 @@ def elsewhere(tmp_path) -> Path:
 
 
 @pytest.mark.smoke
+@pytest.mark.slow  # about 7–12 s: a notebook run end to end
 def test_a_notebook_runs_with_its_defaults_from_another_working_directory(shared_data, elsewhere, tmp_path, monkeypatch):
     """01_eda with its default data folder ($CONVLAB_DATA_DIR) and outputs moved to tmp only: no path depends on the cwd."""
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(shared_data))
