@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
+
 from convlab import config, data, models, profiles, tables, training
 
 
@@ -84,6 +86,48 @@ def reference_runs(
     return runs
 
 
+def settings_families(dataset: str) -> dict[str, models.ModelConfig]:
+    """One configuration of each model family the report compares.
+
+    A run's training settings depend on a model's kind and head alone (`training.training_config_for`),
+    so these stand for every kernel size, shift and permutation of their family.
+    """
+    fc, cnn = models.fc_baseline_config(dataset), models.cnn_config(dataset)
+    return {
+        tables.FC: fc,
+        tables.FC_SHIFT_AUGMENTED: models.variant(fc, shift_augmentation=4),
+        tables.FC_PERMUTED: models.variant(fc, pixel_permutation=0),
+        tables.CNN: cnn,
+        tables.KERNEL_SIZES_FAMILY: models.cnn_config(dataset, 7),
+        tables.CNN_GAP: models.variant(cnn, head="gap"),
+        tables.CNN_SHIFT_AUGMENTED: models.variant(cnn, shift_augmentation=4),
+        tables.CNN_PERMUTED: models.variant(cnn, pixel_permutation=0),
+    }
+
+
+def describe_training(settings: training.TrainingConfig) -> str:
+    """A training configuration in a few words: "batch 32, ≤40 epochs, patience 2, learning rate 0.001"."""
+    cap = f"batch {settings.batch_size}, ≤{settings.epochs} epochs"
+    return f"{cap}, patience {settings.patience}, learning rate {settings.learning_rate:g}"
+
+
+def settings_by_family(params: config.RunParameters, reference_profile: str = "paper") -> pd.DataFrame:
+    """Each family's training settings in this run and under `reference_profile`, and whether they are the same."""
+    rows = []
+    for family, model_config in settings_families(params.dataset).items():
+        run = training.training_config_for(params, model_config)
+        reference = reference_settings(model_config, params, reference_profile)
+        rows.append(
+            {
+                "model family": family,
+                f"this run ({params.profile})": describe_training(run),
+                f"{reference_profile} profile": describe_training(reference),
+                tables.SAME_SETTINGS: run == reference,
+            }
+        )
+    return pd.DataFrame(rows).set_index("model family")
+
+
 def settings_check(
     runs: dict[str, list[dict]],
     configs: dict[str, models.ModelConfig],
@@ -95,9 +139,13 @@ def settings_check(
 ):
     """`tables.settings_effects` of the run's `tables.FC_BASELINE` and `tables.CNN` against `reference_profile`'s settings.
 
-    None when the run uses that profile itself, or when the reference runs are neither stored nor to be trained.
+    None when the run uses that profile itself or the same settings for both models (nothing to compare), or
+    when the reference runs are neither stored nor to be trained.
     """
-    if params.profile == reference_profile:
+    same = all(
+        reference_settings(c, params, reference_profile) == training.training_config_for(params, c) for c in configs.values()
+    )
+    if params.profile == reference_profile or same:
         return None
     reference = reference_runs(configs, dataset, params, train=train, profile=reference_profile)
     return tables.settings_effects(runs, reference) if reference else None

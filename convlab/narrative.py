@@ -186,19 +186,34 @@ def describe_permutation(effects: pd.DataFrame, groups: dict[str, list[dict]]) -
     return f"- {fc_text}\n- {cnn_text}"
 
 
-def describe_settings_check(effects: pd.DataFrame | None, profile: str, reference_profile: str = "paper") -> str:
+def describe_settings_check(
+    effects: pd.DataFrame | None, profile: str, reference_profile: str = "paper", families: pd.DataFrame | None = None
+) -> str:
     """Whether the run's training settings change the headline result, in Markdown (or how to check it).
 
-    `effects` is a `tables.settings_effects`, or None where the reference runs are not stored.
+    `effects` is a `tables.settings_effects`, or None where the reference runs are not stored; `families`,
+    an `experiments.settings_by_family`, says which model families train with other settings than the reference.
     """
     if profile == reference_profile:
         return f"This run uses the {reference_profile!r} profile's settings itself: there is nothing to compare."
-    if effects is None:
+    if families is not None and families[tables.SAME_SETTINGS].all():
         return (
-            f"The check against the {reference_profile!r} profile's training settings is not stored for these seeds. "
-            "`make report NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them "
-            "(same seeds, kept apart under `results/reference/`) and fills in this section."
+            f"Every model family the report compares ({len(families)} in the table) trains with the same settings under the "
+            f"{profile!r} and {reference_profile!r} profiles: the settings cannot change any result here, and no reference "
+            "runs are needed. The profiles differ in their seeds only."
         )
+    if families is not None:
+        differing = ", ".join(families.index[~families[tables.SAME_SETTINGS].astype(bool)])
+        lead = f"Families trained with other settings than the {reference_profile!r} profile's: {differing}. "
+        if effects is None:
+            return lead + _settings_check_missing(reference_profile)
+        return (
+            lead
+            + "The check below covers the FC baseline and the CNN.\n\n"
+            + describe_settings_check(effects, profile, reference_profile)
+        )
+    if effects is None:
+        return _settings_check_missing(reference_profile)
     confidence = tables.confidence_of(effects)
     low, high = stats.bootstrap_columns(confidence)
     lines = []
@@ -218,6 +233,14 @@ def describe_settings_check(effects: pd.DataFrame | None, profile: str, referenc
         else "The settings matter here: read this run's figures with the reference figures beside them."
     )
     return "\n".join(lines)
+
+
+def _settings_check_missing(reference_profile: str) -> str:
+    return (
+        f"The check against the {reference_profile!r} profile's training settings is not stored for these seeds. "
+        "`make report NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them "
+        "(same seeds, kept apart under `results/reference/`) and fills in this section."
+    )
 
 
 def describe_efficiency(table: pd.DataFrame, dense_share: float) -> str:

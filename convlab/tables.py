@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convlab import records, stats
+from convlab import profiles, records, stats
 
 # Labels of the record groups that experiments train, notebooks pass in and these tables and the prose look up.
 FC = "FC"
@@ -44,6 +44,8 @@ CAP_BOUND = "ended at the cap"
 COMPARISON = "comparison"
 HALF_WIDTH = "interval half-width (points)"
 RESOLVED = "resolved"
+SAME_SETTINGS = "same settings"  # a column of `experiments.settings_by_family`
+KERNEL_SIZES_FAMILY = "CNN, other kernel sizes"
 # The headline comparisons: (label, the changed model, the model it is compared with), by record group name.
 HEADLINE_PAIRS = (
     ("CNN − FC", "cnn", "fc_baseline"),
@@ -373,3 +375,19 @@ def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DE
     table = pd.DataFrame(rows, columns=[COMPARISON, stats.SEEDS, stats.DIFFERENCE, HALF_WIDTH, RESOLVED]).set_index(COMPARISON)
     table.attrs["confidence"] = confidence
     return table
+
+
+def profile_table() -> pd.DataFrame:
+    """One row per profile: its seeds, batch sizes, epoch caps, patience and purpose."""
+    rows = [
+        {
+            "profile": p.name,
+            "seeds": ", ".join(map(str, p.seeds)),
+            "batch, CNN / FC": f"{p.batch_size} / {p.fc_batch_size}",
+            "epoch cap, CNN / FC": f"{p.cnn_epochs} / {p.epochs}",
+            "patience": p.patience,
+            "meant for": p.purpose,
+        }
+        for p in profiles.PROFILES.values()
+    ]
+    return pd.DataFrame(rows).set_index("profile")

@@ -25,15 +25,15 @@ def test_profile_sets_what_is_left_at_auto(monkeypatch):
     assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.fc_batch_size, cpu.patience) == (
         "cpu",
         (0, 1, 2),
-        15,
-        4,
+        40,
+        40,
         32,
-        128,
-        3,
+        32,
+        2,
     )
     monkeypatch.setattr(profiles, "gpu_available", lambda: True)
     paper = params(seeds="", epochs="auto")
-    assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 15, 15, 3)
+    assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 40, 40, 2)
     chosen = params(profile="CPU", seeds="7", batch_size="64", epochs=3)
     assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("cpu", (7,), 64, 3, 3)
     assert chosen.fc_batch_size == 64, "an explicit batch size holds for every model"

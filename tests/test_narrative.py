@@ -614,3 +614,24 @@ RESOLUTION = [
 @pytest.mark.parametrize("case, groups, expected", RESOLUTION, ids=[row[0] for row in RESOLUTION])
 def test_describe_resolution(case, groups, expected):
     assert expected in narrative.describe_resolution(tables.resolution_table(groups))
+
+
+def families(*same: bool) -> pd.DataFrame:
+    """An `experiments.settings_by_family` by hand: one family per flag."""
+    names = [tables.FC, tables.CNN, tables.CNN_GAP][: len(same)]
+    return pd.DataFrame({tables.SAME_SETTINGS: list(same)}, index=pd.Index(names, name="model family"))
+
+
+def test_describe_settings_check_when_every_family_trains_alike():
+    text = narrative.describe_settings_check(None, "cpu", families=families(True, True, True))
+    assert text.startswith("Every model family the report compares (3 in the table) trains with the same settings under")
+    assert "the settings cannot change any result here" in text
+
+
+def test_describe_settings_check_names_the_families_that_differ():
+    text = narrative.describe_settings_check(None, "cpu", families=families(True, False, False))
+    assert text.startswith(f"Families trained with other settings than the 'paper' profile's: {tables.CNN}, {tables.CNN_GAP}. ")
+    assert text.endswith("fills in this section.")
+    gain = ("+3.00 ± 0.20", "+3.07 ± 0.25", 0.07, -0.10, 0.20, 0.60)
+    text = narrative.describe_settings_check(settings_effects(gain), "cpu", families=families(False, True))
+    assert "The check below covers the FC baseline and the CNN.\n\n- FC baseline accuracy" in text and text.endswith(SAME)

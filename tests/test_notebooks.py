@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS, parameter_arguments
 
-from convlab import config, manifest, paths, pipeline, records, runlog
+from convlab import config, manifest, paths, pipeline, profiles, records, runlog
 
 # After one epoch on 1,800 images: the GAP head (64 averaged features) and the shift-augmented models learn slower.
 MIN_ACCURACY = {"cnn_gap": 0.15, "cnn_shift4": 0.35, "fc_baseline_shift4": 0.35}
@@ -290,7 +290,7 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
     for name in reference:
         run, other = records.read_record(results / name), records.read_record(results / "reference" / name)
         assert run["cache_key"] != other["cache_key"]
-        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, 15), "the reference takes the paper settings"
+        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, profiles.PROFILES["paper"].epochs), "paper settings"
         assert run["parameters"]["batch_size"] == other["parameters"]["batch_size"] == 32
     text = "".join(
         output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
@@ -298,3 +298,4 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
         for output in cell.get("outputs", [])
     )
     assert "CNN − FC gain" in text and "with the 'paper' settings" in text
+    assert "Families trained with other settings than the 'paper' profile's: FC, " in text, "epochs=1 sets every family apart"

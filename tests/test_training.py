@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convlab import config, data, models, paths, records, training
+from convlab import config, data, models, paths, records, tables, training
 
 SETTINGS = training.TrainingConfig(epochs=2, batch_size=64)
 
@@ -155,12 +155,16 @@ def test_convlab_gives_tensorflow_one_thread_per_pool():
     assert records.environment_stamp()["threads"] == records.thread_setting()
 
 
-def test_profile_sets_cnn_and_fc_settings_apart():
+def test_profile_settings_of_cnn_fc_and_gap_head():
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
-    assert training.training_config_for(params, models.cnn_config("mnist")) == training.TrainingConfig(epochs=4, patience=3)
+    cnn = models.cnn_config("mnist")
+    assert training.training_config_for(params, cnn) == training.TrainingConfig(epochs=40, patience=2)
     assert training.training_config_for(params, models.fc_baseline_config("mnist")) == training.TrainingConfig(
-        epochs=15, batch_size=128, patience=3
+        epochs=40, batch_size=32, patience=2
     )
+    gap = training.training_config_for(params, models.variant(cnn, head="gap"))
+    assert gap == training.TrainingConfig(epochs=40, learning_rate=training.GAP_LEARNING_RATE, patience=2)
+    assert training.GAP_LEARNING_RATE == 3e-3
 
 
 def test_test_metrics_match_keras_evaluate(tiny):
@@ -245,3 +249,17 @@ def test_only_the_retracing_notice_is_dropped_from_tensorflow_warnings():
     finally:
         logger.removeHandler(handler)
     assert [record.getMessage() for record in seen] == ["another TensorFlow warning"]
+
+
+def test_every_family_trains_alike_under_both_profiles():
+    """The profiles differ in seeds only, so no family needs reference runs; an explicit batch size makes them differ."""
+    from convlab import experiments
+
+    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
+    table = experiments.settings_by_family(params)
+    assert len(table) == 8 and table[tables.SAME_SETTINGS].all()
+    assert table.loc[tables.CNN_GAP, "this run (cpu)"] == "batch 32, ≤40 epochs, patience 2, learning rate 0.003"
+    explicit = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu", batch_size=64)
+    assert not experiments.settings_by_family(explicit)[tables.SAME_SETTINGS].any()
+    configs = {tables.FC_BASELINE: models.fc_baseline_config("mnist"), tables.CNN: models.cnn_config("mnist")}
+    assert experiments.settings_check({}, configs, None, params, train=True) is None, "nothing to compare: nothing trained"
