@@ -99,13 +99,15 @@ def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: i
 
     dataset, x_fit, y_fit = fit_images(dataset_name, data_dir, train_size)
     model_config = models.cnn_config(dataset_name)
-    ours, plain = [], []
+    ours_runs, plain_runs = [], []
     for repeat in range(repeats):  # A B, B A, A B, ...: a drift in the machine's speed falls on both paths
         for path in ("plain", "ours") if repeat % 2 == 0 else ("ours", "plain"):
             if path == "plain":
-                plain.extend(plain_keras_images_per_second(model_config, x_fit, y_fit, batch_size))
+                plain_runs.append(plain_keras_images_per_second(model_config, x_fit, y_fit, batch_size))
             else:
-                ours.extend(convlab_images_per_second(model_config, dataset, batch_size))
+                ours_runs.append(convlab_images_per_second(model_config, dataset, batch_size))
+    ours, plain = [speed for run in ours_runs for speed in run], [speed for run in plain_runs for speed in run]
+    paired = paired_ratios(ours_runs, plain_runs)
     defaults = _plain_keras_with_tensorflow_defaults(dataset_name, data_dir, train_size, batch_size, repeats)
     return {
         "model": model_config.name,
@@ -121,8 +123,24 @@ def throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: i
         "plain_keras_images_per_second": plain,
         "plain_keras_tensorflow_defaults_images_per_second": defaults,
         "ratio_of_medians": statistics.median(ours) / statistics.median(plain),
+        "paired_ratios": paired,
+        "median_paired_ratio": statistics.median(paired),
         "macs_per_image": models.macs_per_image(models.build_model(model_config)),
     }
+
+
+def paired_ratios(ours_runs: Sequence[Sequence[float]], plain_runs: Sequence[Sequence[float]]) -> list[float]:
+    """Per round, convlab's median images/s over plain Keras's: the two runs of a round ran back to back.
+
+    A round's two runs share the machine's speed state far more often than two runs minutes apart,
+    so the median of these per-round ratios moves much less between benches than a ratio of overall
+    medians, which compares epochs measured in whatever states each path happened to meet.
+    """
+    if len(ours_runs) != len(plain_runs) or not ours_runs:
+        raise ValueError(
+            f"Pairing needs as many convlab runs as plain-Keras runs, at least one: {len(ours_runs)}, {len(plain_runs)}."
+        )
+    return [statistics.median(ours) / statistics.median(plain) for ours, plain in zip(ours_runs, plain_runs, strict=True)]
 
 
 def _plain_keras_with_tensorflow_defaults(dataset: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> list:
@@ -340,7 +358,7 @@ def describe(stored: dict | None) -> str:
         f"{measured['batch_size']}, {measured['repeats']} runs per path of {measured.get('epochs_per_run', 1)} epochs each, "
         "the paths taking turns, medians over every epoch but each run's first:",
         f"- convlab's training path: {ours:,.0f} images/s, {ours / plain:.2f}× plain Keras ({plain:,.0f} images/s with "
-        f"the same kernels); plain Keras with TensorFlow's default kernels: {defaults:,.0f} images/s "
+        f"the same kernels){_paired(measured)}; plain Keras with TensorFlow's default kernels: {defaults:,.0f} images/s "
         f"(convlab: {ours / defaults:.2f}×).",
         f"- Training does {flops['training_flops_per_image'] / 1e6:.1f} MFLOP per image ({flops['derivation']}), "
         f"{flops['achieved_gflops']:.0f} GFLOP/s: {100 * flops['fraction_of_nominal_peak']:.0f}% of the nominal peak "
@@ -362,6 +380,14 @@ def describe(stored: dict | None) -> str:
             f"{100 * total['share_outside_training']:.0f}% outside training."
         )
     return "\n".join(lines)
+
+
+def _paired(measured: dict) -> str:
+    """The round-by-round ratio, for benches that stored it."""
+    if "paired_ratios" not in measured:
+        return ""
+    rounds = ", ".join(f"{ratio:.2f}×" for ratio in measured["paired_ratios"])
+    return f"; paired round by round, {measured['median_paired_ratio']:.2f}× (median; rounds: {rounds})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

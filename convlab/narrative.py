@@ -423,11 +423,15 @@ def describe_training_stops(stops: pd.DataFrame) -> str:
     bound = stops[stops[tables.CAP_BOUND]]
     if bound.empty:
         return f"Early stopping ended all {len(stops)} runs: no run was cut short by its epoch cap."
-    families = ", ".join(f"{model} ({count} of {total})" for model, count, total in _bound_counts(stops))
+    counts = _bound_counts(stops)
+    families = ", ".join(f"{model} ({count} of {total})" for model, count, total in counts)
+    bound_models = {model for model, _, _ in counts}
+    fed = [label for label, changed, original in tables.HEADLINE_PAIRS if {changed, original} & bound_models]
+    feeds = f" Headline comparisons that use them: {', '.join(fed)}; read each with that in mind." if fed else ""
     return (
         f"The epoch cap ended {len(bound)} of {len(stops)} runs ({100 * len(bound) / len(stops):.0f}%): {families}. "
         "Their validation loss was still falling within the last epochs, so their accuracy is a lower bound of what "
-        "the model reaches, and a comparison that uses them may understate that model."
+        f"the model reaches, and a comparison that uses them may understate that model.{feeds}"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from datetime import UTC, datetime
 
 import pytest
@@ -75,6 +76,9 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     for path in (f"{name}_images_per_second" for name in paths):
         assert len(speed[path]) == bench.EPOCHS_PER_RUN - 1 and min(speed[path]) > 50, path
     assert speed["macs_per_image"] == 4_039_808
+    ours, plain = speed["convlab_images_per_second"], speed["plain_keras_images_per_second"]
+    assert speed["paired_ratios"] == [pytest.approx(statistics.median(ours) / statistics.median(plain))]
+    assert "paired round by round" in bench.describe(written)
     assert flops["training_flops_per_image"] == 6 * 4_039_808
     assert 0 < flops["fraction_of_nominal_peak"] < 1 and 0 < flops["fraction_of_matmul"] < 1.5
     side = written["concurrency"]
@@ -83,3 +87,11 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     assert side["median_ratio"] == pytest.approx((pairs[0][2] + pairs[1][2]) / 2)
     printed = capsys.readouterr().out
     assert "convlab training path" in printed and "(nothing recorded yet)" in printed
+
+
+def test_paired_ratios_compare_the_runs_of_each_round():
+    """Round 2 ran in a slow spell on both paths: its ratio is still 1.25, where pooled epochs would mix states."""
+    ours, plain = [[100.0, 120.0], [50.0, 50.0]], [[88.0, 88.0], [40.0, 40.0]]
+    assert bench.paired_ratios(ours, plain) == [pytest.approx(1.25), pytest.approx(1.25)]
+    with pytest.raises(ValueError, match="as many convlab runs as plain-Keras runs"):
+        bench.paired_ratios(ours, plain[:1])

@@ -593,6 +593,13 @@ def test_describe_training_stops(case, groups, expected):
     assert narrative.describe_training_stops(tables.training_stops(groups)).startswith(expected)
 
 
+def test_describe_training_stops_names_the_comparisons_a_capped_run_feeds():
+    text = narrative.describe_training_stops(tables.training_stops({"cnn_gap": [stopped(10, 10)], "cnn": [stopped(6, 4)]}))
+    assert text.endswith("Headline comparisons that use them: GAP head − flatten head; read each with that in mind.")
+    text = narrative.describe_training_stops(tables.training_stops({"cnn_shift4": [stopped(10, 10)]}))
+    assert text.endswith("may understate that model."), "no headline comparison uses the shift-augmented CNN"
+
+
 RESOLUTION = [
     ("nothing to compare", {"cnn": group(0.9, 0.91)}, "No headline comparison has both of its models"),
     ("one seed each", {"cnn": group(0.9), "fc_baseline": group(0.88)}, "CNN − FC: with one seed per model there is no interval"),

@@ -290,7 +290,9 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
     for name in reference:
         run, other = records.read_record(results / name), records.read_record(results / "reference" / name)
         assert run["cache_key"] != other["cache_key"]
-        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, profiles.PROFILES["paper"].epochs), "paper settings"
+        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, profiles.PROFILES["paper"].epochs), (
+            "paper settings"
+        )
         assert run["parameters"]["batch_size"] == other["parameters"]["batch_size"] == 32
     text = "".join(
         output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
