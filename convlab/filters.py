@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convlab import data
+from convlab import census, data
 
 
 def first_layer_kernels(model) -> np.ndarray:
@@ -129,3 +129,9 @@ def maximising_inputs(model, layer_name: str, filters: list[int], steps: int = 6
 def class_spread(by_class: pd.DataFrame) -> float:
     """Mean over filters of the standard deviation of their relative per-class activation (0: class-blind)."""
     return float(by_class.std(axis=1).mean())
+
+
+def census_of(model, images: np.ndarray) -> pd.DataFrame:
+    """`census.census` of a trained CNN's first layer, with each filter's dead share measured on `images` (uint8)."""
+    maps = activations(model, images, ("conv_1",))["conv_1"]
+    return census.census(first_layer_kernels(model), census.dead_shares(maps))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convlab import config, eda, filters, records, stats, tables
+from convlab import census, config, eda, filters, records, stats, tables
 
 
 def describe_gain(dataset_name: str, figures: dict) -> str:
@@ -344,6 +344,28 @@ def describe_tuning(summary: pd.DataFrame, threshold: float = 0.25, tolerance: f
         + (f": {spread}" if len(selective) else "")
         + f". For {agree} of these the orientation read from the weights lies within {tolerance}° of the one measured "
         f"with gratings. {silent} filter(s) never respond to any grating."
+    )
+
+
+def describe_census(counts: pd.DataFrame) -> str:
+    """The census's counts per kind over seeds, and whether the study's claim about the first layer holds (`census.counts`)."""
+    filters_per_seed = int(counts.sum(axis=1).iloc[0])
+    spread = "; ".join(
+        f"{kind} {counts[kind].min()}" + (f"–{counts[kind].max()}" if counts[kind].max() != counts[kind].min() else "")
+        for kind in census.KINDS
+    )
+    holding = [seed for seed, row in counts.iterrows() if census.claim_holds(row)]
+    seeds = len(counts)
+    if len(holding) == seeds:
+        verdict = f"The measurements support it in all {seeds} seeds."
+    elif holding:
+        verdict = f"The measurements support it in {len(holding)} of {seeds} seeds only (seeds {', '.join(map(str, holding))})."
+    else:
+        verdict = f"The measurements do not support it: no seed of {seeds} has all three kinds."
+    return (
+        f"Of the {filters_per_seed} first-layer filters per seed ({seeds} seeds; a range is the lowest to the highest count): "
+        f"{spread}. The Fashion-MNIST study claims that, besides oriented edges, the first layer holds texture "
+        f"(checkerboard) and contrast (centre–surround) detectors. {verdict}"
     )
 
 

@@ -301,3 +301,21 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
     )
     assert "CNN − FC gain" in text and "with the 'paper' settings" in text
     assert "Families trained with other settings than the 'paper' profile's: FC, " in text, "epochs=1 sets every family apart"
+
+
+@pytest.mark.smoke
+def test_filter_census_counts_every_filter_of_each_seed(smoke_root):
+    """05 classifies all 32 first-layer filters of each seed's CNN and says whether the study's claim holds."""
+    for dataset in ("fashion_mnist", "mnist"):
+        cells = nbformat.read(smoke_root / "reports" / dataset / "05_filter_visualisation.ipynb", as_version=4).cells
+        text = "".join(
+            output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
+            for cell in cells
+            for output in cell.get("outputs", [])
+        )
+        assert "Of the 32 first-layer filters per seed (" in text, dataset
+        assert (
+            "The measurements support it in all" in text
+            or "The measurements do not support it" in text
+            or " seeds only (seeds " in text
+        )
