@@ -14,14 +14,16 @@ import keras
 from convlab import config, transforms
 
 HEADS = ("flatten", "gap")
+POOLINGS = ("max", "average")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """A fully connected network (kind "fc") or a two-block CNN (kind "cnn").
 
-    Three options probe the inductive bias without touching the studies' models:
+    Four options probe the inductive bias without touching the studies' models:
     `head` "gap" replaces the CNN's flatten with global average pooling;
+    `pooling` "average" replaces its 2×2 max pooling with 2×2 average pooling;
     `shift_augmentation` shifts training images at random by up to that many
     pixels (inactive at inference); `pixel_permutation` is the seed of a fixed
     pixel shuffle applied to every input, in training and at inference alike.
@@ -37,6 +39,7 @@ class ModelConfig:
     num_classes: int = config.NUM_CLASSES
     image_side: int = config.IMAGE_SIDE
     head: str = "flatten"
+    pooling: str = "max"
     shift_augmentation: int = 0
     pixel_permutation: int | None = None
 
@@ -45,6 +48,8 @@ class ModelConfig:
             raise ValueError(f"Unknown model kind {self.kind!r}: use 'fc' or 'cnn'.")
         if self.head not in HEADS or (self.kind == "fc" and self.head != "flatten"):
             raise ValueError(f"Unknown head {self.head!r} for a {self.kind} model: use one of {HEADS} (a CNN only for 'gap').")
+        if self.pooling not in POOLINGS or (self.kind == "fc" and self.pooling != "max"):
+            raise ValueError(f"Unknown pooling {self.pooling!r} for a {self.kind} model: use one of {POOLINGS} (a CNN only).")
         if not 0 <= self.shift_augmentation < self.image_side:
             raise ValueError(
                 f"shift_augmentation={self.shift_augmentation} is invalid: use 0 (none) up to {self.image_side - 1} pixels."
@@ -107,12 +112,19 @@ def cnn_config(dataset: str, first_kernel: int = 3, second_kernel: int = 3) -> M
 
 
 def variant(
-    base: ModelConfig, *, head: str | None = None, shift_augmentation: int = 0, pixel_permutation: int | None = None
+    base: ModelConfig,
+    *,
+    head: str | None = None,
+    pooling: str | None = None,
+    shift_augmentation: int = 0,
+    pixel_permutation: int | None = None,
 ) -> ModelConfig:
-    """`base` with a probe option switched on, named after it (e.g. cnn_gap, cnn_shift4, fc_baseline_perm0)."""
+    """`base` with a probe option switched on, named after it (e.g. cnn_gap, cnn_avgpool, cnn_shift4, fc_baseline_perm0)."""
     name = base.name
     if head and head != base.head:
         name += f"_{head}"
+    if pooling and pooling != base.pooling:
+        name += "_avgpool" if pooling == "average" else f"_{pooling}pool"
     if shift_augmentation:
         name += f"_shift{shift_augmentation}"
     if pixel_permutation is not None:
@@ -121,6 +133,7 @@ def variant(
         base,
         name=name,
         head=head or base.head,
+        pooling=pooling or base.pooling,
         shift_augmentation=shift_augmentation,
         pixel_permutation=pixel_permutation,
     )
@@ -148,7 +161,8 @@ def build_model(model_config: ModelConfig):
     else:
         for index, (filters, size) in enumerate(zip(model_config.filters, model_config.kernel_sizes), start=1):
             stack.append(layers.Conv2D(filters, size, padding=model_config.padding, activation="relu", name=f"conv_{index}"))
-            stack.append(layers.MaxPooling2D(2, name=f"pool_{index}"))
+            pool = layers.MaxPooling2D if model_config.pooling == "max" else layers.AveragePooling2D
+            stack.append(pool(2, name=f"pool_{index}"))
         if model_config.head == "gap":
             stack.append(layers.GlobalAveragePooling2D(name="global_pool"))
         else:
