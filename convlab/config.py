@@ -75,6 +75,14 @@ def parse_optional_seeds(value: object) -> tuple[int, ...]:
     return () if value in ("", None, [], ()) else parse_seeds(value)
 
 
+NONE = "none"
+
+
+def parse_variant_seeds(value: object, profile: str) -> tuple[int, ...]:
+    """Seeds of an optional experiment: "none" trains nothing; "auto" (or empty) the profile's seeds; else as `parse_seeds`."""
+    return () if str(value).strip().lower() == NONE else seeds_or_profile(value, profile)
+
+
 def parse_max_shift(value: object) -> tuple[int, ...]:
     """The test shifts 0, 1, …, `value` pixels (at least 1, less than the image side)."""
     largest = _as_int("max_shift", value, 1, f"set max_shift to a whole number from 1 to {IMAGE_SIDE - 1}")

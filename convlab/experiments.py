@@ -100,6 +100,7 @@ def settings_families(dataset: str) -> dict[str, models.ModelConfig]:
         tables.CNN: cnn,
         tables.KERNEL_SIZES_FAMILY: models.cnn_config(dataset, 7),
         tables.CNN_GAP: models.variant(cnn, head="gap"),
+        tables.CNN_AVERAGE_POOLING: models.variant(cnn, pooling="average"),
         tables.CNN_SHIFT_AUGMENTED: models.variant(cnn, shift_augmentation=4),
         tables.CNN_PERMUTED: models.variant(cnn, pixel_permutation=0),
     }
@@ -152,12 +153,14 @@ def settings_check(
 
 
 def translation_configs(dataset: str, augmentation_shift: int) -> dict[str, models.ModelConfig]:
-    """The models whose accuracy under translation is compared: the studies' two, a GAP-head CNN, and both shift-augmented."""
+    """The models whose accuracy under translation is compared: the studies' two, a GAP-head CNN, a CNN with average
+    pooling, and both shift-augmented."""
     fc, cnn = models.fc_baseline_config(dataset), models.cnn_config(dataset)
     return {
         tables.FC: fc,
         tables.CNN: cnn,
         tables.CNN_GAP: models.variant(cnn, head="gap"),
+        tables.CNN_AVERAGE_POOLING: models.variant(cnn, pooling="average"),
         tables.FC_SHIFT_AUGMENTED: models.variant(fc, shift_augmentation=augmentation_shift),
         tables.CNN_SHIFT_AUGMENTED: models.variant(cnn, shift_augmentation=augmentation_shift),
     }

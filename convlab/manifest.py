@@ -87,7 +87,12 @@ STUDY: tuple[Notebook, ...] = (
         "07_translation",
         (*RUN, *TRAINING, "probe_seeds", "max_shift", "probe_images", "augmentation_shift"),
         reads=("02_fc_baseline", "03_cnn"),
-        writes=("results/cnn_gap-seed*.json", "results/*_shift*-seed*.json", "results/probes/translation_*.json"),
+        writes=(
+            "results/cnn_gap-seed*.json",
+            "results/cnn_avgpool-seed*.json",
+            "results/*_shift*-seed*.json",
+            "results/probes/translation_*.json",
+        ),
         seeds="probe_seeds",
     ),
     Notebook(

@@ -16,6 +16,7 @@ FC_SHIFT_AUGMENTED = "FC, shift-augmented"
 CNN_SHIFT_AUGMENTED = "CNN, shift-augmented"
 FC_PERMUTED = "FC, permuted"
 CNN_PERMUTED = "CNN, permuted"
+CNN_AVERAGE_POOLING = "CNN, average pooling"
 CNN_MINUS_FC_PERMUTED = "CNN − FC, permuted"  # a row of `permutation_effects`
 CNN_MINUS_FC_GAIN = "CNN − FC gain"  # a row of `settings_effects`
 
@@ -52,6 +53,7 @@ HEADLINE_PAIRS = (
     ("5×5 − 3×3 first kernel", "cnn_k5", "cnn"),
     ("7×7 − 3×3 first kernel", "cnn_k7", "cnn"),
     ("GAP head − flatten head", "cnn_gap", "cnn"),
+    ("average − max pooling", "cnn_avgpool", "cnn"),
     ("CNN, permuted − original pixels", "cnn_perm0", "cnn"),
     ("FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),
 )

@@ -516,7 +516,7 @@ def parser(function: Callable) -> Callable[..., Callable[[Tree], object]]:
 
 kernels = parser(config.parse_kernel_sizes)
 first_kernel = parser(lambda size: models.cnn_config("fashion_mnist", size))  # the entry script's --first-kernel
-variant_seeds = parser(config.parse_optional_seeds)
+variant_seeds = parser(lambda value: config.parse_variant_seeds(value, "cpu"))
 mode = parser(config.parse_mode)
 check_settings = parser(lambda value: config.parse_flag("check_settings", value))
 max_shift = parser(config.parse_max_shift)

@@ -71,3 +71,6 @@ def test_kernel_and_optional_seed_lists():
     assert config.parse_kernel_sizes("3, 5,7") == (3, 5, 7)
     assert config.parse_optional_seeds("") == ()
     assert config.parse_optional_seeds("0,1") == (0, 1)
+    assert config.parse_variant_seeds("none", "cpu") == () and config.parse_variant_seeds(" None ", "paper") == ()
+    assert config.parse_variant_seeds("", "cpu") == config.parse_variant_seeds("auto", "cpu") == (0, 1, 2)
+    assert config.parse_variant_seeds("auto", "paper") == (0, 1, 2, 3, 4) and config.parse_variant_seeds("4", "cpu") == (4,)

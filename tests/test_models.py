@@ -74,3 +74,19 @@ def test_variant_names_and_vanishing_maps():
     assert models.cnn_config("mnist", 5, 5).name == "cnn_k5-5"
     with pytest.raises(ValueError, match="shrink the 28×28 image to nothing"):
         models.ModelConfig(name="x", kind="cnn", filters=(8, 8), kernel_sizes=(15, 7), padding="valid")
+
+
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_average_pooling_variant_changes_the_pooling_only(dataset):
+    cnn = models.cnn_config(dataset)
+    average = models.variant(cnn, pooling="average")
+    assert average.name == "cnn_avgpool" and models.variant(cnn, pooling="max") == cnn
+    built, reference = models.build_model(average), models.build_model(cnn)
+    assert built.count_params() == reference.count_params()
+    kinds = [type(layer).__name__ for layer in built.layers]
+    assert kinds.count("AveragePooling2D") == 2 and "MaxPooling2D" not in kinds
+    assert kinds == [type(layer).__name__.replace("Max", "Average") for layer in reference.layers]
+    with pytest.raises(ValueError, match="Unknown pooling 'median'"):
+        models.variant(cnn, pooling="median")
+    with pytest.raises(ValueError, match="a CNN only"):
+        models.ModelConfig(name="fc", kind="fc", hidden_units=(8,), pooling="average")

@@ -642,3 +642,57 @@ def test_describe_settings_check_names_the_families_that_differ():
     gain = ("+3.00 ± 0.20", "+3.07 ± 0.25", 0.07, -0.10, 0.20, 0.60)
     text = narrative.describe_settings_check(settings_effects(gain), "cpu", families=families(False, True))
     assert "The check below covers the FC baseline and the CNN.\n\n- FC baseline accuracy" in text and text.endswith(SAME)
+
+
+# --- describe_pooling -------------------------------------------------------------------------------------------------
+
+
+def pooling_frame(kept: dict) -> pd.DataFrame:
+    """A `probes.translation_frame` by hand: per model, the share of the unshifted 90% kept at 1 and 2 pixels, per seed."""
+    rows = []
+    for model, (one, two) in kept.items():
+        for seed in range(3):
+            for direction in ("horizontal", "vertical"):
+                for shift, share in ((0, 1.0), (1, one[seed]), (2, two[seed])):
+                    rows.append({"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": 90 * share})
+    return pd.DataFrame(rows)
+
+
+POOLING_FRAME = pooling_frame(
+    {tables.CNN: ((0.90, 0.91, 0.92), (0.80, 0.80, 0.80)), tables.CNN_AVERAGE_POOLING: ((0.95, 0.95, 0.95), (0.81, 0.80, 0.79))}
+)
+
+
+@pytest.mark.parametrize(
+    "average, verdict",
+    [
+        # 90.2 % against 91.2 %: variances 0.04 each, Welch df 4, t 2.776, half-width 0.45
+        ((0.900, 0.902, 0.904), "supported: max pooling is the more accurate"),
+        ((0.920, 0.922, 0.924), "contradicted: average pooling is the more accurate"),
+        ((0.911, 0.913, 0.909), "not resolved by these seeds: neither pooling is the more accurate beyond seed noise"),
+    ],
+)
+def test_describe_pooling(average, verdict):
+    groups = {tables.CNN: group(0.910, 0.912, 0.914), tables.CNN_AVERAGE_POOLING: group(*average)}
+    lines = narrative.describe_pooling(POOLING_FRAME, groups).split("\n")
+    assert len(lines) == 4 and lines[-1].endswith(f"on this dataset that choice is {verdict}.")
+    if verdict.startswith("supported"):
+        assert lines[0] == (
+            "- Average pooling scores 90.20% and max pooling 91.20% (3 and 3 seeds): difference -1.00 points "
+            "(95% Welch interval -1.45 to -0.55): max pooling is ahead beyond seed noise."
+        )
+    assert lines[1] == (
+        "- At a 1-pixel shift (horizontal and vertical averaged), max pooling keeps 91.0% of its unshifted accuracy and "
+        "average pooling 95.0%: difference +4.00 points of the share kept (95% Welch interval +1.52 to +6.48): average "
+        "pooling is ahead beyond seed noise."
+    )
+    assert lines[2].endswith(
+        "difference +0.00 points of the share kept (95% Welch interval -2.48 to +2.48): within seed noise, not resolved."
+    )
+
+
+def test_describe_pooling_with_one_seed_gives_no_interval():
+    frame = POOLING_FRAME[POOLING_FRAME["seed"] == 0]
+    text = narrative.describe_pooling(frame, {tables.CNN: group(0.91), tables.CNN_AVERAGE_POOLING: group(0.90)})
+    assert "difference -1.00 points, with one seed per model no interval." in text
+    assert text.endswith("not resolved by these seeds: neither pooling is the more accurate beyond seed noise.")
