@@ -26,6 +26,7 @@ PROBE_SEEDS ?=
 MAX_SHIFT ?=
 AUGMENTATION_SHIFT ?=
 CHECK_SETTINGS ?=
+CURVE_SIZES ?=
 PDF ?=
 
 .PHONY: help setup serving-envs report publish bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
@@ -51,7 +52,7 @@ report: setup ## Run the notebooks, then build reports/report.html and report.pd
 		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
 		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
 		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)" \
-		-p check_settings "$(CHECK_SETTINGS)"
+		-p check_settings "$(CHECK_SETTINGS)" -p curve_sizes "$(CURVE_SIZES)"
 	PDF="$(PDF)" $(BIN)/python -m convlab.report --datasets $(DATASET)
 
 publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/

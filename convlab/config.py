@@ -75,6 +75,23 @@ def parse_optional_seeds(value: object) -> tuple[int, ...]:
     return () if value in ("", None, [], ()) else parse_seeds(value)
 
 
+DEFAULT_CURVE_SIZES = (300, 1000, 3000, 10000, 30000)  # training images per learning-curve point, besides the full set
+
+
+def parse_curve_sizes(value: object) -> tuple[int, ...]:
+    """Training-set sizes of the learning curves, e.g. "300,1000,3000"; "auto" (or empty) gives `DEFAULT_CURVE_SIZES`."""
+    if str(value).strip().lower() in {"", AUTO}:
+        return DEFAULT_CURVE_SIZES
+    largest = SPLIT_SIZES["train_size"]
+    fix = f"give curve_sizes as whole numbers from {10 * NUM_CLASSES} to {largest}, e.g. curve_sizes='300,1000,3000'"
+    sizes = _int_list("curve_sizes", value, 10 * NUM_CLASSES, fix)
+    if not sizes:
+        raise ParameterError(f"curve_sizes is empty: {fix}, or 'auto'.")
+    if len(set(sizes)) != len(sizes) or max(sizes) > SPLIT_SIZES["train_size"]:
+        raise ParameterError(f"curve_sizes={list(sizes)} repeats a size or exceeds the training split: {fix}.")
+    return tuple(sorted(sizes))
+
+
 NONE = "none"
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from convlab import config, data, models, profiles, tables, training
+from convlab import config, curves, data, models, profiles, tables, training
 
 
 def kernel_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, models.ModelConfig]:
@@ -175,3 +175,30 @@ def permutation_configs(dataset: str, permutation_seed: int) -> dict[str, models
         tables.CNN: cnn,
         tables.CNN_PERMUTED: models.variant(cnn, pixel_permutation=permutation_seed),
     }
+
+
+def train_curves(
+    configs: dict[str, models.ModelConfig],
+    full_runs: dict[str, list[dict]],
+    dataset: data.Dataset,
+    params: config.RunParameters,
+    sizes: tuple[int, ...],
+) -> dict[str, dict[int, list[dict]]]:
+    """Each configuration on stratified subsets of the training set (`curves.seeds_for` seeds each), and on the whole set.
+
+    The whole set's point is `full_runs`, the report's own runs of the same configurations; the subsets' runs are kept
+    under `results/curves/n<size>/`. Every subset is drawn once (seed 0) and shared by all models and seeds, and its
+    validation split is taken from it.
+    """
+    available = len(dataset.y_train)
+    trained: dict[str, dict[int, list[dict]]] = {label: {} for label in configs}
+    for size in curves.subset_sizes(sizes, available):
+        subset = data.subset(dataset, train_size=size, seed=0)
+        for label, model_config in configs.items():
+            trained[label][size] = [
+                training.train_or_reuse(model_config, subset, seed, params, subfolder=curves.folder_for(size))
+                for seed in curves.seeds_for(size, params.seeds)
+            ]
+    for label in configs:
+        trained[label][available] = full_runs[label]
+    return trained

@@ -109,6 +109,13 @@ STUDY: tuple[Notebook, ...] = (
         writes=("results/probes/latency_*.json",),
     ),
     Notebook(
+        "11_learning_curves",
+        (*RUN, *TRAINING, "seeds", "curve_sizes"),
+        reads=("02_fc_baseline", "03_cnn"),
+        writes=("results/curves/*/*-seed*.json",),
+        seeds="seeds",
+    ),
+    Notebook(
         "10_dataset_comparison",
         ("datasets", "reports_dir", "images_dir"),
         reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "09_efficiency"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convlab import census, config, eda, filters, records, stats, tables
+from convlab import census, config, curves, eda, filters, records, stats, tables
 
 
 def describe_gain(dataset_name: str, figures: dict) -> str:
@@ -239,6 +239,63 @@ def _difference_sentence(interval: dict, confidence: float, first: str, second: 
         f"difference {difference:+.2f} {unit} ({confidence:.0%} Welch interval {difference - half:+.2f} to "
         f"{difference + half:+.2f}): {verdict}."
     )
+
+
+def describe_learning_curves(table: pd.DataFrame, gains: pd.DataFrame, efficiency: dict) -> str:
+    """The CNN's gain over the FC baseline by training-set size, its data efficiency, and the two claims about small data.
+
+    `table` is a `curves.curve_table` with `tables.FC` and `tables.CNN`, `gains` their `curves.gain_table`
+    (CNN − FC) and `efficiency` the `curves.data_efficiency` of the CNN against the FC baseline.
+    """
+    signs = curves.sign_of_gains(gains)
+    sizes = gains[curves.SIZE].astype(int).tolist()
+    lines = [
+        "CNN − FC at each size: "
+        + "; ".join(
+            f"{int(row[curves.SIZE]):,} images {row[curves.GAIN]:+.2f}"
+            + ("" if row[curves.HALF_WIDTH] != row[curves.HALF_WIDTH] else f" ± {row[curves.HALF_WIDTH]:.2f}")
+            for _, row in gains.iterrows()
+        )
+        + f" points ({tables.confidence_of(gains):.0%} Welch intervals)."
+    ]
+    full = efficiency["full_size"]
+    fc_full, cnn_full = curves.mean_at(table, tables.FC, full), curves.mean_at(table, tables.CNN, full)
+    needs = efficiency["challenger_needs"]
+    if needs is None:
+        lines.append(f"The CNN does not reach the FC baseline's full-set accuracy ({fc_full:.2f}%) at any measured size.")
+    elif needs <= min(sizes):
+        lines.append(
+            f"The CNN reaches the FC baseline's full-set accuracy ({fc_full:.2f}%) already at the smallest size measured, "
+            f"{min(sizes):,} images: it needs at most 1/{full / min(sizes):.0f} of the data."
+        )
+    else:
+        lines.append(
+            f"The CNN reaches the FC baseline's full-set accuracy ({fc_full:.2f}%) with about {needs:,.0f} images "
+            f"(interpolated in log size): {efficiency['ratio']:.1f}× less data than the baseline's {full:,}."
+        )
+    fc_needs = efficiency["baseline_needs"]
+    lines.append(
+        f"The FC baseline does not reach the CNN's full-set accuracy ({cnn_full:.2f}%) within the {full:,} images."
+        if fc_needs is None
+        else f"The FC baseline reaches the CNN's full-set accuracy ({cnn_full:.2f}%) with about {fc_needs:,.0f} images."
+    )
+    smallest = curves.smallest_size_gain(gains)
+    at = f"at {int(smallest[curves.SIZE]):,} images, the smallest size"
+    if smallest[curves.RESOLVED] and smallest[curves.GAIN] < 0:
+        small = f"supported: {at}, the FC baseline is ahead beyond seed noise"
+    elif smallest[curves.RESOLVED]:
+        small = f"not supported: {at}, the CNN is still ahead beyond seed noise ({smallest[curves.GAIN]:+.2f} points)"
+    else:
+        small = f"not resolved: {at}, the two are within seed noise"
+    lines.append(f"The Fashion-MNIST study's advice against convolution on very small datasets: {small}.")
+    if len(signs["ahead"]) == len(sizes):
+        same = "supported at every size measured"
+    elif signs["ahead"]:
+        same = f"supported at {', '.join(f'{size:,}' for size in signs['ahead'])} images only"
+    else:
+        same = "not supported at any size measured"
+    lines.append(f"The claim that the CNN learns more from the same data: {same}.")
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def describe_settings_check(

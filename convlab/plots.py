@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from convlab import config, data, records, stats, tables
+from convlab import config, curves, data, records, stats, tables
 
 
 def use_theme() -> None:
@@ -390,5 +390,38 @@ def dataset_gains(table: pd.DataFrame) -> plt.Figure:
         axis.set_ylabel(label)
         axis.legend(fontsize=8)
     figure.suptitle(f"What the convolutions buy on each dataset (mean, {confidence:.0%} bootstrap interval over seeds)")
+    figure.tight_layout()
+    return figure
+
+
+def learning_curves(table: pd.DataFrame, gains: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against training-set size (log axis) per model with t intervals, and the CNN's gain with Welch intervals."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    confidence = tables.confidence_of(table)
+    for model, rows in table.groupby(curves.MODEL, sort=False):
+        means = rows[curves.MEAN]
+        left.errorbar(
+            rows[curves.SIZE],
+            means,
+            yerr=[means - rows[curves.LOW].fillna(means), rows[curves.HIGH].fillna(means) - means],
+            fmt="o-",
+            capsize=4,
+            label=model,
+        )
+    left.set_xscale("log")
+    left.set_xlabel("training images (log scale)")
+    left.set_ylabel("test accuracy (%)")
+    left.set_title(f"Learning curves (mean, {confidence:.0%} t interval)")
+    left.legend(fontsize=8)
+    right.errorbar(
+        gains[curves.SIZE], gains[curves.GAIN], yerr=gains[curves.HALF_WIDTH].fillna(0), fmt="o-", capsize=4, color="black"
+    )
+    right.axhline(0, color="grey", lw=1)
+    right.set_xscale("log")
+    right.set_xlabel("training images (log scale)")
+    right.set_ylabel("CNN − FC (points)")
+    right.set_title(f"The CNN's gain ({confidence:.0%} Welch interval)")
+    for axis in (left, right):
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
     figure.tight_layout()
     return figure

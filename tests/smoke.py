@@ -26,6 +26,7 @@ SMOKE = {
     "test_size": "500",
     "batch_size": "32",
     "check_settings": "True",
+    "curve_sizes": "300,1000",
 }
 ON_ONE_DATASET = {
     "06_sagemaker_deploy": "mnist",

@@ -1,0 +1,105 @@
+"""Learning-curve tables, data efficiency and their wording, on known inputs."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from known_inputs import group
+
+from convlab import config, curves, narrative, tables
+from convlab.paths import ParameterError
+
+
+def runs(fc: dict[int, tuple], cnn: dict[int, tuple]) -> dict[str, dict[int, list[dict]]]:
+    return {
+        tables.FC: {size: group(*values) for size, values in fc.items()},
+        tables.CNN: {size: group(*values) for size, values in cnn.items()},
+    }
+
+
+# FC reaches 85% only on the full set; the CNN passes 85% between 1,000 and 10,000 images
+CURVES = runs(
+    {100: (0.70, 0.71, 0.72), 1000: (0.795, 0.80, 0.805), 10000: (0.84, 0.845, 0.85)} | {60000: (0.85, 0.851, 0.849)},
+    {100: (0.72, 0.73, 0.74), 1000: (0.815, 0.82, 0.825), 10000: (0.88, 0.885, 0.89)} | {60000: (0.91, 0.911, 0.909)},
+)
+
+
+def test_sizes_seeds_and_folders():
+    assert curves.subset_sizes((300, 1000, 3000, 10000, 30000), 60000) == (300, 1000, 3000, 10000, 30000)
+    assert curves.subset_sizes((300, 1000, 3000), 2000) == (300, 1000)
+    assert curves.seeds_for(3000, (0, 1, 2)) == (0, 1, 2, 3, 4) and curves.seeds_for(10000, (0, 1, 2)) == (0, 1, 2)
+    assert curves.seeds_for(300, (5,)) == (5, 6, 7)
+    assert curves.folder_for(300) == "curves/n300"
+
+
+def test_curve_sizes_parameter():
+    assert config.parse_curve_sizes("auto") == config.parse_curve_sizes("") == config.DEFAULT_CURVE_SIZES
+    assert config.parse_curve_sizes("1000, 300") == (300, 1000)
+    for bad, message in (("50", "from 100 to 60000"), ("300,300", "repeats a size"), ("70000", "exceeds the training split")):
+        with pytest.raises(ParameterError, match=message):
+            config.parse_curve_sizes(bad)
+
+
+def test_curve_and_gain_tables():
+    table = curves.curve_table(CURVES)
+    assert len(table) == 8 and table[curves.SEEDS].tolist() == [3] * 8
+    assert curves.mean_at(table, tables.CNN, 10000) == pytest.approx(88.5)
+    gains = curves.gain_table(CURVES, tables.CNN, tables.FC)
+    assert gains[curves.SIZE].tolist() == [100, 1000, 10000, 60000]
+    assert gains[curves.GAIN].tolist() == pytest.approx([2.0, 2.0, 4.0, 6.0])
+    # 100 images: both samples have variance 1 (points²), Welch df 4, t 2.776, half-width 2.776 × √(2/3) = 2.27
+    assert gains[curves.HALF_WIDTH].iloc[0] == pytest.approx(2.2666, abs=1e-3)
+    assert gains[curves.RESOLVED].tolist() == [False, True, True, True]
+
+
+def test_size_to_reach_interpolates_in_log_size():
+    means = pd.Series([80.0, 90.0], index=[1000, 10000])
+    assert curves.size_to_reach(means, 85.0) == pytest.approx(math.sqrt(1000 * 10000))
+    assert curves.size_to_reach(means, 75.0) == 1000 and curves.size_to_reach(means, 95.0) is None
+
+
+def test_data_efficiency_both_ways():
+    efficiency = curves.data_efficiency(curves.curve_table(CURVES), tables.CNN, tables.FC)
+    # the FC's full-set 85.0 % lies between the CNN's 82.0 % (1,000) and 88.5 % (10,000): 10^(3 + 3/6.5)
+    assert efficiency["challenger_needs"] == pytest.approx(10 ** (3 + 3 / 6.5))
+    assert efficiency["ratio"] == pytest.approx(60000 / 10 ** (3 + 3 / 6.5))
+    assert efficiency["baseline_needs"] is None and math.isnan(efficiency["baseline_ratio"])
+
+
+def test_describe_learning_curves():
+    table, gains = curves.curve_table(CURVES), curves.gain_table(CURVES, tables.CNN, tables.FC)
+    lines = narrative.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC)).split("\n")
+    assert lines[0].startswith("- CNN − FC at each size: 100 images +2.00 ± 2.27; 1,000 images +2.00 ± 1.13; ")
+    assert lines[1] == (
+        "- The CNN reaches the FC baseline's full-set accuracy (85.00%) with about 2,894 images (interpolated in log size): "
+        "20.7× less data than the baseline's 60,000."
+    )
+    assert lines[2] == "- The FC baseline does not reach the CNN's full-set accuracy (91.00%) within the 60,000 images."
+    assert lines[3] == (
+        "- The Fashion-MNIST study's advice against convolution on very small datasets: not resolved: at 100 images, "
+        "the smallest size, the two are within seed noise."
+    )
+    assert lines[4] == "- The claim that the CNN learns more from the same data: supported at 1,000, 10,000, 60,000 images only."
+
+
+@pytest.mark.parametrize(
+    "cnn_at_100, small, same",
+    [
+        ((0.60, 0.61, 0.62), "supported: at 100 images, the smallest size, the FC baseline is ahead beyond seed noise", "only"),
+        (
+            (0.80, 0.81, 0.82),
+            "not supported: at 100 images, the smallest size, the CNN is still ahead beyond seed noise (+10.00 points)",
+            "every size",
+        ),
+    ],
+)
+def test_the_small_data_claim_each_way(cnn_at_100, small, same):
+    data = runs(
+        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[tables.FC].items()},
+        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[tables.CNN].items()} | {100: cnn_at_100},
+    )
+    table, gains = curves.curve_table(data), curves.gain_table(data, tables.CNN, tables.FC)
+    text = narrative.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC))
+    assert f"on very small datasets: {small}." in text and same in text.split("\n")[-1]
