@@ -107,9 +107,11 @@ def test_figures_are_written(smoke_dataset):
         "05_filter_visualisation/filters.png",
         "05_filter_visualisation/orientation_tuning.png",
         "05_filter_visualisation/class_filters.png",
+        "07_translation/shift_examples.png",
+        "07_translation/accuracy_vs_shift.png",
+        "11_learning_curves/learning_curves.png",
     } <= figures
     probe_figures = {
-        "07_translation": {"07_translation/shift_examples.png", "07_translation/accuracy_vs_shift.png"},
         "08_pixel_permutation": {"08_pixel_permutation/permuted_examples.png", "08_pixel_permutation/accuracy_permuted.png"},
         "09_efficiency": {"09_efficiency/efficiency_frontier.png"},
     }
@@ -319,3 +321,35 @@ def test_filter_census_counts_every_filter_of_each_seed(smoke_root):
             or "The measurements do not support it" in text
             or " seeds only (seeds " in text
         )
+
+
+def executed_text(smoke_root, dataset: str, name: str) -> str:
+    cells = nbformat.read(smoke_root / "reports" / dataset / f"{name}.ipynb", as_version=4).cells
+    return "".join(
+        output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
+        for cell in cells
+        for output in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.smoke
+def test_learning_curves_run_on_both_datasets_and_judge_both_claims(smoke_root):
+    """11 trains FC and CNN on 300 and 1,000 of the smoke run's 2,000 images (seed 0 and two more); the full set is reused."""
+    for dataset in ("fashion_mnist", "mnist"):
+        text = executed_text(smoke_root, dataset, "11_learning_curves")
+        assert "CNN − FC at each size: 300 images " in text and "; 2,000 images " in text, dataset
+        assert "advice against convolution on very small datasets: " in text and "learns more from the same data: " in text
+        folder = smoke_root / "reports" / dataset / "results" / "curves"
+        assert sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*.json")) == [
+            f"n{size}/{model}-seed{seed}.json" for size in (1000, 300) for model in ("cnn", "fc_baseline") for seed in (0, 1, 2)
+        ]
+
+
+@pytest.mark.smoke
+def test_pooling_and_both_layer_kernels_are_trained_and_compared(smoke_root):
+    for dataset in ("fashion_mnist", "mnist"):
+        text = executed_text(smoke_root, dataset, "07_translation")
+        assert "Average pooling scores " in text and "The MNIST study chose max pooling for its accuracy on strokes" in text
+        assert (smoke_root / "reports" / dataset / "results" / "cnn_avgpool-seed0.json").is_file(), dataset
+        assert (smoke_root / "reports" / dataset / "results" / "cnn_k5-5-seed0.json").is_file(), dataset
+        assert "5×5 both" in executed_text(smoke_root, dataset, "04_kernel_size_sweep")
