@@ -157,10 +157,10 @@ def describe_permutation(effects: pd.DataFrame, groups: dict[str, list[dict]]) -
     if len(groups[tables.FC]) < 2:
         return "With one seed per model there is no estimate of seed noise; run with several seeds to judge the changes."
     confidence = tables.confidence_of(effects)
-    low, high = stats.bootstrap_columns(confidence)
+    low, high = stats.interval_columns(confidence)
     fc_text = (
         f"The FC baseline does not care: shuffling the pixels changes its accuracy by {fc[stats.DIFFERENCE]:+.2f} "
-        f"points, inside seed noise (bootstrap interval {fc[low]:+.2f} to {fc[high]:+.2f})."
+        f"points, inside seed noise (Welch interval {fc[low]:+.2f} to {fc[high]:+.2f})."
         if tables.within_noise(fc, confidence)
         else f"The FC baseline's accuracy moves by {fc[stats.DIFFERENCE]:+.2f} points (interval "
         f"{fc[low]:+.2f} to {fc[high]:+.2f}), more than seed noise alone explains: "
@@ -298,6 +298,27 @@ def describe_learning_curves(table: pd.DataFrame, gains: pd.DataFrame, efficienc
     return "\n".join(f"- {line}" for line in lines)
 
 
+def describe_image_by_image(table: pd.DataFrame, baseline: str = "the FC baseline", challenger: str = "the CNN") -> str:
+    """McNemar's exact test per seed, in one sentence (`table`: `tables.image_by_image`)."""
+    if table.empty:
+        return f"No seed has both {baseline} and {challenger} trained: there is nothing to compare image by image."
+    significant = int((table["McNemar exact p"] < 0.05).sum())
+    counts = "; ".join(
+        f"seed {int(row[tables.SEED])}: {int(row['challenger only right']):,} against {int(row['baseline only right']):,}, "
+        f"p {_p_value(row['McNemar exact p'])}"
+        for _, row in table.iterrows()
+    )
+    return (
+        f"Image by image, on the same test images (test images only {challenger} gets right against those only "
+        f"{baseline} gets right, McNemar's exact test): {counts}. The difference is significant at the 5% level in "
+        f"{significant} of {len(table)} seeds."
+    )
+
+
+def _p_value(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def describe_settings_check(
     effects: pd.DataFrame | None, profile: str, reference_profile: str = "paper", families: pd.DataFrame | None = None
 ) -> str:
@@ -327,13 +348,13 @@ def describe_settings_check(
     if effects is None:
         return _settings_check_missing(reference_profile)
     confidence = tables.confidence_of(effects)
-    low, high = stats.bootstrap_columns(confidence)
+    low, high = stats.interval_columns(confidence)
     lines = []
     for quantity, row in effects.iterrows():
         verdict = "within seed noise" if tables.within_noise(row, confidence) else "more than seed noise"
         lines.append(
             f"- {quantity}: {row[tables.REFERENCE_SETTINGS]} with the {reference_profile!r} settings, {row[tables.RUN_SETTINGS]} "
-            f"with this run's ({profile!r}); change {row[stats.DIFFERENCE]:+.2f} points, bootstrap {confidence:.0%} interval "
+            f"with this run's ({profile!r}); change {row[stats.DIFFERENCE]:+.2f} points, Welch {confidence:.0%} interval "
             f"{row[low]:+.2f} to {row[high]:+.2f}, Welch p {row[stats.WELCH_P]:.2f}: {verdict}."
         )
     gain = effects.loc[tables.CNN_MINUS_FC_GAIN]

@@ -389,7 +389,7 @@ def dataset_gains(table: pd.DataFrame) -> plt.Figure:
         axis.set_xlim(-0.5, len(table) - 0.5)
         axis.set_ylabel(label)
         axis.legend(fontsize=8)
-    figure.suptitle(f"What the convolutions buy on each dataset (mean, {confidence:.0%} bootstrap interval over seeds)")
+    figure.suptitle(f"What the convolutions buy on each dataset (mean, {confidence:.0%} Welch interval over seeds)")
     figure.tight_layout()
     return figure
 

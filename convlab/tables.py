@@ -80,8 +80,8 @@ def _with_confidence(table: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 
 def within_noise(row: pd.Series, confidence: float = stats.DEFAULT_CONFIDENCE) -> bool:
-    """Whether a difference's bootstrap interval holds 0 and Welch's test does not reject at 1 − `confidence`."""
-    low, high = stats.bootstrap_columns(confidence)
+    """Whether a difference's Welch interval holds 0 and Welch's test does not reject at 1 − `confidence`."""
+    low, high = stats.interval_columns(confidence)
     alpha = round(1 - confidence, 10)
     return bool(row[low] <= 0 <= row[high]) and not (row[stats.WELCH_P] < alpha)
 
@@ -190,14 +190,14 @@ def sweep_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT
 
 
 def pairwise_comparisons(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
-    """Every pair of configurations: accuracy difference, its bootstrap interval, Welch p-value and Holm-adjusted p."""
-    low_column, high_column = stats.bootstrap_columns(confidence)
+    """Every pair of configurations: accuracy difference, its Welch interval, Welch p-value and Holm-adjusted p."""
+    low_column, high_column = stats.interval_columns(confidence)
     labels = list(groups)
     rows = []
     for index, first in enumerate(labels):
         for second in labels[index + 1 :]:
             a, b = records.accuracies(groups[first]), records.accuracies(groups[second])
-            low, high = stats.bootstrap_difference_interval(a, b, confidence)
+            low, high = stats.welch_difference_interval(a, b, confidence)
             test = stats.welch_test(a, b) if min(len(a), len(b)) > 1 else {"p_value": float("nan")}
             rows.append(
                 {
@@ -272,8 +272,8 @@ def settings_effects(
         label: records.accuracies(runs[CNN]) - records.accuracies(runs[FC_BASELINE])
         for label, runs in (("ref", reference), ("run", chosen))
     }
-    low, high = stats.bootstrap_difference_interval(gains["run"], gains["ref"], confidence)
-    low_column, high_column = stats.bootstrap_columns(confidence)
+    low, high = stats.welch_difference_interval(gains["run"], gains["ref"], confidence)
+    low_column, high_column = stats.interval_columns(confidence)
     rows.append(
         {
             "quantity": CNN_MINUS_FC_GAIN,
@@ -393,3 +393,20 @@ def profile_table() -> pd.DataFrame:
         for p in profiles.PROFILES.values()
     ]
     return pd.DataFrame(rows).set_index("profile")
+
+
+def image_by_image(baseline: list[dict], challenger: list[dict], labels: np.ndarray) -> pd.DataFrame:
+    """Per seed both groups share: the test images only the baseline gets right, only the challenger, and McNemar's exact p."""
+    by_seed = {record["seed"]: record for record in baseline}
+    rows = []
+    for record in challenger:
+        if record["seed"] not in by_seed:
+            continue
+        base_right = records.record_predictions(by_seed[record["seed"]]) == labels
+        new_right = records.record_predictions(record) == labels
+        result = stats.mcnemar_exact(base_right, new_right)
+        rows.append(
+            {SEED: record["seed"], "baseline only right": result["first only"], "challenger only right": result["second only"]}
+            | {"McNemar exact p": result["p_value"]}
+        )
+    return pd.DataFrame(rows, columns=[SEED, "baseline only right", "challenger only right", "McNemar exact p"])

@@ -8,7 +8,7 @@ from known_inputs import group, record
 
 from convlab import eda, narrative, stats, tables
 
-LOW, HIGH = stats.bootstrap_columns()
+LOW, HIGH = stats.interval_columns()
 
 
 def test_describe_gain():
@@ -208,7 +208,7 @@ def test_translation_description_of_seeded_curves():
 
 FC_NOISE = (
     "The FC baseline does not care: shuffling the pixels changes its accuracy by +0.10 points, inside seed noise "
-    "(bootstrap interval -0.20 to +0.40)."
+    "(Welch interval -0.20 to +0.40)."
 )
 FC_MOVES = (
     "The FC baseline's accuracy moves by -0.50 points (interval -0.80 to -0.20), more than seed noise alone explains: its "
@@ -292,7 +292,7 @@ def settings_effects(gain: tuple, confidence: float = 0.95) -> pd.DataFrame:
         tables.REFERENCE_SETTINGS,
         tables.RUN_SETTINGS,
         stats.DIFFERENCE,
-        *stats.bootstrap_columns(confidence),
+        *stats.interval_columns(confidence),
         stats.WELCH_P,
     ]
     rows = [
@@ -307,9 +307,9 @@ def settings_effects(gain: tuple, confidence: float = 0.95) -> pd.DataFrame:
 
 SETTINGS_LINES = [
     "- FC baseline accuracy: 87.50 ± 0.10 with the 'paper' settings, 87.50 ± 0.10 with this run's ('cpu'); change +0.00 "
-    "points, bootstrap 95% interval -0.15 to +0.15, Welch p 0.99: within seed noise.",
+    "points, Welch 95% interval -0.15 to +0.15, Welch p 0.99: within seed noise.",
     "- CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 90.63 ± 0.15 with this run's ('cpu'); change -0.07 points, "
-    "bootstrap 95% interval -0.30 to +0.15, Welch p 0.70: within seed noise.",
+    "Welch 95% interval -0.30 to +0.15, Welch p 0.70: within seed noise.",
 ]
 SAME = (
     "The conclusion does not depend on the settings: the CNN's advantage has the same sign under both and its size moves "
@@ -323,17 +323,17 @@ MATTERS = "The settings matter here: read this run's figures with the reference 
     [
         (
             ("+3.20 ± 0.10", "+3.13 ± 0.25", -0.0667, -0.3, 0.2, 0.7),
-            "change -0.07 points, bootstrap 95% interval -0.30 to +0.20, Welch p 0.70: within seed noise.",
+            "change -0.07 points, Welch 95% interval -0.30 to +0.20, Welch p 0.70: within seed noise.",
             SAME,
         ),
         (
             ("+3.20 ± 0.10", "+3.50 ± 0.05", 0.3, 0.1, 0.5, 0.01),
-            "change +0.30 points, bootstrap 95% interval +0.10 to +0.50, Welch p 0.01: more than seed noise.",
+            "change +0.30 points, Welch 95% interval +0.10 to +0.50, Welch p 0.01: more than seed noise.",
             MATTERS,
         ),
         (
             ("+0.10 ± 0.30", "-0.05 ± 0.30", -0.15, -0.6, 0.3, 0.6),
-            "change -0.15 points, bootstrap 95% interval -0.60 to +0.30, Welch p 0.60: within seed noise.",
+            "change -0.15 points, Welch 95% interval -0.60 to +0.30, Welch p 0.60: within seed noise.",
             MATTERS,  # within noise, but the sign of the advantage flips
         ),
     ],
@@ -352,7 +352,7 @@ def test_describe_settings_check(gain, gain_line, conclusion):
 def test_describe_settings_check_reads_the_tables_confidence():
     gain = ("+3.20 ± 0.10", "+3.13 ± 0.25", -0.0667, -0.3, 0.2, 0.07)  # Welch rejects at 10%, not at 5%
     text = narrative.describe_settings_check(settings_effects(gain, confidence=0.9), "cpu")
-    assert "bootstrap 90% interval -0.30 to +0.20, Welch p 0.07: more than seed noise." in text and text.endswith(MATTERS)
+    assert "Welch 90% interval -0.30 to +0.20, Welch p 0.07: more than seed noise." in text and text.endswith(MATTERS)
     assert narrative.describe_settings_check(settings_effects(gain), "cpu").endswith(SAME)
 
 
@@ -696,3 +696,25 @@ def test_describe_pooling_with_one_seed_gives_no_interval():
     text = narrative.describe_pooling(frame, {tables.CNN: group(0.91), tables.CNN_AVERAGE_POOLING: group(0.90)})
     assert "difference -1.00 points, with one seed per model no interval." in text
     assert text.endswith("not resolved by these seeds: neither pooling is the more accurate beyond seed noise.")
+
+
+def test_image_by_image_counts_and_wording():
+    import numpy as np
+
+    labels = np.array([0, 1, 2, 3] * 5)
+    right, wrong = labels.tolist(), ((labels + 1) % 4).tolist()
+    fc = [record(0.5, seed, test={"accuracy": 0.5, "predictions": wrong[:10] + right[10:]}) for seed in (0, 1)]
+    cnn = [
+        record(1.0, 0, test={"accuracy": 1.0, "predictions": right}),
+        record(0.9, 2, test={"accuracy": 0.9, "predictions": right}),
+    ]
+    table = tables.image_by_image(fc, cnn, labels)
+    assert table[tables.SEED].tolist() == [0], "seed 2 has no baseline"
+    assert table.loc[0, ["baseline only right", "challenger only right"]].tolist() == [0, 10]
+    assert table.loc[0, "McNemar exact p"] == pytest.approx(2 / 1024)  # 10 of 10 discordant images at 1/2, two-sided
+    assert narrative.describe_image_by_image(table) == (
+        "Image by image, on the same test images (test images only the CNN gets right against those only the FC baseline "
+        "gets right, McNemar's exact test): seed 0: 10 against 0, p 0.002. The difference is significant at the 5% level "
+        "in 1 of 1 seeds."
+    )
+    assert narrative.describe_image_by_image(table.iloc[0:0]).startswith("No seed has both")
