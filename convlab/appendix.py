@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convlab import config, manifest, records, runlog
+from convlab import claims, config, manifest, records, runlog
 
 if TYPE_CHECKING:
     from convlab.report import Contents
@@ -64,6 +64,13 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     if timings is not None:
         sections.append(f"\n**{COMPARISON_TITLE}**\n")
         sections.append(timings.to_html(border=0, classes="compact"))
+    checked = claims_table(root, datasets)
+    if checked is not None:
+        held = int(checked["holds"].eq("yes").sum())
+        sections += [
+            f"\n**Claims checked.** {CLAIMS_CAPTION} {held} of the {len(checked)} claims hold.\n",
+            checked.to_html(border=0, classes="compact", index=False),
+        ]
     captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
     for caption, table in captioned.items():
         if table is not None:
@@ -81,6 +88,31 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
     sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
+
+
+CLAIMS_CAPTION = (
+    "Every interpretive statement the notebooks print rests on a rule evaluated on the result records when the "
+    "notebook runs. Where a rule does not hold, the text prints its alternative wording instead."
+)
+
+
+def claims_table(root: Path, datasets: Sequence[str]):
+    """Every checked claim of every dataset's notebooks: where, the claim, its rule, its values and whether it holds."""
+    import pandas as pd
+
+    rows = [
+        {
+            "where": f"{config.DATASET_TITLES[dataset]}, {notebook}",
+            "claim": claim.statement.replace("**", ""),
+            "rule": claim.rule,
+            "values": claims.describe_values(claim.values),
+            "holds": "yes" if claim.holds else "no",
+        }
+        for dataset in datasets
+        for notebook, ledger in claims.ledgers(root / dataset).items()
+        for claim in ledger
+    ]
+    return pd.DataFrame(rows) if rows else None
 
 
 def training_machines(root: Path, datasets: Sequence[str]):

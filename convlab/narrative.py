@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from convlab import census, config, curves, eda, filters, records, stats, tables
+from convlab import census, claims, config, curves, eda, filters, records, stats, tables
 
 
 def describe_gain(dataset_name: str, figures: dict) -> str:
@@ -109,10 +109,17 @@ def describe_translation(frame: pd.DataFrame, augmentation_shift: int, direction
     drop_one = at(cnn_label, 0) - at(cnn_label, one)
     drop_mid = at(cnn_label, 0) - at(cnn_label, mid)
     lines.append(
-        f"The CNN is **not** translation invariant: one pixel costs it {drop_one:.2f} points, {mid} pixels "
-        f"{drop_mid:.2f} points. Its two 2×2 max-poolings absorb only displacements that stay inside a pooling "
-        f"window, and the dense layer after the flatten reads each feature at a fixed position, so a larger shift "
-        f"moves the features onto weights that never saw them."
+        claims.check(
+            f"The CNN is **not** translation invariant: one pixel costs it {drop_one:.2f} points, {mid} pixels "
+            f"{drop_mid:.2f} points. Its two 2×2 max-poolings absorb only displacements that stay inside a pooling "
+            f"window, and the dense layer after the flatten reads each feature at a fixed position, so a larger shift "
+            f"moves the features onto weights that never saw them.",
+            f"the CNN loses more than 1 point of accuracy at a {mid}-pixel {direction} shift",
+            drop_mid > 1,
+            {"unshifted (%)": at(cnn_label, 0), f"{mid} px (%)": at(cnn_label, mid)},
+            f"Over these shifts the CNN's accuracy hardly moves: one pixel costs it {drop_one:.2f} points, {mid} pixels "
+            f"{drop_mid:.2f} points.",
+        )
     )
     if gap_label in set(frame["model"]):
         gap_retained, cnn_retained = retained(gap_label, mid), retained(cnn_label, mid)
@@ -207,14 +214,21 @@ def describe_pooling(frame: pd.DataFrame, groups: dict[str, list[dict]], confide
             f"its unshifted accuracy and average pooling {kept[tables.CNN_AVERAGE_POOLING].mean():.1f}%: "
             + _difference_sentence(change, confidence, "average pooling", "max pooling", unit="points of the share kept")
         )
-    claim = (
-        "supported: max pooling is the more accurate"
-        if accuracy["difference"] < -accuracy["half_width"]
-        else "contradicted: average pooling is the more accurate"
+    lead = "The MNIST study chose max pooling for its accuracy on strokes; on this dataset that choice is "
+    otherwise = (
+        "contradicted: average pooling is the more accurate"
         if accuracy["difference"] > accuracy["half_width"]
         else "not resolved by these seeds: neither pooling is the more accurate beyond seed noise"
     )
-    lines.append(f"The MNIST study chose max pooling for its accuracy on strokes; on this dataset that choice is {claim}.")
+    lines.append(
+        claims.check(
+            lead + "supported: max pooling is the more accurate.",
+            "the Welch interval of average − max pooling accuracy lies below 0",
+            accuracy["difference"] < -accuracy["half_width"],
+            {"difference (points)": accuracy["difference"], "half-width (points)": accuracy["half_width"]},
+            lead + otherwise + ".",
+        )
+    )
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -281,20 +295,38 @@ def describe_learning_curves(table: pd.DataFrame, gains: pd.DataFrame, efficienc
     )
     smallest = curves.smallest_size_gain(gains)
     at = f"at {int(smallest[curves.SIZE]):,} images, the smallest size"
-    if smallest[curves.RESOLVED] and smallest[curves.GAIN] < 0:
-        small = f"supported: {at}, the FC baseline is ahead beyond seed noise"
-    elif smallest[curves.RESOLVED]:
-        small = f"not supported: {at}, the CNN is still ahead beyond seed noise ({smallest[curves.GAIN]:+.2f} points)"
-    else:
-        small = f"not resolved: {at}, the two are within seed noise"
-    lines.append(f"The Fashion-MNIST study's advice against convolution on very small datasets: {small}.")
-    if len(signs["ahead"]) == len(sizes):
-        same = "supported at every size measured"
-    elif signs["ahead"]:
-        same = f"supported at {', '.join(f'{size:,}' for size in signs['ahead'])} images only"
-    else:
-        same = "not supported at any size measured"
-    lines.append(f"The claim that the CNN learns more from the same data: {same}.")
+    lead = "The Fashion-MNIST study's advice against convolution on very small datasets: "
+    otherwise = (
+        f"not supported: {at}, the CNN is still ahead beyond seed noise ({smallest[curves.GAIN]:+.2f} points)"
+        if smallest[curves.RESOLVED]
+        else f"not resolved: {at}, the two are within seed noise"
+    )
+    small_values = {"size": smallest[curves.SIZE], "CNN − FC (points)": smallest[curves.GAIN]}
+    small_values["half-width (points)"] = smallest[curves.HALF_WIDTH]
+    lines.append(
+        claims.check(
+            lead + f"supported: {at}, the FC baseline is ahead beyond seed noise.",
+            "at the smallest size, the Welch interval of CNN − FC lies below 0",
+            bool(smallest[curves.RESOLVED] and smallest[curves.GAIN] < 0),
+            small_values,
+            lead + otherwise + ".",
+        )
+    )
+    lead = "The claim that the CNN learns more from the same data: "
+    otherwise = (
+        f"supported at {', '.join(f'{size:,}' for size in signs['ahead'])} images only"
+        if signs["ahead"]
+        else "not supported at any size measured"
+    )
+    lines.append(
+        claims.check(
+            lead + "supported at every size measured.",
+            "at every size, the Welch interval of CNN − FC lies above 0",
+            len(signs["ahead"]) == len(sizes),
+            {"sizes": sizes, "sizes where the CNN is ahead": signs["ahead"]},
+            lead + otherwise + ".",
+        )
+    )
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -489,12 +521,15 @@ def describe_census(counts: pd.DataFrame) -> str:
     )
     holding = [seed for seed, row in counts.iterrows() if census.claim_holds(row)]
     seeds = len(counts)
-    if len(holding) == seeds:
-        verdict = f"The measurements support it in all {seeds} seeds."
-    elif holding:
-        verdict = f"The measurements support it in {len(holding)} of {seeds} seeds only (seeds {', '.join(map(str, holding))})."
-    else:
-        verdict = f"The measurements do not support it: no seed of {seeds} has all three kinds."
+    verdict = claims.check(
+        f"The measurements support it in all {seeds} seeds.",
+        "every seed has at least one oriented, one checkerboard and one centre–surround filter",
+        len(holding) == seeds,
+        {"seeds": seeds, "seeds with all three kinds": len(holding)},
+        f"The measurements support it in {len(holding)} of {seeds} seeds only (seeds {', '.join(map(str, holding))})."
+        if holding
+        else f"The measurements do not support it: no seed of {seeds} has all three kinds.",
+    )
     return (
         f"Of the {filters_per_seed} first-layer filters per seed ({seeds} seeds; a range is the lowest to the highest count): "
         f"{spread}. The Fashion-MNIST study claims that, besides oriented edges, the first layer holds texture "
@@ -576,6 +611,13 @@ def _bad_requests_sentence(rows: list[dict]) -> str:
 def describe_training_stops(stops: pd.DataFrame) -> str:
     """Whether the epoch cap ended any run, and what that means for the numbers (`stops`: `tables.training_stops`)."""
     bound = stops[stops[tables.CAP_BOUND]]
+    claims.check(
+        "The epoch cap binds in at most 10% of the runs.",
+        "runs that the cap ended ≤ 10% of all runs",
+        len(bound) <= 0.1 * len(stops),
+        {"runs": len(stops), "ended by the cap": len(bound)},
+        "The epoch cap binds in more than 10% of the runs.",
+    )
     if bound.empty:
         return f"Early stopping ended all {len(stops)} runs: no run was cut short by its epoch cap."
     counts = _bound_counts(stops)

@@ -103,6 +103,13 @@ def test_title_block_and_appendix(built):
     appendix_html = html.split('id="appendix"', 1)[1]
     for expected in ("Python", "CPU", "oneDNN kernels", "package tensorflow-cpu", "sha256 of the decompressed payload"):
         assert expected in appendix_html, expected
+    assert re.search(
+        r"Claims checked\.</strong> .* (\d+) of the \1 claims hold|Claims checked\.</strong> .* \d+ of the \d+ claims hold",
+        appendix_html,
+    )
+    assert (
+        "<th>rule</th>" in appendix_html and "the Welch interval of average − max pooling accuracy lies below 0" in appendix_html
+    )
 
 
 @pytest.mark.smoke
