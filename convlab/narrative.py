@@ -71,6 +71,59 @@ def sweep_verdict(table: pd.DataFrame, comparisons: pd.DataFrame, alpha: float =
     )
 
 
+def cost_verdict(table: pd.DataFrame) -> str:
+    """Which configuration of a sweep is cheapest by each cost, and whether one is cheapest by all (`tables.sweep_table`)."""
+    costs = {"parameters": tables.PARAMETERS, "MACs per image": tables.MACS, "time per epoch": tables.EPOCH_TIME}
+    cheapest = {name: table[column].idxmin() for name, column in costs.items()}
+    listed = ", ".join(f"{label} in {name}" for name, label in cheapest.items())
+    smallest = table.index[0]
+    return claims.check(
+        f"On cost alone {smallest} is the better choice: it is the cheapest in parameters, MACs and time per epoch.",
+        f"{smallest} has the fewest parameters, the fewest MACs and the shortest epoch of the configurations",
+        all(label == smallest for label in cheapest.values()),
+        {name: label for name, label in cheapest.items()},
+        f"No configuration is cheapest by every cost: the cheapest is {listed}. Which one is cheaper depends on "
+        "the cost that matters.",
+    )
+
+
+NEAR_CONSTANT_STD = 0.02  # a pixel whose standard deviation (scaled units) is below this carries almost no signal
+
+
+def describe_spatial_structure(correlation: pd.DataFrame, spread) -> str:
+    """Locality and the unused border, each checked on the measurements (`eda.neighbour_correlation`, `eda.pixel_std_map`)."""
+    by_distance = correlation.pivot(index="distance", columns="direction", values="correlation")
+    near, far = by_distance.loc[1], by_distance.loc[3]
+    values = {
+        f"r {direction} {distance} px": by_distance.loc[distance, direction]
+        for distance in (1, 3, 6)
+        for direction in by_distance.columns
+    }
+    figures = ", ".join(f"{direction} {near[direction]:.2f} → {far[direction]:.2f}" for direction in by_distance.columns)
+    locality = claims.check(
+        f"**Locality.** The correlation between two pixels falls quickly with their distance (1 → 3 pixels: {figures}): "
+        "the informative structure (edges, strokes) is local. A layer that looks at small neighbourhoods, such as a 3×3 "
+        "convolution, matches this; a dense layer connects every pixel to every unit regardless of distance.",
+        "in every direction, the correlation at 3 pixels is below half its value at 1 pixel",
+        bool((far < near / 2).all()),
+        values,
+        f"**Locality.** The correlation between two pixels falls with their distance, but slowly (1 → 3 pixels: {figures}): "
+        "structure extends over several pixels, so one small kernel sees only part of it, and the stacked "
+        "convolutions and poolings gather the rest.",
+    )
+    share = float((spread < NEAR_CONSTANT_STD).mean())
+    border = claims.check(
+        f"**Unused border.** {100 * share:.0f}% of the pixels hardly vary (standard deviation below {NEAR_CONSTANT_STD} in "
+        "scaled units), mostly along the frame: a dense layer spends input weights on them that carry almost no signal.",
+        f"at least 10% of the pixels have a standard deviation below {NEAR_CONSTANT_STD}",
+        share >= 0.1,
+        {"share of near-constant pixels (%)": 100 * share, "least pixel std": float(spread.min())},
+        f"**No unused border.** Only {100 * share:.1f}% of the pixels have a standard deviation below {NEAR_CONSTANT_STD} "
+        "in scaled units: almost every pixel varies, so few of a dense layer's input weights are wasted on constant pixels.",
+    )
+    return f"- {locality}\n- {border}"
+
+
 def describe_costs(table: pd.DataFrame) -> str:
     """How parameters, MACs and epoch time change relative to the first configuration of a sweep table."""
     reference = table.iloc[0]

@@ -718,3 +718,49 @@ def test_image_by_image_counts_and_wording():
         "in 1 of 1 seeds."
     )
     assert narrative.describe_image_by_image(table.iloc[0:0]).startswith("No seed has both")
+
+
+@pytest.mark.parametrize(
+    "far, share, locality, border",
+    [
+        # MNIST-like: correlation from 0.81 to 0.30 at 3 pixels, 26% near-constant pixels
+        (
+            0.30,
+            0.26,
+            "falls quickly with their distance (1 → 3 pixels: horizontal 0.81 → 0.30",
+            "**Unused border.** 26% of the pixels",
+        ),
+        # Fashion-MNIST-like: still 0.59 at 3 pixels, 2.6% near-constant
+        (
+            0.59,
+            0.026,
+            "falls with their distance, but slowly (1 → 3 pixels: horizontal 0.81 → 0.59",
+            "**No unused border.** Only 2.6%",
+        ),
+    ],
+)
+def test_describe_spatial_structure_states_only_what_the_measurements_show(far, share, locality, border):
+    import numpy as np
+
+    rows = [{"distance": d, "direction": "horizontal", "correlation": {1: 0.81, 3: far, 6: far / 2}[d]} for d in (1, 3, 6)]
+    spread = np.full(1000, 0.3)
+    spread[: int(share * 1000)] = 0.0
+    text = narrative.describe_spatial_structure(pd.DataFrame(rows), spread)
+    assert locality in text and border in text
+
+
+def test_cost_verdict_names_the_cheapest_by_each_cost():
+    def sweep(epochs: tuple) -> pd.DataFrame:
+        return pd.DataFrame(
+            {tables.PARAMETERS: [100, 90, 80], tables.MACS: [10, 20, 9], tables.EPOCH_TIME: list(epochs)},
+            index=["3×3", "5×5", "7×7"],
+        )
+
+    assert narrative.cost_verdict(sweep((1.0, 2.0, 0.9))) == (
+        "No configuration is cheapest by every cost: the cheapest is 7×7 in parameters, 7×7 in MACs per image, 7×7 in "
+        "time per epoch. Which one is cheaper depends on the cost that matters."
+    )
+    table = sweep((1.0, 2.0, 0.9))
+    table.loc["3×3", [tables.PARAMETERS, tables.MACS]] = [70, 5]
+    table.loc["3×3", tables.EPOCH_TIME] = 0.5
+    assert narrative.cost_verdict(table).startswith("On cost alone 3×3 is the better choice")
