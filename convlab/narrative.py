@@ -76,12 +76,12 @@ def cost_verdict(table: pd.DataFrame) -> str:
     costs = {"parameters": tables.PARAMETERS, "MACs per image": tables.MACS, "time per epoch": tables.EPOCH_TIME}
     cheapest = {name: table[column].idxmin() for name, column in costs.items()}
     listed = ", ".join(f"{label} in {name}" for name, label in cheapest.items())
-    smallest = table.index[0]
+    first = next(iter(cheapest.values()))
     return claims.check(
-        f"On cost alone {smallest} is the better choice: it is the cheapest in parameters, MACs and time per epoch.",
-        f"{smallest} has the fewest parameters, the fewest MACs and the shortest epoch of the configurations",
-        all(label == smallest for label in cheapest.values()),
-        {name: label for name, label in cheapest.items()},
+        f"On cost alone {first} is the better choice: it is the cheapest in parameters, MACs and time per epoch.",
+        "one configuration has the fewest parameters, the fewest MACs and the shortest epoch",
+        len(set(cheapest.values())) == 1,
+        dict(cheapest),
         f"No configuration is cheapest by every cost: the cheapest is {listed}. Which one is cheaper depends on "
         "the cost that matters.",
     )
