@@ -499,6 +499,35 @@ def describe_efficiency(table: pd.DataFrame, dense_share: float) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def describe_cost_tracking(table: pd.DataFrame) -> str:
+    """Whether training time and latency follow MACs more closely than parameters across the trained models
+    (Spearman rank correlations over the rows of `tables.efficiency_table`)."""
+    from scipy import stats as scipy_stats
+
+    def rho(first: str, second: str) -> float:
+        return float(scipy_stats.spearmanr(table[first], table[second]).statistic)
+
+    values = {
+        f"ρ({time}, {cost})": rho(column, cost_column)
+        for time, column in (("epoch time", tables.EPOCH_TIME), ("latency", tables.LATENCY_P50))
+        for cost, cost_column in (("MACs", tables.MACS), ("parameters", tables.PARAMETERS))
+    }
+    epoch_macs, epoch_params, latency_macs, latency_params = values.values()
+    figures = (
+        f"Spearman rank correlation over the {len(table)} trained models: time per epoch {epoch_macs:+.2f} with MACs against "
+        f"{epoch_params:+.2f} with parameters; single-image latency {latency_macs:+.2f} against {latency_params:+.2f}"
+    )
+    return claims.check(
+        f"Parameters measure memory, not work: time follows the MACs more closely than the parameter count ({figures}). "
+        "A comparison by parameters alone makes the convolutional models look cheaper than they are.",
+        "both epoch time and latency rank-correlate more with MACs than with parameters",
+        epoch_macs > epoch_params and latency_macs > latency_params,
+        values,
+        f"Neither cost count predicts time well on its own here ({figures}): per-layer overheads and the "
+        "machine's state weigh as much as the arithmetic, so measured times are the ones to compare.",
+    )
+
+
 def describe_dataset_gains(table: pd.DataFrame, halving_dataset: str = "mnist") -> str:
     """What the datasets' gains (`tables.dataset_gain_table`) say, as Markdown bullet points with the measured figures."""
 

@@ -760,3 +760,20 @@ def test_cost_verdict_names_the_cheapest_by_each_cost():
     )
     table.loc["7×7", tables.MACS] = 9
     assert narrative.cost_verdict(table).startswith("On cost alone 7×7 is the better choice: it is the cheapest in")
+
+
+def test_describe_cost_tracking_checks_which_count_time_follows():
+    table = pd.DataFrame(
+        {
+            tables.PARAMETERS: [100, 400, 300, 200],
+            tables.MACS: [1, 2, 3, 4],
+            tables.EPOCH_TIME: [1.0, 2.0, 3.0, 4.0],
+            tables.LATENCY_P50: [0.1, 0.2, 0.4, 0.3],
+        }
+    )
+    text = narrative.describe_cost_tracking(table)
+    assert text.startswith("Parameters measure memory, not work: time follows the MACs more closely than the parameter count")
+    # ranks: parameters 1 4 3 2, latency 1 2 4 3 against MACs 1 2 3 4: ρ = 1 − 6Σd²/(n(n²−1))
+    assert "time per epoch +1.00 with MACs against +0.20 with parameters; single-image latency +0.80 against +0.40" in text
+    table[tables.LATENCY_P50] = [0.4, 0.3, 0.2, 0.1]
+    assert narrative.describe_cost_tracking(table).startswith("Neither cost count predicts time well on its own here")
