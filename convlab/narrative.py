@@ -175,18 +175,37 @@ def describe_translation(frame: pd.DataFrame, augmentation_shift: int, direction
         )
     )
     if gap_label in set(frame["model"]):
-        gap_retained, cnn_retained = retained(gap_label, mid), retained(cnn_label, mid)
-        verdict = (
-            "so much of the CNN's sensitivity to position sits in its flatten-and-dense head, not in the convolutions"
-            if gap_retained > cnn_retained + 5
-            else "so replacing the head alone does not remove the sensitivity to position"
+        directions = [where for where in ("horizontal", "vertical") if where in set(frame["direction"])]
+        kept = {where: (retained(gap_label, mid, where), retained(cnn_label, mid, where)) for where in directions}
+        figures = "; ".join(f"{where}: {gap:.0f}% against {flat:.0f}%" for where, (gap, flat) in kept.items())
+        lead = (
+            f"With global average pooling instead of flatten + dense, the same convolutions keep this share of their "
+            f"unshifted accuracy at {mid} pixels, against the flatten head's: {figures}. "
+        )
+        tail = (
+            f" The convolutions themselves are equivariant: they move their feature maps with the image, except where "
+            f"zero fill and the border cut the object (the probe mixes a shift with that occlusion). Unshifted, the GAP "
+            f"head scores {at(gap_label, 0):.2f}% against {cnn:.2f}% for the flatten head."
+        )
+        ahead = [where for where, (gap, flat) in kept.items() if gap > flat + 5]
+        otherwise = (
+            f"The GAP head tolerates {', '.join(ahead)} shifts better but not the others, so the head explains only part of "
+            "the sensitivity to position."
+            if ahead
+            else "Replacing the head alone does not remove the sensitivity to position."
         )
         lines.append(
-            f"With global average pooling instead of flatten + dense, the same convolutions keep "
-            f"{gap_retained:.0f}% of their unshifted accuracy at {mid} pixels (against {cnn_retained:.0f}% with "
-            f"the flatten head), {verdict}. The convolutions themselves are equivariant: they move their feature "
-            f"maps with the image, except where zero fill and the border cut the object. Unshifted, the GAP head "
-            f"scores {at(gap_label, 0):.2f}% against {cnn:.2f}% for the flatten head."
+            lead
+            + claims.check(
+                "In every direction it keeps more, so much of the CNN's sensitivity to position sits in its "
+                "flatten-and-dense head, not in the convolutions.",
+                f"at {mid} pixels, the GAP head keeps at least 5 points more of its accuracy than the flatten head, "
+                "horizontally and vertically",
+                len(ahead) == len(kept),
+                {f"{where} GAP / flatten (%)": [gap, flat] for where, (gap, flat) in kept.items()},
+                otherwise,
+            )
+            + tail
         )
     augmented = [name for name in (tables.CNN_SHIFT_AUGMENTED, tables.FC_SHIFT_AUGMENTED) if name in set(frame["model"])]
     if augmented:
