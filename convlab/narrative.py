@@ -601,7 +601,7 @@ def describe_tuning(summary: pd.DataFrame, threshold: float = 0.25, tolerance: f
         selective["preferred orientation (°)"] % 180,
         [0, 22.5, 67.5, 112.5, 157.5, 180],
         right=False,
-        labels=["horizontal", "diagonal /", "vertical", "diagonal \\", "horizontal "],
+        labels=["horizontal", "rising diagonal", "vertical", "falling diagonal", "horizontal "],
     )
     counts = bins.astype(str).str.strip().value_counts()
     spread = ", ".join(f"{count} {name}" for name, count in counts.items())

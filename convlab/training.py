@@ -245,7 +245,7 @@ def train_or_reuse(
     results_dir, models_dir = params.results_dir / subfolder, params.models_dir / subfolder
     stored = stored_run(model_config.name, seed, key, results_dir, models_dir)
     if stored:
-        where = records.record_path(results_dir, model_config.name, seed)
+        where = records.record_path(results_dir, model_config.name, seed).relative_to(params.output_dir).as_posix()
         print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.{other_machine(stored)}")
         return stored
     print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")

@@ -562,6 +562,21 @@ def test_describe_tuning_counts_selective_filters_by_orientation():
     )
 
 
+def test_describe_tuning_names_both_diagonals_in_words():
+    """Markdown would swallow a backslash label ("diagonal \\" printed as "diagonal ."): the diagonals are named in words."""
+    summary = pd.DataFrame(
+        {
+            "selectivity": [0.5, 0.5, 0.5],
+            "mean response": [1.0, 1.0, 1.0],
+            "preferred orientation (°)": [45.0, 135.0, 140.0],
+            "disagreement (°)": [0.0, 0.0, 0.0],
+        }
+    )
+    assert "3 first-layer filters are orientation-selective (selectivity ≥ 0.25): 2 falling diagonal, 1 rising diagonal." in (
+        narrative.describe_tuning(summary)
+    )
+
+
 def test_describe_tuning_without_selective_filters():
     summary = pd.DataFrame(
         {

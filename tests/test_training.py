@@ -257,7 +257,7 @@ def test_every_family_trains_alike_under_both_profiles():
 
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
     table = experiments.settings_by_family(params)
-    assert len(table) == 8 and table[tables.SAME_SETTINGS].all()
+    assert len(table) == 9 and table[tables.SAME_SETTINGS].all()
     assert table.loc[tables.CNN_GAP, "this run (cpu)"] == "batch 32, ≤40 epochs, patience 2, learning rate 0.003"
     explicit = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu", batch_size=64)
     assert not experiments.settings_by_family(explicit)[tables.SAME_SETTINGS].any()
