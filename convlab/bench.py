@@ -292,15 +292,16 @@ def summary_tables(bench: dict) -> dict:
             ],
         }
     ).set_index("path")
-    speed["relative to plain Keras"] = speed["median images/s"] / speed["median images/s"].iloc[1]
+    speed["relative to plain Keras"] = (speed["median images/s"] / speed["median images/s"].iloc[1]).round(2)
+    speed["median images/s"] = speed["median images/s"].round(0).astype(int)
     compute = pd.Series(
         {
-            "training FLOPs per image": flops["training_flops_per_image"],
-            "achieved GFLOP/s": flops["achieved_gflops"],
-            "nominal peak GFLOP/s": flops["nominal_peak"]["gflops"],
-            "share of nominal peak (%)": 100 * flops["fraction_of_nominal_peak"],
-            "measured matmul GFLOP/s": flops["matmul_gflops"],
-            "share of matmul (%)": 100 * flops["fraction_of_matmul"],
+            "training FLOPs per image": f"{flops['training_flops_per_image']:,.0f}",
+            "achieved GFLOP/s": f"{flops['achieved_gflops']:.0f}",
+            "nominal peak GFLOP/s": f"{flops['nominal_peak']['gflops']:.0f}",
+            "share of nominal peak (%)": f"{100 * flops['fraction_of_nominal_peak']:.0f}",
+            "measured matmul GFLOP/s": f"{flops['matmul_gflops']:.0f}",
+            "share of matmul (%)": f"{100 * flops['fraction_of_matmul']:.0f}",
         },
         name="value",
     ).to_frame()
@@ -308,15 +309,15 @@ def summary_tables(bench: dict) -> dict:
     if not notebooks.empty:
         notebooks = notebooks.set_index(["run", "folder", "notebook"])[
             ["seconds", "training_seconds", "other_seconds", "trained", "startup_seconds"]
-        ]
-    tables = {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"])}
+        ].round(1)
+    tables = {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"]).round(2)}
     if "concurrency" in bench:  # benches written before it was measured lack it
         side = bench["concurrency"]
         tables["concurrency"] = pd.DataFrame(
             {
-                "one process alone (images/s)": side["alone_images_per_second"],
-                "two at once, summed (images/s)": side["two_at_once_images_per_second"],
-                "ratio": side["ratio_per_round"],
+                "one process alone (images/s)": [round(value) for value in side["alone_images_per_second"]],
+                "two at once, summed (images/s)": [round(value) for value in side["two_at_once_images_per_second"]],
+                "ratio": [round(value, 2) for value in side["ratio_per_round"]],
             },
             index=pd.RangeIndex(1, len(side["ratio_per_round"]) + 1, name="round"),
         )
