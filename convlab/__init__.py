@@ -4,9 +4,10 @@ One module per concern. The study: `manifest` (the notebooks, what each reads an
 setup call every notebook makes). Runs: `paths` (folders), `profiles` (seeds and settings), `config` (run
 parameters), `data` and `datafiles` (datasets and their files), `models` (architectures and their cost),
 `training` (seeded training, reuse of stored runs), `experiments` (configurations trained together), `probes`
-and `transforms` (what the models assume), `filters` (what the filters respond to), `records` (atomic I/O,
+and `transforms` (what the models assume), `filters` and `census` (what the filters respond to, and a census
+of their kinds), `curves` (learning curves), `records` (atomic I/O,
 record loaders, the environment stamp), `cache` (the one rule for reusing a stored product). Results: `eda`,
-`stats`, `tables`, `narrative` (the generated prose) and `plots`. Running and reporting: `pipeline`, `kernels`,
+`stats`, `tables`, `narrative` (the generated prose), `claims` (the rules that prose is checked against) and `plots`. Running and reporting: `pipeline`, `kernels`,
 `runlog`, `report`, `appendix`, `document`, `publish`, `locking`. SageMaker: `artifact`, `endpoint`, `client`,
 `container`, `cloud`, `aws_endpoint`. Tools: `bench` and `concurrency` (`make bench`), `locks`.
 Submodules that need TensorFlow are imported on first use, so `import convlab` stays fast.
@@ -35,11 +36,14 @@ __all__ = [
     "aws_endpoint",
     "bench",
     "cache",
+    "census",
+    "claims",
     "concurrency",
     "client",
     "cloud",
     "config",
     "container",
+    "curves",
     "data",
     "datafiles",
     "document",
