@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from known_inputs import group
 
-from convlab import claims, narrative, tables
+from convlab import claims, narrative_probes, tables
 
 
 def test_check_returns_the_wording_of_the_outcome_and_keeps_the_claim(tmp_path):
@@ -44,7 +44,7 @@ def test_translation_invariance_is_stated_only_when_the_numbers_show_it(tmp_path
         for shift in range(5)
     ]
     claims.start(tmp_path, "07_translation")
-    text = narrative.describe_translation(pd.DataFrame(rows), 4)
+    text = narrative_probes.describe_translation(pd.DataFrame(rows), 4)
     assert ("The CNN is **not** translation invariant" in text) == holds
     assert ("Over these shifts the CNN's accuracy hardly moves" in text) == (not holds)
     assert [claim.holds for claim in claims.checked()] == [holds]
@@ -54,7 +54,7 @@ def test_pooling_claim_is_ledgered_with_its_numbers(tmp_path):
     from test_narrative import POOLING_FRAME
 
     claims.start(tmp_path, "07_translation")
-    narrative.describe_pooling(
+    narrative_probes.describe_pooling(
         POOLING_FRAME, {tables.CNN: group(0.910, 0.912, 0.914), tables.CNN_AVERAGE_POOLING: group(0.900, 0.902, 0.904)}
     )
     (claim,) = claims.checked()

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import client, data, endpoint, narrative
+from convlab import client, data, endpoint, narrative_serving
 
 
 @pytest.fixture(scope="module")
@@ -101,4 +101,4 @@ SERVING_CASES = [  # case, what changes in the record, the paragraph
 
 @pytest.mark.parametrize("case, changed, expected", SERVING_CASES, ids=[row[0] for row in SERVING_CASES])
 def test_describe_serving_follows_the_numbers_of_the_record(case, changed, expected):
-    assert narrative.describe_serving(SERVING_RECORD | changed) == expected
+    assert narrative_serving.describe_serving(SERVING_RECORD | changed) == expected

@@ -11,7 +11,7 @@ import requests
 from aws_faults import CallLog, FaultPlan, client_error
 from packaging.version import Version
 
-from convlab import artifact, aws_endpoint, client, cloud, narrative
+from convlab import artifact, aws_endpoint, client, cloud, narrative_serving
 
 SDK = importlib.metadata.version("sagemaker")
 if Version(SDK) < Version("3.27"):
@@ -504,7 +504,7 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
     assert session.boto_session.get_credentials().secret_key == credentials["AWS_SECRET_ACCESS_KEY"], "the run used them"
     training_record = {"model": {"name": "cnn"}, "seed": 0, "cache_key": "key", "test": {"accuracy": 0.5}}
     client.save_serving_record(params, training_record, "aws", endpoint=result)
-    print(narrative.describe_aws_run(result))
+    print(narrative_serving.describe_aws_run(result))
     out, err = capfd.readouterr()
     texts = written_texts(tmp_path) | {"stdout": out, "stderr": err, "log": caplog.text}
     texts |= {"call log": json.dumps(session.log.calls, default=str), "result": json.dumps(result, default=str)}
@@ -703,4 +703,4 @@ AWS_RUN_CASES = [  # case, what the run adds, the sentences after the opening
 
 @pytest.mark.parametrize("case, added, expected", AWS_RUN_CASES, ids=[row[0] for row in AWS_RUN_CASES])
 def test_describe_aws_run_says_what_was_measured_and_what_was_deleted(case, added, expected):
-    assert narrative.describe_aws_run(AWS_RUN | added) == AWS_RUN_OPENING + expected
+    assert narrative_serving.describe_aws_run(AWS_RUN | added) == AWS_RUN_OPENING + expected

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from known_inputs import group
 
-from convlab import config, curves, narrative, tables
+from convlab import config, curves, narrative_probes, tables
 from convlab.paths import ParameterError
 
 
@@ -70,7 +70,9 @@ def test_data_efficiency_both_ways():
 
 def test_describe_learning_curves():
     table, gains = curves.curve_table(CURVES), curves.gain_table(CURVES, tables.CNN, tables.FC)
-    lines = narrative.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC)).split("\n")
+    lines = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC)).split(
+        "\n"
+    )
     assert lines[0].startswith("- CNN − FC at each size: 100 images +2.00 ± 2.27; 1,000 images +2.00 ± 1.13; ")
     assert lines[1] == (
         "- The CNN reaches the FC baseline's full-set accuracy (85.00%) with about 2,894 images (interpolated in log size): "
@@ -101,5 +103,5 @@ def test_the_small_data_claim_each_way(cnn_at_100, small, same):
         {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[tables.CNN].items()} | {100: cnn_at_100},
     )
     table, gains = curves.curve_table(data), curves.gain_table(data, tables.CNN, tables.FC)
-    text = narrative.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC))
+    text = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC))
     assert f"on very small datasets: {small}." in text and same in text.split("\n")[-1]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from convlab import client, endpoint, narrative
+from convlab import client, endpoint, narrative_serving
 
 
 def test_server_listens_on_loopback_only(tarball):
@@ -61,4 +61,4 @@ FRONT_END_CASES = [  # case, the endpoint, the sentence
 
 @pytest.mark.parametrize("case, served, expected", FRONT_END_CASES, ids=[row[0] for row in FRONT_END_CASES])
 def test_describe_front_end_names_who_answered_and_why_the_container_did_not(case, served, expected):
-    assert narrative.describe_front_end(served) == expected
+    assert narrative_serving.describe_front_end(served) == expected

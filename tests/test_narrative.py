@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from known_inputs import group, record
 
-from convlab import eda, narrative, stats, tables
+from convlab import eda, narrative, narrative_filters, narrative_probes, stats, tables
 
 LOW, HIGH = stats.interval_columns()
 
@@ -123,7 +123,7 @@ GAP_LINE = (
 
 def test_describe_translation_of_the_two_models():
     frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE})
-    assert narrative.describe_translation(frame, augmentation_shift=4) == "\n".join([*BASE_LINES, LAST_LINE])
+    assert narrative_probes.describe_translation(frame, augmentation_shift=4) == "\n".join([*BASE_LINES, LAST_LINE])
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def test_describe_translation_with_the_gap_head(gap_curve, vertical_at_4, kept, 
         chosen = (frame["model"] == tables.CNN_GAP) & (frame["direction"] == "vertical") & (frame["shift"] == 4)
         frame.loc[chosen, "accuracy"] = vertical_at_4
     lines = [*BASE_LINES, GAP_LINE.format(kept=kept, vertical=vertical, verdict=verdict), LAST_LINE]
-    assert narrative.describe_translation(frame, augmentation_shift=4) == "\n".join(lines)
+    assert narrative_probes.describe_translation(frame, augmentation_shift=4) == "\n".join(lines)
 
 
 @pytest.mark.parametrize(
@@ -184,13 +184,13 @@ def test_describe_translation_with_augmented_models(augmentation_shift, expected
         tables.FC_SHIFT_AUGMENTED: [80, 80, 80, 80, 80, 78, 76],
         tables.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 54],
     }
-    lines = narrative.describe_translation(translation_frame(curves), augmentation_shift).split("\n")
+    lines = narrative_probes.describe_translation(translation_frame(curves), augmentation_shift).split("\n")
     assert lines == [*BASE_LINES, expected, LAST_LINE]
 
 
 def test_describe_translation_without_a_one_pixel_shift_uses_the_smallest():
     frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE}, shifts=(0, 2, 4, 6))
-    assert "one pixel costs it 10.00 points, 4 pixels 30.00 points" in narrative.describe_translation(frame, 4)
+    assert "one pixel costs it 10.00 points, 4 pixels 30.00 points" in narrative_probes.describe_translation(frame, 4)
 
 
 def synthetic_translation() -> pd.DataFrame:
@@ -212,7 +212,7 @@ def synthetic_translation() -> pd.DataFrame:
 
 
 def test_translation_description_of_seeded_curves():
-    text = narrative.describe_translation(synthetic_translation(), augmentation_shift=4)
+    text = narrative_probes.describe_translation(synthetic_translation(), augmentation_shift=4)
     assert "**not** translation invariant" in text
     assert "flatten-and-dense head" in text, "GAP keeps far more accuracy than the flatten head"
     assert "Beyond the trained range the curves fall again" in text
@@ -266,13 +266,13 @@ PERMUTATION_GROUPS = {tables.FC: group(0.88, 0.88), tables.CNN: group(0.91, 0.91
 )
 def test_describe_permutation(fc, after, fc_text, verdict):
     start = CNN_START.format(difference=f"{after[0]:+.2f}", low=f"{after[1]:+.2f}", high=f"{after[2]:+.2f}")
-    text = narrative.describe_permutation(permutation_effects(fc, after), PERMUTATION_GROUPS)
+    text = narrative_probes.describe_permutation(permutation_effects(fc, after), PERMUTATION_GROUPS)
     assert text == f"- {fc_text}\n- {start}{verdict}"
 
 
 def test_describe_permutation_with_one_seed():
     effects = permutation_effects((0.1, -0.2, 0.4, 0.5), (0.2, -0.3, 0.7))
-    assert narrative.describe_permutation(effects, {tables.FC: group(0.88), tables.CNN: group(0.91)}) == (
+    assert narrative_probes.describe_permutation(effects, {tables.FC: group(0.88), tables.CNN: group(0.91)}) == (
         "With one seed per model there is no estimate of seed noise; run with several seeds to judge the changes."
     )
 
@@ -292,7 +292,7 @@ def test_permutation_verdict_follows_the_records(cnn_permuted, verdict):
         tables.CNN: group(0.910, 0.905, 0.908),
         tables.CNN_PERMUTED: group(*cnn_permuted),
     }
-    text = narrative.describe_permutation(tables.permutation_effects(groups), groups)
+    text = narrative_probes.describe_permutation(tables.permutation_effects(groups), groups)
     assert "does not care" in text and verdict in text
 
 
@@ -550,12 +550,12 @@ def test_describe_tuning_counts_selective_filters_by_orientation():
             "disagreement (°)": [5.0, 50.0, 30.0, 10.0],
         }
     )
-    assert narrative.describe_tuning(summary) == (
+    assert narrative_filters.describe_tuning(summary) == (
         "3 of the 4 first-layer filters are orientation-selective (selectivity ≥ 0.25): 2 horizontal, 1 vertical. For 2 "
         "of these the orientation read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) "
         "never respond to any grating."
     )
-    assert narrative.describe_tuning(summary.iloc[[1, 2]]) == (
+    assert narrative_filters.describe_tuning(summary.iloc[[1, 2]]) == (
         "1 of the 2 first-layer filters are orientation-selective (selectivity ≥ 0.25): 1 vertical. For 0 of these the "
         "orientation read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) never respond "
         "to any grating."
@@ -573,7 +573,7 @@ def test_describe_tuning_names_both_diagonals_in_words():
         }
     )
     assert "3 first-layer filters are orientation-selective (selectivity ≥ 0.25): 2 falling diagonal, 1 rising diagonal." in (
-        narrative.describe_tuning(summary)
+        narrative_filters.describe_tuning(summary)
     )
 
 
@@ -586,7 +586,7 @@ def test_describe_tuning_without_selective_filters():
             "disagreement (°)": [1.0, 0.0],
         }
     )
-    assert narrative.describe_tuning(summary) == (
+    assert narrative_filters.describe_tuning(summary) == (
         "0 of the 2 first-layer filters are orientation-selective (selectivity ≥ 0.25). For 0 of these the orientation "
         "read from the weights lies within 22.5° of the one measured with gratings. 1 filter(s) never respond to any grating."
     )
@@ -597,7 +597,7 @@ def test_describe_class_preferences():
         "conv_1": pd.DataFrame([[2.0, 0.0], [1.0, 1.5], [3.0, 0.0]], columns=["a", "b"]),
         "conv_2": pd.DataFrame([[0.0, 1.0], [0.0, 1.0]], columns=["a", "b"]),
     }
-    assert narrative.describe_class_preferences(layers) == (
+    assert narrative_filters.describe_class_preferences(layers) == (
         "Per layer — conv_1: class spread 1.30; classes that drive the most filters: a (2), b (1); conv_2: class spread "
         "0.71; classes that drive the most filters: b (2). A larger spread means filters that respond more selectively to "
         "some classes."
@@ -704,7 +704,7 @@ POOLING_FRAME = pooling_frame(
 )
 def test_describe_pooling(average, verdict):
     groups = {tables.CNN: group(0.910, 0.912, 0.914), tables.CNN_AVERAGE_POOLING: group(*average)}
-    lines = narrative.describe_pooling(POOLING_FRAME, groups).split("\n")
+    lines = narrative_probes.describe_pooling(POOLING_FRAME, groups).split("\n")
     assert len(lines) == 4 and lines[-1].endswith(f"on this dataset that choice is {verdict}.")
     if verdict.startswith("supported"):
         assert lines[0] == (
@@ -723,7 +723,7 @@ def test_describe_pooling(average, verdict):
 
 def test_describe_pooling_with_one_seed_gives_no_interval():
     frame = POOLING_FRAME[POOLING_FRAME["seed"] == 0]
-    text = narrative.describe_pooling(frame, {tables.CNN: group(0.91), tables.CNN_AVERAGE_POOLING: group(0.90)})
+    text = narrative_probes.describe_pooling(frame, {tables.CNN: group(0.91), tables.CNN_AVERAGE_POOLING: group(0.90)})
     assert "difference -1.00 points, with one seed per model no interval." in text
     assert text.endswith("not resolved by these seeds: neither pooling is the more accurate beyond seed noise.")
 
@@ -775,7 +775,7 @@ def test_describe_spatial_structure_states_only_what_the_measurements_show(far, 
     rows = [{"distance": d, "direction": "horizontal", "correlation": {1: 0.81, 3: far, 6: far / 2}[d]} for d in (1, 3, 6)]
     spread = np.full(1000, 0.3)
     spread[: int(share * 1000)] = 0.0
-    text = narrative.describe_spatial_structure(pd.DataFrame(rows), spread)
+    text = narrative_probes.describe_spatial_structure(pd.DataFrame(rows), spread)
     assert locality in text and border in text
 
 
