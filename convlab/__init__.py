@@ -6,10 +6,11 @@ call every notebook makes). Runs: `paths` (folders), `profiles` (seeds and setti
 training, reuse of stored runs), `experiments` (configurations trained together), `probes` and `transforms` (what
 the models assume), `filters` and `census` (what the filters respond to, and a census of their kinds), `curves`
 (learning curves), `records` (atomic I/O, record loaders, the environment stamp), `cache` (the one rule for
-reusing a stored product). Results: `eda`, `stats`, `tables`, `narrative`, `narrative_probes`, `narrative_filters` and `narrative_serving` (the generated prose), `claims` (the
-rules that prose is checked against) and `plots`. Running and reporting: `pipeline`, `kernels`, `runlog`,
-`report`, `appendix`, `document`, `publish`, `locking`. SageMaker: `artifact`, `endpoint`, `client`, `container`,
-`cloud`, `aws_endpoint`. Tools: `bench` and `concurrency` (`make bench`), `locks`.
+reusing a stored product). Results: `eda`, `stats`, `tables`, `narrative`, `narrative_probes`, `narrative_filters`
+and `narrative_serving` (the generated prose), `claims` (the rules that prose is checked against) and `plots`.
+Running and reporting: `pipeline`, `kernels`, `runlog`, `report`, `appendix`, `document`, `publish`, `locking`.
+SageMaker: `artifact`, `endpoint`, `client`, `container`, `cloud`, `aws_endpoint`. Tools: `bench` and
+`concurrency` (`make bench`), `locks`.
 Submodules that need TensorFlow are imported on first use, so `import convlab` stays fast.
 
 Importing convlab before TensorFlow switches on TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`, unless
