@@ -214,7 +214,7 @@ def describe_pooling(frame: pd.DataFrame, groups: dict[str, list[dict]], confide
 
 def _kept_per_seed(frame: pd.DataFrame, model: str, shift: int):
     """Per seed: accuracy at `shift` (both directions averaged) as a share (%) of the unshifted accuracy."""
-    rows = frame[frame["model"] == model]
+    rows = frame[(frame["model"] == model) & frame["direction"].isin(("horizontal", "vertical"))]
     by_seed = rows.groupby(["seed", "shift"])["accuracy"].mean().unstack("shift")
     return (100 * by_seed[shift] / by_seed[0]).to_numpy()
 

@@ -685,6 +685,8 @@ def pooling_frame(kept: dict) -> pd.DataFrame:
             for direction in ("horizontal", "vertical"):
                 for shift, share in ((0, 1.0), (1, one[seed]), (2, two[seed])):
                     rows.append({"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": 90 * share})
+            for shift in (1, 2):  # diagonal shifts are not part of the comparison: they must not move it
+                rows.append({"model": model, "seed": seed, "direction": "diagonal", "shift": shift, "accuracy": 10.0 * seed})
     return pd.DataFrame(rows)
 
 
