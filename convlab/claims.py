@@ -3,8 +3,8 @@
 A function of `narrative` that words a finding calls `check(statement, rule, holds, values, otherwise)`: it
 returns `statement` when the rule holds on the values and `otherwise` when it does not, and adds the claim to
 the notebook's ledger. `notebook.setup` points the ledger at `results/claims/<notebook>.json` (kept up to date,
-atomically, after every check); the report gathers every ledger into its "Claims checked" table. Standard
-library only.
+atomically, after every check, by `records.write_json`); the report gathers every ledger into its "Claims
+checked" table.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from convlab import records
 
 CLAIMS_FOLDER = "claims"  # under a notebook's results/
 
@@ -64,13 +66,8 @@ def _plain(value: object) -> object:
 
 
 def _write() -> None:
-    if not _target:
-        return
-    path = _target[0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps([asdict(claim) for claim in _ledger], indent=1, ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)
+    if _target:
+        records.write_json(_target[0], [asdict(claim) for claim in _ledger])
 
 
 def read(path: str | Path) -> list[Claim]:
