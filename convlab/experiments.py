@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from convlab import config, curves, data, models, profiles, tables, training
+from convlab import config, curves, data, models, profiles, tables, training, workers
 
 
 def kernel_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, models.ModelConfig]:
@@ -26,8 +26,18 @@ def train_groups(
     seeds: tuple[int, ...] | None = None,
 ) -> dict[str, list[dict]]:
     """Every configuration with every seed (the run's seeds unless given), each trained at most once."""
-    run = params if seeds is None else replace(params, seeds=seeds)
-    return {label: training.train_seeds(model_config, dataset, run) for label, model_config in configs.items()}
+    seeds = params.seeds if seeds is None else seeds
+    tasks = [(label, workers.Task(model_config, dataset, seed)) for label, model_config in configs.items() for seed in seeds]
+    groups = _grouped(tasks, workers.train_all([task for _, task in tasks], params))
+    return {label: groups.get(label, []) for label in configs}
+
+
+def _grouped(labelled: list[tuple], trained: list[dict]) -> dict[str, list[dict]]:
+    """Records grouped by label, in the order of `labelled` (label, task) pairs."""
+    groups: dict[str, list[dict]] = {}
+    for (label, _), record in zip(labelled, trained):
+        groups.setdefault(label, []).append(record)
+    return groups
 
 
 REFERENCE_FOLDER = "reference"  # under results/ and models/: runs under another profile's training settings
@@ -66,9 +76,8 @@ def reference_runs(
         settings = reference_settings(model_config, params, profile)
         folder = "" if settings == training.training_config_for(params, model_config) else REFERENCE_FOLDER
         if train:
-            runs[label] = [
-                training.train_or_reuse(model_config, dataset, seed, params, settings, subfolder=folder) for seed in params.seeds
-            ]
+            tasks = [workers.Task(model_config, dataset, seed, settings, folder) for seed in params.seeds]
+            runs[label] = workers.train_all(tasks, params)
             continue
         stored = [
             training.stored_run(
@@ -191,14 +200,18 @@ def train_curves(
     validation split is taken from it.
     """
     available = len(dataset.y_train)
-    trained: dict[str, dict[int, list[dict]]] = {label: {} for label in configs}
+    tasks = []
     for size in curves.subset_sizes(sizes, available):
         subset = data.subset(dataset, train_size=size, seed=0)
         for label, model_config in configs.items():
-            trained[label][size] = [
-                training.train_or_reuse(model_config, subset, seed, params, subfolder=curves.folder_for(size))
+            tasks += [
+                ((label, size), workers.Task(model_config, subset, seed, subfolder=curves.folder_for(size)))
                 for seed in curves.seeds_for(size, params.seeds)
             ]
+    by_point = _grouped(tasks, workers.train_all([task for _, task in tasks], params))
+    trained: dict[str, dict[int, list[dict]]] = {label: {} for label in configs}
+    for (label, size), records in by_point.items():
+        trained[label][size] = records
     for label in configs:
         trained[label][available] = full_runs[label]
     return trained

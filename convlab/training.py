@@ -245,12 +245,26 @@ def train_or_reuse(
     results_dir, models_dir = params.results_dir / subfolder, params.models_dir / subfolder
     stored = stored_run(model_config.name, seed, key, results_dir, models_dir)
     if stored:
-        where = records.record_path(results_dir, model_config.name, seed).relative_to(params.output_dir).as_posix()
-        print(f"Reusing {model_config.name} (seed {seed}): an identical run is stored in {where}.{other_machine(stored)}")
+        print_reuse(stored, subfolder, params)
         return stored
-    print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.")
+    print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.", flush=True)
     model, record = fit(model_config, dataset, seed, settings)
     return store_run(model, record, key, results_dir, models_dir)
+
+
+def stored_task(task, params: config.RunParameters) -> dict | None:
+    """The stored record of a `workers.Task` under the run's folders, or None when it must train."""
+    settings = task.settings or training_config_for(params, task.model_config)
+    key = cache_key(task.model_config, task.dataset, task.seed, settings)
+    name, folder = task.model_config.name, task.subfolder
+    return stored_run(name, task.seed, key, params.results_dir / folder, params.models_dir / folder)
+
+
+def print_reuse(record: dict, subfolder: str, params: config.RunParameters) -> None:
+    """The note that a run is reused: where its record is stored (relative to the report folder)."""
+    name, seed = record["model"]["name"], record["seed"]
+    where = records.record_path(params.results_dir / subfolder, name, seed).relative_to(params.output_dir).as_posix()
+    print(f"Reusing {name} (seed {seed}): an identical run is stored in {where}.{other_machine(record)}")
 
 
 def other_machine(record: dict) -> str:
@@ -306,8 +320,10 @@ def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Pat
 
 
 def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
-    """One record per seed of the run, each trained at most once."""
-    return [train_or_reuse(model_config, dataset, seed, params) for seed in params.seeds]
+    """One record per seed of the run, each trained at most once (side by side, `workers.train_all`)."""
+    from convlab import workers
+
+    return workers.train_all([workers.Task(model_config, dataset, seed) for seed in params.seeds], params)
 
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:

@@ -13,6 +13,9 @@ from convlab import data, paths
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get(paths.DATA_DIR_ENV) or PROJECT_DIR.parent / "shared" / "data").resolve()
 os.environ[paths.OFFLINE_ENV] = "1"  # no test downloads anything; notebook kernels inherit this
+# The smoke runs' trainings take a second or two: they train in the notebook's kernel, one after the other, rather
+# than pay for worker processes; test_workers and test_side_by_side check the worker path against this one.
+os.environ.setdefault("CONVLAB_WORKERS", "1")
 
 
 @pytest.fixture(scope="session")

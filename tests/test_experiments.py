@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convlab import config, experiments, training
+from convlab import config, experiments, workers
 
 
 def test_sweep_labels_and_names():
@@ -12,11 +12,24 @@ def test_sweep_labels_and_names():
     assert {label: c.kernel_sizes for label, c in variants.items()} == {"5×5 both": (5, 5), "7×7 both": (7, 7)}
 
 
-def test_train_groups_uses_the_given_seeds(monkeypatch):
+def test_train_groups_uses_the_given_seeds_and_groups_by_label(monkeypatch):
     calls = []
-    monkeypatch.setattr(training, "train_seeds", lambda model_config, dataset, params: calls.append(params.seeds) or [])
+
+    def train_all(tasks, params):
+        calls.append([(task.model_config.name, task.seed) for task in tasks])
+        return [{"model": task.model_config.name, "seed": task.seed} for task in tasks]
+
+    monkeypatch.setattr(workers, "train_all", train_all)
     params = config.RunParameters.from_notebook(notebook="04_kernel_size_sweep", dataset="mnist", seeds="0,1,2")
     configs = experiments.kernel_configs("mnist", (3, 5))
-    assert experiments.train_groups(configs, None, params) == {"3×3": [], "5×5": []}
-    experiments.train_groups(configs, None, params, seeds=(7,))
-    assert calls == [(0, 1, 2), (0, 1, 2), (7,), (7,)]
+    groups = experiments.train_groups(configs, None, params)
+    assert groups == {
+        "3×3": [{"model": "cnn", "seed": s} for s in (0, 1, 2)],
+        "5×5": [{"model": "cnn_k5", "seed": s} for s in (0, 1, 2)],
+    }
+    assert experiments.train_groups(configs, None, params, seeds=(7,)) == {
+        "3×3": [{"model": "cnn", "seed": 7}],
+        "5×5": [{"model": "cnn_k5", "seed": 7}],
+    }
+    assert experiments.train_groups(configs, None, params, seeds=()) == {"3×3": [], "5×5": []}
+    assert calls[0] == [("cnn", 0), ("cnn", 1), ("cnn", 2), ("cnn_k5", 0), ("cnn_k5", 1), ("cnn_k5", 2)], "all runs in one call"

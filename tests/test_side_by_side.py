@@ -1,14 +1,15 @@
-"""`make report` trains the datasets side by side; the records are those of a sequential run, bit for bit."""
+"""`make report` trains the datasets side by side, and each notebook's runs in worker processes; the records are
+those of a sequential run, bit for bit."""
 
 from __future__ import annotations
 
 import pytest
 
-from convlab import pipeline, records
+from convlab import pipeline, records, workers
 
 
 def run(root, data_dir, jobs: int) -> None:
-    parameters = {"train_size": "600", "test_size": "200", "epochs": "2", "seeds": "0", "data_dir": str(data_dir)}
+    parameters = {"train_size": "600", "test_size": "200", "epochs": "2", "seeds": "0,1", "data_dir": str(data_dir)}
     arguments = [
         item for name, value in (parameters | {"images_dir": str(root / "images")}).items() for item in ("-p", name, value)
     ]
@@ -24,11 +25,13 @@ def comparable(path) -> dict:
 
 @pytest.mark.smoke
 @pytest.mark.slow
-def test_datasets_side_by_side_write_the_records_of_a_sequential_run(shared_data, tmp_path):
+def test_datasets_side_by_side_write_the_records_of_a_sequential_run(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv(workers.WORKERS_ENV, "1")  # one training at a time, in the notebook's kernel
     run(tmp_path / "sequential", shared_data, jobs=1)
+    monkeypatch.setenv(workers.WORKERS_ENV, "2")  # each notebook's two seeds in two worker processes
     run(tmp_path / "side_by_side", shared_data, jobs=2)
     for dataset in ("fashion_mnist", "mnist"):
-        for name in ("fc_baseline-seed0.json", "cnn-seed0.json"):
+        for name in ("fc_baseline-seed0.json", "fc_baseline-seed1.json", "cnn-seed0.json", "cnn-seed1.json"):
             sequential = comparable(tmp_path / "sequential" / "reports" / dataset / "results" / name)
             side_by_side = comparable(tmp_path / "side_by_side" / "reports" / dataset / "results" / name)
             assert side_by_side == sequential, f"{dataset} {name}: histories, test predictions and environment alike"

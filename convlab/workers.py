@@ -1,0 +1,104 @@
+"""Independent trainings run side by side in worker processes, so that a run keeps every core busy.
+
+One training process uses about one core (convlab sets one TensorFlow thread per pool, `records.thread_setting`).
+`train_all` reuses every stored run, then trains the missing ones in up to `worker_count()` processes at once,
+the longest first. Each worker trains exactly as the notebook's own process would (`training.train_or_reuse`:
+same code, same thread setting, same seed), so the records and model files are the ones a sequential run
+writes (`tests/test_workers.py` checks it). `CONVLAB_WORKERS` sets the number of processes (1: train in this
+process, one run after the other); its default is the number of cores.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from convlab import config, data, models, paths
+
+WORKERS_ENV = "CONVLAB_WORKERS"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training: a configuration, its data and seed, its settings (None: the run's) and its results subfolder."""
+
+    model_config: models.ModelConfig
+    dataset: data.Dataset
+    seed: int
+    settings: object = None  # training.TrainingConfig | None (training imports TensorFlow; this module does not)
+    subfolder: str = ""
+
+    @property
+    def cost(self) -> int:
+        """A rough relative cost, used only to start the longest trainings first."""
+        return len(self.dataset.y_train) * (10 if self.model_config.kind == "cnn" else 1)
+
+
+def worker_count(environment=os.environ) -> int:
+    """The trainings run at once: `CONVLAB_WORKERS`, else the number of cores."""
+    value = environment.get(WORKERS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise paths.ParameterError(
+            f"{WORKERS_ENV}={value!r} is not a number of processes: use a whole number ≥ 1 (1 trains in this process)."
+        )
+    return int(value)
+
+
+def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int | None = None) -> list[dict]:
+    """The record of every task, in order: stored runs reused, the others trained (in worker processes when several)."""
+    from convlab import training
+
+    workers = worker_count() if workers is None else workers
+    found = [training.stored_task(task, params) for task in tasks]
+    missing = [index for index, record in enumerate(found) if record is None]
+    if workers < 2 or len(missing) < 2:
+        return [_train(*_arguments(task, params)) for task in tasks]
+    for record, task in zip(found, tasks):
+        if record is not None:
+            training.print_reuse(record, task.subfolder, params)
+    order = sorted(missing, key=lambda index: -tasks[index].cost)
+    processes = min(workers, len(missing))
+    print(f"Training {len(missing)} runs in {processes} worker processes, the longest first.", flush=True)
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
+    _interactive_main_spec()
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_end_with_parent) as pool:
+        futures = {index: pool.submit(_train, *_arguments(tasks[index], params)) for index in order}
+        for index in missing:
+            found[index] = futures[index].result()
+    print(f"Trained {len(missing)} runs in {time.perf_counter() - started:.0f} s.", flush=True)
+    return found
+
+
+def _arguments(task: Task, params: config.RunParameters) -> tuple:
+    return task.model_config, task.dataset, task.seed, params, task.settings, task.subfolder
+
+
+def _train(model_config, dataset, seed, params, settings, subfolder) -> dict:
+    """A worker's training: `training.train_or_reuse`, its epoch log going to the run's terminal."""
+    from convlab import training
+
+    return training.train_or_reuse(model_config, dataset, seed, params, settings, subfolder=subfolder)
+
+
+def _interactive_main_spec() -> None:
+    """Give a notebook kernel's `__main__` the `__spec__` that spawning reads (a kernel reset between notebooks
+    removes it; None says that the workers import nothing from `__main__`)."""
+    main = sys.modules["__main__"]
+    if not hasattr(main, "__spec__"):
+        main.__spec__ = None
+
+
+def _end_with_parent() -> None:
+    """A worker ends when the process that started it ends (Linux), so that a stopped run leaves no training behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
