@@ -29,7 +29,7 @@ CHECK_SETTINGS ?=
 CURVE_SIZES ?=
 PDF ?=
 
-.PHONY: help setup serving-envs report publish bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
+.PHONY: help setup serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
 
 help: ## Show the targets
@@ -55,8 +55,13 @@ report: setup ## Run the notebooks, then build reports/report.html and report.pd
 		-p check_settings "$(CHECK_SETTINGS)" -p curve_sizes "$(CURVE_SIZES)"
 	PDF="$(PDF)" $(BIN)/python -m convlab.report --datasets $(DATASET)
 
-publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/
+publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/, after its full check
 	$(BIN)/python -m convlab.report --publish
+
+# FULL=1: a full run, in which every checked claim must hold (a subset run's claims may fairly fail)
+FULL ?=
+check-report: setup ## Check the built report: no script or network reference, no machine path or template leak, figures numbered and captioned, claims listed, PDF margins
+	$(BIN)/python -m convlab.doccheck $(if $(FULL),--full)
 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
 	$(BIN)/python -m convlab.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")

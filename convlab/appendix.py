@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from convlab import claims, config, manifest, records, runlog
 
 if TYPE_CHECKING:
-    from convlab.report import Contents
+    from convlab.layout import Contents
 
 COMPARISON_TITLE = "Both datasets"  # the title of the cross-dataset part
 
@@ -32,7 +33,7 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     """Versions, hardware, data and checksums, seeds, parameters, notebook times, commit."""
     import pandas as pd
 
-    sections = [contents.heading(2, "appendix", "Appendix: reproducibility")]
+    sections = [contents.heading(2, "appendix", "Appendix"), contents.heading(3, "provenance", "A Provenance")]
     stamp = records.environment_stamp()
     for dataset in datasets:
         try:
@@ -42,7 +43,7 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
         record = next(iter(groups.values()))[0]
         stamp = record["environment"]
         described = record["dataset"]
-        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(described['source'])}\n")
+        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(without_folders(described['source']))}\n")
         sections.append(
             pd.DataFrame({"sha256 of the decompressed payload": described["sha256"]}).to_html(border=0, classes="compact")
         )
@@ -68,8 +69,9 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     if checked is not None:
         held = int(checked["holds"].eq("yes").sum())
         sections += [
-            f"\n**Claims checked.** {CLAIMS_CAPTION} {held} of the {len(checked)} claims hold.\n",
-            checked.to_html(border=0, classes="compact", index=False),
+            contents.heading(3, "claims-checked", "Claims checked"),
+            f"\n{CLAIMS_CAPTION} {held} of the {len(checked)} claims hold.\n",
+            checked.to_html(border=0, classes="compact claims", index=False),
         ]
     captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
     for caption, table in captioned.items():
@@ -86,8 +88,13 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
         "report built": f"{built:%Y-%m-%d %H:%M} UTC",
     }
     environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
-    sections.insert(1, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
+    sections.insert(2, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
+
+
+def without_folders(text: str) -> str:
+    """A data source without the folders of the machine that read it: "IDX files: /a/b/mnist" → "IDX files: mnist"."""
+    return re.sub(r"(?:/[^\s/:]+)+/([^\s/:]+)", r"\1", text)
 
 
 CLAIMS_CAPTION = (

@@ -49,8 +49,8 @@ def pdf_wanted(no_pdf: bool, mode: str | None = None) -> bool:
 def to_pdf(source: Path, target: Path) -> dict:
     """The HTML page `source` as a PDF (WeasyPrint), written atomically.
 
-    Returns its number of pages and the pages on which something (a wide table, say) reaches past the right
-    margin, where the printed page cuts it off.
+    Returns its number of pages and the pages on which something (a wide table, a tall figure) reaches past the
+    right or bottom margin, where the printed page cuts it off.
     """
     import weasyprint
 
@@ -61,18 +61,26 @@ def to_pdf(source: Path, target: Path) -> dict:
 
 
 def pages_past_margin(document, tolerance: float = 1.0) -> list[int]:
-    """Numbers of the pages of a rendered WeasyPrint document with a box ending right of the page's content area."""
+    """Numbers of the pages of a rendered WeasyPrint document with a box ending right of, or below, the page's
+    content area (a wide table cut off at the side, a figure running into the footer)."""
 
-    def right_edge(box) -> float:
-        edge = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
-        children = [child for child in getattr(box, "children", ()) if type(child).__name__ != "MarginBox"]
-        return max([edge, *(right_edge(child) for child in children)])
+    def far_edges(box) -> tuple[float, float]:
+        right = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
+        # the border box: a bottom margin may run into the page's margin, where it is truncated at the break
+        bottom = box.position_y + box.margin_top + box.border_height() if hasattr(box, "border_height") else 0.0
+        for child in getattr(box, "children", ()):
+            if type(child).__name__ != "MarginBox":
+                child_right, child_bottom = far_edges(child)
+                right, bottom = max(right, child_right), max(bottom, child_bottom)
+        return right, bottom
 
     past = []
     for number, page in enumerate(document.pages, start=1):
         page_box = page._page_box  # WeasyPrint's layout tree (pinned version): the page and everything on it
-        limit = page_box.content_box_x() + page_box.width
+        right_limit = page_box.content_box_x() + page_box.width
+        bottom_limit = page_box.content_box_y() + page_box.height
         content = [child for child in page_box.children if type(child).__name__ != "MarginBox"]
-        if any(right_edge(child) > limit + tolerance for child in content):
+        edges = [far_edges(child) for child in content]
+        if any(right > right_limit + tolerance or bottom > bottom_limit + tolerance for right, bottom in edges):
             past.append(number)
     return past

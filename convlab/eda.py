@@ -130,6 +130,15 @@ def fixed_and_missed(true_labels: np.ndarray, baseline: np.ndarray, challenger: 
     }
 
 
+def one_of_each_outcome(true_labels: np.ndarray, baseline: np.ndarray, challenger: np.ndarray) -> dict[str, int]:
+    """The first test index of each outcome that occurs: the challenger fixes it, breaks it, both miss it, both
+    get it right (keyed by a short description)."""
+    found = fixed_and_missed(true_labels, baseline, challenger)
+    found["both right"] = np.flatnonzero((np.asarray(baseline) == true_labels) & (np.asarray(challenger) == true_labels))
+    described = {"fixed": "CNN fixes", "broken": "CNN breaks", "both wrong": "both miss", "both right": "both right"}
+    return {described[outcome]: int(indices[0]) for outcome, indices in found.items() if len(indices)}
+
+
 def weights_by_pixel_variation(kernel: np.ndarray, spread: np.ndarray, threshold: float = 0.05) -> pd.DataFrame:
     """First-layer weights grouped by how much their input pixel varies across the training images.
 

@@ -161,6 +161,12 @@ def settings_check(
     return tables.settings_effects(runs, reference) if reference else None
 
 
+def class_probabilities(runs: dict[str, dict], images, models_dir) -> dict:
+    """Each trained run's (label → record) predicted class probabilities for `images` (uint8, N×28×28)."""
+    scaled = data.scale_images(images)
+    return {label: training.load_trained_model(run, models_dir).predict(scaled, verbose=0) for label, run in runs.items()}
+
+
 def translation_configs(dataset: str, augmentation_shift: int) -> dict[str, models.ModelConfig]:
     """The models whose accuracy under translation is compared: the studies' two, a GAP-head CNN, a CNN with average
     pooling, and both shift-augmented."""

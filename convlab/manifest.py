@@ -15,6 +15,7 @@ from convlab import paths
 
 PER_DATASET = "per dataset"  # runs once for each dataset, into reports/<dataset>/
 ACROSS_DATASETS = "across datasets"  # runs once, after every dataset's notebooks, into reports/comparison/
+CHAPTER, APPENDIX = "chapter", "appendix"  # where the report prints a notebook: a chapter, or in the appendix
 COMPARISON_FOLDER = "comparison"  # the executed cross-dataset notebooks, beside the per-dataset report folders
 
 RUN = ("dataset", "data_dir", "train_size", "test_size", "output_dir", "images_dir")  # every per-dataset notebook's
@@ -27,7 +28,8 @@ class Notebook:
 
     `writes` are glob patterns, relative to the notebook's report folder, of the result files only it writes;
     `reads` names the notebooks whose results it reads, and `reads_files` files relative to the reports root.
-    `seeds` names the parameter that holds its training seeds ("" when it trains nothing).
+    `seeds` names the parameter that holds its training seeds ("" when it trains nothing); `report_part` says
+    whether the report prints it as a chapter or in the appendix.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Notebook:
     scope: str = PER_DATASET
     seeds: str = ""
     reads_files: tuple[str, ...] = ()
+    report_part: str = CHAPTER
 
     @property
     def path(self):
@@ -84,6 +87,7 @@ STUDY: tuple[Notebook, ...] = (
         reads=("02_fc_baseline", "03_cnn"),
         writes=("results/serving/*.json",),
         seeds="seed",
+        report_part=APPENDIX,
     ),
     Notebook(
         "07_translation",

@@ -70,6 +70,7 @@ def setup(name: str, namespace: Mapping[str, object]):
     from convlab import claims, data, plots
 
     plots.use_theme()
+    show_tables_plainly()
     params = run_parameters(name, namespace)
     claims.start(params.results_dir, name)
     ds = data.load_for_run(params)
@@ -83,6 +84,34 @@ def setup_comparison(name: str, namespace: Mapping[str, object]) -> tuple[tuple[
     from convlab import plots
 
     plots.use_theme()
+    show_tables_plainly()
     values = parameters_of(name, namespace)
     names = config.parse_datasets(values["datasets"])
     return names, paths.reports_root(values["reports_dir"]), config.comparison_images_dir(values["images_dir"], name)
+
+
+def show_tables_plainly() -> None:
+    """In a notebook kernel, tables display as `reader_table_html` writes them (elsewhere nothing changes)."""
+    import pandas as pd
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, reader_table_html)
+
+
+def reader_table_html(frame) -> str:
+    """A table as a reader wants it: its index as ordinary columns (no index rows), numbers to at most four
+    significant digits (thousands with separators), missing values as "—"."""
+    import pandas as pd
+
+    unnamed_range = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+    shown = frame if unnamed_range else frame.reset_index().rename(columns={"index": ""})
+    return shown.to_html(index=False, border=0, na_rep="—", float_format=reader_number)
+
+
+def reader_number(value: float) -> str:
+    """12345.6 → "12,346", 38.18049 → "38.18", 0.000123 → "0.000123", 3.0 → "3"."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"

@@ -36,7 +36,8 @@ from convlab.kernels import NotebookFailed, SharedKernel, kernel_name, quiet_dea
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 FOLDER_PARAMETERS = ("data_dir", "images_dir")  # the run sets output_dir and reports_dir itself
-NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "kernels.py", "runlog.py", "report.py")  # they run notebooks or read their outputs
+# They run notebooks or read their outputs
+NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "kernels.py", "runlog.py", "report.py", "findings.py")
 
 
 class Stopped(KeyboardInterrupt):

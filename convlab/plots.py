@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from convlab import config, curves, data, records, stats, tables
+from convlab import config, curves, data, figures, layout, records, stats, tables
 
 
 def use_theme() -> None:
@@ -19,10 +20,17 @@ def use_theme() -> None:
 
 
 def save(figure: plt.Figure, images_dir: str | Path, name: str) -> Path:
-    """Write a figure to `<images_dir>/<name>.png` atomically and return the path."""
+    """Write a figure to `<images_dir>/<name>.png` atomically, show that image with its caption and alt text
+    (`figures.CAPTIONS`, kept in the output's metadata for the report), and return the path."""
+    from IPython.display import Image, display
+
+    about = figures.caption_for(name)
     target = Path(images_dir) / f"{name}.png"
     with records.atomic_path(target) as temporary:
         figure.savefig(temporary, dpi=110, bbox_inches="tight", format="png")
+    plt.close(figure)  # shown once, as the saved image
+    metadata = {"image/png": {"alt": about.alt}, layout.FIGURE_METADATA: {"name": name} | asdict(about)}
+    display(Image(data=target.read_bytes(), format="png"), metadata=metadata)
     return target
 
 
@@ -74,7 +82,7 @@ def neighbour_correlation(frame: pd.DataFrame) -> plt.Figure:
     sns.lineplot(data=frame, x="distance", y="correlation", hue="direction", marker="o", ax=axis)
     axis.set_xlabel("distance between the two pixels (pixels)")
     axis.set_ylabel("Pearson correlation")
-    axis.set_title("Nearby pixels are correlated, distant ones much less")
+    axis.set_title("Correlation of a pixel with its neighbour, by distance")
     return figure
 
 
@@ -146,14 +154,19 @@ def dense_weights_as_images(kernel: np.ndarray, count: int = 32, side: int = 28)
 
 
 def comparison_bars(table: pd.DataFrame, columns: tuple[str, ...]) -> plt.Figure:
-    """One small bar chart per column of a comparison table (models on the x axis)."""
+    """One small chart per column of a comparison table (models on the x axis). Accuracy is drawn as points with
+    the seeds' standard deviation on an axis zoomed to the values (a bar would need the axis from zero)."""
     figure, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.2))
     for axis, column in zip(np.atleast_1d(axes), columns):
         values = table[column]
-        axis.bar(values.index, values.values, color=sns.color_palette(n_colors=len(values)))
-        if "accuracy" in column:
-            axis.set_ylim(max(0.0, float(values.min()) - 3), 100)  # zoomed: differences of a point must be visible
-        axis.set_title(column, fontsize=10)
+        if column == tables.TEST_ACCURACY and tables.ACCURACY_STD in table:
+            spread = table[tables.ACCURACY_STD].fillna(0)
+            axis.errorbar(values.index, values.values, yerr=spread.values, fmt="o", capsize=6, color="black")
+            axis.set_xlim(-0.6, len(values) - 0.4)
+            axis.set_title(f"{column}\n(mean ± std over seeds; axis zoomed)", fontsize=9)
+        else:
+            axis.bar(values.index, values.values, color=sns.color_palette(n_colors=len(values)))
+            axis.set_title(column, fontsize=10)
         axis.tick_params(axis="x", rotation=20)
     figure.tight_layout()
     return figure
@@ -220,10 +233,13 @@ def accuracy_against_cost(table: pd.DataFrame) -> plt.Figure:
     mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
     for axis, cost in zip(axes, (tables.PARAMETERS, tables.MACS)):
         axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=5, color="black")
-        for label, row in table.iterrows():
-            axis.annotate(label, (row[cost], row[mean]), textcoords="offset points", xytext=(6, 6), fontsize=9)
-        axis.set_xlabel(cost)
-        axis.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+        for index, (label, row) in enumerate(table.iterrows()):
+            axis.annotate(label, (row[cost], row[mean]), textcoords="offset points", xytext=(6, 8 - 14 * (index % 2)), fontsize=9)
+        axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_tick))
+        axis.tick_params(axis="x", which="minor", labelsize=7)
+        axis.set_xlabel(cost + " (log scale)")
     axes[0].set_ylabel("test accuracy (%), mean ± std")
     figure.suptitle("What each configuration costs, and what it buys")
     figure.tight_layout()
@@ -231,18 +247,19 @@ def accuracy_against_cost(table: pd.DataFrame) -> plt.Figure:
 
 
 def filter_grid(kernels: np.ndarray, title: str) -> plt.Figure:
-    """Kernels (filters × h × w) as small images on one diverging colour scale centred on zero."""
+    """Kernels (filters × h × w) as small images, each on its own diverging colour scale centred on zero (one
+    shared scale lets the strongest filter wash out the others)."""
     columns = 8
     rows = int(np.ceil(len(kernels) / columns))
-    limit = float(np.abs(kernels).max())
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.2))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25), squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index < len(kernels):
-            shown = axis.imshow(kernels[index], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            axis.set_title(str(index), fontsize=8)
-    figure.colorbar(shown, ax=axes, shrink=0.6, label="weight")
-    figure.suptitle(title)
+            limit = float(np.abs(kernels[index]).max()) or 1.0
+            axis.imshow(kernels[index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_title(str(index), fontsize=9)
+    figure.suptitle(title, y=1.0)
+    figure.tight_layout()
     return figure
 
 
@@ -301,12 +318,12 @@ def class_filter_heatmap(frame: pd.DataFrame, title: str) -> plt.Figure:
 def image_gallery(images: np.ndarray, titles: list[str], title: str, columns: int = 8) -> plt.Figure:
     """Images in a grid with a short caption each."""
     rows = max(1, int(np.ceil(len(images) / columns)))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 1.9), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.5, rows * 2.0), squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index < len(images):
             axis.imshow(images[index], cmap="gray_r", vmin=0, vmax=255)
-            axis.set_title(titles[index], fontsize=7)
+            axis.set_title(titles[index], fontsize=10)
     figure.suptitle(title, y=1.0)
     figure.tight_layout()
     return figure
@@ -337,10 +354,16 @@ def accuracy_against_shift(frame: pd.DataFrame, augmentation_shift: int | None =
     return grid.figure
 
 
+def _minor_tick(value: float, _position) -> str:
+    """Labels at 2× and 5× each power of ten, so that a log axis spanning less than a decade still reads."""
+    leading = value / 10 ** np.floor(np.log10(value))
+    return f"{value:,.6g}" if round(leading) in (2, 5) and abs(leading - round(leading)) < 1e-6 else ""
+
+
 def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
     """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line.
 
-    Points are labelled with the models' short names (the table's `name` column).
+    Points are labelled with the table's index: the models' labels, as the text names them.
     """
     costs = (tables.PARAMETERS, tables.MACS, tables.TRAIN_TIME, tables.LATENCY_P50)
     mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
@@ -349,16 +372,18 @@ def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
         axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=4, color="black")
         front = table[tables.pareto_mask(table[cost], table[mean])].sort_values(cost)
         axis.step(front[cost], front[mean], where="post", color="tab:orange", label="frontier")
-        for index, (_, row) in enumerate(table.iterrows()):
+        for index, (label, row) in enumerate(table.iterrows()):
             axis.annotate(
-                row[tables.NAME],
+                label,
                 (row[cost], row[mean]),
                 textcoords="offset points",
                 xytext=(5, 4 - 9 * (index % 2)),
                 fontsize=7,
             )
         axis.set_xscale("log")
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.6g}"))
+        axis.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_tick))
+        axis.tick_params(axis="x", which="minor", labelsize=7)
         axis.set_xlabel(cost + " (log scale)")
     for axis in axes[:, 0]:
         axis.set_ylabel("test accuracy (%)")
@@ -423,5 +448,55 @@ def learning_curves(table: pd.DataFrame, gains: pd.DataFrame) -> plt.Figure:
     right.set_title(f"The CNN's gain ({confidence:.0%} Welch interval)")
     for axis in (left, right):
         axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    figure.tight_layout()
+    return figure
+
+
+def architecture(networks: dict[str, object]) -> plt.Figure:
+    """Each Keras model as a row of boxes, one per layer, labelled with its kind, output shape and parameters."""
+    colours = {"Conv2D": "#7fb3d5", "MaxPooling2D": "#d2b4de", "AveragePooling2D": "#d2b4de", "Dense": "#f5b041"}
+    longest = max(len(model.layers) for model in networks.values()) + 1
+    figure, axes = plt.subplots(len(networks), 1, figsize=(1.45 * longest, 1.55 * len(networks)), squeeze=False)
+    for axis, (name, model) in zip(axes[:, 0], networks.items()):
+        boxes = [("Input", "×".join(str(d) for d in model.inputs[0].shape[1:]), 0)]
+        boxes += [
+            (layer.__class__.__name__, "×".join(str(d) for d in layer.output.shape[1:]), int(layer.count_params()))
+            for layer in model.layers
+        ]
+        for index, (kind, shape, parameters) in enumerate(boxes):
+            axis.add_patch(plt.Rectangle((index * 1.3, 0), 1.1, 1, facecolor=colours.get(kind, "#d5dbdb"), edgecolor="#555"))
+            label = f"{kind}\n{shape}" + (f"\n{parameters:,} p." if parameters else "")
+            axis.text(index * 1.3 + 0.55, 0.5, label, ha="center", va="center", fontsize=8)
+            if index:
+                axis.annotate("", (index * 1.3, 0.5), (index * 1.3 - 0.2, 0.5), arrowprops={"arrowstyle": "->"})
+        axis.set_xlim(-0.1, longest * 1.3)
+        axis.set_ylim(-0.1, 1.1)
+        axis.axis("off")
+        axis.set_title(f"{name}: {model.count_params():,} parameters", loc="left", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def probability_bars(
+    images: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], probabilities: dict[str, np.ndarray], titles: list[str]
+) -> plt.Figure:
+    """One row per test image: the image, then each model's predicted class probabilities (true class in green)."""
+    rows, models_ = len(images), list(probabilities)
+    figure, axes = plt.subplots(rows, 1 + len(models_), figsize=(2.2 + 3.0 * len(models_), 1.9 * rows), squeeze=False)
+    positions = np.arange(len(class_names))
+    for row in range(rows):
+        axes[row, 0].imshow(images[row], cmap="gray_r", vmin=0, vmax=255)
+        axes[row, 0].axis("off")
+        axes[row, 0].set_title(titles[row], fontsize=9)
+        for column, model in enumerate(models_, start=1):
+            axis = axes[row, column]
+            colours = ["#2e8b57" if k == labels[row] else "#8c8c8c" for k in positions]
+            axis.barh(positions, probabilities[model][row], color=colours)
+            axis.set_xlim(0, 1)
+            axis.set_yticks(positions, class_names if column == 1 else [], fontsize=7)
+            axis.invert_yaxis()
+            axis.tick_params(axis="x", labelsize=7)
+            if row == 0:
+                axis.set_title(f"{model}: probability per class", fontsize=9)
     figure.tight_layout()
     return figure

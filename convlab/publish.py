@@ -6,12 +6,12 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from convlab import config, manifest, records, runlog
+from convlab import config, doccheck, manifest, records, runlog
 
 PUBLISHED_FOLDER = "published"
 
 
-PUBLISHED_FILES = ("report.html", "report-with-code.html", "report.pdf", "report.json")
+PUBLISHED_FILES = ("report.html", "report.pdf", "report.json")
 
 
 DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
@@ -53,9 +53,11 @@ def check_publishable(root: Path, datasets: Sequence[str]) -> None:
 
 
 def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> Path:
-    """Copy the report and its result records to `reports/published/` (a full default run only)."""
+    """Copy the report and its result records to `reports/published/`: a full default run only, whose document
+    passes the full check (`doccheck`: every figure captioned, no machine path, every claim holding)."""
 
     check_publishable(root, datasets)
+    doccheck.require(root, full=True)
     target = target or root / PUBLISHED_FOLDER
     staging = target.with_name(f".{target.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)

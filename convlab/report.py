@@ -1,11 +1,11 @@
-"""One document for graders: every executed notebook in order, behind a title block, a table of contents,
-generated key results, and followed by a reproducibility appendix.
+"""One document for graders: the findings first, then one chapter per experiment with both datasets side by side
+(`convlab.layout`), the methods, and an appendix (provenance, claims checked, settings, SageMaker).
 
     python -m convlab.report [--root reports] [--datasets fashion_mnist mnist] [--no-pdf]
 
-writes, atomically, `report.html` (code hidden), `report-with-code.html` and `report.pdf` (WeasyPrint)
-into the report tree. The HTML needs no network: it has no scripts, figures are embedded, the
-stylesheet is inline and uses the system's fonts.
+writes, atomically, `report.html` (the code folded under each cell) and `report.pdf` (WeasyPrint, without
+the code) into the report tree. The HTML needs no network: it has no scripts, figures are embedded, the
+stylesheet is inline and uses the system's fonts, and the contents are a sidebar in CSS.
 """
 
 from __future__ import annotations
@@ -13,109 +13,64 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import re
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import appendix, cache, config, document, locking, manifest, paths, publish, records, runlog
+from convlab import (
+    appendix,
+    cache,
+    config,
+    doccheck,
+    document,
+    findings,
+    layout,
+    locking,
+    manifest,
+    paths,
+    publish,
+    records,
+    runlog,
+)
 
 TITLE = "What convolutional layers buy over fully connected networks"
 STUDIES_FILE = paths.PACKAGE_DIR / "studies.json"
 HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-NOTEBOOK_TITLE = re.compile(r"^\d+\s*·\s*")
 
 
-@dataclass
-class Contents:
-    """The document's numbered headings, in order: (level, anchor, text)."""
-
-    entries: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def heading(self, level: int, anchor: str, text: str) -> str:
-        self.entries.append((level, anchor, text))
-        return f'\n<h{level} id="{anchor}">{html.escape(text)}</h{level}>\n'
-
-    def to_html(self, deepest: int = 3) -> str:
-        """The contents down to `deepest` (2: parts, 3: notebooks, 4: their sections)."""
-        items = "\n".join(
-            f'<li class="toc-{level}"><a href="#{anchor}">{html.escape(text)}</a></li>'
-            for level, anchor, text in self.entries
-            if level <= deepest
-        )
-        return f'<nav id="contents"><h2>Contents</h2>\n<ul>\n{items}\n</ul></nav>'
-
-
-def parts(root: Path, datasets: Sequence[str]) -> list[tuple[str, list[Path]]]:
-    """(part title, executed notebooks in order) per dataset, then the cross-dataset part; absent notebooks are skipped."""
-    found = [
-        (config.DATASET_TITLES[dataset], [root / dataset / f"{name}.ipynb" for name in manifest.per_dataset()])
-        for dataset in datasets
-    ]
-    found.append(
-        (appendix.COMPARISON_TITLE, [root / manifest.COMPARISON_FOLDER / f"{name}.ipynb" for name in manifest.across_datasets()])
-    )
-    return [(title, [path for path in files if path.is_file()]) for title, files in found if any(p.is_file() for p in files)]
-
-
-def _inline_markdown(text: str) -> str:
-    """A heading's text without its markdown (backticks, emphasis)."""
-    return re.sub(r"[`*_]", "", text)
-
-
-def renumber_markdown(source: str, number: str, contents: Contents, counter: list[int]) -> str:
-    """Markdown with its headings replaced by numbered HTML headings that carry unique anchors.
-
-    A notebook's level-1 heading becomes section `number`, its level-2 headings `number.k`;
-    deeper headings keep their text, one level lower, unnumbered.
-    """
-    lines, fenced = [], False
-    for line in source.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-        match = None if fenced else HEADING.match(line)
-        if not match:
-            lines.append(line)
-            continue
-        level, text = len(match.group(1)), _inline_markdown(match.group(2))
-        if level == 1:
-            lines.append(contents.heading(3, f"s{number.replace('.', '-')}", f"{number} {NOTEBOOK_TITLE.sub('', text)}"))
-        elif level == 2:
-            counter[0] += 1
-            sub = f"{number}.{counter[0]}"
-            lines.append(contents.heading(4, f"s{sub.replace('.', '-')}", f"{sub} {NOTEBOOK_TITLE.sub('', text)}"))
+def chapter_plan(root: Path, datasets: Sequence[str]) -> list[dict]:
+    """The chapters in order, then the appendix notebooks: each notebook with executed copies, its number,
+    anchor and title, and its copies (dataset → executed notebook; "comparison" for a cross-dataset one)."""
+    plan, chapter, appendix_letter = [], 0, iter("BCDEFGH")
+    for entry in map(manifest.entry, (*manifest.per_dataset(), *manifest.across_datasets())):  # the run's order
+        if entry.per_dataset:
+            copies = {d: root / d / f"{entry.name}.ipynb" for d in datasets if (root / d / f"{entry.name}.ipynb").is_file()}
         else:
-            lines.append(f"\n<h5>{html.escape(text)}</h5>\n")
-    return "\n".join(lines)
+            path = root / manifest.COMPARISON_FOLDER / f"{entry.name}.ipynb"
+            copies = {manifest.COMPARISON_FOLDER: path} if path.is_file() else {}
+        if not copies:
+            continue
+        if entry.report_part == manifest.APPENDIX:
+            number = next(appendix_letter)
+        else:
+            chapter += 1
+            number = str(chapter)
+        title = f"{number} {_notebook_title(entry.path)}"
+        plan.append({"notebook": entry.name, "number": number, "anchor": f"chapter-{number}", "title": title, "copies": copies})
+    return plan
 
 
-def notebook_cells(path: Path, number: str, contents: Contents, *, with_code: bool) -> list:
-    """The cells of one executed notebook, headings renumbered; without code, stderr output is left out too."""
+def _notebook_title(path: Path) -> str:
+    """A notebook's level-1 heading, without its number ("03 · Convolutional network" → "Convolutional network")."""
     import nbformat
 
-    notebook = nbformat.read(path, as_version=4)
-    counter = [0]
-    cells = []
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            cell.source = renumber_markdown(cell.source, number, contents, counter)
-        elif cell.cell_type == "code":
-            tags = set(cell.metadata.get("tags", []))
-            if not with_code and tags & {"parameters", "injected-parameters"}:
-                continue
-            if not with_code:
-                cell.outputs = [output for output in cell.outputs if output.get("name") != "stderr"]
-        cells.append(cell)
-    return cells
-
-
-def markdown_cell(text: str):
-    import nbformat
-
-    return nbformat.v4.new_markdown_cell(text)
+    for cell in nbformat.read(path, as_version=4).cells:
+        for line in cell.source.splitlines() if cell.cell_type == "markdown" else ():
+            match = layout.HEADING.match(line)
+            if match and len(match.group(1)) == 1:
+                return layout._plain_heading(match.group(2))
+    return path.stem
 
 
 def git_state() -> dict:
@@ -173,10 +128,10 @@ def key_results_table(results_dir: Path, dataset: str):
     return pd.DataFrame(rows).set_index("model")
 
 
-def key_results(root: Path, datasets: Sequence[str], contents: Contents) -> str:
+def key_results(root: Path, datasets: Sequence[str], contents: layout.Contents) -> str:
     """The key-results section: one table per dataset, generated from the result records."""
     published = studies()
-    sections = [contents.heading(2, "key-results", "Key results")]
+    sections = [contents.heading(3, "key-results", "The studies reproduced")]
     sections.append(
         "Test accuracy as mean ± standard deviation over the seeds each model was trained with; loss and training "
         "time are means over the same seeds. The published columns are the figures printed by the study that used "
@@ -225,41 +180,61 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
     return "; ".join(parts_) or "no training records"
 
 
-def assemble(root: Path, datasets: Sequence[str], *, with_code: bool, built: datetime | None = None, state: dict | None = None):
-    """The whole report as one notebook, its table of contents and its title block."""
-    import nbformat
-
+def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = None, state: dict | None = None):
+    """The whole report's body (findings, chapters, methods, appendix), its table of contents and its title block."""
     built = built or datetime.now(UTC)
     state = state or git_state()
-    contents = Contents()
-    cells = [markdown_cell(key_results(root, datasets, contents))]
-    for part_number, (title, notebooks) in enumerate(parts(root, datasets), start=1):
-        cells.append(markdown_cell(contents.heading(2, f"part-{part_number}", f"{part_number} {title}")))
-        for notebook_number, path in enumerate(notebooks, start=1):
-            cells += notebook_cells(path, f"{part_number}.{notebook_number}", contents, with_code=with_code)
-    cells.append(markdown_cell(appendix.section(root, datasets, contents, built, state)))
-    for index, cell in enumerate(cells):
-        cell.id = f"cell-{index}"  # notebooks share cell ids; the document needs unique ones
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={"title": TITLE})
-    return notebook, contents, title_block(root, datasets, built, state)
+    contents, figures = layout.Contents(), layout.Figures()
+    plan = chapter_plan(root, datasets)
+    titles = {**config.DATASET_TITLES, manifest.COMPARISON_FOLDER: appendix.COMPARISON_TITLE}
+    anchors = {item["notebook"]: item["anchor"] for item in plan}
+    names = {item["notebook"]: item["title"] for item in plan}
+    body = [contents.heading(2, "findings", "Findings"), f"<p>{html.escape(findings.FINDINGS_NOTE)}</p>"]
+    body.append(findings.findings_html(root, datasets, anchors, names))
+    body.append(headline_figure(plan, figures))
+    body.append(CONTENTS_HERE)
+    chapters = [item for item in plan if item["number"].isdigit()]
+    for item in chapters:
+        body.append(layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True))
+    body.append(contents.heading(2, "methods", "Methods"))
+    body.append(layout.markdown_to_html(findings.METHODS))
+    body.append(findings.methods_tables(root, datasets))
+    body.append(layout.markdown_to_html(key_results(root, datasets, contents)))
+    body.append(layout.markdown_to_html(appendix.section(root, datasets, contents, built, state)))
+    for item in plan:
+        if not item["number"].isdigit():
+            body.append(layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True))
+    return "\n".join(part for part in body if part), contents, title_block(root, datasets, built, state)
 
 
-def to_html(notebook, contents: Contents, title: str, *, with_code: bool) -> str:
-    """A standalone page: nbconvert's cell markup inside the report's own head and stylesheet, no scripts."""
-    import nbconvert
+CONTENTS_HERE = "<!-- contents -->"  # after the findings: printed, page one is the findings; on screen, a sidebar
+HEADLINE_FIGURE = ("10_dataset_comparison", "gain_by_dataset")  # the figure page one shows: notebook, figure name
 
-    exporter = nbconvert.HTMLExporter(
-        template_name="basic",
-        exclude_input=not with_code,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
-    body, _ = exporter.from_notebook_node(notebook)
+
+def headline_figure(plan: Sequence[dict], figures: layout.Figures) -> str:
+    """The cross-dataset gain figure of page one, taken from the executed notebook that drew it ("" if absent)."""
+    import nbformat
+
+    notebook, name = HEADLINE_FIGURE
+    for item in plan:
+        if item["notebook"] != notebook:
+            continue
+        for path in item["copies"].values():
+            for cell in nbformat.read(path, as_version=4).cells:
+                for output in cell.get("outputs", []):
+                    found = layout.figure_of(output)
+                    if found and output.get("metadata", {}).get(layout.FIGURE_METADATA, {}).get("name") == name:
+                        return layout.figure_html([("", found)], figures)
+    return ""
+
+
+def to_html(body: str, contents: layout.Contents, title: str) -> str:
+    """A standalone page: the report's own head and stylesheet, the contents as a sidebar, no scripts."""
     style = (paths.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(TITLE)}</title>\n'
-        f"<style>\n{style}\n</style>\n</head>\n<body>\n{title}\n{contents.to_html()}\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+        f"<style>\n{style}\n</style>\n</head>\n<body>\n<main>\n{title}\n{body.replace(CONTENTS_HERE, contents.to_html(), 1)}\n"
+        "</main>\n</body>\n</html>\n"
     )
 
 
@@ -269,8 +244,9 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
     import hashlib
 
     digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
-    files = [paths.PACKAGE_DIR / name for name in ("report.py", "report.css", "studies.json")]
-    files += [path for _, notebooks in parts(root, datasets) for path in notebooks]
+    builder = ("report.py", "layout.py", "findings.py", "appendix.py", "report.css", "studies.json")
+    files = [paths.PACKAGE_DIR / name for name in builder]
+    files += [path for item in chapter_plan(root, datasets) for path in item["copies"].values()]
     files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
         digest.update(f"{path}\n".encode() + path.read_bytes())
@@ -281,33 +257,25 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
 
 
 def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool = False) -> list[Path]:
-    """Write report.html, report-with-code.html, (unless `pdf` is False) report.pdf, and report.json about them.
+    """Write report.html (code folded), (unless `pdf` is False) report.pdf without the code, and report.json about them.
 
     Nothing is rebuilt when the inputs are those of the last build and its files are in place (`force`
-    rebuilds regardless); the PDF is printed in a second process while the version with code is built.
+    rebuilds regardless).
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     datasets = config.dataset_names(datasets)  # they name folders under root
     built, state = datetime.now(UTC), git_state()
-    outputs = [root / name for name in ("report.html", "report-with-code.html", *(("report.pdf",) if pdf else ()))]
+    outputs = [root / name for name in ("report.html", *(("report.pdf",) if pdf else ()))]
     key = inputs_key(root, datasets, state, pdf=pdf)
     if not force and cache.is_current(records.read_json_if_present(root / "report.json").get("inputs"), key, outputs):
         print("The report's inputs are unchanged since it was built; nothing to do.")
         return []
     about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as printer:
-        printing = None
-        for with_code, target in ((False, outputs[0]), (True, outputs[1])):
-            notebook, contents, title = assemble(root, datasets, with_code=with_code, built=built, state=state)
-            page = to_html(notebook, contents, title, with_code=with_code)
-            with records.atomic_path(target) as temporary:
-                temporary.write_text(page, encoding="utf-8")
-            if pdf and not with_code:
-                printing = printer.submit(document.to_pdf, target, outputs[2])
-        if printing is not None:
-            about |= printing.result()
+    body, contents, title = assemble(root, datasets, built=built, state=state)
+    with records.atomic_path(outputs[0]) as temporary:
+        temporary.write_text(to_html(body, contents, title), encoding="utf-8")
+    (root / "report-with-code.html").unlink(missing_ok=True)  # an earlier layout's second file: the code is folded in now
+    if pdf:
+        about |= document.to_pdf(outputs[0], outputs[1])
     stamp = records.environment_stamp()
     about["machine"] = {key: stamp[key] for key in ("cpu", "cpu_count", "os")}
     return [*outputs, records.write_json(root / "report.json", about)]
@@ -329,7 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             for path in build(args.root, args.datasets, pdf=document.pdf_wanted(args.no_pdf), force=args.force):
                 print(f"  {path}")
-    except (publish.NotPublishable, locking.FolderLocked, config.ParameterError, document.PdfUnavailable) as error:
+    except (
+        publish.NotPublishable,
+        doccheck.DocumentProblems,
+        locking.FolderLocked,
+        config.ParameterError,
+        document.PdfUnavailable,
+    ) as error:
         print(f"ERROR: {error}")
         return 1
     return 0

@@ -83,8 +83,11 @@ def test_a_new_notebook_joins_the_run_the_report_and_makes_its_readers_stale(thr
     pipeline.run(["mnist"], ["11_counts", "05b_reader"], {"value": 2}, root, progress=False)
     assert executed_in(root) == {"11_counts": True, "05b_reader": False}, "it runs again and restores what its reader read"
     assert json.loads((root / "mnist" / "results" / "counts-seed0.json").read_text()) == {"value": 2}
-    [(title, executed)] = report.parts(root, ["mnist"])
-    assert title == "MNIST" and [path.stem for path in executed] == ["11_counts", "05b_reader"]
+    plan = report.chapter_plan(root, ["mnist"])
+    assert [(item["notebook"], item["number"], list(item["copies"])) for item in plan] == [
+        ("11_counts", "1", ["mnist"]),
+        ("05b_reader", "2", ["mnist"]),
+    ], "each executed notebook is a chapter, in the manifest's order"
 
 
 def test_every_notebook_is_declared_with_the_parameters_its_cell_declares():

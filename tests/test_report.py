@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from convlab import appendix, config, document, paths, publish, records, report
+from convlab import appendix, config, doccheck, document, findings, manifest, paths, publish, records, report, stats, tables
 
 
 @pytest.fixture(scope="module")
@@ -30,39 +30,60 @@ def page(built, name="report.html") -> str:
 
 
 @pytest.mark.smoke
-def test_every_notebook_is_a_numbered_section_in_order(built):
+def test_findings_first_then_one_chapter_per_notebook_then_methods_and_appendix(built):
     root, _ = built
     html = page(built)
-    anchors = re.findall(r'<h[2-4] id="([^"]+)"', html)
-    assert anchors[0] == "key-results" and anchors[-1] == "appendix"
-    expected = []
-    for part, (_, notebooks) in enumerate(report.parts(root, config.DATASETS), start=1):
-        expected.append(f"part-{part}")
-        expected += [f"s{part}-{number}" for number in range(1, len(notebooks) + 1)]
-    assert [anchor for anchor in anchors if anchor.startswith("part-") or re.fullmatch(r"s\d+-\d+", anchor)] == expected
-    titles = re.findall(r'<h2 id="part-\d+">([^<]+)</h2>', html)
-    assert titles == ["1 Fashion-MNIST", "2 MNIST", "3 Both datasets"]
-    assert '<h3 id="s1-3">1.3 Convolutional network</h3>' in html
+    anchors = re.findall(r'<h2 id="([^"]+)"', html.split("</nav>", 1)[1])
+    plan = report.chapter_plan(root, config.DATASETS)
+    chapters = [item["anchor"] for item in plan if item["number"].isdigit()]
+    appendices = [item["anchor"] for item in plan if not item["number"].isdigit()]
+    assert anchors == ["findings", *chapters, "methods", "appendix", *appendices]
+    in_run_order = (*manifest.per_dataset(), *manifest.across_datasets())
+    assert [item["notebook"] for item in plan if item["number"].isdigit()] == [
+        name for name in in_run_order if manifest.entry(name).report_part == manifest.CHAPTER
+    ], "the smoke run executes every notebook"
+    assert '<h2 id="chapter-3">3 Convolutional network</h2>' in html
+    assert html.count("Each row is one class.") == 1, "01's prose is printed once, not once per dataset"
+    assert html.count('<p class="dataset-label">MNIST</p>') > 10
 
 
 @pytest.mark.smoke
 def test_contents_links_resolve(built):
-    root, _ = built
     html = page(built)
     contents = html.split('<nav id="contents">', 1)[1].split("</nav>", 1)[0]
     links = re.findall(r'href="#([^"]+)"', contents)
-    found = report.parts(root, config.DATASETS)
-    assert len(links) == 2 + len(found) + sum(len(notebooks) for _, notebooks in found), "key results, parts, notebooks, appendix"
     ids = set(re.findall(r'id="([^"]+)"', html))
-    assert [link for link in links if link not in ids] == []
+    assert len(links) > 40 and [link for link in links if link not in ids] == []
     assert len(links) == len(set(links)), "every heading has its own anchor"
+
+
+@pytest.mark.smoke
+def test_the_findings_are_the_records(built):
+    root, _ = built
+    section = page(built).split('id="findings"', 1)[1].split('id="chapter-1"', 1)[0]
+    for dataset in config.DATASETS:
+        groups = records.load_all_records(root / dataset / "results")
+        row = tables.resolution_table(groups).loc["CNN − FC"]
+        text = findings.interval_text(row[stats.DIFFERENCE], row[tables.HALF_WIDTH], bool(row[tables.RESOLVED]))
+        assert f"<td>{html_text(text)}</td>" in section
+        counts = f"{groups['fc_baseline'][0]['model']['parameters']:,} and {groups['cnn'][0]['model']['parameters']:,}"
+        assert f"<td>{counts}</td>" in section
+    assert '<a href="#chapter-3">3 Convolutional network</a>' in section
+    assert '<figure id="figure-1"' in section, "page one carries the headline figure"
+
+
+def test_an_interval_prints_the_decimals_it_supports():
+    assert findings.interval_text(2.345, 0.52, True) == "+2.3 [+1.8, +2.9]"
+    assert findings.interval_text(0.052, 0.031, True) == "+0.05 [+0.02, +0.08]"
+    assert findings.interval_text(0.05, 0.26, False) == "+0.1 [-0.2, +0.3], not resolved"
+    assert findings.interval_text(1.0, float("nan"), False) == "+1.0 (one seed: no interval)"
 
 
 @pytest.mark.smoke
 def test_key_results_are_the_records(built):
     root, _ = built
     html = page(built)
-    section = html.split('id="key-results"', 1)[1].split('id="part-1"', 1)[0]
+    section = html.split('id="key-results"', 1)[1].split('id="appendix"', 1)[0]
     for dataset in config.DATASETS:
         runs = records.load_records(root / dataset / "results", "cnn")
         accuracy = 100 * np.array([run["test"]["accuracy"] for run in runs])
@@ -77,20 +98,19 @@ def test_key_results_are_the_records(built):
 
 
 @pytest.mark.smoke
-def test_the_html_needs_no_network(built):
-    for name in ("report.html", "report-with-code.html"):
-        html = page(built, name)
-        assert "<script" not in html
-        assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html), name
-        assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", html), name
-        assert html.count("data:image/png;base64,") >= 20, "figures are embedded"
+def test_the_built_document_passes_its_check(built):
+    """No script or network reference, no machine path or template leak, every figure numbered with caption and alt text."""
+    root, _ = built
+    assert doccheck.check(root, full=False) == []
+    assert page(built).count("data:image/png;base64,") >= 20, "figures are embedded"
 
 
 @pytest.mark.smoke
-def test_code_is_hidden_from_graders_only(built):
-    assert 'class="input_area' not in page(built)
-    with_code = page(built, "report-with-code.html")
-    assert with_code.count('class="input_area') > 100 and '<span class="n">setup</span>' in with_code
+def test_code_is_folded_in_the_one_page_and_left_out_of_the_print(built):
+    html = page(built)
+    assert html.count('<details class="code"><summary>Code</summary>') > 50 and "notebook.setup(" in html
+    assert "details.code { display: none; }" in html.split("@media print", 1)[1], "the PDF leaves the code out"
+    assert not (built[0] / "report-with-code.html").exists()
 
 
 @pytest.mark.smoke
@@ -103,10 +123,7 @@ def test_title_block_and_appendix(built):
     appendix_html = html.split('id="appendix"', 1)[1]
     for expected in ("Python", "CPU", "oneDNN kernels", "package tensorflow-cpu", "sha256 of the decompressed payload"):
         assert expected in appendix_html, expected
-    assert re.search(
-        r"Claims checked\.</strong> .* (\d+) of the \1 claims hold|Claims checked\.</strong> .* \d+ of the \d+ claims hold",
-        appendix_html,
-    )
+    assert re.search(r'<h3 id="claims-checked">Claims checked</h3>.*?\d+ of the \d+ claims hold', appendix_html, re.DOTALL)
     assert (
         "<th>rule</th>" in appendix_html and "the Welch interval of average − max pooling accuracy lies below 0" in appendix_html
     )
@@ -118,7 +135,7 @@ def test_pdf_has_pages(built):
     assert built[1]["report.pdf"].read_bytes().startswith(b"%PDF-")
     about = records.read_json(built[1]["report.json"])
     assert about["pdf_pages"] >= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
-    assert about["pdf_pages_past_margin"] == [], "a table or figure reaches past the printed page's right margin"
+    assert about["pdf_pages_past_margin"] == [], "a table or figure reaches past the printed page's right or bottom margin"
 
 
 def test_content_past_the_right_margin_is_found():

@@ -1,0 +1,93 @@
+"""The built document's check: a sound page passes, and each defect it looks for is found, case by case."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from convlab import doccheck
+
+FIGURE = (
+    '<figure id="figure-{n}" class="panels-1"><div class="panel"><img src="data:image/png;base64,iVBORw0K" alt="A chart.">'
+    "</div><figcaption><strong>Figure {n}.</strong> What it shows.</figcaption></figure>"
+)
+CLAIMS = (
+    '<h3 id="claims-checked">Claims checked</h3><table class="dataframe compact claims"><thead><tr><th>where</th>'
+    "<th>claim</th><th>rule</th><th>values</th><th>holds</th></tr></thead><tbody>{rows}</tbody></table>"
+)
+HOLDS = "<tr><td>MNIST, 07</td><td>The GAP head keeps more.</td><td>a &gt; b</td><td>a 1, b 0</td><td>{}</td></tr>"
+CODE = '<details class="code"><summary>Code</summary><pre><code>print(f"{dataset}") # /work/main/x</code></pre></details>'
+
+
+def page(body: str = "", *, claim: str = "yes") -> str:
+    figures = FIGURE.format(n=1) + FIGURE.format(n=2)
+    claims = CLAIMS.format(rows=HOLDS.format(claim))
+    head = "<!DOCTYPE html><html><head><style>a { color: red }</style></head>"
+    return f"{head}<body><p>Text.</p>{CODE}{figures}{body}{claims}</body></html>"
+
+
+def test_a_sound_page_passes_and_code_and_styles_are_not_read_as_prose():
+    assert doccheck.html_problems(page(), own_paths=["/srv/checkout"]) == []
+    assert doccheck.claims_problems(page()) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("<script>alert(1)</script>", "the page has a script"),
+        ('<img src="https://example.org/a.png">', "reaches the network"),
+        ('<a href="//cdn.example.org/x.css">x</a>', "reaches the network"),
+        ("<style>@import 'x.css';</style>", "reaches the network"),
+        (
+            "<p>Reusing cnn: stored in /work/main/reports/mnist/results/cnn-seed0.json.</p>",
+            "a path of the build machine: /work/main",
+        ),
+        ("<p>written to /srv/checkout/reports</p>", "a path of the build machine: /srv/checkout"),
+        ("<p>The CNN ran at most {epochs} epochs.</p>", "an unfilled placeholder: {epochs}"),
+        ("<p>at most epochs epochs</p>", "a doubled word: 'epochs epochs'"),
+        ("<table><tr><td>None</td></tr></table>", "a table cell holds None"),
+        ("<table><tr><td>nan</td></tr></table>", "a table cell holds nan"),
+        ('<p><img src="data:image/png;base64,AAAA" alt="x"></p>', "1 image(s) outside a numbered figure"),
+        (
+            '<figure id="figure-3"><div class="panel"><img src="data:image/png;base64,AA" alt="x"></div>'
+            '<figcaption><strong>Figure 3.</strong> <span class="missing-caption">no caption</span></figcaption></figure>',
+            "figure 3 has no caption",
+        ),
+        (
+            '<figure id="figure-3"><div class="panel"><img src="data:image/png;base64,AA"></div>'
+            "<figcaption><strong>Figure 3.</strong> Shown.</figcaption></figure>",
+            "figure 3 has an image without alt text",
+        ),
+        (FIGURE.format(n=5), "figures are not numbered 1 to 3 in order: [1, 2, 5]"),
+    ],
+)
+def test_each_defect_is_found(body, expected):
+    problems = doccheck.html_problems(page(body), own_paths=["/srv/checkout"])
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_the_claims_table_must_exist_and_in_a_full_run_every_claim_must_hold():
+    without = page().replace('id="claims-checked"', 'id="other"')
+    assert 'no "Claims checked" table' in doccheck.html_problems(without)
+    assert doccheck.claims_problems(page(claim="no")) == ["a claim does not hold: MNIST, 07: The GAP head keeps more."]
+
+
+def write_report(root, html: str, about: dict) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "report.html").write_text(html, encoding="utf-8")
+    (root / "report.json").write_text(json.dumps(about), encoding="utf-8")
+
+
+def test_the_command_fails_on_a_broken_report_and_names_every_problem(tmp_path, capsys):
+    write_report(tmp_path / "sound", page(), {"pdf_pages_past_margin": []})
+    assert doccheck.main(["--root", str(tmp_path / "sound"), "--full"]) == 0
+    write_report(tmp_path / "broken", page(f"<p>in {tmp_path}/reports</p>", claim="no"), {"pdf_pages_past_margin": [4]})
+    assert doccheck.main(["--root", str(tmp_path / "broken")]) == 1, "a machine path and a PDF margin fail the subset check"
+    error = capsys.readouterr().err
+    assert "a path of the build machine" in error and "PDF pages with content past a margin: [4]" in error
+    assert "does not hold" not in error, "a subset run's claims may fail"
+    assert doccheck.main(["--root", str(tmp_path / "broken"), "--full"]) == 1
+    assert "a claim does not hold: MNIST, 07" in capsys.readouterr().err
+    assert doccheck.main(["--root", str(tmp_path / "missing")]) == 1
+    assert "run `make report` first" in capsys.readouterr().err

@@ -1,0 +1,100 @@
+"""The document's chapters: prose once, both datasets' outputs side by side, figures numbered and captioned."""
+
+from __future__ import annotations
+
+import base64
+
+import nbformat
+import pytest
+
+from convlab import figures, layout
+
+PNG = base64.b64encode(b"\x89PNG fake bytes").decode()
+TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
+
+
+def figure_output(name: str, png: str = PNG):
+    about = figures.caption_for(name)
+    metadata = {
+        "image/png": {"alt": about.alt},
+        layout.FIGURE_METADATA: {"name": name, "caption": about.caption, "alt": about.alt},
+    }
+    return nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Image>"}, metadata=metadata)
+
+
+def executed(tmp_path, dataset: str, table: str, text: str, extra_figure: bool = False):
+    """An executed notebook as the pipeline writes it: parameters, a logging cell, a table, text and figures."""
+    cells = [
+        nbformat.v4.new_markdown_cell("# 03 · Convolutional network\n\nProse that both copies share."),
+        nbformat.v4.new_code_cell('dataset = "fashion_mnist"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f'dataset = "{dataset}"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_markdown_cell("## Training"),
+        nbformat.v4.new_code_cell(
+            "runs = train()",
+            outputs=[nbformat.v4.new_output("stream", name="stdout", text="Reusing cnn (seed 0): stored in /work/x\n")],
+        ),
+        nbformat.v4.new_code_cell(
+            "table",
+            outputs=[
+                nbformat.v4.new_output("execute_result", data={"text/html": f"<table><tr><td>{table}</td></tr></table>"}),
+                nbformat.v4.new_output("display_data", data={"text/markdown": text}),
+            ],
+        ),
+        nbformat.v4.new_code_cell(
+            "plots.save(...)",
+            outputs=[figure_output("training_curves")] + ([figure_output("comparison")] if extra_figure else []),
+        ),
+        nbformat.v4.new_code_cell(
+            "profile_table()", outputs=[nbformat.v4.new_output("execute_result", data={"text/html": "<p>same</p>"})]
+        ),
+    ]
+    path = tmp_path / f"{dataset}.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def chapter(tmp_path, *, with_code: bool = False, extra_figure: bool = False):
+    copies = {
+        "fashion_mnist": executed(tmp_path, "fashion_mnist", "91.2", "The CNN is **ahead**."),
+        "mnist": executed(tmp_path, "mnist", "99.1", "Also ahead.", extra_figure=extra_figure),
+    }
+    contents, numbered = layout.Contents(), layout.Figures()
+    return layout.chapter_html(copies, TITLES, "3", contents, numbered, with_code=with_code), contents, numbered
+
+
+def test_prose_once_outputs_of_both_datasets_and_one_numbered_figure_with_a_panel_each(tmp_path):
+    page, contents, numbered = chapter(tmp_path)
+    assert page.count("Prose that both copies share") == 1
+    assert [entry[:2] for entry in contents.entries] == [(2, "chapter-3"), (3, "section-3-1")]
+    assert '<h2 id="chapter-3">3 Convolutional network</h2>' in page and '<h3 id="section-3-1">3.1 Training</h3>' in page
+    assert page.index("91.2") < page.index("99.1") and "<strong>ahead</strong>" in page
+    assert page.index('<p class="dataset-label">Fashion-MNIST</p>') < page.index('<p class="dataset-label">MNIST</p>')
+    assert page.count("<p>same</p>") == 1, "an output that is the same for both datasets is shown once"
+    assert page.count("<figure") == 1 and 'class="panels-2"' in page and numbered.entries[0][0] == 1
+    assert "(a) Fashion-MNIST" in page and "(b) MNIST" in page
+    assert f"<strong>Figure 1.</strong> {figures.caption_for('training_curves').caption}" in page.replace("&#x27;", "'")
+    assert 'alt="Two line charts' in page
+
+
+def test_the_reader_gets_no_code_parameters_or_log_lines_and_the_code_version_folds_the_code(tmp_path):
+    reader, _, _ = chapter(tmp_path)
+    assert "Reusing" not in reader and "/work/x" not in reader and "dataset =" not in reader and "<details" not in reader
+    coded, _, _ = chapter(tmp_path, with_code=True)
+    assert '<details class="code"><summary>Code</summary><pre><code>runs = train()</code></pre></details>' in coded
+    assert "dataset = &quot;fashion_mnist&quot;" in coded and "dataset = &quot;mnist&quot;" not in coded, (
+        "injected values left out"
+    )
+    assert "Reusing" not in coded
+
+
+def test_figures_that_do_not_pair_are_numbered_one_by_one(tmp_path):
+    page, _, numbered = chapter(tmp_path, extra_figure=True)
+    assert [entry[0] for entry in numbered.entries] == [1, 2, 3]
+    assert page.count('class="panels-1"') == 3 and "(a)" not in page
+
+
+def test_every_saved_figure_name_has_a_caption_and_an_unknown_one_is_refused():
+    assert figures.caption_for("gallery_both_wrong") == figures.CAPTIONS["gallery"]
+    assert all(entry.caption.endswith(".") and entry.alt for entry in figures.CAPTIONS.values())
+    with pytest.raises(KeyError, match="No caption for the figure 'nonesuch'.*CAPTIONS"):
+        figures.caption_for("nonesuch")
