@@ -90,9 +90,16 @@ def figure_problems(page: str) -> list[str]:
             problems.append(f"figure {number} has no caption")
         if re.search(r'<img(?![^>]*\balt="[^"]+")', inner):
             problems.append(f"figure {number} has an image without alt text")
-    outside = len(re.findall(r"<img\b", FIGURE.sub("", page)))
-    if outside:
-        problems.append(f"{outside} image(s) outside a numbered figure")
+    outside = FIGURE.sub("", page)
+    images = len(re.findall(r"<img\b", outside))
+    if images:
+        problems.append(f"{images} image(s) outside a numbered figure")
+    unreferenced = [number for number, _ in figures if f'href="#figure-{number}"' not in outside]
+    if unreferenced:
+        problems.append(f"figures not referenced from the text: {', '.join(unreferenced[:20])}")
+    broken = sorted(set(re.findall(r'href="#fig-([\w-]+)"', page)))
+    if broken:
+        problems.append(f"references to no figure of their chapter: {', '.join(broken[:10])}")
     return problems
 
 

@@ -44,15 +44,31 @@ class Contents:
 
 @dataclass
 class Figures:
-    """The figures numbered so far: (number, anchor, caption)."""
+    """The figures numbered so far: (number, anchor, caption, name it was saved under)."""
 
-    entries: list[tuple[int, str, str]] = field(default_factory=list)
+    entries: list[tuple[int, str, str, str]] = field(default_factory=list)
 
-    def add(self, caption: str) -> tuple[int, str]:
+    def add(self, caption: str, name: str = "") -> tuple[int, str]:
         number = len(self.entries) + 1
         anchor = f"figure-{number}"
-        self.entries.append((number, anchor, caption))
+        self.entries.append((number, anchor, caption, name))
         return number, anchor
+
+
+REFERENCE = re.compile(r'<a href="#fig-([\w-]+)">[^<]*</a>')  # prose's `[figure](#fig-<name>)`, resolved per chapter
+
+
+def resolve_references(chapter: str, numbered: Sequence[tuple[int, str, str, str]]) -> str:
+    """A chapter's references to its figures by name made "Figure N" links (unknown names are left as they are)."""
+    by_name = {}
+    for number, anchor, _, name in numbered:
+        by_name.setdefault(name, (number, anchor))
+
+    def link(match: re.Match) -> str:
+        found = by_name.get(match.group(1))
+        return f'<a href="#{found[1]}">Figure {found[0]}</a>' if found else match.group(0)
+
+    return REFERENCE.sub(link, chapter)
 
 
 def markdown_to_html(text: str) -> str:
@@ -93,7 +109,7 @@ def figure_of(output) -> dict | None:
     if "image/png" not in data:
         return None
     about = dict(output.get("metadata", {}).get(FIGURE_METADATA, {}))
-    return {"png": data["image/png"], "caption": about.get("caption", ""), "alt": about.get("alt", "")}
+    return {"png": data["image/png"]} | {key: about.get(key, "") for key in ("caption", "alt", "name")}
 
 
 def output_html(output) -> str:
@@ -115,7 +131,7 @@ def output_html(output) -> str:
 def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
     """One numbered figure: a panel per (label, figure), one caption (the first panel's)."""
     caption = next((figure["caption"] for _, figure in panels if figure["caption"]), "")
-    number, anchor = figures.add(caption)
+    number, anchor = figures.add(caption, next((figure.get("name", "") for _, figure in panels), ""))
     lettered = len(panels) > 1
     cells = []
     for index, (label, figure) in enumerate(panels):
@@ -178,7 +194,7 @@ def chapter_html(
         first, *rest = notebooks
         body = [chapter_html({first: executed[first]}, titles, number, contents, figures, with_code=with_code)]
         return "\n".join(body + [_whole(executed[name], titles[name], figures, with_code) for name in rest])
-    counter, parts = [0], []
+    counter, parts, first_figure = [0], [], len(figures.entries)
     for cells in zip(*(nb.cells for nb in notebooks.values())):
         by_dataset = dict(zip(notebooks, cells))
         cell = cells[0]
@@ -187,7 +203,7 @@ def chapter_html(
         elif cell.cell_type == "code" and not (set(cell.metadata.get("tags", [])) & HIDDEN_TAGS and not with_code):
             if "injected-parameters" not in cell.metadata.get("tags", []):
                 parts.append(code_cell_html(by_dataset, titles, figures, with_code=with_code))
-    return "\n".join(part for part in parts if part)
+    return resolve_references("\n".join(part for part in parts if part), figures.entries[first_figure:])
 
 
 def _whole(path: Path, title: str, figures: Figures, with_code: bool) -> str:

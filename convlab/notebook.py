@@ -91,27 +91,34 @@ def setup_comparison(name: str, namespace: Mapping[str, object]) -> tuple[tuple[
 
 
 def show_tables_plainly() -> None:
-    """In a notebook kernel, tables display as `reader_table_html` writes them (elsewhere nothing changes)."""
+    """In a notebook kernel, tables (and dicts, as two-column tables) display as `reader_table_html` writes them
+    (elsewhere nothing changes)."""
     import pandas as pd
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is not None:
-        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, reader_table_html)
+        html_formatter = shell.display_formatter.formatters["text/html"]
+        html_formatter.for_type(pd.DataFrame, reader_table_html)
+        html_formatter.for_type(dict, lambda values: reader_table_html(pd.Series(values, dtype=object).to_frame("value")))
 
 
 def reader_table_html(frame) -> str:
     """A table as a reader wants it: its index as ordinary columns (no index rows), numbers to at most four
     significant digits (thousands with separators), missing values as "—"."""
+    import numpy as np
     import pandas as pd
 
     unnamed_range = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
     shown = frame if unnamed_range else frame.reset_index().rename(columns={"index": ""})
-    return shown.to_html(index=False, border=0, na_rep="—", float_format=reader_number)
+    shown = shown.map(lambda value: reader_number(value) if isinstance(value, float | np.floating) else value)
+    return shown.to_html(index=False, border=0, na_rep="—")
 
 
 def reader_number(value: float) -> str:
-    """12345.6 → "12,346", 38.18049 → "38.18", 0.000123 → "0.000123", 3.0 → "3"."""
+    """12345.6 → "12,346", 38.18049 → "38.18", 0.000123 → "0.000123", 3.0 → "3", NaN → "—"."""
+    if value != value:
+        return "—"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.4g}"

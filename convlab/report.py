@@ -119,13 +119,27 @@ def key_results_table(results_dir: Path, dataset: str):
                 "seeds": len(runs),
                 "test loss": f"{sum(r['test']['loss'] for r in runs) / len(runs):.4f}",
                 "training time (s)": f"{sum(r['timing']['train_seconds'] for r in runs) / len(runs):.0f}",
-                "published accuracy (%)": f"{approximate}{theirs['test_accuracy']:.2f}" if "test_accuracy" in theirs else "—",
-                "published loss": f"{approximate}{theirs['test_loss']:.4f}" if "test_loss" in theirs else "—",
-                "published parameters": f"{approximate}{theirs['parameters']:,}" if "parameters" in theirs else "—",
-                "difference (points)": f"{accuracy.mean() - theirs['test_accuracy']:+.2f}" if "test_accuracy" in theirs else "—",
+                "published accuracy (%)": _published(theirs.get("test_accuracy"), approximate, ".2f"),
+                "published loss": _published(theirs.get("test_loss"), approximate, ".4f"),
+                "published parameters": _published(theirs.get("parameters"), approximate, ","),
+                "difference (points)": _difference(accuracy.mean(), theirs.get("test_accuracy"), approximate),
             }
         )
     return pd.DataFrame(rows).set_index("model")
+
+
+def _published(value, approximate: str, spec: str) -> str:
+    """A study's figure as it printed it: "~99" where it gave only an approximate value, else to `spec`."""
+    if value is None:
+        return "—"
+    return f"~{value:g}" if approximate else format(value, spec)
+
+
+def _difference(ours: float, theirs, approximate: str) -> str:
+    """Our mean minus the study's figure, to no more precision than the study gave ("~+0" beside "~99")."""
+    if theirs is None:
+        return "—"
+    return f"~{ours - theirs:+.0f}" if approximate else f"{ours - theirs:+.2f}"
 
 
 def key_results(root: Path, datasets: Sequence[str], contents: layout.Contents) -> str:
@@ -224,7 +238,11 @@ def headline_figure(plan: Sequence[dict], figures: layout.Figures) -> str:
                 for output in cell.get("outputs", []):
                     found = layout.figure_of(output)
                     if found and output.get("metadata", {}).get(layout.FIGURE_METADATA, {}).get("name") == name:
-                        return layout.figure_html([("", found)], figures)
+                        drawn = layout.figure_html([("", found)], figures)
+                        number = figures.entries[-1][0]
+                        where = f'<a href="#{item["anchor"]}">{html.escape(item["title"])}</a>'
+                        link = f'<a href="#figure-{number}">Figure {number}</a>'
+                        return f"<p>{link} draws the headline comparison ({where}).</p>{drawn}"
     return ""
 
 

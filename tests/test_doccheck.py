@@ -24,7 +24,8 @@ def page(body: str = "", *, claim: str = "yes") -> str:
     figures = FIGURE.format(n=1) + FIGURE.format(n=2)
     claims = CLAIMS.format(rows=HOLDS.format(claim))
     head = "<!DOCTYPE html><html><head><style>a { color: red }</style></head>"
-    return f"{head}<body><p>Text.</p>{CODE}{figures}{body}{claims}</body></html>"
+    text = '<p>As <a href="#figure-1">Figure 1</a> and <a href="#figure-2">Figure 2</a> show.</p>'
+    return f"{head}<body>{text}{CODE}{figures}{body}{claims}</body></html>"
 
 
 def test_a_sound_page_passes_and_code_and_styles_are_not_read_as_prose():
@@ -60,6 +61,8 @@ def test_a_sound_page_passes_and_code_and_styles_are_not_read_as_prose():
             "figure 3 has an image without alt text",
         ),
         (FIGURE.format(n=5), "figures are not numbered 1 to 3 in order: [1, 2, 5]"),
+        (FIGURE.format(n=3), "figures not referenced from the text: 3"),
+        ('<p>See <a href="#fig-nonesuch">the figure</a>.</p>', "references to no figure of their chapter: nonesuch"),
     ],
 )
 def test_each_defect_is_found(body, expected):

@@ -28,7 +28,7 @@ def executed(tmp_path, dataset: str, table: str, text: str, extra_figure: bool =
         nbformat.v4.new_markdown_cell("# 03 · Convolutional network\n\nProse that both copies share."),
         nbformat.v4.new_code_cell('dataset = "fashion_mnist"', metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(f'dataset = "{dataset}"', metadata={"tags": ["injected-parameters"]}),
-        nbformat.v4.new_markdown_cell("## Training"),
+        nbformat.v4.new_markdown_cell("## Training\n\nThe curves ([figure](#fig-training_curves)) and [this](#fig-nonesuch)."),
         nbformat.v4.new_code_cell(
             "runs = train()",
             outputs=[nbformat.v4.new_output("stream", name="stdout", text="Reusing cnn (seed 0): stored in /work/x\n")],
@@ -74,6 +74,8 @@ def test_prose_once_outputs_of_both_datasets_and_one_numbered_figure_with_a_pane
     assert "(a) Fashion-MNIST" in page and "(b) MNIST" in page
     assert f"<strong>Figure 1.</strong> {figures.caption_for('training_curves').caption}" in page.replace("&#x27;", "'")
     assert 'alt="Two line charts' in page
+    assert 'The curves (<a href="#figure-1">Figure 1</a>)' in page, "a reference by name becomes the figure's number"
+    assert '<a href="#fig-nonesuch">this</a>' in page, "one to no figure of the chapter stays, for the check to find"
 
 
 def test_the_reader_gets_no_code_parameters_or_log_lines_and_the_code_version_folds_the_code(tmp_path):
@@ -98,3 +100,20 @@ def test_every_saved_figure_name_has_a_caption_and_an_unknown_one_is_refused():
     assert all(entry.caption.endswith(".") and entry.alt for entry in figures.CAPTIONS.values())
     with pytest.raises(KeyError, match="No caption for the figure 'nonesuch'.*CAPTIONS"):
         figures.caption_for("nonesuch")
+
+
+def test_tables_show_their_index_as_a_column_and_no_more_digits_than_four():
+    import numpy as np
+    import pandas as pd
+
+    from convlab import notebook
+
+    frame = pd.DataFrame(
+        {"accuracy (%)": [91.23456, np.nan], "MACs": [2_310_368.0, 0.000123]}, index=pd.Index(["CNN", "FC"], name="model")
+    )
+    page = notebook.reader_table_html(frame)
+    assert "<th>model</th>" in page and "<td>CNN</td>" in page and page.count("<tr") == 3, "no index row under the header"
+    assert "<td>91.23</td>" in page and "<td>—</td>" in page and "<td>2,310,368</td>" in page and "<td>0.000123</td>" in page
+    plain = notebook.reader_table_html(pd.DataFrame({"a": [1, 2]}))
+    assert "<th>a</th>" in plain and "<th></th>" not in plain, "a plain row index is left out"
+    assert [notebook.reader_number(v) for v in (3.0, 38.18049, 1234.5, float("nan"))] == ["3", "38.18", "1,234", "—"]
