@@ -22,12 +22,19 @@ CLAIMS_FOLDER = "claims"  # under a notebook's results/
 
 @dataclass(frozen=True)
 class Claim:
-    """One checked claim: the wording it has when it holds, the rule, the values it was evaluated on, the result."""
+    """One checked claim: the wording it has when it holds, the rule, the values it was evaluated on, whether the
+    rule held, and the wording printed (the statement when it held, else its alternative)."""
 
     statement: str
     rule: str
     values: dict
     holds: bool
+    printed: str = ""
+
+    @property
+    def printed_rule(self) -> str:
+        """The rule the printed wording rests on: the claim's own, or its negation where the alternative was printed."""
+        return self.rule if self.holds else f"not: {self.rule}"
 
 
 _ledger: list[Claim] = []
@@ -43,9 +50,10 @@ def start(results_dir: str | Path, notebook: str) -> None:
 
 def check(statement: str, rule: str, holds: bool, values: Mapping[str, object], otherwise: str) -> str:
     """`statement` if `holds`, else `otherwise`; either way the claim, its rule and values go into the ledger."""
-    _ledger.append(Claim(statement, rule, {key: _plain(value) for key, value in values.items()}, bool(holds)))
+    printed = statement if holds else otherwise
+    _ledger.append(Claim(statement, rule, {key: _plain(value) for key, value in values.items()}, bool(holds), printed))
     _write()
-    return statement if holds else otherwise
+    return printed
 
 
 def checked() -> list[Claim]:

@@ -17,8 +17,14 @@ def test_check_returns_the_wording_of_the_outcome_and_keeps_the_claim(tmp_path):
     assert claims.check("C is ahead.", "C − B > 0", False, {"C": 1}, "C is not ahead.") == "C is not ahead."
     ledger = json.loads((tmp_path / "claims" / "03_cnn.json").read_text())
     assert ledger == [
-        {"statement": "A is ahead.", "rule": "A − B > 0", "values": {"A": 91.23, "B": None}, "holds": True},
-        {"statement": "C is ahead.", "rule": "C − B > 0", "values": {"C": 1.0}, "holds": False},
+        {
+            "statement": "A is ahead.",
+            "rule": "A − B > 0",
+            "values": {"A": 91.23, "B": None},
+            "holds": True,
+            "printed": "A is ahead.",
+        },
+        {"statement": "C is ahead.", "rule": "C − B > 0", "values": {"C": 1.0}, "holds": False, "printed": "C is not ahead."},
     ]
     claims.start(tmp_path, "03_cnn")
     assert json.loads((tmp_path / "claims" / "03_cnn.json").read_text()) == [], "a new run replaces the old ledger"
@@ -32,7 +38,8 @@ def test_ledgers_of_a_report_folder(tmp_path):
     claims.check("Y.", "y", False, {"n": 3}, "not Y.")
     found = claims.ledgers(tmp_path)
     assert list(found) == ["07_translation", "11_learning_curves"]
-    assert found["11_learning_curves"][0] == claims.Claim("Y.", "y", {"n": 3.0}, False)
+    assert found["11_learning_curves"][0] == claims.Claim("Y.", "y", {"n": 3.0}, False, "not Y.")
+    assert found["11_learning_curves"][0].printed_rule == "not: y" and found["07_translation"][0].printed_rule == "x"
     assert claims.describe_values({"n": 3.0, "p": None}) == "n 3.0, p —"
 
 
