@@ -128,6 +128,17 @@ def output_html(output) -> str:
     return ""
 
 
+def is_compact(item: str, columns: int = 6, rows: int = 14, characters: int = 900) -> bool:
+    """Whether an output fits half the page's width and stays short: a table of at most `columns` columns and `rows`
+    rows, or text of at most `characters` characters (the datasets' outputs then stand side by side)."""
+    text = re.sub(r"<[^>]+>", "", item)
+    if "<table" not in item:
+        return len(text) <= characters
+    first_row = re.search(r"<tr[^>]*>(.*?)</tr>", item, re.DOTALL)
+    width = len(re.findall(r"<t[hd][\s>]", first_row.group(1))) if first_row else 0
+    return width <= columns and len(re.findall(r"<tr[\s>]", item)) <= rows + 1 and len(text) <= 4 * characters
+
+
 def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
     """One numbered figure: a panel per (label, figure), one caption (the first panel's)."""
     caption = next((figure["caption"] for _, figure in panels if figure["caption"]), "")
@@ -162,10 +173,13 @@ def code_cell_html(cells: Mapping[str, object], titles: Mapping[str, str], figur
     if len({tuple(items) for items in shown.values()}) == 1 or len(cells) == 1:
         parts += next(iter(shown.values()))
     else:
+        blocks = []
         for dataset, items in shown.items():
             if items:
                 label = f'<p class="dataset-label">{html.escape(titles[dataset])}</p>'
-                parts.append(f'<div class="dataset">{label}{"".join(items)}</div>')
+                blocks.append(f'<div class="dataset">{label}{"".join(items)}</div>')
+        compact = len(blocks) > 1 and all(is_compact(item) for items in shown.values() for item in items)
+        parts.append(f'<div class="side-by-side">{"".join(blocks)}</div>' if compact else "".join(blocks))
     drawn = {dataset: [f for f in map(figure_of, cell.outputs) if f] for dataset, cell in cells.items()}
     counts = {len(found) for found in drawn.values()}
     label = (lambda dataset: titles[dataset]) if len(cells) > 1 else (lambda dataset: "")
