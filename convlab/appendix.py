@@ -88,7 +88,8 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
         "commit": state["commit"] + (" (working tree modified)" if state["dirty"] else ""),
         "report built": f"{built:%Y-%m-%d %H:%M} UTC",
     }
-    environment |= {f"package {name}": version for name, version in sorted(stamp.get("packages", {}).items())}
+    packages = sorted(stamp.get("packages", {}).items())
+    environment["packages"] = ", ".join(f"{name} {version}" for name, version in packages)
     sections.insert(2, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
 

@@ -237,7 +237,8 @@ class ContainerEndpoint:
         self.python = Path(python) if python else frontend_python(version)
         if not self.python.is_file():
             raise FileNotFoundError(
-                f"No environment with the TF Serving {version} image's packages at {self.python}; run `make serving-envs`."
+                f"No environment with the TF Serving {version} image's packages at {paths.shown(self.python)}; "
+                "run `make serving-envs`."
             )
         runtime = Path(runtime) if runtime else runtime_python(version)
         self.runtime = runtime if runtime.is_file() else Path(sys.executable)

@@ -30,8 +30,8 @@ from convlab import paths
 MACHINE_ROOTS = ("home", "tmp", "work", "root", "Users", "mnt")
 MACHINE_PATH = re.compile(r"(?<![\w.:/~-])/(?:" + "|".join(MACHINE_ROOTS) + r")/[\w.@-]+")
 PLACEHOLDER = re.compile(r"\{[a-z_][a-z0-9_]*(?:[:!][^{}\s]*)?\}")
-DOUBLED_WORD = re.compile(r"\b([A-Za-z]{3,})\s+\1\b")
-EMPTY_CELL = re.compile(r"<td>\s*(None|nan|NaN)\s*</td>")
+DOUBLED_WORD = re.compile(r"(?<![\w-])([A-Za-z]{3,})\s+\1\b")  # "epochs epochs"; not "Fashion-MNIST MNIST"
+EMPTY_CELL = re.compile(r"<td>\s*(None|nan)\s*</td>")  # Python's and pandas' missing values ("NaN" may be a label)
 NETWORK = (
     re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE),
     re.compile(r"@import", re.IGNORECASE),

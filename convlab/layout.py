@@ -128,7 +128,7 @@ def output_html(output) -> str:
     return ""
 
 
-def is_compact(item: str, columns: int = 6, rows: int = 14, characters: int = 900) -> bool:
+def is_compact(item: str, columns: int = 4, rows: int = 14, characters: int = 900) -> bool:
     """Whether an output fits half the page's width and stays short: a table of at most `columns` columns and `rows`
     rows, or text of at most `characters` characters (the datasets' outputs then stand side by side)."""
     text = re.sub(r"<[^>]+>", "", item)

@@ -96,3 +96,13 @@ def downloads_allowed() -> bool:
 def reports_root(value: object = "") -> Path:
     """The folder that holds every dataset's report folder (reports/ unless given)."""
     return output_folder(value, "reports_dir", REPORTS_DIR)
+
+
+def shown(path: str | Path) -> str:
+    """A path as messages print it: relative to the repository when inside it, so a report names no folder of the
+    machine that built it."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(PROJECT_DIR.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -30,6 +30,8 @@ def page(body: str = "", *, claim: str = "yes") -> str:
 
 def test_a_sound_page_passes_and_code_and_styles_are_not_read_as_prose():
     assert doccheck.html_problems(page(), own_paths=["/srv/checkout"]) == []
+    labels = '<p class="dataset-label">Fashion-MNIST</p><p class="dataset-label">MNIST</p><table><tr><td>NaN</td></tr></table>'
+    assert doccheck.html_problems(page(labels)) == [], "two dataset labels, and a case named NaN, are no leak"
     assert doccheck.claims_problems(page()) == []
 
 
