@@ -230,7 +230,7 @@ class ContainerEndpoint:
     def __init__(self, tarball: Path, version: str, *, python: Path | None = None, runtime: Path | None = None):
         if not reference_available(version):
             raise FileNotFoundError(
-                f"The TF Serving {version} front-end is not in {frontend_dir(version)}; "
+                f"The TF Serving {version} front-end is not in {paths.shown(frontend_dir(version))}; "
                 f"put ../shared/reference beside the repository or set ${REFERENCE_ENV}."
             )
         self.version = version

@@ -99,10 +99,12 @@ def reports_root(value: object = "") -> Path:
 
 
 def shown(path: str | Path) -> str:
-    """A path as messages print it: relative to the repository when inside it, so a report names no folder of the
-    machine that built it."""
-    path = Path(path)
-    try:
-        return path.resolve().relative_to(PROJECT_DIR.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    """A path as messages print it: relative to the repository when inside it or beside it ("../shared/..."), so a
+    report names no folder of the machine that built it."""
+    path, project = Path(path).resolve(), PROJECT_DIR.resolve()
+    for base, prefix in ((project, ""), (project.parent, "../")):
+        try:
+            return prefix + path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(path)

@@ -160,3 +160,9 @@ def test_a_relative_data_folder_variable_reaches_the_notebook_kernel(shared_data
     arguments += ["-p", "train_size", "600", "-p", "test_size", "200", "-p", "images_dir", str(tmp_path / "images")]
     assert pipeline.main(arguments) == 0
     assert (tmp_path / "reports" / "mnist" / "01_eda.html").is_file()
+
+
+def test_messages_show_paths_relative_to_the_repository_or_beside_it():
+    assert paths.shown(paths.PROJECT_DIR / ".venv-serving" / "tf-2.20") == ".venv-serving/tf-2.20"
+    assert paths.shown(paths.PROJECT_DIR.parent / "shared" / "reference") == "../shared/reference"
+    assert paths.shown("/") == "/"
