@@ -101,7 +101,7 @@ def reports_root(value: object = "") -> Path:
 def shown(path: str | Path) -> str:
     """A path as messages print it: relative to the repository when inside it or beside it ("../shared/..."), so a
     report names no folder of the machine that built it."""
-    path, project = Path(path).resolve(), PROJECT_DIR.resolve()
+    path, project = Path(os.path.abspath(path)), Path(os.path.abspath(PROJECT_DIR))  # symbolic links kept as named
     for base, prefix in ((project, ""), (project.parent, "../")):
         try:
             return prefix + path.relative_to(base).as_posix()
