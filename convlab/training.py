@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from convlab import cache, config, data, models, paths, records  # noqa: E402
+from convlab import cache, config, data, models, paths, records, workers  # noqa: E402
 
 # The functions and classes whose behaviour decides a training result; the cache key hashes their source.
 # The loaders are not listed: every split they return is verified against its sha256, which the key holds.
@@ -321,8 +321,6 @@ def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Pat
 
 def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
     """One record per seed of the run, each trained at most once (side by side, `workers.train_all`)."""
-    from convlab import workers
-
     return workers.train_all([workers.Task(model_config, dataset, seed) for seed in params.seeds], params)
 
 
