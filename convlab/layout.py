@@ -20,6 +20,8 @@ FIGURE_METADATA = "convlab/figure"  # the output metadata `plots.save` attaches:
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 NOTEBOOK_TITLE = re.compile(r"^\d+\s*·\s*")
 HIDDEN_TAGS = {"parameters", "injected-parameters"}
+RUN_CARD_ROW = "| **Runtime** |"  # the table of runtime, inputs and outputs that opens every notebook
+HOW_TO_RUN = "Run it from `make report`"  # the paragraph after it (`tests/test_notebooks.py` checks both)
 
 
 @dataclass
@@ -77,8 +79,17 @@ def markdown_to_html(text: str) -> str:
     return markdown2html(text)
 
 
-def _plain_heading(text: str) -> str:
+def plain_heading(text: str) -> str:
+    """A heading's text without markdown emphasis and without a notebook's number ("03 · CNN" → "CNN")."""
     return NOTEBOOK_TITLE.sub("", re.sub(r"[`*_]", "", text))
+
+
+def without_run_card(source: str) -> str:
+    """Markdown without the notes for whoever runs the notebook (its run card and how to run it): a reader of the
+    report needs neither the runtimes nor the inputs and outputs of a notebook."""
+    blocks = re.split(r"\n\s*\n", source)
+    kept = [block for block in blocks if RUN_CARD_ROW not in block and not block.lstrip().startswith(HOW_TO_RUN)]
+    return "\n\n".join(kept)
 
 
 def renumber(source: str, number: str, contents: Contents, counter: list[int]) -> str:
@@ -92,7 +103,7 @@ def renumber(source: str, number: str, contents: Contents, counter: list[int]) -
         if not match:
             lines.append(line)
             continue
-        level, text = len(match.group(1)), _plain_heading(match.group(2))
+        level, text = len(match.group(1)), plain_heading(match.group(2))
         if level == 1:
             lines.append(contents.heading(2, f"chapter-{number}", f"{number} {text}"))
         elif level == 2:
@@ -213,7 +224,7 @@ def chapter_html(
         by_dataset = dict(zip(notebooks, cells))
         cell = cells[0]
         if cell.cell_type == "markdown":
-            parts.append(markdown_to_html(renumber(cell.source, number, contents, counter)))
+            parts.append(markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter)))
         elif cell.cell_type == "code" and not (set(cell.metadata.get("tags", [])) & HIDDEN_TAGS and not with_code):
             if "injected-parameters" not in cell.metadata.get("tags", []):
                 parts.append(code_cell_html(by_dataset, titles, figures, with_code=with_code))

@@ -69,7 +69,7 @@ def _notebook_title(path: Path) -> str:
         for line in cell.source.splitlines() if cell.cell_type == "markdown" else ():
             match = layout.HEADING.match(line)
             if match and len(match.group(1)) == 1:
-                return layout._plain_heading(match.group(2))
+                return layout.plain_heading(match.group(2))
     return path.stem
 
 

@@ -117,3 +117,15 @@ def test_tables_show_their_index_as_a_column_and_no_more_digits_than_four():
     plain = notebook.reader_table_html(pd.DataFrame({"a": [1, 2]}))
     assert "<th>a</th>" in plain and "<th></th>" not in plain, "a plain row index is left out"
     assert [notebook.reader_number(v) for v in (3.0, 38.18049, 1234.5, float("nan"))] == ["3", "38.18", "1,234", "—"]
+
+
+def test_the_run_card_and_how_to_run_are_left_out_and_the_lead_kept(tmp_path):
+    opening = (
+        "# 03 · Convolutional network\n\nThe lead.\n\n| | |\n|---|---|\n| **Runtime** | 5 min; 9 s when stored |\n"
+        "| **Outputs** | `results/` |\n\nRun it from `make report`, or open it in Jupyter."
+    )
+    assert layout.without_run_card(opening) == "# 03 · Convolutional network\n\nThe lead."
+    path = tmp_path / "fashion_mnist.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(opening)]), path)
+    html = layout.chapter_html({"fashion_mnist": path}, TITLES, "3", layout.Contents(), layout.Figures(), with_code=True)
+    assert "The lead." in html and "Runtime" not in html and "when stored" not in html and "Jupyter" not in html

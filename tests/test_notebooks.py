@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS, parameter_arguments
 
-from convlab import config, manifest, paths, pipeline, profiles, records, runlog
+from convlab import config, layout, manifest, paths, pipeline, profiles, records, runlog
 
 # After one epoch on 1,800 images: the GAP head (64 averaged features) and the shift-augmented models learn slower.
 MIN_ACCURACY = {"cnn_gap": 0.15, "cnn_shift4": 0.35, "fc_baseline_shift4": 0.35}
@@ -223,6 +223,9 @@ def test_committed_notebooks_are_clean_and_parameterised():
         assert all(not cell.outputs and cell.execution_count is None for cell in code), f"{notebook} holds outputs"
         assert code[0].id == "convlab-import-check" and code[0].source == first_code_cell, f"{notebook}: the import check"
         assert "parameters" in code[1].metadata.get("tags", []), f"{notebook}: the parameters cell follows it"
+        opening = cells[0].source
+        assert layout.RUN_CARD_ROW in opening and f"\n\n{layout.HOW_TO_RUN}" in opening, f"{notebook}: its run card"
+        assert layout.without_run_card(opening).count("\n\n") == 1, f"{notebook}: title and one lead paragraph"
         assert not any(line.lstrip().startswith(("def ", "class ")) for cell in code for line in cell.source.splitlines())
 
 
