@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convlab import claims, config, manifest, records, runlog
+from convlab import claims, config, manifest, paths, records, runlog
 
 if TYPE_CHECKING:
     from convlab.layout import Contents
@@ -43,7 +42,7 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
         record = next(iter(groups.values()))[0]
         stamp = record["environment"]
         described = record["dataset"]
-        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(without_folders(described['source']))}\n")
+        sections.append(f"\n**{config.DATASET_TITLES[dataset]}**: {html.escape(paths.without_folders(described['source']))}\n")
         sections.append(
             pd.DataFrame({"sha256 of the decompressed payload": described["sha256"]}).to_html(border=0, classes="compact")
         )
@@ -92,11 +91,6 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     environment["packages"] = ", ".join(f"{name} {version}" for name, version in packages)
     sections.insert(2, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
-
-
-def without_folders(text: str) -> str:
-    """A data source without the folders of the machine that read it: "IDX files: /a/b/mnist" → "IDX files: mnist"."""
-    return re.sub(r"(?:/[^\s/:]+)+/([^\s/:]+)", r"\1", text)
 
 
 CLAIMS_CAPTION = (

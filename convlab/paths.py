@@ -7,6 +7,7 @@ environment when a function is called.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -108,3 +109,9 @@ def shown(path: str | Path) -> str:
         except ValueError:
             continue
     return str(path)
+
+
+def without_folders(text: str) -> str:
+    """Text with every absolute path cut to its last part ("IDX files: /a/b/mnist" → "IDX files: mnist"): for text
+    written by another machine, such as a record's data source, where `shown` would keep that machine's folders."""
+    return re.sub(r"(?:/[^\s/:]+)+/([^\s/:]+)", r"\1", text)

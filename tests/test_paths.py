@@ -166,3 +166,9 @@ def test_messages_show_paths_relative_to_the_repository_or_beside_it():
     assert paths.shown(paths.PROJECT_DIR / ".venv-serving" / "tf-2.20") == ".venv-serving/tf-2.20"
     assert paths.shown(paths.PROJECT_DIR.parent / "shared" / "reference") == "../shared/reference"
     assert paths.shown("/") == "/"
+
+
+def test_another_machines_text_keeps_only_the_last_part_of_each_path():
+    source = "data folder (IDX files): /home/sagemaker-user/data/fashion-mnist; keras cache: /root/.keras/datasets"
+    assert paths.without_folders(source) == "data folder (IDX files): fashion-mnist; keras cache: datasets"
+    assert paths.without_folders("Debian package dataset-fashion-mnist") == "Debian package dataset-fashion-mnist"
