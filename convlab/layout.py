@@ -202,6 +202,24 @@ def code_cell_html(cells: Mapping[str, object], titles: Mapping[str, str], figur
     return "\n".join(parts)
 
 
+def is_empty_section(rows: Sequence[Sequence[object]], index: int, datasets: Sequence[str], titles: Mapping[str, str]) -> bool:
+    """Whether markdown row `index` is a bare heading whose code cells, up to the next markdown cell, show a reader
+    nothing (a "Setup" that only loads data): the chapter leaves such a heading out, and its folded code joins the
+    section before it, so the HTML and the PDF number their sections alike."""
+    source = rows[index][0].source.strip()
+    if "\n" in source or not HEADING.match(source):
+        return False
+    for cells in rows[index + 1 :]:
+        if cells[0].cell_type == "markdown":
+            break
+        if (
+            cells[0].cell_type == "code"
+            and code_cell_html(dict(zip(datasets, cells)), titles, Figures(), with_code=False).strip()
+        ):
+            return False
+    return True
+
+
 def aligned(notebooks: Mapping[str, object]) -> bool:
     """Whether executed copies of one notebook have the same cells (same kinds, same markdown)."""
     shapes = {tuple((c.cell_type, c.source if c.cell_type == "markdown" else "") for c in nb.cells) for nb in notebooks.values()}
@@ -220,9 +238,12 @@ def chapter_html(
         body = [chapter_html({first: executed[first]}, titles, number, contents, figures, with_code=with_code)]
         return "\n".join(body + [_whole(executed[name], titles[name], figures, with_code) for name in rest])
     counter, parts, first_figure = [0], [], len(figures.entries)
-    for cells in zip(*(nb.cells for nb in notebooks.values())):
+    rows = list(zip(*(nb.cells for nb in notebooks.values())))
+    for index, cells in enumerate(rows):
         by_dataset = dict(zip(notebooks, cells))
         cell = cells[0]
+        if cell.cell_type == "markdown" and is_empty_section(rows, index, list(notebooks), titles):
+            continue
         if cell.cell_type == "markdown":
             parts.append(markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter)))
         elif cell.cell_type == "code" and not (set(cell.metadata.get("tags", [])) & HIDDEN_TAGS and not with_code):

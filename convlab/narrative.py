@@ -190,9 +190,9 @@ def describe_settings_check(
 
 def _settings_check_missing(reference_profile: str) -> str:
     return (
-        f"The check against the {reference_profile!r} profile's training settings is not stored for these seeds. "
+        f"This run has no check against the {reference_profile!r} profile's training settings for these seeds. "
         "`make report NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them "
-        "(same seeds, kept apart under `results/reference/`) and fills in this section."
+        "(same seeds) and fills in this section."
     )
 
 

@@ -129,3 +129,23 @@ def test_the_run_card_and_how_to_run_are_left_out_and_the_lead_kept(tmp_path):
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(opening)]), path)
     html = layout.chapter_html({"fashion_mnist": path}, TITLES, "3", layout.Contents(), layout.Figures(), with_code=True)
     assert "The lead." in html and "Runtime" not in html and "when stored" not in html and "Jupyter" not in html
+
+
+@pytest.mark.parametrize("with_code", [False, True])
+def test_a_bare_heading_over_cells_that_show_nothing_is_left_out_and_the_numbers_close_up(tmp_path, with_code):
+    log = nbformat.v4.new_output("stream", name="stdout", text="Fashion-MNIST: 60,000 training images\n")
+    table = nbformat.v4.new_output("execute_result", data={"text/html": "<table><tr><td>320</td></tr></table>"})
+    cells = [
+        nbformat.v4.new_markdown_cell("# 03 · Convolutional network\n\nThe lead."),
+        nbformat.v4.new_markdown_cell("## Setup"),
+        nbformat.v4.new_code_cell("ds = notebook.setup()", outputs=[log]),
+        nbformat.v4.new_markdown_cell("## Model"),
+        nbformat.v4.new_code_cell("layer_table()", outputs=[table]),
+    ]
+    path = tmp_path / "fashion_mnist.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    contents = layout.Contents()
+    html = layout.chapter_html({"fashion_mnist": path}, TITLES, "3", contents, layout.Figures(), with_code=with_code)
+    assert "Setup" not in html and "3.1 Model" in html and "<td>320</td>" in html
+    assert [text for _, _, text in contents.entries] == ["3 Convolutional network", "3.1 Model"]
+    assert ("ds = notebook.setup()" in html) == with_code  # the code stays, folded, in the section before

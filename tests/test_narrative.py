@@ -377,9 +377,9 @@ def test_describe_settings_check_reads_the_tables_confidence():
         ("paper", "This run uses the 'paper' profile's settings itself: there is nothing to compare."),
         (
             "cpu",
-            "The check against the 'paper' profile's training settings is not stored for these seeds. `make report "
-            "NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them (same seeds, kept apart under "
-            "`results/reference/`) and fills in this section.",
+            "This run has no check against the 'paper' profile's training settings for these seeds. `make report "
+            "NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them (same seeds) and fills in "
+            "this section.",
         ),
     ],
 )
