@@ -188,7 +188,7 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
         parts_.append(
             f"{config.DATASET_TITLES[dataset]}: {cnn['dataset']['train_size']:,} training and {cnn['dataset']['test_size']:,} "
             f"test images; seeds {seeds}; batch {fc['parameters']['batch_size']} (FC) and {cnn['parameters']['batch_size']} "
-            f"(CNN); at most {fc['parameters']['epochs']} epochs (FC) and {cnn['parameters']['epochs']} (CNN), "
+            f"(CNN); epoch cap {fc['parameters']['epochs']} (FC) and {cnn['parameters']['epochs']} (CNN), "
             f"patience {cnn['parameters']['patience']}"
         )
     return "; ".join(parts_) or "no training records"
