@@ -202,7 +202,7 @@ def code_cell_html(cells: Mapping[str, object], titles: Mapping[str, str], figur
     return "\n".join(parts)
 
 
-def is_empty_section(rows: Sequence[Sequence[object]], index: int, datasets: Sequence[str], titles: Mapping[str, str]) -> bool:
+def is_empty_section(rows: Sequence[Sequence[object]], index: int) -> bool:
     """Whether markdown row `index` is a bare heading whose code cells, up to the next markdown cell, show a reader
     nothing (a "Setup" that only loads data): the chapter leaves such a heading out, and its folded code joins the
     section before it, so the HTML and the PDF number their sections alike."""
@@ -212,10 +212,7 @@ def is_empty_section(rows: Sequence[Sequence[object]], index: int, datasets: Seq
     for cells in rows[index + 1 :]:
         if cells[0].cell_type == "markdown":
             break
-        if (
-            cells[0].cell_type == "code"
-            and code_cell_html(dict(zip(datasets, cells)), titles, Figures(), with_code=False).strip()
-        ):
+        if any(figure_of(output) or output_html(output) for cell in cells for output in cell.get("outputs", [])):
             return False
     return True
 
@@ -242,7 +239,7 @@ def chapter_html(
     for index, cells in enumerate(rows):
         by_dataset = dict(zip(notebooks, cells))
         cell = cells[0]
-        if cell.cell_type == "markdown" and is_empty_section(rows, index, list(notebooks), titles):
+        if cell.cell_type == "markdown" and is_empty_section(rows, index):
             continue
         if cell.cell_type == "markdown":
             parts.append(markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter)))
