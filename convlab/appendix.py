@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convlab import claims, config, manifest, paths, records, runlog
+from convlab import claims, config, manifest, paths, precision, records, runlog
 
 if TYPE_CHECKING:
     from convlab.layout import Contents
@@ -51,7 +51,9 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
                 name: {
                     "seeds": ", ".join(str(r["seed"]) for r in runs),
                     "epochs run": ", ".join(str(r["epochs_run"]) for r in runs),
-                    "settings": "batch {batch_size}, ≤{epochs} epochs, patience {patience}".format(**runs[0]["parameters"]),
+                    "settings": "batch {batch_size}, ≤{epochs} epochs, patience {patience}, {precision}".format(
+                        **{"precision": "float32"} | runs[0]["parameters"]
+                    ),
                 }
                 for name, runs in groups.items()
             }
@@ -72,6 +74,15 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
             contents.heading(3, "claims-checked", "Claims checked"),
             f"\n{CLAIMS_CAPTION} {held} of the {len(checked)} claims hold as printed; the first wording held for {first}.\n",
             checked.to_html(border=0, classes="compact claims", index=False),
+        ]
+    compared = precision_table(root, datasets)
+    if compared is not None:
+        within = int(compared["within seed noise"].eq("yes").sum())
+        sections += [
+            contents.heading(3, "training-precision", "Training precision"),
+            f"\n{PRECISION_CAPTION} In {within} of the {len(compared)} comparisons the {precision_interval(compared)} "
+            f"of the difference holds 0. The float32 runs were trained on {_reference_machines(datasets)}.\n",
+            compared.to_html(border=0, classes="compact", index=False),
         ]
     captioned = {MACHINES_CAPTION: training_machines(root, datasets), RUNS_CAPTION: run_totals(root, datasets)}
     for caption, table in captioned.items():
@@ -98,6 +109,43 @@ CLAIMS_CAPTION = (
     "notebook runs. Where a claim's first wording does not hold, the text prints its alternative instead, which "
     "rests on the negated rule; the table lists the wording printed."
 )
+
+
+PRECISION_CAPTION = (
+    "Where the CPU computes bfloat16 natively, the CNNs train in bfloat16 mixed precision (float32 weights; every "
+    "stored model, evaluation and figure is float32); the FC networks train in float32, where bfloat16 saved no time. "
+    "The table sets each CNN's test accuracy beside a float32 run of the same model, data, seeds and settings "
+    "(reports/reference/float32), and lists the epochs each seed ran before early stopping."
+)
+
+
+def precision_table(root: Path, datasets: Sequence[str]):
+    """`precision.precision_check` of every dataset's runs against the float32 reference runs, or None."""
+    import pandas as pd
+
+    tables = []
+    for dataset in datasets:
+        table = precision.precision_check(root / dataset / "results", precision.REFERENCE_DIR / dataset)
+        if table is not None:
+            tables.append(table.assign(dataset=config.DATASET_TITLES[dataset]))
+    if not tables:
+        return None
+    table = pd.concat(tables, ignore_index=True)
+    return table[["dataset", *[column for column in table.columns if column != "dataset"]]]
+
+
+def precision_interval(table) -> str:
+    """The interval column's name, as a phrase ("95% Welch interval")."""
+    column = next(column for column in table.columns if column.endswith("interval"))
+    return column.replace("interval", "Welch interval")
+
+
+def _reference_machines(datasets: Sequence[str]) -> str:
+    machines = set()
+    for dataset in datasets:
+        for path in sorted((precision.REFERENCE_DIR / dataset).glob("*-seed*.json")):
+            machines.add(records.machine_of(records.read_record(path).get("environment", {})))
+    return "; ".join(sorted(machines)) or "an unrecorded machine"
 
 
 def claims_table(root: Path, datasets: Sequence[str]):

@@ -76,11 +76,13 @@ def plain_keras_runs(dataset_name: str, data_dir: str, train_size: str, batch_si
     return [speed for _ in range(int(repeats)) for speed in plain_keras_images_per_second(config_, x_fit, y_fit, int(batch_size))]
 
 
-def convlab_images_per_second(model_config, dataset, batch_size: int) -> list[float]:
+def convlab_images_per_second(model_config, dataset, batch_size: int, arithmetic: str = "float32") -> list[float]:
     """convlab's training path (`training.fit`, validation included), fresh model: images/s of each epoch after the first."""
     from convlab import training
 
-    settings = training.TrainingConfig(epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN)
+    settings = training.TrainingConfig(
+        epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN, precision=arithmetic
+    )
     _, record = training.fit(model_config, dataset, 0, settings, verbose=0)
     return [record["parameters"]["fit_size"] / seconds for seconds in record["history"]["epoch_seconds"][1:]]
 
@@ -141,6 +143,38 @@ def paired_ratios(ours_runs: Sequence[Sequence[float]], plain_runs: Sequence[Seq
             f"Pairing needs as many convlab runs as plain-Keras runs, at least one: {len(ours_runs)}, {len(plain_runs)}."
         )
     return [statistics.median(ours) / statistics.median(plain) for ours, plain in zip(ours_runs, plain_runs, strict=True)]
+
+
+PRECISION_MODELS = ((3, 3), (7, 7))  # the study's CNN and the costliest kernel variant
+
+
+def precision_throughput(dataset_name: str, data_dir: Path, train_size: int, batch_size: int, rounds: int) -> list[dict]:
+    """Per CNN of `PRECISION_MODELS`, convlab's training path in float32 and in bfloat16 taking turns (A B, B A, ...):
+    images/s per run and the bfloat16/float32 ratio of each round. Empty where the CPU lacks native bfloat16."""
+    from convlab import models, precision
+
+    if not precision.native_bfloat16():
+        return []
+    dataset, _, _ = fit_images(dataset_name, data_dir, train_size)
+    results = []
+    for kernels in PRECISION_MODELS:
+        model_config = models.cnn_config(dataset_name, *kernels)
+        runs: dict[str, list[list[float]]] = {precision.FLOAT32: [], precision.BFLOAT16: []}
+        for round_ in range(rounds):
+            order = (precision.FLOAT32, precision.BFLOAT16) if round_ % 2 == 0 else (precision.BFLOAT16, precision.FLOAT32)
+            for arithmetic in order:
+                runs[arithmetic].append(convlab_images_per_second(model_config, dataset, batch_size, arithmetic))
+        ratios = paired_ratios(runs[precision.BFLOAT16], runs[precision.FLOAT32])
+        results.append(
+            {
+                "model": model_config.name,
+                "float32_images_per_second": [statistics.median(run) for run in runs[precision.FLOAT32]],
+                "bfloat16_images_per_second": [statistics.median(run) for run in runs[precision.BFLOAT16]],
+                "ratio_per_round": ratios,
+                "median_ratio": statistics.median(ratios),
+            }
+        )
+    return results
 
 
 def _plain_keras_with_tensorflow_defaults(dataset: str, data_dir: Path, train_size: int, batch_size: int, repeats: int) -> list:
@@ -253,6 +287,7 @@ def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size:
 
     measured = throughput("fashion_mnist", data_dir, train_size, batch_size, repeats)
     side_by_side = concurrency.measure("fashion_mnist", data_dir, train_size, batch_size, max(2, repeats // 2))
+    arithmetic = precision_throughput("fashion_mnist", data_dir, train_size, batch_size, max(2, repeats // 2))
     flops_per_image = TRAINING_FLOPS_PER_MAC * measured["macs_per_image"]
     achieved = statistics.median(measured["convlab_images_per_second"]) * flops_per_image / 1e9
     nominal, matmul = nominal_peak_flops(), measured_matmul_gflops()
@@ -261,6 +296,7 @@ def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size:
         "environment": records.environment_stamp(),
         "throughput": measured,
         "concurrency": side_by_side,
+        "precision": arithmetic,
         "flops": {
             "training_flops_per_image": flops_per_image,
             "derivation": f"{TRAINING_FLOPS_PER_MAC} FLOPs per MAC ({measured['macs_per_image']:,} MACs per forward pass: "
@@ -321,6 +357,22 @@ def summary_tables(bench: dict) -> dict:
             },
             index=pd.RangeIndex(1, len(side["ratio_per_round"]) + 1, name="round"),
         )
+    if bench.get("precision"):
+        tables["precision"] = pd.DataFrame(
+            [
+                {
+                    "model": row["model"],
+                    "round": round_,
+                    "float32 (images/s)": round(float32),
+                    "bfloat16 (images/s)": round(bfloat16),
+                    "ratio": round(ratio, 2),
+                }
+                for row in bench["precision"]
+                for round_, (float32, bfloat16, ratio) in enumerate(
+                    zip(row["float32_images_per_second"], row["bfloat16_images_per_second"], row["ratio_per_round"]), 1
+                )
+            ]
+        ).set_index(["model", "round"])
     return tables
 
 
@@ -373,6 +425,12 @@ def describe(stored: dict | None) -> str:
         lines.append(
             f"- Two training processes at once (one TensorFlow thread each, as `make report` trains the datasets) "
             f"went through {side['median_ratio']:.2f}× the images of one alone (median; rounds: {rounds})."
+        )
+    for row in stored.get("precision", []):
+        rounds = ", ".join(f"{ratio:.2f}×" for ratio in row["ratio_per_round"])
+        lines.append(
+            f"- {row['model']} trained in bfloat16 mixed precision went through {row['median_ratio']:.2f}× the images "
+            f"per second of float32 (median; rounds: {rounds}; the two taking turns in one process at a time)."
         )
     for kind, total in totals(stored).items():
         lines.append(

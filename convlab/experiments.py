@@ -116,9 +116,9 @@ def settings_families(dataset: str) -> dict[str, models.ModelConfig]:
 
 
 def describe_training(settings: training.TrainingConfig) -> str:
-    """A training configuration in a few words: "batch 32, ≤40 epochs, patience 2, learning rate 0.001"."""
+    """A training configuration in a few words: "batch 32, ≤40 epochs, patience 2, learning rate 0.001, float32"."""
     cap = f"batch {settings.batch_size}, ≤{settings.epochs} epochs"
-    return f"{cap}, patience {settings.patience}, learning rate {settings.learning_rate:g}"
+    return f"{cap}, patience {settings.patience}, learning rate {settings.learning_rate:g}, {settings.precision}"
 
 
 def settings_by_family(params: config.RunParameters, reference_profile: str = "paper") -> pd.DataFrame:

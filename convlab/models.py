@@ -168,7 +168,8 @@ def build_model(model_config: ModelConfig):
         else:
             stack.append(layers.Flatten(name="flatten"))
         stack.append(layers.Dense(model_config.dense_units, activation="relu", name="dense_1"))
-    stack.append(layers.Dense(model_config.num_classes, activation="softmax", name="output"))
+    # float32 under any policy: under mixed precision the softmax and the loss keep float32's resolution
+    stack.append(layers.Dense(model_config.num_classes, activation="softmax", dtype="float32", name="output"))
     return keras.Sequential(stack, name=model_config.name)
 
 

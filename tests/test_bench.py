@@ -85,6 +85,16 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     pairs = list(zip(side["alone_images_per_second"], side["two_at_once_images_per_second"], side["ratio_per_round"]))
     assert len(pairs) == 2 and all(alone > 50 and ratio == pytest.approx(both / alone) for alone, both, ratio in pairs)
     assert side["median_ratio"] == pytest.approx((pairs[0][2] + pairs[1][2]) / 2)
+    from convlab import precision
+
+    if precision.native_bfloat16():
+        assert [row["model"] for row in written["precision"]] == ["cnn", "cnn_k7-7"]
+        for row in written["precision"]:
+            speeds = zip(row["float32_images_per_second"], row["bfloat16_images_per_second"], row["ratio_per_round"])
+            assert all(f32 > 50 and ratio == pytest.approx(bf16 / f32) for f32, bf16, ratio in speeds)
+        assert "bfloat16 mixed precision" in bench.describe(written)
+    else:
+        assert written["precision"] == []
     printed = capsys.readouterr().out
     assert "convlab training path" in printed and "(nothing recorded yet)" in printed
 
