@@ -10,7 +10,7 @@ reusing a stored product). Results: `eda`, `stats`, `tables`, `narrative`, `narr
 and `narrative_serving` (the generated prose), `claims` (the rules that prose is checked against) and `plots`.
 Running and reporting: `pipeline`, `kernels`, `runlog`, `report`, `appendix`, `document`, `publish`, `locking`.
 SageMaker: `artifact`, `endpoint`, `client`, `container`, `cloud`, `aws_endpoint`. Tools: `bench` and
-`concurrency` (`make bench`), `locks`.
+`concurrency` (`make bench`), `locks`. Training arithmetic: `precision`.
 Submodules that need TensorFlow are imported on first use, so `import convlab` stays fast.
 
 Importing convlab before TensorFlow switches on TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`, unless
@@ -65,6 +65,7 @@ __all__ = [
     "paths",
     "pipeline",
     "plots",
+    "precision",
     "probes",
     "profiles",
     "publish",

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convlab import claims, config, manifest, paths, precision, records, runlog
+from convlab import claims, config, curves, manifest, paths, precision, records, runlog, stats
 
 if TYPE_CHECKING:
     from convlab.layout import Contents
@@ -125,7 +125,7 @@ def precision_table(root: Path, datasets: Sequence[str]):
 
     tables = []
     for dataset in datasets:
-        table = precision.precision_check(root / dataset / "results", precision.REFERENCE_DIR / dataset)
+        table = precision_check(root / dataset / "results", precision.REFERENCE_DIR / dataset)
         if table is not None:
             tables.append(table.assign(dataset=config.DATASET_TITLES[dataset]))
     if not tables:
@@ -219,3 +219,65 @@ def run_totals(root: Path, datasets: Sequence[str]):
                 "training (min)": round(sum(timing.get("training_seconds", 0.0) for timing in timings) / 60, 1),
             }
     return pd.DataFrame(rows).T if rows else None
+
+
+def precision_check(results_dir: str | Path, reference_dir: str | Path, confidence: float = 0.95):
+    """Per model (and learning-curve size), the run's test accuracy against a float32 run's with the same seeds.
+
+    Compares only where both hold the same model, dataset, seeds and training settings apart from the
+    precision; None when nothing qualifies (a subset run, or a run that trained in float32 itself).
+    """
+    import pandas as pd
+
+    rows = []
+    results_dir, reference_dir = Path(results_dir), Path(reference_dir)
+    for folder in _record_folders(results_dir):
+        try:
+            run, float32_run = records.load_all_records(results_dir / folder), records.load_all_records(reference_dir / folder)
+        except records.MissingResultError:
+            continue
+        for name, runs in run.items():
+            reference = float32_run.get(name, [])
+            if _comparable(runs, reference):
+                rows.append(_comparison(name, folder, runs, reference, confidence))
+    return pd.DataFrame(rows) if rows else None
+
+
+def _record_folders(results_dir: Path) -> list[Path]:
+    """The run's own folder and its learning-curve folders (curves/n<size>)."""
+    return [Path("."), *sorted(p.relative_to(results_dir) for p in (results_dir / curves.CURVES_FOLDER).glob("n*"))]
+
+
+def _comparison(name: str, folder: Path, runs: list[dict], reference: list[dict], confidence: float) -> dict:
+    ours, theirs = records.accuracies(runs), records.accuracies(reference)
+    low, high = stats.welch_difference_interval(ours, theirs, confidence)
+    return {
+        "model": name,
+        "training images": runs[0]["parameters"]["fit_size"] + runs[0]["parameters"]["validation_size"],
+        "seeds": len(runs),
+        "float32 (%)": round(float(theirs.mean()), 2),
+        f"{runs[0]['parameters']['precision']} (%)": round(float(ours.mean()), 2),
+        "difference (points)": round(float(ours.mean() - theirs.mean()), 2),
+        f"{confidence:.0%} interval": f"[{low:.2f}, {high:.2f}]",
+        "epochs run (float32 → this run)": f"{_epochs(reference)} → {_epochs(runs)}",
+        "within seed noise": "yes" if low <= 0 <= high else "no",
+    }
+
+
+def _comparable(runs: list[dict], reference: list[dict]) -> bool:
+    """Same seeds, dataset and settings but the precision, and a run that did not train in float32 itself."""
+    if not reference or sorted(r["seed"] for r in runs) != sorted(r["seed"] for r in reference):
+        return False
+    ours, theirs = runs[0], reference[0]
+    settings = {key: value for key, value in ours["parameters"].items() if key != "precision"}
+    return (
+        ours["parameters"].get("precision", precision.FLOAT32) != precision.FLOAT32
+        and theirs["parameters"].get("precision", precision.FLOAT32) == precision.FLOAT32
+        and {**ours["dataset"], "source": None} == {**theirs["dataset"], "source": None}
+        and ours["model"] == theirs["model"]
+        and settings == {key: value for key, value in theirs["parameters"].items() if key != "precision"}
+    )
+
+
+def _epochs(runs: list[dict]) -> str:
+    return ", ".join(str(r["epochs_run"]) for r in sorted(runs, key=lambda r: r["seed"]))

@@ -139,7 +139,10 @@ the full training set, less a validation split of 10% that is the same for every
 the validation loss has not fallen for `patience` epochs and keeps the weights of the best epoch; the epoch
 cap only bounds a run that never stops (the appendix lists any that reached it). Each run is deterministic:
 seeded, with TensorFlow's deterministic kernels and one thread per pool, so it repeats bit for bit on the
-same machine.
+same machine. On a CPU that computes bfloat16 natively the CNNs train in bfloat16 mixed precision (float32
+weights), elsewhere in float32; the FC networks always train in float32, and every stored model, evaluation
+and figure is float32. The appendix gives each run's precision and sets each CNN trained in bfloat16 beside
+a float32 run of the same model and seeds.
 
 **Statistics.** A difference of mean accuracy between two configurations is given with Welch's t interval
 (scipy's `confidence_interval` of Welch's test), which does not assume equal variances and keeps its

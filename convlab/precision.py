@@ -6,7 +6,7 @@ the weights and the optimizer in float32 and computes the layers in bfloat16; th
 (`models.build_model`). Training alone uses it: every stored model is a float32 copy of the trained weights, so
 every evaluation, probe, figure and served model computes in float32 on any machine. `CONVLAB_PRECISION` overrides
 the choice ("float32" or "bfloat16"). The precision is part of every run's settings and cache key, and the report
-compares each model family's accuracy with a float32 run of it (`precision_check`).
+compares each CNN's accuracy with a float32 run of it (`appendix.precision_check`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from convlab import paths, records
 
@@ -67,69 +66,3 @@ def as_float32(model, build):
 
 
 REFERENCE_DIR = paths.PROJECT_DIR / "reports" / "reference" / FLOAT32  # a float32 run's records, one folder per dataset
-
-
-def precision_check(results_dir: str | Path, reference_dir: str | Path, confidence: float = 0.95):
-    """Per model (and learning-curve size), the run's test accuracy against a float32 run's with the same seeds.
-
-    Compares only where both hold the same model, dataset, seeds and training settings apart from the
-    precision; None when nothing qualifies (a subset run, or a run that trained in float32 itself).
-    """
-    import pandas as pd
-
-    rows = []
-    results_dir, reference_dir = Path(results_dir), Path(reference_dir)
-    for folder in _record_folders(results_dir):
-        try:
-            run, float32_run = records.load_all_records(results_dir / folder), records.load_all_records(reference_dir / folder)
-        except records.MissingResultError:
-            continue
-        for name, runs in run.items():
-            reference = float32_run.get(name, [])
-            if _comparable(runs, reference):
-                rows.append(_comparison(name, folder, runs, reference, confidence))
-    return pd.DataFrame(rows) if rows else None
-
-
-def _record_folders(results_dir: Path) -> list[Path]:
-    """The run's own folder and its learning-curve folders (curves/n<size>)."""
-    from convlab import curves
-
-    return [Path("."), *sorted(p.relative_to(results_dir) for p in (results_dir / curves.CURVES_FOLDER).glob("n*"))]
-
-
-def _comparison(name: str, folder: Path, runs: list[dict], reference: list[dict], confidence: float) -> dict:
-    from convlab import stats
-
-    ours, theirs = records.accuracies(runs), records.accuracies(reference)
-    low, high = stats.welch_difference_interval(ours, theirs, confidence)
-    return {
-        "model": name,
-        "training images": runs[0]["parameters"]["fit_size"] + runs[0]["parameters"]["validation_size"],
-        "seeds": len(runs),
-        "float32 (%)": round(float(theirs.mean()), 2),
-        f"{runs[0]['parameters']['precision']} (%)": round(float(ours.mean()), 2),
-        "difference (points)": round(float(ours.mean() - theirs.mean()), 2),
-        f"{confidence:.0%} interval": f"[{low:.2f}, {high:.2f}]",
-        "epochs run (float32 → this run)": f"{_epochs(reference)} → {_epochs(runs)}",
-        "within seed noise": "yes" if low <= 0 <= high else "no",
-    }
-
-
-def _comparable(runs: list[dict], reference: list[dict]) -> bool:
-    """Same seeds, dataset and settings but the precision, and a run that did not train in float32 itself."""
-    if not reference or sorted(r["seed"] for r in runs) != sorted(r["seed"] for r in reference):
-        return False
-    ours, theirs = runs[0], reference[0]
-    settings = {key: value for key, value in ours["parameters"].items() if key != "precision"}
-    return (
-        ours["parameters"].get("precision", FLOAT32) != FLOAT32
-        and theirs["parameters"].get("precision", FLOAT32) == FLOAT32
-        and {**ours["dataset"], "source": None} == {**theirs["dataset"], "source": None}
-        and ours["model"] == theirs["model"]
-        and settings == {key: value for key, value in theirs["parameters"].items() if key != "precision"}
-    )
-
-
-def _epochs(runs: list[dict]) -> str:
-    return ", ".join(str(r["epochs_run"]) for r in sorted(runs, key=lambda r: r["seed"]))

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import data, models, paths, precision, training
+from convlab import appendix, data, models, paths, precision, training
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +70,12 @@ def test_precision_check_compares_a_bfloat16_run_with_a_float32_run_of_the_same_
         for seed in (0, 1):
             model, record = training.fit(model_config, tiny, seed, settings, verbose=0)
             training.store_run(model, record, "key", tmp_path / folder / "results", tmp_path / folder / "models")
-    table = precision.precision_check(tmp_path / "bf16" / "results", tmp_path / "fp32" / "results")
+    table = appendix.precision_check(tmp_path / "bf16" / "results", tmp_path / "fp32" / "results")
     assert table is not None and table["model"].tolist() == ["cnn"] and table["seeds"].tolist() == [2]
     assert table.loc[0, "epochs run (float32 → this run)"] == "1, 1 → 1, 1"
     assert table.loc[0, "training images"] == 600
     assert table.loc[0, "within seed noise"] in ("yes", "no")
-    assert precision.precision_check(tmp_path / "fp32" / "results", tmp_path / "bf16" / "results") is None, (
+    assert appendix.precision_check(tmp_path / "fp32" / "results", tmp_path / "bf16" / "results") is None, (
         "a float32 run is the reference, not a subject"
     )
-    assert precision.precision_check(tmp_path / "bf16" / "results", tmp_path / "absent") is None
+    assert appendix.precision_check(tmp_path / "bf16" / "results", tmp_path / "absent") is None
