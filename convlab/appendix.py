@@ -24,7 +24,9 @@ MACHINES_CAPTION = (
 
 RUNS_CAPTION = (
     "Whole runs, over every folder: the latest that started with nothing stored (cold) and the latest "
-    "that executed notebooks without training (warm)."
+    "that executed notebooks without training (warm). Elapsed runs from the first notebook's start to the last "
+    "one's end and splits into the time in which at least one model was training and the rest; the datasets "
+    "run side by side and train in several processes, so the summed times exceed the elapsed one."
 )
 
 
@@ -204,19 +206,21 @@ def _notebook_times(folder: Path):
 
 
 def run_totals(root: Path, datasets: Sequence[str]):
-    """Per kind of run (cold, warm): notebooks executed, wall time and training time summed over the report's folders."""
+    """Per kind of run (cold, warm): notebooks executed, elapsed time, and how much of it went to training."""
     import pandas as pd
 
     rows = {}
     for kind in ("cold", "warm"):
-        runs = [runlog.read(root / folder).get(kind) for folder in (*datasets, manifest.COMPARISON_FOLDER)]
-        timings = [timing for run in runs if run for timing in run["notebooks"].values() if timing.get("executed", True)]
-        if timings:
+        run = runlog.whole_run(root, [*datasets, manifest.COMPARISON_FOLDER], kind)
+        if run:
             rows[kind] = {
-                "finished (UTC)": max(run["finished"] for run in runs if run).replace("T", " ").split("+")[0],
-                "notebooks executed": len(timings),
-                "wall time (min)": round(sum(timing["seconds"] for timing in timings) / 60, 1),
-                "training (min)": round(sum(timing.get("training_seconds", 0.0) for timing in timings) / 60, 1),
+                "finished (UTC)": run["finished"].replace("T", " ").split("+")[0],
+                "notebooks executed": run["notebooks"],
+                "elapsed (min)": round(run["elapsed_seconds"] / 60, 1),
+                "some model training (min)": round(run["training_wall_seconds"] / 60, 1),
+                "no model training (min)": round(run["outside_training_seconds"] / 60, 1),
+                "notebook time, summed (min)": round(run["notebook_seconds"] / 60, 1),
+                "training, summed over processes (min)": round(run["training_seconds"] / 60, 1),
             }
     return pd.DataFrame(rows).T if rows else None
 

@@ -308,8 +308,16 @@ def run_bench(data_dir: Path, reports_dir: Path, *, train_size: int, batch_size:
             "fraction_of_matmul": achieved / matmul,
         },
         "notebooks": notebook_split(reports_dir),
+        "runs": whole_runs(reports_dir),
         "serving": serving_latency(reports_dir),
     }
+
+
+def whole_runs(reports_dir: Path) -> dict:
+    """The latest cold and warm report runs as a whole (`runlog.whole_run`), those that exist."""
+    folders = [*config.DATASETS, manifest.COMPARISON_FOLDER]
+    runs = {kind: runlog.whole_run(reports_dir, folders, kind) for kind in ("cold", "warm")}
+    return {kind: run for kind, run in runs.items() if run}
 
 
 def summary_tables(bench: dict) -> dict:
@@ -377,16 +385,8 @@ def summary_tables(bench: dict) -> dict:
 
 
 def totals(bench: dict) -> dict:
-    """Whole-report wall time, training time and the share outside training, per run kind (cold, warm)."""
-    result = {}
-    for kind in ("cold", "warm"):
-        rows = [row for row in bench["notebooks"] if row["run"] == kind]
-        if rows:
-            seconds = sum(row["seconds"] for row in rows)
-            training_total = sum(row["training_seconds"] for row in rows)
-            outside = 1 - training_total / seconds
-            result[kind] = {"seconds": seconds, "training_seconds": training_total, "share_outside_training": outside}
-    return result
+    """Per run kind (cold, warm), the whole report run the bench found (`whole_runs`); empty for older benches."""
+    return bench.get("runs", {})
 
 
 def load(reports_dir: Path) -> dict | None:
@@ -435,8 +435,9 @@ def describe(stored: dict | None) -> str:
     for kind, total in totals(stored).items():
         lines.append(
             f"- Latest {kind} report run ({'nothing stored' if kind == 'cold' else 'nothing trained'}): "
-            f"{total['seconds'] / 60:.1f} min over all notebooks, {total['training_seconds'] / 60:.1f} min of it training, "
-            f"{100 * total['share_outside_training']:.0f}% outside training."
+            f"{total['elapsed_seconds'] / 60:.1f} min elapsed, {total['training_wall_seconds'] / 60:.1f} min of it with "
+            f"at least one model training and {total['outside_training_seconds'] / 60:.1f} min with none "
+            f"({total['training_seconds'] / 60:.1f} min of training summed over the training processes)."
         )
     return "\n".join(lines)
 
@@ -474,8 +475,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n{title}\n{table.to_string() if not table.empty else '(nothing recorded yet)'}")
         for kind, total in totals(bench).items():
             print(
-                f"\n{kind} run: {total['seconds'] / 60:.1f} min in all, {total['training_seconds'] / 60:.1f} min training, "
-                f"{100 * total['share_outside_training']:.1f}% outside training"
+                f"\n{kind} run: {total['elapsed_seconds'] / 60:.1f} min elapsed, "
+                f"{total['training_wall_seconds'] / 60:.1f} min with a model training, "
+                f"{total['outside_training_seconds'] / 60:.1f} min with none"
             )
     print(f"\nWritten to {output}")
     return 0

@@ -102,7 +102,7 @@ def dead_shares(layer_activations: np.ndarray) -> np.ndarray:
 def counts(censuses: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """The number of filters of each kind, one row per seed (`censuses` maps seeds to `census` tables)."""
     table = pd.DataFrame({seed: frame["kind"].value_counts().reindex(KINDS, fill_value=0) for seed, frame in censuses.items()}).T
-    table.index.name = "seed"
+    table.index.name, table.columns.name = "seed", None  # value_counts names the kinds' axis "kind"
     return table.astype(int)
 
 

@@ -5,7 +5,8 @@ The pipeline writes it (`mark`, `record`); the report, the publish check and the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from convlab import records
@@ -58,9 +59,73 @@ def record(folder: Path, parameters: dict, timings: dict, *, cold: bool = False)
 
 
 def stored_records(output_dir: Path) -> list[Path]:
-    """The training records stored in a report folder, the reference runs of `03_cnn` included (see `convlab.cache`)."""
+    """The training records stored in a report folder: the reference runs of `03_cnn` (see `convlab.cache`)
+    and the learning-curve runs (`results/curves/n<size>/`) included."""
     results = output_dir / "results"
-    return records.committed([*results.glob("*.json"), *(results / "reference").glob("*.json")])
+    found = [*results.glob("*.json"), *(results / "reference").glob("*.json"), *(results / "curves").glob("n*/*.json")]
+    return records.committed(found)
+
+
+def whole_run(root: Path, folders: Sequence[str], kind: str) -> dict | None:
+    """The latest `kind` run ("cold" or "warm") over these report folders, or None.
+
+    `elapsed_seconds` runs from the first executed notebook's start to the last one's end (folders that ran
+    side by side overlap); `notebook_seconds` and `training_seconds` are summed over notebooks and training
+    processes; `training_wall_seconds` is the time in which at least one model was training (the union of
+    the stored records' training intervals), and `outside_training_seconds` the rest of the elapsed time.
+    """
+    runs = [run for run in (read(root / folder).get(kind) for folder in folders) if run]
+    executed = [timing for run in runs for timing in run["notebooks"].values() if timing.get("executed", True)]
+    spans = [_span(timing) for timing in executed if timing.get("finished")]
+    if not executed or not spans:
+        return None
+    start, end = min(begin for begin, _ in spans), max(finish for _, finish in spans)
+    intervals = sorted(
+        interval
+        for folder in folders
+        for interval in _training_intervals(root / folder)
+        if start.timestamp() - 1 <= interval[1] <= end.timestamp() + 1
+    )
+    training_wall = _union_length(intervals)
+    return {
+        "finished": max(run["finished"] for run in runs),
+        "notebooks": len(executed),
+        "elapsed_seconds": round((end - start).total_seconds(), 1),
+        "notebook_seconds": round(sum(timing["seconds"] for timing in executed), 1),
+        "training_seconds": round(sum(timing.get("training_seconds", 0.0) for timing in executed), 1),
+        "training_wall_seconds": round(training_wall, 1),
+        "outside_training_seconds": round(max(0.0, (end - start).total_seconds() - training_wall), 1),
+    }
+
+
+def _span(timing: dict) -> tuple[datetime, datetime]:
+    finished = datetime.fromisoformat(timing["finished"])
+    return finished - timedelta(seconds=timing["seconds"]), finished
+
+
+def _training_intervals(folder: Path) -> list[tuple[float, float]]:
+    """(start, end) in epoch seconds of every stored training run of a report folder, from its record."""
+    intervals = []
+    for path in stored_records(folder):
+        try:
+            record = records.read_record(path)
+        except records.MissingResultError:
+            continue
+        if record.get("created"):
+            end = datetime.fromisoformat(record["created"]).timestamp()
+            intervals.append((end - record["timing"]["train_seconds"], end))
+    return intervals
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Total length covered by sorted (start, end) intervals, overlaps counted once."""
+    total, reach = 0.0, float("-inf")
+    for begin, finish in intervals:
+        begin = max(begin, reach)
+        if finish > begin:
+            total += finish - begin
+            reach = finish
+    return total
 
 
 def record_versions(output_dir: Path) -> dict[Path, int]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from convlab import bench, records, runlog
+from convlab import appendix, bench, records, runlog
 
 
 def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
@@ -38,10 +38,35 @@ def test_split_of_cold_and_warm_runs_comes_from_the_pipeline_record(tmp_path):
         ("cold", "03_cnn", 40.0),
         ("warm", "03_cnn", 20.0),
     }
-    totals = bench.totals({"notebooks": rows})
-    assert totals["cold"]["seconds"] == 430.0 and totals["cold"]["training_seconds"] == 360.0
-    assert totals["cold"]["share_outside_training"] == pytest.approx(70 / 430)
-    assert totals["warm"]["share_outside_training"] == 1.0
+
+
+def test_a_whole_run_is_timed_from_first_start_to_last_end_with_overlapping_training_counted_once(tmp_path):
+    """Two dataset folders run side by side, one of them training two models at once (one a learning-curve
+    run): elapsed is the span of the notebooks, not their sum, and training time in it is the union."""
+
+    def store(folder: str, name: str, ends: str, train_seconds: float) -> None:
+        record = {key: {} for key in records.REQUIRED_KEYS} | {"schema_version": records.SCHEMA_VERSION, "seed": 0}
+        record |= {"created": f"2026-01-01T{ends}+00:00", "timing": {"train_seconds": train_seconds}}
+        records.write_json(tmp_path / folder / "results" / f"{name}-seed0.json", record)
+
+    def timing(finished: str, seconds: float, training: float) -> dict:
+        return {"seconds": seconds, "training_seconds": training, "trained": 1, "executed": True, "finished": finished}
+
+    store("mnist", "cnn", "10:10:00", 300.0)  # trained 10:05-10:10
+    store("mnist", "curves/n300/cnn", "10:08:00", 240.0)  # 10:04-10:08, beside it
+    store("fashion_mnist", "fc", "10:20:00", 60.0)  # 10:19-10:20
+    store("fashion_mnist", "fc_old", "09:00:00", 60.0)  # from an earlier run: outside this one
+    runlog.record(tmp_path / "mnist", {}, {"03_cnn": timing("2026-01-01T10:11:00+00:00", 660.0, 540.0)}, cold=True)
+    runlog.record(tmp_path / "fashion_mnist", {}, {"02_fc": timing("2026-01-01T10:21:00+00:00", 300.0, 60.0)}, cold=True)
+    run = runlog.whole_run(tmp_path, ["fashion_mnist", "mnist", "comparison"], "cold")
+    assert run["elapsed_seconds"] == 1260.0  # 10:00 to 10:21
+    assert run["notebook_seconds"] == 960.0 and run["training_seconds"] == 600.0
+    assert run["training_wall_seconds"] == 420.0  # 10:04-10:10 and 10:19-10:20
+    assert run["outside_training_seconds"] == 840.0
+    assert runlog.whole_run(tmp_path, ["fashion_mnist", "mnist"], "warm") is None
+    assert bench.totals({"runs": {"cold": run}}) == {"cold": run} and bench.totals({}) == {}
+    table = appendix.run_totals(tmp_path, ["fashion_mnist", "mnist"])
+    assert table.loc["cold", "elapsed (min)"] == 21.0 and table.loc["cold", "no model training (min)"] == 14.0
 
 
 def test_a_training_counts_for_the_notebook_that_ran_it_only(tmp_path):

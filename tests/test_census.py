@@ -56,6 +56,7 @@ def test_census_and_counts_of_a_layer():
     silent = census.census(kernels, dead_shares=np.array([1.0, 0, 0, 0, 0, 0]))
     assert silent.loc[0, "kind"] == census.UNUSED
     counts = census.counts({0: table, 1: silent})
+    assert counts.index.name == "seed" and counts.columns.name is None  # no stray axis label above the seeds
     assert counts.loc[0].to_dict() == {
         census.ORIENTED: 2,
         census.CENTRE_SURROUND: 1,
