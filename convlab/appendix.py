@@ -193,15 +193,15 @@ def _notebook_times(folder: Path):
     """Per notebook, its last execution: when it finished, wall time, training time and models trained."""
     import pandas as pd
 
-    rows = {
-        notebook: {
+    rows = {}
+    for notebook, run in runlog.read(folder).get("runs", {}).items():
+        trained, training_seconds = runlog.trained_during(folder, run)
+        rows[notebook] = {
             "finished (UTC)": run.get("finished", "—").replace("T", " ").split("+")[0],
             "wall time (s)": run["seconds"],
-            "training (s)": run.get("training_seconds", "—"),
-            "models trained": run.get("trained", "—"),
+            "training (s)": training_seconds,
+            "models trained": trained,
         }
-        for notebook, run in runlog.read(folder).get("runs", {}).items()
-    }
     return pd.DataFrame(rows).T if rows else None
 
 

@@ -27,14 +27,9 @@ SOURCE_OF = {
 }
 
 
-def decimals_for(half_width: float) -> int:
-    """Decimals that a difference with this interval half-width supports: 1 from 0.15 points up, else 2."""
-    return 1 if math.isnan(half_width) or half_width >= 0.15 else 2
-
-
 def interval_text(difference: float, half_width: float, resolved: bool) -> str:
     """ "+2.3 [1.9, 2.8]" (95% Welch interval), "not resolved" added when the interval holds 0."""
-    places = decimals_for(half_width)
+    places = stats.decimals_for(half_width)
     if math.isnan(half_width):
         return f"{difference:+.{places}f} (one seed: no interval)"
     low, high = difference - half_width, difference + half_width

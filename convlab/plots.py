@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
@@ -360,36 +361,44 @@ def _minor_tick(value: float, _position) -> str:
     return f"{value:,.6g}" if round(leading) in (2, 5) and abs(leading - round(leading)) < 1e-6 else ""
 
 
+def _compact(value: float) -> str:
+    """A tick value in few characters: 220k, 4M, 0.5."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
 def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
     """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line.
 
-    Points are labelled with the table's index: the models' labels, as the text names them.
+    Points carry a number, and the key under the panels gives each number's model (the table's index,
+    the labels the text uses): full labels beside a dozen close points would overlap.
     """
     costs = (tables.PARAMETERS, tables.MACS, tables.TRAIN_TIME, tables.LATENCY_P50)
     mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
-    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
+    figure, axes = plt.subplots(2, 2, figsize=(11, 8), sharey=True)
     for axis, cost in zip(axes.ravel(), costs):
         axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=4, color="black")
         front = table[tables.pareto_mask(table[cost], table[mean])].sort_values(cost)
         axis.step(front[cost], front[mean], where="post", color="tab:orange", label="frontier")
-        for index, (label, row) in enumerate(table.iterrows()):
-            axis.annotate(
-                label,
-                (row[cost], row[mean]),
-                textcoords="offset points",
-                xytext=(5, 4 - 9 * (index % 2)),
-                fontsize=7,
-            )
+        for number, (_, row) in enumerate(table.iterrows(), start=1):
+            axis.annotate(str(number), (row[cost], row[mean]), textcoords="offset points", xytext=(4, 3), fontsize=8)
         axis.set_xscale("log")
-        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.6g}"))
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(_minor_tick))
-        axis.tick_params(axis="x", which="minor", labelsize=7)
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: _compact(value)))
+        axis.xaxis.set_minor_formatter(
+            matplotlib.ticker.FuncFormatter(lambda value, position: _compact(value) if _minor_tick(value, position) else "")
+        )
+        axis.tick_params(axis="x", which="minor", labelsize=8)
         axis.set_xlabel(cost + " (log scale)")
     for axis in axes[:, 0]:
         axis.set_ylabel("test accuracy (%)")
     axes[0, 0].legend(fontsize=8, loc="lower right")
+    entries = (f"{number} {label}".replace(" ", "\u00a0") for number, label in enumerate(table.index, start=1))
+    key = ";  ".join(entries)  # no-break spaces: a line of the key breaks between models only
     figure.suptitle("Accuracy against what it costs: parameters, compute, training time, latency")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.1, 1, 1))
+    figure.text(0.01, 0.01, textwrap.fill(key, 150), fontsize=8, va="bottom")
     return figure
 
 

@@ -70,9 +70,10 @@ def whole_run(root: Path, folders: Sequence[str], kind: str) -> dict | None:
     """The latest `kind` run ("cold" or "warm") over these report folders, or None.
 
     `elapsed_seconds` runs from the first executed notebook's start to the last one's end (folders that ran
-    side by side overlap); `notebook_seconds` and `training_seconds` are summed over notebooks and training
-    processes; `training_wall_seconds` is the time in which at least one model was training (the union of
-    the stored records' training intervals), and `outside_training_seconds` the rest of the elapsed time.
+    side by side overlap); `notebook_seconds` is summed over notebooks. The training figures come from the
+    stored records whose training ended within the run: `training_seconds` summed over the training processes,
+    `training_wall_seconds` the time in which at least one model was training (the union of their training
+    intervals), and `outside_training_seconds` the rest of the elapsed time.
     """
     runs = [run for run in (read(root / folder).get(kind) for folder in folders) if run]
     executed = [timing for run in runs for timing in run["notebooks"].values() if timing.get("executed", True)]
@@ -92,10 +93,21 @@ def whole_run(root: Path, folders: Sequence[str], kind: str) -> dict | None:
         "notebooks": len(executed),
         "elapsed_seconds": round((end - start).total_seconds(), 1),
         "notebook_seconds": round(sum(timing["seconds"] for timing in executed), 1),
-        "training_seconds": round(sum(timing.get("training_seconds", 0.0) for timing in executed), 1),
+        "training_seconds": round(sum(finish - begin for begin, finish in intervals), 1),
         "training_wall_seconds": round(training_wall, 1),
         "outside_training_seconds": round(max(0.0, (end - start).total_seconds() - training_wall), 1),
     }
+
+
+def trained_during(folder: Path, timing: dict) -> tuple[int, float]:
+    """The runs stored in a report folder whose training ended while this notebook `timing` ran: how many, and
+    their training seconds summed. Read from the records, so it holds for runs logged before the
+    learning-curve runs were counted as trained (`stored_records`)."""
+    if not timing.get("finished"):
+        return timing.get("trained", 0), timing.get("training_seconds", 0.0)
+    start, end = (moment.timestamp() for moment in _span(timing))
+    ended = [finish - begin for begin, finish in _training_intervals(folder) if start < finish <= end + 1]
+    return len(ended), round(sum(ended), 1)
 
 
 def _span(timing: dict) -> tuple[datetime, datetime]:

@@ -40,6 +40,11 @@ FC_ERROR = "FC error (%)"
 CNN_ERROR = "CNN error (%)"
 
 
+def decimals_for(half_width: float) -> int:
+    """Decimals that a difference with this interval half-width (points) supports: 1 from 0.15 points up, else 2."""
+    return 1 if np.isnan(half_width) or half_width >= 0.15 else 2
+
+
 def interval_columns(confidence: float = DEFAULT_CONFIDENCE) -> tuple[str, str]:
     """The names of a difference's Welch interval bounds, e.g. ("Welch 95% CI low", "Welch 95% CI high")."""
     return f"Welch {confidence:.0%} CI low", f"Welch {confidence:.0%} CI high"

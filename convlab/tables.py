@@ -379,6 +379,18 @@ def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DE
     return table
 
 
+def resolution_for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """`resolution_table` as printed: each difference to the decimals its half-width supports
+    (`stats.decimals_for`), half-widths to two decimals (none from one seed), "yes" or "no" for resolved."""
+    shown = table.copy()
+    shown[stats.DIFFERENCE] = [
+        f"{difference:+.{stats.decimals_for(width)}f}" for difference, width in zip(table[stats.DIFFERENCE], table[HALF_WIDTH])
+    ]
+    shown[HALF_WIDTH] = ["— (one seed)" if np.isnan(width) else f"{width:.2f}" for width in table[HALF_WIDTH]]
+    shown[RESOLVED] = table[RESOLVED].map({True: "yes", False: "no"})
+    return shown
+
+
 def profile_table() -> pd.DataFrame:
     """One row per profile: its seeds, batch sizes, epoch caps, patience and purpose."""
     rows = [

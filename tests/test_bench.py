@@ -56,14 +56,17 @@ def test_a_whole_run_is_timed_from_first_start_to_last_end_with_overlapping_trai
     store("mnist", "curves/n300/cnn", "10:08:00", 240.0)  # 10:04-10:08, beside it
     store("fashion_mnist", "fc", "10:20:00", 60.0)  # 10:19-10:20
     store("fashion_mnist", "fc_old", "09:00:00", 60.0)  # from an earlier run: outside this one
-    runlog.record(tmp_path / "mnist", {}, {"03_cnn": timing("2026-01-01T10:11:00+00:00", 660.0, 540.0)}, cold=True)
+    runlog.record(tmp_path / "mnist", {}, {"03_cnn": timing("2026-01-01T10:11:00+00:00", 660.0, 300.0)}, cold=True)
     runlog.record(tmp_path / "fashion_mnist", {}, {"02_fc": timing("2026-01-01T10:21:00+00:00", 300.0, 60.0)}, cold=True)
     run = runlog.whole_run(tmp_path, ["fashion_mnist", "mnist", "comparison"], "cold")
     assert run["elapsed_seconds"] == 1260.0  # 10:00 to 10:21
-    assert run["notebook_seconds"] == 960.0 and run["training_seconds"] == 600.0
+    assert run["notebook_seconds"] == 960.0 and run["training_seconds"] == 600.0  # from the records: 300 + 240 + 60
     assert run["training_wall_seconds"] == 420.0  # 10:04-10:10 and 10:19-10:20
     assert run["outside_training_seconds"] == 840.0
     assert runlog.whole_run(tmp_path, ["fashion_mnist", "mnist"], "warm") is None
+    logged = runlog.read(tmp_path / "mnist")["runs"]["03_cnn"]
+    assert runlog.trained_during(tmp_path / "mnist", logged) == (2, 540.0)  # the records, not the log's 300 s
+    assert runlog.trained_during(tmp_path / "fashion_mnist", logged) == (0, 0.0)  # its runs ended later or earlier
     assert bench.totals({"runs": {"cold": run}}) == {"cold": run} and bench.totals({}) == {}
     table = appendix.run_totals(tmp_path, ["fashion_mnist", "mnist"])
     assert table.loc["cold", "elapsed (min)"] == 21.0 and table.loc["cold", "no model training (min)"] == 14.0

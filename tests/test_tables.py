@@ -225,3 +225,15 @@ def test_resolution_table_takes_the_headline_pairs_present():
     assert table.loc["CNN − FC", stats.DIFFERENCE] == pytest.approx(gain["difference"])
     assert table.loc["CNN − FC", tables.HALF_WIDTH] == pytest.approx(gain["half_width"])
     assert table[tables.RESOLVED].tolist() == [True, False] and table.loc["CNN − FC", stats.SEEDS] == "3 and 3"
+    shown = tables.resolution_for_reading(table)
+    places = 1 if gain["half_width"] >= 0.15 else 2
+    assert shown.loc["CNN − FC", stats.DIFFERENCE] == f"{gain['difference']:+.{places}f}"
+    assert shown.loc["CNN − FC", tables.HALF_WIDTH] == f"{gain['half_width']:.2f}"
+    assert shown[tables.RESOLVED].tolist() == ["yes", "no"]
+    one_seed = tables.resolution_for_reading(tables.resolution_table({"cnn": group(0.91), "fc_baseline": group(0.88)}))
+    assert one_seed.loc["CNN − FC", tables.HALF_WIDTH] == "— (one seed)"
+
+
+def test_a_difference_carries_the_decimals_its_interval_supports():
+    assert stats.decimals_for(0.15) == 1 and stats.decimals_for(1.3) == 1
+    assert stats.decimals_for(0.149) == 2 and stats.decimals_for(float("nan")) == 1
