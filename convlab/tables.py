@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from convlab import profiles, records, stats
+from convlab import config, profiles, records, stats
 
 # Labels of the record groups that experiments train, notebooks pass in and these tables and the prose look up.
 FC = "FC"
@@ -343,6 +343,17 @@ def dataset_gain_table(
     return _with_confidence(pd.DataFrame(rows).set_index("dataset").round(4), confidence)
 
 
+def dataset_gains_for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """`dataset_gain_table` as printed: datasets by their titles, points and error ratios to two decimals,
+    Welch's p to two significant digits, a dash where one seed gives none."""
+    shown = table.rename(index=config.DATASET_TITLES).rename_axis(None)
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(table[column]):
+            spec = ".2g" if column == stats.WELCH_P else ".2f"
+            shown[column] = ["—" if np.isnan(value) else format(value, spec) for value in table[column]]
+    return shown
+
+
 def training_stops(groups: dict[str, list[dict]]) -> pd.DataFrame:
     """How each run ended: epochs run, its cap, its best epoch, and whether the cap ended it.
 
@@ -379,13 +390,12 @@ def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DE
     return table
 
 
-def resolution_for_reading(table: pd.DataFrame) -> pd.DataFrame:
-    """`resolution_table` as printed: each difference to the decimals its half-width supports
-    (`stats.decimals_for`), half-widths to two decimals (none from one seed), "yes" or "no" for resolved."""
+def resolution_for_reading(table: pd.DataFrame, difference: str = stats.DIFFERENCE) -> pd.DataFrame:
+    """`resolution_table` (or `curves.gain_table`, with its `difference` column) as printed: each difference to the
+    decimals its half-width supports (`stats.decimals_for`), half-widths to two decimals (none from one seed),
+    "yes" or "no" for resolved."""
     shown = table.copy()
-    shown[stats.DIFFERENCE] = [
-        f"{difference:+.{stats.decimals_for(width)}f}" for difference, width in zip(table[stats.DIFFERENCE], table[HALF_WIDTH])
-    ]
+    shown[difference] = [f"{value:+.{stats.decimals_for(width)}f}" for value, width in zip(table[difference], table[HALF_WIDTH])]
     shown[HALF_WIDTH] = ["— (one seed)" if np.isnan(width) else f"{width:.2f}" for width in table[HALF_WIDTH]]
     shown[RESOLVED] = table[RESOLVED].map({True: "yes", False: "no"})
     return shown

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from known_inputs import group, record
 
-from convlab import stats, tables
+from convlab import curves, stats, tables
 
 
 def test_column_names_follow_the_confidence():
@@ -237,3 +237,21 @@ def test_resolution_table_takes_the_headline_pairs_present():
 def test_a_difference_carries_the_decimals_its_interval_supports():
     assert stats.decimals_for(0.15) == 1 and stats.decimals_for(1.3) == 1
     assert stats.decimals_for(0.149) == 2 and stats.decimals_for(float("nan")) == 1
+
+
+def test_the_dataset_gain_table_reads_with_titles_and_the_decimals_it_supports():
+    fc, cnn = group(0.870, 0.862, 0.875), group(0.905, 0.910, 0.909)
+    table = tables.dataset_gain_table({"fashion_mnist": (fc, cnn), "mnist": (group(0.97), group(0.99))})
+    shown = tables.dataset_gains_for_reading(table)
+    assert list(shown.index) == ["Fashion-MNIST", "MNIST"]
+    assert shown.loc["Fashion-MNIST", stats.GAIN] == f"{table.loc['fashion_mnist', stats.GAIN]:.2f}"
+    assert shown.loc["Fashion-MNIST", stats.WELCH_P] == f"{table.loc['fashion_mnist', stats.WELCH_P]:.2g}"
+    assert shown.loc["MNIST", stats.WELCH_P] == "—"  # one seed per model: no test
+    assert "nan" not in shown.to_string()
+
+
+def test_the_learning_curve_gains_read_like_the_resolution_table():
+    runs = {"CNN": {300: group(0.80, 0.82, 0.81)}, "FC": {300: group(0.76, 0.77, 0.75)}}
+    gains = curves.gain_table(runs, "CNN", "FC")
+    shown = tables.resolution_for_reading(gains, difference=curves.GAIN)
+    assert shown.loc[0, curves.GAIN] == "+5.0" and shown.loc[0, tables.RESOLVED] == "yes"
