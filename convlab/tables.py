@@ -343,6 +343,24 @@ def dataset_gain_table(
     return _with_confidence(pd.DataFrame(rows).set_index("dataset").round(4), confidence)
 
 
+def intervals_for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """A table of differences with Welch intervals (`pairwise_comparisons`, `permutation_effects`) as printed: each
+    difference and its bounds to the decimals the interval supports (`stats.decimals_for`), p-values to two
+    significant digits, a dash where one seed gives no interval or test."""
+    low, high = stats.interval_columns(confidence_of(table))
+    shown = table.astype({column: object for column in (stats.DIFFERENCE, low, high)})
+    for index, row in table.iterrows():
+        width = (float(row[high]) - float(row[low])) / 2
+        places = stats.decimals_for(width)
+        for column, sign in ((stats.DIFFERENCE, "+"), (low, ""), (high, "")):
+            value = float(row[column])
+            shown.loc[index, column] = "—" if np.isnan(value) else f"{value:{sign}.{places}f}"
+    for column in (stats.WELCH_P, HOLM_P):
+        if column in table:
+            shown[column] = ["—" if np.isnan(value) else f"{value:.2g}" for value in table[column].astype(float)]
+    return shown
+
+
 def dataset_gains_for_reading(table: pd.DataFrame) -> pd.DataFrame:
     """`dataset_gain_table` as printed: datasets by their titles, points and error ratios to two decimals,
     Welch's p to two significant digits, a dash where one seed gives none."""

@@ -255,3 +255,16 @@ def test_the_learning_curve_gains_read_like_the_resolution_table():
     gains = curves.gain_table(runs, "CNN", "FC")
     shown = tables.resolution_for_reading(gains, difference=curves.GAIN)
     assert shown.loc[0, curves.GAIN] == "+5.0" and shown.loc[0, tables.RESOLVED] == "yes"
+
+
+def test_differences_and_their_intervals_read_with_the_decimals_the_interval_supports():
+    groups = {"a": group(0.910, 0.905, 0.912), "b": group(0.880, 0.884, 0.879), "c": group(0.9101)}
+    table = tables.pairwise_comparisons(groups)
+    shown = tables.intervals_for_reading(table)
+    low, high = stats.interval_columns()
+    places = stats.decimals_for((table.loc["a − b", high] - table.loc["a − b", low]) / 2)
+    assert shown.loc["a − b", stats.DIFFERENCE] == f"{table.loc['a − b', stats.DIFFERENCE]:+.{places}f}"
+    assert shown.loc["a − b", low] == f"{table.loc['a − b', low]:.{places}f}"
+    assert shown.loc["a − b", stats.WELCH_P] == f"{table.loc['a − b', stats.WELCH_P]:.2g}"
+    assert shown.loc["a − c", stats.WELCH_P] == "—" and shown.loc["a − c", tables.HOLM_P] == "—"  # one seed: no test
+    assert "nan" not in shown.to_string()
