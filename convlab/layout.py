@@ -150,6 +150,16 @@ def is_compact(item: str, columns: int = 4, rows: int = 14, characters: int = 90
     return width <= columns and len(re.findall(r"<tr[\s>]", item)) <= rows + 1 and len(text) <= 4 * characters
 
 
+WIDE_ASPECT = 2.9  # panels at least this much wider than tall stand one above the other, at the page's width
+
+
+def png_aspect(png: str | bytes) -> float:
+    """Width over height of a PNG (base64 text or bytes), read from its IHDR header."""
+    data = base64.b64decode("".join(png.split())[:64]) if isinstance(png, str) else png[:24]
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return width / height if height else 1.0
+
+
 def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
     """One numbered figure: a panel per (label, figure), one caption (the first panel's)."""
     caption = next((figure["caption"] for _, figure in panels if figure["caption"]), "")
@@ -166,8 +176,9 @@ def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
             + "</div>"
         )
     text = html.escape(caption) if caption else '<span class="missing-caption">no caption</span>'
+    wide = lettered and min(png_aspect(figure["png"]) for _, figure in panels) >= WIDE_ASPECT
     return (
-        f'<figure id="{anchor}" class="panels-{len(panels)}">{"".join(cells)}'
+        f'<figure id="{anchor}" class="panels-{len(panels)}{" stacked" if wide else ""}">{"".join(cells)}'
         f"<figcaption><strong>Figure {number}.</strong> {text}</figcaption></figure>"
     )
 

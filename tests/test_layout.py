@@ -149,3 +149,23 @@ def test_a_bare_heading_over_cells_that_show_nothing_is_left_out_and_the_numbers
     assert "Setup" not in html and "3.1 Model" in html and "<td>320</td>" in html
     assert [text for _, _, text in contents.entries] == ["3 Convolutional network", "3.1 Model"]
     assert ("ds = notebook.setup()" in html) == with_code  # the code stays, folded, in the section before
+
+
+def png_header(width: int, height: int) -> str:
+    """The first bytes of a PNG of this size (signature and IHDR), base64: all `layout.png_aspect` reads."""
+    header = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x06\x00\x00\x00"
+    )
+    return base64.b64encode(header + bytes(40)).decode()
+
+
+def test_wide_panels_stand_one_above_the_other_and_others_side_by_side():
+    assert layout.png_aspect(png_header(1400, 387)) == pytest.approx(1400 / 387)
+    assert layout.png_aspect(base64.b64decode(png_header(300, 600))) == 0.5
+
+    def figure(width: int, height: int) -> dict:
+        return {"png": png_header(width, height), "caption": "A caption.", "alt": "A chart.", "name": "chart"}
+
+    wide = layout.figure_html([("Fashion-MNIST", figure(1400, 387)), ("MNIST", figure(1400, 387))], layout.Figures())
+    square = layout.figure_html([("Fashion-MNIST", figure(800, 600)), ("MNIST", figure(1400, 387))], layout.Figures())
+    assert 'class="panels-2 stacked"' in wide and 'class="panels-2"' in square
