@@ -195,7 +195,7 @@ def _notebook_times(folder: Path):
 
     rows = {}
     for notebook, run in runlog.read(folder).get("runs", {}).items():
-        trained, training_seconds = runlog.trained_during(folder, run)
+        trained, training_seconds, _ = runlog.trained_during(folder, run)
         rows[notebook] = {
             "finished (UTC)": run.get("finished", "—").replace("T", " ").split("+")[0],
             "wall time (s)": run["seconds"],

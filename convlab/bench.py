@@ -248,14 +248,15 @@ def measured_matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
 
 
 def notebook_split(reports_dir: Path) -> list[dict]:
-    """Per notebook and dataset folder: wall time, training time and the rest, for the latest cold and warm run."""
+    """Per notebook and dataset folder, for the latest cold and warm run: wall time, training time summed over the
+    training processes, and the time in which no model trained (`runlog.trained_during`)."""
     rows = []
     for folder in [*config.DATASETS, manifest.COMPARISON_FOLDER]:
         stored = runlog.read(reports_dir / folder)
         for kind in ("cold", "warm"):
             run = stored.get(kind)
             for notebook, timing in (run or {}).get("notebooks", {}).items():
-                training_seconds = timing.get("training_seconds", 0.0)
+                trained, training_seconds, training_wall = runlog.trained_during(reports_dir / folder, timing)
                 rows.append(
                     {
                         "run": kind,
@@ -263,8 +264,8 @@ def notebook_split(reports_dir: Path) -> list[dict]:
                         "notebook": notebook,
                         "seconds": timing["seconds"],
                         "training_seconds": training_seconds,
-                        "other_seconds": round(timing["seconds"] - training_seconds, 1),
-                        "trained": timing.get("trained", 0),
+                        "other_seconds": round(max(0.0, timing["seconds"] - training_wall), 1),
+                        "trained": trained,
                         "startup_seconds": timing.get("startup_seconds"),
                         "finished": run["finished"],
                     }
@@ -320,8 +321,9 @@ def whole_runs(reports_dir: Path) -> dict:
     return {kind: run for kind, run in runs.items() if run}
 
 
-def summary_tables(bench: dict) -> dict:
-    """The bench as DataFrames: throughput, FLOPs, per-notebook split (cold and warm), serving."""
+def summary_tables(bench: dict, *, with_notebooks: bool = False) -> dict:
+    """The bench as DataFrames: throughput, FLOPs, serving, concurrency, precision; with `with_notebooks`, the
+    per-notebook split of the report runs found when it was measured (the report's appendix has its own)."""
     import pandas as pd
 
     measured, flops = bench["throughput"], bench["flops"]
@@ -354,7 +356,9 @@ def summary_tables(bench: dict) -> dict:
         notebooks = notebooks.set_index(["run", "folder", "notebook"])[
             ["seconds", "training_seconds", "other_seconds", "trained", "startup_seconds"]
         ].round(1)
-    tables = {"throughput": speed, "compute": compute, "notebooks": notebooks, "serving": pd.DataFrame(bench["serving"]).round(2)}
+    tables = {"throughput": speed, "compute": compute, "serving": pd.DataFrame(bench["serving"]).round(2)}
+    if with_notebooks:
+        tables["notebooks"] = notebooks
     if "concurrency" in bench:  # benches written before it was measured lack it
         side = bench["concurrency"]
         tables["concurrency"] = pd.DataFrame(
@@ -400,7 +404,7 @@ def load(reports_dir: Path) -> dict | None:
 def describe(stored: dict | None) -> str:
     """The bench's findings in Markdown (or how to measure them)."""
     if stored is None:
-        return "No bench is stored for this report yet: `make bench` measures it (about four minutes) and this section shows it."
+        return "No bench is stored for this report yet: `make bench` measures it (it trains for several minutes) and this section shows it."
     measured, flops = stored["throughput"], stored["flops"]
     median = statistics.median
     ours, plain = median(measured["convlab_images_per_second"]), median(measured["plain_keras_images_per_second"])
@@ -431,13 +435,6 @@ def describe(stored: dict | None) -> str:
         lines.append(
             f"- {row['model']} trained in bfloat16 mixed precision went through {row['median_ratio']:.2f}× the images "
             f"per second of float32 (median; rounds: {rounds}; the two taking turns in one process at a time)."
-        )
-    for kind, total in totals(stored).items():
-        lines.append(
-            f"- Latest {kind} report run ({'nothing stored' if kind == 'cold' else 'nothing trained'}): "
-            f"{total['elapsed_seconds'] / 60:.1f} min elapsed, {total['training_wall_seconds'] / 60:.1f} min of it with "
-            f"at least one model training and {total['outside_training_seconds'] / 60:.1f} min with none "
-            f"({total['training_seconds'] / 60:.1f} min of training summed over the training processes)."
         )
     return "\n".join(lines)
 
@@ -471,7 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.2f}".format):
-        for title, table in summary_tables(bench).items():
+        for title, table in summary_tables(bench, with_notebooks=True).items():
             print(f"\n{title}\n{table.to_string() if not table.empty else '(nothing recorded yet)'}")
         for kind, total in totals(bench).items():
             print(

@@ -99,15 +99,16 @@ def whole_run(root: Path, folders: Sequence[str], kind: str) -> dict | None:
     }
 
 
-def trained_during(folder: Path, timing: dict) -> tuple[int, float]:
-    """The runs stored in a report folder whose training ended while this notebook `timing` ran: how many, and
-    their training seconds summed. Read from the records, so it holds for runs logged before the
-    learning-curve runs were counted as trained (`stored_records`)."""
+def trained_during(folder: Path, timing: dict) -> tuple[int, float, float]:
+    """The runs stored in a report folder whose training ended while this notebook `timing` ran: how many, their
+    training seconds summed over processes, and the seconds in which at least one of them trained. Read from the
+    records, so it holds for runs logged before the learning-curve runs were counted as trained (`stored_records`)."""
     if not timing.get("finished"):
-        return timing.get("trained", 0), timing.get("training_seconds", 0.0)
+        seconds = timing.get("training_seconds", 0.0)
+        return timing.get("trained", 0), seconds, seconds
     start, end = (moment.timestamp() for moment in _span(timing))
-    ended = [finish - begin for begin, finish in _training_intervals(folder) if start < finish <= end + 1]
-    return len(ended), round(sum(ended), 1)
+    ended = sorted((begin, finish) for begin, finish in _training_intervals(folder) if start < finish <= end + 1)
+    return len(ended), round(sum(finish - begin for begin, finish in ended), 1), round(_union_length(ended), 1)
 
 
 def _span(timing: dict) -> tuple[datetime, datetime]:

@@ -65,8 +65,10 @@ def test_a_whole_run_is_timed_from_first_start_to_last_end_with_overlapping_trai
     assert run["outside_training_seconds"] == 840.0
     assert runlog.whole_run(tmp_path, ["fashion_mnist", "mnist"], "warm") is None
     logged = runlog.read(tmp_path / "mnist")["runs"]["03_cnn"]
-    assert runlog.trained_during(tmp_path / "mnist", logged) == (2, 540.0)  # the records, not the log's 300 s
-    assert runlog.trained_during(tmp_path / "fashion_mnist", logged) == (0, 0.0)  # its runs ended later or earlier
+    assert runlog.trained_during(tmp_path / "mnist", logged) == (2, 540.0, 360.0)  # the records, not the log's 300 s
+    assert runlog.trained_during(tmp_path / "fashion_mnist", logged) == (0, 0.0, 0.0)  # its runs ended later or earlier
+    split = {row["notebook"]: row for row in bench.notebook_split(tmp_path) if row["folder"] == "mnist"}
+    assert split["03_cnn"]["other_seconds"] == 300.0 and split["03_cnn"]["trained"] == 2  # 660 s, 360 s of it training
     assert bench.totals({"runs": {"cold": run}}) == {"cold": run} and bench.totals({}) == {}
     table = appendix.run_totals(tmp_path, ["fashion_mnist", "mnist"])
     assert table.loc["cold", "elapsed (min)"] == 21.0 and table.loc["cold", "no model training (min)"] == 14.0
