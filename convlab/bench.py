@@ -404,7 +404,10 @@ def load(reports_dir: Path) -> dict | None:
 def describe(stored: dict | None) -> str:
     """The bench's findings in Markdown (or how to measure them)."""
     if stored is None:
-        return "No bench is stored for this report yet: `make bench` measures it (it trains for several minutes) and this section shows it."
+        return (
+            "No bench is stored for this report yet: `make bench` measures it (it trains for several minutes) "
+            "and this section shows it."
+        )
     measured, flops = stored["throughput"], stored["flops"]
     median = statistics.median
     ours, plain = median(measured["convlab_images_per_second"]), median(measured["plain_keras_images_per_second"])
