@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import asdict
 from pathlib import Path
 
@@ -372,12 +371,12 @@ def _compact(value: float) -> str:
 def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
     """Accuracy against four costs (log scale), with each cost's Pareto frontier drawn as a step line.
 
-    Points carry a number, and the key under the panels gives each number's model (the table's index,
-    the labels the text uses): full labels beside a dozen close points would overlap.
+    Points carry a number, and `frontier_key` gives each number's model (the table's index, the labels the
+    text uses): full labels beside a dozen close points would overlap.
     """
     costs = (tables.PARAMETERS, tables.MACS, tables.TRAIN_TIME, tables.LATENCY_P50)
     mean, std = tables.ACCURACY_MEAN, tables.ACCURACY_STD
-    figure, axes = plt.subplots(2, 2, figsize=(11, 8), sharey=True)
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharey=True)
     for axis, cost in zip(axes.ravel(), costs):
         axis.errorbar(table[cost], table[mean], yerr=table[std].fillna(0), fmt="o", capsize=4, color="black")
         front = table[tables.pareto_mask(table[cost], table[mean])].sort_values(cost)
@@ -394,12 +393,16 @@ def efficiency_frontier(table: pd.DataFrame) -> plt.Figure:
     for axis in axes[:, 0]:
         axis.set_ylabel("test accuracy (%)")
     axes[0, 0].legend(fontsize=8, loc="lower right")
-    entries = (f"{number} {label}".replace(" ", "\u00a0") for number, label in enumerate(table.index, start=1))
-    key = ";  ".join(entries)  # no-break spaces: a line of the key breaks between models only
     figure.suptitle("Accuracy against what it costs: parameters, compute, training time, latency")
-    figure.tight_layout(rect=(0, 0.1, 1, 1))
-    figure.text(0.01, 0.01, textwrap.fill(key, 150), fontsize=8, va="bottom")
+    figure.tight_layout()
     return figure
+
+
+def frontier_key(table: pd.DataFrame) -> str:
+    """The key to `efficiency_frontier`'s numbers, as a sentence of Markdown."""
+    return (
+        "Points in the figure: " + "; ".join(f"**{number}** {label}" for number, label in enumerate(table.index, start=1)) + "."
+    )
 
 
 def dataset_gains(table: pd.DataFrame) -> plt.Figure:

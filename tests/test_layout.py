@@ -169,3 +169,26 @@ def test_wide_panels_stand_one_above_the_other_and_others_side_by_side():
     wide = layout.figure_html([("Fashion-MNIST", figure(1400, 387)), ("MNIST", figure(1400, 387))], layout.Figures())
     square = layout.figure_html([("Fashion-MNIST", figure(800, 600)), ("MNIST", figure(1400, 387))], layout.Figures())
     assert 'class="panels-2 stacked"' in wide and 'class="panels-2"' in square
+
+
+def test_the_efficiency_figure_numbers_its_points_and_the_key_names_them_in_order():
+    import pandas as pd
+
+    from convlab import plots, tables
+
+    labels = ["FC 784→128→10", "CNN 3×3/3×3", "CNN GAP head"]
+    table = pd.DataFrame(
+        {
+            tables.PARAMETERS: [101_770, 121_930, 20_000],
+            tables.MACS: [101_632, 2_528_000, 2_400_000],
+            tables.TRAIN_TIME: [60.0, 185.0, 300.0],
+            tables.LATENCY_P50: [0.2, 0.9, 0.8],
+            tables.ACCURACY_MEAN: [97.4, 98.9, 97.8],
+            tables.ACCURACY_STD: [0.2, 0.1, 0.1],
+        },
+        index=labels,
+    )
+    figure = plots.efficiency_frontier(table)
+    numbers = {text.get_text() for axis in figure.axes for text in axis.texts}
+    assert numbers == {"1", "2", "3"}, "each point carries its number, not its label"
+    assert plots.frontier_key(table) == "Points in the figure: **1** FC 784→128→10; **2** CNN 3×3/3×3; **3** CNN GAP head."
