@@ -94,6 +94,8 @@ def model_label(model: dict) -> str:
         label = "CNN " + "/".join(f"{size}×{size}" for size in model["kernel_sizes"])
     if model.get("head", "flatten") != "flatten":
         label += f", {model['head'].upper()} head"
+    if model.get("pooling", "max") != "max":
+        label += f", {model['pooling']} pooling"
     if model.get("shift_augmentation"):
         label += f", shift-augmented ±{model['shift_augmentation']}"
     if model.get("pixel_permutation") is not None:

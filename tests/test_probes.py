@@ -74,6 +74,8 @@ def test_model_labels_name_the_probe():
     assert tables.model_label(models.variant(fc, pixel_permutation=0).to_dict()) == "FC 784→128→64→10, permuted pixels"
     gap = models.variant(models.cnn_config("fashion_mnist", 5), head="gap")
     assert tables.model_label(gap.to_dict()) == "CNN 5×5/3×3, GAP head"
+    average = models.variant(models.cnn_config("fashion_mnist"), pooling="average")
+    assert tables.model_label(average.to_dict()) == "CNN 3×3/3×3, average pooling"  # not the max-pooling CNN's label
 
 
 def test_probe_records_are_reused_for_the_same_run_only(fashion, tmp_path, monkeypatch):
