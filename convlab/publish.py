@@ -15,6 +15,8 @@ PUBLISHED_FILES = ("report.html", "report.pdf", "report.json")
 
 
 DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
+LOCATIONS = ("dataset", "output_dir", "data_dir", "images_dir", "reports_dir")  # where files are: no result
+# depends on them (the data are checked against their sha256 checksums whatever folder they are read from)
 
 
 class NotPublishable(RuntimeError):
@@ -39,7 +41,7 @@ def check_publishable(root: Path, datasets: Sequence[str]) -> None:
             chosen = {
                 key: value
                 for key, value in run["parameters"].items()
-                if key not in ("dataset", "output_dir") and (key, str(value)) not in DEFAULT_SIZES
+                if key not in LOCATIONS and (key, str(value)) not in DEFAULT_SIZES
             }
             if chosen:
                 problems.append(f"{dataset}/{notebook} ran with non-default parameters {chosen}")

@@ -8,7 +8,21 @@ import re
 import numpy as np
 import pytest
 
-from convlab import appendix, config, doccheck, document, findings, manifest, paths, publish, records, report, stats, tables
+from convlab import (
+    appendix,
+    config,
+    doccheck,
+    document,
+    findings,
+    manifest,
+    paths,
+    publish,
+    records,
+    report,
+    runlog,
+    stats,
+    tables,
+)
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +171,20 @@ def test_a_subset_run_is_not_published(built, tmp_path):
     with pytest.raises(publish.NotPublishable, match="subset"):
         publish.publish(root, config.DATASETS, tmp_path / "published")
     assert not (tmp_path / "published").exists()
+
+
+def test_only_parameters_that_change_results_keep_a_run_from_being_published(tmp_path, monkeypatch):
+    """Where the data files were read from is no parameter of the results (their checksums are verified);
+    a changed epoch cap is."""
+    monkeypatch.setattr(records, "load_all_records", lambda folder: {})  # the run logs alone are under test
+    for dataset in config.DATASETS:
+        timing = {"seconds": 1.0, "training_seconds": 0.0, "trained": 0, "executed": True}
+        chosen = {"dataset": dataset, "data_dir": "/elsewhere/data", "train_size": 0, "test_size": 0}
+        chosen |= {"epochs": 2} if dataset == "mnist" else {}
+        runlog.record(tmp_path / dataset, chosen, {name: timing for name in manifest.per_dataset()})
+    with pytest.raises(publish.NotPublishable) as refused:
+        publish.check_publishable(tmp_path, config.DATASETS)
+    assert "{'epochs': 2}" in str(refused.value) and "data_dir" not in str(refused.value)
 
 
 def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeypatch):
