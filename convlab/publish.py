@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from convlab import config, doccheck, manifest, records, runlog
+from convlab import config, doccheck, manifest, pipeline, records, runlog
 
 PUBLISHED_FOLDER = "published"
 
@@ -15,8 +15,8 @@ PUBLISHED_FILES = ("report.html", "report.pdf", "report.json")
 
 
 DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
-LOCATIONS = ("dataset", "output_dir", "data_dir", "images_dir", "reports_dir")  # where files are: no result
-# depends on them (the data are checked against their sha256 checksums whatever folder they are read from)
+# Where files are, not what the run computes (the data are checked against their checksums wherever they are read)
+LOCATIONS = ("dataset", "output_dir", "reports_dir", *pipeline.FOLDER_PARAMETERS)
 
 
 class NotPublishable(RuntimeError):

@@ -81,12 +81,7 @@ def whole_run(root: Path, folders: Sequence[str], kind: str) -> dict | None:
     if not executed or not spans:
         return None
     start, end = min(begin for begin, _ in spans), max(finish for _, finish in spans)
-    intervals = sorted(
-        interval
-        for folder in folders
-        for interval in _training_intervals(root / folder)
-        if start.timestamp() - 1 <= interval[1] <= end.timestamp() + 1
-    )
+    intervals = _training_ended_within([root / folder for folder in folders], start, end)
     training_wall = _union_length(intervals)
     return {
         "finished": max(run["finished"] for run in runs),
@@ -106,14 +101,20 @@ def trained_during(folder: Path, timing: dict) -> tuple[int, float, float]:
     if not timing.get("finished"):
         seconds = timing.get("training_seconds", 0.0)
         return timing.get("trained", 0), seconds, seconds
-    start, end = (moment.timestamp() for moment in _span(timing))
-    ended = sorted((begin, finish) for begin, finish in _training_intervals(folder) if start < finish <= end + 1)
+    ended = _training_ended_within([folder], *_span(timing))
     return len(ended), round(sum(finish - begin for begin, finish in ended), 1), round(_union_length(ended), 1)
 
 
 def _span(timing: dict) -> tuple[datetime, datetime]:
     finished = datetime.fromisoformat(timing["finished"])
     return finished - timedelta(seconds=timing["seconds"]), finished
+
+
+def _training_ended_within(folders: Sequence[Path], start: datetime, end: datetime) -> list[tuple[float, float]]:
+    """Sorted (start, end) training intervals of the stored runs of these folders whose training ended after `start`
+    and by `end` (plus the second that records' whole-second times can lag)."""
+    low, high = start.timestamp(), end.timestamp() + 1
+    return sorted(interval for folder in folders for interval in _training_intervals(folder) if low < interval[1] <= high)
 
 
 def _training_intervals(folder: Path) -> list[tuple[float, float]]:

@@ -393,6 +393,12 @@ def training_stops(groups: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[MODEL, SEED, EPOCHS_RUN, EPOCH_CAP, BEST_EPOCH, CAP_BOUND])
 
 
+def cap_bound_runs(stops: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of `training_stops` that the epoch cap ended; None when there are none (nothing to show)."""
+    bound = stops[stops[CAP_BOUND]]
+    return bound if len(bound) else None
+
+
 def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
     """Per headline comparison present in `groups`: the accuracy difference and the half-width of its Welch interval,
     the smallest difference these seeds resolve; `RESOLVED` when the difference exceeds it."""

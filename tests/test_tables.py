@@ -215,6 +215,8 @@ def test_training_stops_tell_early_stopping_from_the_cap():
         ["cnn", 2, 10, 10, 8],
         ["fc", 0, 10, 10, 9],
     ]
+    assert tables.cap_bound_runs(table)[[tables.MODEL, tables.SEED]].values.tolist() == [["cnn", 1], ["fc", 0]]
+    assert tables.cap_bound_runs(tables.training_stops({"cnn": [stop(6, 4)]})) is None  # nothing for the report to show
 
 
 def test_resolution_table_takes_the_headline_pairs_present():
