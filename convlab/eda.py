@@ -51,6 +51,19 @@ def reference_statistics(dataset: data.Dataset, normalisation: pd.DataFrame) -> 
     ).assign(difference=lambda frame: frame["measured"] - frame["published"])
 
 
+def reference_statistics_for_reading(table: pd.DataFrame) -> pd.DataFrame:
+    """`reference_statistics` as text: the published values to their four decimals, the measured ones and the
+    signed difference to five, so that a difference of a few hundred-thousandths is not printed as 4.06e-05."""
+    return pd.DataFrame(
+        {
+            "measured": table["measured"].map("{:.5f}".format),
+            "published": table["published"].map("{:.4f}".format),
+            "difference": table["difference"].map("{:+.5f}".format),
+        },
+        index=table.index,
+    )
+
+
 def array_summary(dataset: data.Dataset) -> pd.DataFrame:
     """Shape, dtype and value range of every split, as loaded."""
     rows = {}

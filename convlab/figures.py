@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Caption:
+    """`full_width`: detail too fine for half the page, so the datasets' panels stand one above the other."""
+
     caption: str
     alt: str
+    full_width: bool = False
 
 
 CAPTIONS: dict[str, Caption] = {
@@ -144,6 +147,7 @@ CAPTIONS: dict[str, Caption] = {
         "Accuracy of every model against parameters, multiply-accumulates, training time and single-image "
         "latency (log scales). Points towards the upper left buy more accuracy for less.",
         "Four scatter plots of accuracy against four measures of cost.",
+        full_width=True,
     ),
     "gain_by_dataset": Caption(
         "What the convolutions buy on each dataset: the CNN's accuracy gain over the FC network and the share "

@@ -120,7 +120,11 @@ def figure_of(output) -> dict | None:
     if "image/png" not in data:
         return None
     about = dict(output.get("metadata", {}).get(FIGURE_METADATA, {}))
-    return {"png": data["image/png"]} | {key: about.get(key, "") for key in ("caption", "alt", "name")}
+    return (
+        {"png": data["image/png"]}
+        | {key: about.get(key, "") for key in ("caption", "alt", "name")}
+        | {"full_width": bool(about.get("full_width", False))}
+    )
 
 
 def output_html(output) -> str:
@@ -151,6 +155,7 @@ def is_compact(item: str, columns: int = 4, rows: int = 14, characters: int = 90
 
 
 WIDE_ASPECT = 2.9  # panels at least this much wider than tall stand one above the other, at the page's width
+# (as do the panels of a figure whose caption entry asks for the full width: `figures.Caption.full_width`)
 
 
 def png_aspect(png: str | bytes) -> float:
@@ -176,7 +181,10 @@ def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
             + "</div>"
         )
     text = html.escape(caption) if caption else '<span class="missing-caption">no caption</span>'
-    wide = lettered and min(png_aspect(figure["png"]) for _, figure in panels) >= WIDE_ASPECT
+    wide = lettered and (
+        any(figure.get("full_width") for _, figure in panels)
+        or min(png_aspect(figure["png"]) for _, figure in panels) >= WIDE_ASPECT
+    )
     return (
         f'<figure id="{anchor}" class="panels-{len(panels)}{" stacked" if wide else ""}">{"".join(cells)}'
         f"<figcaption><strong>Figure {number}.</strong> {text}</figcaption></figure>"

@@ -49,6 +49,16 @@ def test_normalisation_check_and_reference_statistics(tiny):
     assert reference.loc["mean", "difference"] == pytest.approx(1 / 3 - published_mean)
 
 
+def test_reference_statistics_read_in_fixed_decimals():
+    table = pd.DataFrame(
+        {"measured": [0.2860406, 0.3530242], "published": [0.2860, 0.3530], "difference": [4.06e-05, 2.42e-05]},
+        index=["mean", "std"],
+    )
+    reading = eda.reference_statistics_for_reading(table)
+    assert reading.loc["mean"].tolist() == ["0.28604", "0.2860", "+0.00004"]
+    assert reading.loc["std", "difference"] == "+0.00002" and "e-" not in reading.to_html()
+
+
 def test_neighbour_correlation_of_flat_images_is_one():
     images = np.arange(6, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), dtype=np.uint8)  # each image one grey
     correlation = eda.neighbour_correlation(images, max_distance=3, sample=6)

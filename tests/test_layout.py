@@ -171,6 +171,21 @@ def test_wide_panels_stand_one_above_the_other_and_others_side_by_side():
     assert 'class="panels-2 stacked"' in wide and 'class="panels-2"' in square
 
 
+def test_a_figure_whose_caption_asks_for_the_full_width_stacks_its_panels_whatever_its_shape():
+    from dataclasses import asdict
+
+    from convlab import figures
+
+    def output(name: str) -> dict:  # as `plots.save` displays a figure of that name, 11 by 7.5 inches
+        about = {"name": name} | asdict(figures.caption_for(name))
+        return {"data": {"image/png": png_header(1210, 825)}, "metadata": {layout.FIGURE_METADATA: about}}
+
+    frontier, bars = layout.figure_of(output("efficiency_frontier")), layout.figure_of(output("class_balance"))
+    assert frontier["full_width"] and not bars["full_width"]
+    assert 'class="panels-2 stacked"' in layout.figure_html([("a", frontier), ("b", frontier)], layout.Figures())
+    assert 'class="panels-2"' in layout.figure_html([("a", bars), ("b", bars)], layout.Figures())
+
+
 def test_the_efficiency_figure_numbers_its_points_and_the_key_names_them_in_order():
     import pandas as pd
 
