@@ -96,8 +96,13 @@ NONE = "none"
 
 
 def parse_variant_seeds(value: object, profile: str) -> tuple[int, ...]:
-    """Seeds of an optional experiment: "none" trains nothing; "auto" (or empty) the profile's seeds; else as `parse_seeds`."""
-    return () if str(value).strip().lower() == NONE else seeds_or_profile(value, profile)
+    """Seeds of an optional experiment: "none" trains nothing; "auto" (or empty) the profile's seeds, none in a profile
+    that keeps to the studies' experiments (quick); else as `parse_seeds`."""
+    if str(value).strip().lower() == NONE:
+        return ()
+    if or_profile(value, None) is None and not resolve_profile(profile).every_notebook:
+        return ()
+    return seeds_or_profile(value, profile)
 
 
 def parse_max_shift(value: object) -> tuple[int, ...]:
@@ -194,10 +199,10 @@ class RunParameters:
     batch_size: int
     output_dir: Path
     images_dir: Path
-    profile: str = "cpu"  # the defaults below are that profile's
-    patience: int = PROFILES["cpu"].patience
-    cnn_epochs: int = PROFILES["cpu"].cnn_epochs
-    fc_batch_size: int = PROFILES["cpu"].fc_batch_size
+    profile: str = "full"  # the defaults below are that profile's
+    patience: int = PROFILES["full"].patience
+    cnn_epochs: int = PROFILES["full"].cnn_epochs
+    fc_batch_size: int = PROFILES["full"].fc_batch_size
 
     @classmethod
     def from_notebook(

@@ -63,7 +63,7 @@ def reference_runs(
     params: config.RunParameters,
     *,
     train: bool,
-    profile: str = "paper",
+    profile: str = "gpu",
 ) -> dict[str, list[dict]]:
     """The configurations under `profile`'s training settings with the run's seeds.
 
@@ -121,7 +121,7 @@ def describe_training(settings: training.TrainingConfig) -> str:
     return f"{cap}, patience {settings.patience}, learning rate {settings.learning_rate:g}, {settings.precision}"
 
 
-def settings_by_family(params: config.RunParameters, reference_profile: str = "paper") -> pd.DataFrame:
+def settings_by_family(params: config.RunParameters, reference_profile: str = "gpu") -> pd.DataFrame:
     """Each family's training settings in this run and under `reference_profile`, and whether they are the same."""
     rows = []
     for family, model_config in settings_families(params.dataset).items():
@@ -145,7 +145,7 @@ def settings_check(
     params: config.RunParameters,
     *,
     train: bool,
-    reference_profile: str = "paper",
+    reference_profile: str = "gpu",
 ):
     """`tables.settings_effects` of the run's `tables.FC_BASELINE` and `tables.CNN` against `reference_profile`'s settings.
 

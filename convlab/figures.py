@@ -19,6 +19,14 @@ class Caption:
 
 
 CAPTIONS: dict[str, Caption] = {
+    "protocol_trajectories": Caption(
+        "The reference runs epoch by epoch, FC network (left) and CNN (right): training, validation and test loss "
+        "(top, log scale) and test accuracy (bottom), the mean over seeds with the seeds' range shaded. The dotted "
+        "line marks epoch 15, where the studies' protocol stops; a validation loss that rises before it is over-fitting.",
+        "Four line charts of loss and accuracy against epoch for the FC network and the CNN, with a dotted vertical "
+        "line at epoch 15.",
+        full_width=True,
+    ),
     "class_balance": Caption(
         "Training and test images per class. Equal bars mean that accuracy weighs every class alike.",
         "Bar chart of the number of images in each of the ten classes, training and test split.",

@@ -63,6 +63,12 @@ class Notebook:
 
 STUDY: tuple[Notebook, ...] = (
     Notebook("01_eda", RUN),
+    Notebook(
+        "12_training_protocol",
+        (*RUN, *TRAINING, "seeds"),
+        writes=("results/protocol/*.json",),
+        seeds="seeds",
+    ),
     Notebook("02_fc_baseline", (*RUN, *TRAINING, "seeds"), writes=("results/fc_baseline-seed*.json",), seeds="seeds"),
     Notebook(
         "03_cnn",
@@ -124,7 +130,7 @@ STUDY: tuple[Notebook, ...] = (
     Notebook(
         "10_dataset_comparison",
         ("datasets", "reports_dir", "images_dir"),
-        reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "09_efficiency"),
+        reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "09_efficiency", "12_training_protocol"),
         scope=ACROSS_DATASETS,
         reads_files=("bench.json",),  # its appendix shows the latest bench
     ),

@@ -140,7 +140,7 @@ def _p_value(p: float) -> str:
 
 
 def describe_settings_check(
-    effects: pd.DataFrame | None, profile: str, reference_profile: str = "paper", families: pd.DataFrame | None = None
+    effects: pd.DataFrame | None, profile: str, reference_profile: str = "gpu", families: pd.DataFrame | None = None
 ) -> str:
     """Whether the run's training settings change the headline result, in Markdown (or how to check it).
 
@@ -352,7 +352,7 @@ def describe_resolution(table: pd.DataFrame) -> str:
         return sentence + "Every headline difference is resolved."
     return sentence + (
         f"Not resolved: {_differences(unresolved)}. These runs cannot say which model of such a pair is better; "
-        "more seeds (the paper profile has 5) would narrow the interval."
+        "more seeds (the gpu profile has 5) would narrow the interval."
     )
 
 

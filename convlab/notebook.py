@@ -15,28 +15,25 @@ from pathlib import Path
 from convlab import config, manifest, paths
 from convlab.profiles import PROFILES
 
-_CPU, _PAPER = PROFILES["cpu"], PROFILES["paper"]
+_QUICK, _FULL, _GPU = PROFILES["quick"], PROFILES["full"], PROFILES["gpu"]
 
 # The parameters-cell lines that several notebooks share, word for word (a test checks every notebook against them).
 PARAMETER_LINES = {
     "dataset": 'dataset: str = "fashion_mnist"  # "fashion_mnist" (first study) or "mnist" (second study)',
     "data_dir": 'data_dir: str = ""  # folder with the dataset files; empty: $CONVLAB_DATA_DIR, else data/',
     "profile": (
-        f'profile: str = "auto"  # "cpu" ({len(_CPU.seeds)} seeds, CNNs at most {_CPU.cnn_epochs} epochs) or "paper" '
-        f"({len(_PAPER.seeds)} seeds, batch {_PAPER.batch_size}); auto: paper when a GPU is present"
+        f'profile: str = "auto"  # "quick" ({len(_QUICK.seeds)} seed), "full" ({len(_FULL.seeds)} seeds) or "gpu" '
+        f"({len(_GPU.seeds)} seeds); auto: gpu when a GPU is present, else quick"
     ),
     "epochs": (
-        f'epochs: str = "auto"  # most epochs per training run; auto: the profile\'s '
-        f"(cpu: {_CPU.epochs}, CNNs {_CPU.cnn_epochs}; paper: {_PAPER.epochs})"
+        f'epochs: str = "auto"  # most epochs per training run; auto: the profile\'s cap ({_FULL.epochs}); '
+        f"early stopping (patience {_FULL.patience}) ends a run sooner"
     ),
     "seeds": 'seeds: str = "auto"  # training seeds, comma-separated, e.g. "0,1,2"; auto: the profile\'s',
     "probe_seeds": 'probe_seeds: str = "auto"  # seeds per probed model; auto: the profile\'s',
     "train_size": "train_size: int = 0  # stratified training subset; 0 keeps all 60000 images",
     "test_size": "test_size: int = 0  # stratified test subset; 0 keeps all 10000 images",
-    "batch_size": (
-        f'batch_size: str = "auto"  # mini-batch size; auto: the profile\'s '
-        f"(cpu: {_CPU.batch_size} for CNNs, {_CPU.fc_batch_size} for FC networks)"
-    ),
+    "batch_size": f'batch_size: str = "auto"  # mini-batch size; auto: the profile\'s ({_FULL.batch_size}, the studies\' batch)',
     "output_dir": 'output_dir: str = ""  # result records, models and other outputs; empty: reports/<dataset>',
     "images_dir": 'images_dir: str = ""  # PNG figures go to <images_dir>/<dataset or comparison>/<notebook>/; empty: images/',
 }

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab import cache, config, locking, manifest, paths, records, runlog
+from convlab import cache, config, locking, manifest, paths, profiles, records, runlog
 from convlab.kernels import NotebookFailed, SharedKernel, kernel_name, quiet_dead_kernel_tasks, shared_kernel, stop_kernels
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -248,7 +248,7 @@ def _run_in_order(
         records.remove_temporaries(folder, recursive=True)
     stamps = runlog.read(output_dir).get("executed", {})
     rendered, timings = [], {}
-    for notebook in notebooks:
+    for number, notebook in enumerate(notebooks, start=1):
         started, clock = datetime.now(UTC), time.perf_counter()
         executed = output_dir / f"{notebook}.ipynb"
         stamp = notebook_stamp(notebook, parameters, output_dir, sources, root)
@@ -260,7 +260,7 @@ def _run_in_order(
             print(f"=== {notebook} on {label}: unchanged since it last ran{'; markdown refreshed' if refreshed else ''} ===")
             timings[notebook] = {"seconds": round(time.perf_counter() - clock, 1), "executed": False, "trained": 0}
             continue
-        print(f"\n=== {notebook} on {label} ===", flush=True)
+        print(f"\n=== {notebook} on {label} (notebook {number} of {len(notebooks)}) ===", flush=True)
         runlog.mark(output_dir, running={"notebook": notebook, "since": time.time()})
         before = runlog.record_versions(output_dir)
         execute(notebook, parameters, output_dir, progress=progress, kernel=kernel)
@@ -344,10 +344,18 @@ def absolute_environment(environment=os.environ) -> None:
             environment[name] = str(Path(value).expanduser().resolve())
 
 
+def profile_notebooks(profile: object) -> tuple[str, ...]:
+    """The notebooks a profile runs when none are named: the quick profile's studies, else every one."""
+    chosen = profiles.resolve_profile(profile)
+    return manifest.in_order(chosen.notebooks) if chosen.notebooks else manifest.names()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(config.DATASETS), choices=config.DATASETS)
-    parser.add_argument("--notebooks", nargs="+", default=list(manifest.names()), choices=manifest.names())
+    parser.add_argument(
+        "--notebooks", nargs="+", default=None, choices=manifest.names(), help="default: those of the run's profile"
+    )
     parser.add_argument("--output-root", type=Path, default=None, help="default: reports/")
     parser.add_argument(
         "-p",
@@ -370,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         absolute_environment()
         html = run(
             args.datasets,
-            args.notebooks,
+            args.notebooks or profile_notebooks(parameters.get("profile", profiles.AUTO)),
             parameters,
             args.output_root,
             progress=not args.no_progress,

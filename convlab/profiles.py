@@ -6,16 +6,31 @@ from dataclasses import dataclass
 
 from convlab.paths import ParameterError
 
+# The stopping rule every family trains with: the cheapest patience whose premature stops on the reference runs
+# are at most 5% (`convlab.protocol`; the report checks the choice on every run that has reference runs).
+PATIENCE = 4
+EPOCH_CAP = 60  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
+BATCH_SIZE = 32  # the studies' batch, for every family
+
+# The two studies' own experiments: what a newcomer runs first (the quick profile).
+STUDIES_NOTEBOOKS = (
+    "01_eda",
+    "02_fc_baseline",
+    "03_cnn",
+    "04_kernel_size_sweep",
+    "05_filter_visualisation",
+    "06_sagemaker_deploy",
+)
+
 
 @dataclass(frozen=True)
 class Profile:
-    """The seeds and training settings that a run uses unless a parameter overrides them.
+    """The seeds, training settings and notebooks that a run uses unless a parameter overrides them.
 
     Every run trains until `patience` epochs pass without a lower validation loss, and keeps the weights
-    of its best epoch; `epochs` (FC networks) and `cnn_epochs` (CNNs) are caps set high enough that
-    early stopping, not the cap, ends a run (the report lists any run the cap ended). `batch_size` is
-    the CNNs' batch and `fc_batch_size` the FC networks'. The two profiles differ in their seeds only,
-    so no model family's result depends on the profile (`experiments.settings_by_family`).
+    of its best epoch; `epochs` (FC networks) and `cnn_epochs` (CNNs) are caps. `batch_size` is the CNNs'
+    batch and `fc_batch_size` the FC networks'. The profiles differ in their seeds and notebooks only, so no
+    model family's result depends on the profile (`experiments.settings_by_family`). `notebooks` empty: all.
     """
 
     name: str
@@ -26,30 +41,23 @@ class Profile:
     fc_batch_size: int
     patience: int
     purpose: str
+    notebooks: tuple[str, ...] = ()
+
+    @property
+    def every_notebook(self) -> bool:
+        return not self.notebooks
+
+
+def _profile(name: str, seeds: tuple[int, ...], purpose: str, notebooks: tuple[str, ...] = ()) -> Profile:
+    return Profile(name, seeds, EPOCH_CAP, EPOCH_CAP, BATCH_SIZE, BATCH_SIZE, PATIENCE, purpose, notebooks)
 
 
 PROFILES = {
-    "cpu": Profile(
-        "cpu",
-        seeds=(0, 1, 2),
-        epochs=40,
-        cnn_epochs=40,
-        batch_size=32,
-        fc_batch_size=32,
-        patience=2,
-        purpose="three seeds: the full report on two CPU cores",
-    ),
-    "paper": Profile(
-        "paper",
-        seeds=(0, 1, 2, 3, 4),
-        epochs=40,
-        cnn_epochs=40,
-        batch_size=32,
-        fc_batch_size=32,
-        patience=2,
-        purpose="the studies' batch size and five seeds, for a machine with a GPU",
-    ),
+    "quick": _profile("quick", (0,), "the two studies' experiments, one seed: a first run on two CPU cores", STUDIES_NOTEBOOKS),
+    "full": _profile("full", (0, 1, 2), "every experiment at three seeds, the reference runs included: the published report"),
+    "gpu": _profile("gpu", (0, 1, 2, 3, 4), "every experiment at five seeds, for a machine with a GPU"),
 }
+FULL_PROFILES = ("full", "gpu")  # the profiles that run every notebook (a publishable run)
 
 
 AUTO = "auto"
@@ -63,10 +71,10 @@ def gpu_available() -> bool:
 
 
 def resolve_profile(value: object = AUTO) -> Profile:
-    """A profile by name; "auto" (or empty) picks "paper" when TensorFlow sees a GPU, else "cpu"."""
+    """A profile by name; "auto" (or empty) picks "gpu" when TensorFlow sees a GPU, else "quick"."""
     name = str(value).strip().lower() or AUTO
     if name == AUTO:
-        name = "paper" if gpu_available() else "cpu"
+        name = "gpu" if gpu_available() else "quick"
     if name not in PROFILES:
         raise ParameterError(f"profile={value!r} is not a profile: use {AUTO!r}, {', '.join(repr(p) for p in PROFILES)}.")
     return PROFILES[name]

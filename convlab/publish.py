@@ -1,4 +1,4 @@
-"""Publishing: the latest full default run (report and result records) copied to reports/published/, after a check."""
+"""Publishing: the latest full run (report and result records) copied to reports/published/, after a check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from convlab import config, doccheck, manifest, pipeline, records, runlog
+from convlab import config, doccheck, manifest, pipeline, profiles, records, runlog
 
 PUBLISHED_FOLDER = "published"
 
@@ -24,7 +24,8 @@ class NotPublishable(RuntimeError):
 
 
 def check_publishable(root: Path, datasets: Sequence[str]) -> None:
-    """Refuse anything but a full-data run with default parameters of every notebook on both datasets."""
+    """Refuse anything but a full-data run of every notebook on both datasets, with a profile that runs every notebook
+    (`profiles.FULL_PROFILES`) and otherwise default parameters."""
     problems = []
     if set(datasets) != set(config.DATASETS):
         problems.append(f"it covers {', '.join(datasets)}, not both datasets")
@@ -41,8 +42,12 @@ def check_publishable(root: Path, datasets: Sequence[str]) -> None:
             chosen = {
                 key: value
                 for key, value in run["parameters"].items()
-                if key not in LOCATIONS and (key, str(value)) not in DEFAULT_SIZES
+                if key not in LOCATIONS
+                and (key, str(value)) not in DEFAULT_SIZES
+                and not (key == "profile" and str(value) in profiles.FULL_PROFILES)
             }
+            if str(run["parameters"].get("profile", "")) not in profiles.FULL_PROFILES:
+                problems.append(f"{dataset}/{notebook} ran without PROFILE=full (or gpu)")
             if chosen:
                 problems.append(f"{dataset}/{notebook} ran with non-default parameters {chosen}")
         for record in records.load_all_records(root / dataset / "results").values():

@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from convlab import config, data, models, paths
@@ -68,15 +68,55 @@ def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int 
     order = sorted(missing, key=lambda index: -tasks[index].cost)
     processes = min(workers, len(missing))
     print(f"Training {len(missing)} runs in {processes} worker processes, the longest first.", flush=True)
-    started = time.perf_counter()
+    progress = Progress([tasks[index] for index in missing], params, processes)
     context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
     _interactive_main_spec()
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_end_with_parent) as pool:
-        futures = {index: pool.submit(_train, *_arguments(tasks[index], params)) for index in order}
-        for index in missing:
-            found[index] = futures[index].result()
-    print(f"Trained {len(missing)} runs in {time.perf_counter() - started:.0f} s.", flush=True)
+        futures = {pool.submit(_train, *_arguments(tasks[index], params)): index for index in order}
+        for future in as_completed(futures):
+            found[futures[future]] = future.result()
+            progress.done(tasks[futures[future]])
+    print(f"Trained {len(missing)} runs in {time.perf_counter() - progress.started:.0f} s.", flush=True)
     return found
+
+
+class Progress:
+    """Runs done of those to train, and an estimate of the time left from the times earlier runs of the same
+    models took (their records, where the folders still hold one), shared among the worker processes."""
+
+    def __init__(self, tasks: Sequence[Task], params: config.RunParameters, processes: int):
+        self.total, self.processes, self.started = len(tasks), processes, time.perf_counter()
+        self.count = 0
+        self.expected = {id(task): earlier_seconds(task, params) for task in tasks}
+
+    def done(self, task: Task) -> str:
+        self.count += 1
+        self.expected.pop(id(task), None)
+        known = [seconds for seconds in self.expected.values() if seconds is not None]
+        left = ""
+        if self.expected and len(known) == len(self.expected):
+            left = f"; about {sum(known) / self.processes / 60:.0f} min left, from earlier runs' times"
+        elapsed = (time.perf_counter() - self.started) / 60
+        line = (
+            f"Trained {self.count} of {self.total} runs ({task.model_config.name}, seed {task.seed}) in {elapsed:.1f} min{left}."
+        )
+        print(line, flush=True)
+        return line
+
+
+def earlier_seconds(task: Task, params: config.RunParameters) -> float | None:
+    """How long an earlier run of this model, seed and subfolder trained, from a record still in the run's folder
+    (of any settings or code version), else from the published run's records, or None."""
+    import json
+
+    name = f"{task.model_config.name}-seed{task.seed}.json"
+    published = paths.REPORTS_DIR / "published" / params.dataset / "results"
+    for folder in (params.results_dir, published):
+        try:
+            return float(json.loads((folder / task.subfolder / name).read_text(encoding="utf-8"))["timing"]["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _arguments(task: Task, params: config.RunParameters) -> tuple:

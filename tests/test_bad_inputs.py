@@ -116,7 +116,7 @@ def run_parameters(tree: Tree, **overrides) -> config.RunParameters:
         "notebook": "02_fc_baseline",
         "dataset": "fashion_mnist",
         "data_dir": str(tree.data_dir),
-        "profile": "cpu",
+        "profile": "full",
         "output_dir": str(tree.reports),
         "images_dir": str(tree.root / "images"),
     }
@@ -516,7 +516,7 @@ def parser(function: Callable) -> Callable[..., Callable[[Tree], object]]:
 
 kernels = parser(config.parse_kernel_sizes)
 first_kernel = parser(lambda size: models.cnn_config("fashion_mnist", size))  # the entry script's --first-kernel
-variant_seeds = parser(lambda value: config.parse_variant_seeds(value, "cpu"))
+variant_seeds = parser(lambda value: config.parse_variant_seeds(value, "full"))
 mode = parser(config.parse_mode)
 check_settings = parser(lambda value: config.parse_flag("check_settings", value))
 max_shift = parser(config.parse_max_shift)
@@ -564,7 +564,7 @@ PARAMETER_CASES = [  # (case, call, error, problem, fix); "(-p)": the text paper
     ("test_size False", notebook(test_size=False), PE, "test_size must be an integer, got the boolean False", SET_TEST),
     ("batch_size 0", notebook(batch_size=0), PE, "batch_size must be at least 1, got 0", SET_BATCH),
     ("batch_size 'True' (-p)", notebook(batch_size="True"), PE, "batch_size must be an integer, got 'True'", SET_BATCH),
-    ("profile unknown", notebook(profile="fast"), PE, "profile='fast' is not a profile", "use 'auto', 'cpu', 'paper'"),
+    ("profile unknown", notebook(profile="fast"), PE, "profile='fast' is not a profile", "use 'auto', 'quick', 'full', 'gpu'"),
     ("kernels '' (-p)", kernels(""), PE, "kernels is empty", "give at least one kernel size, e.g. kernels='3,5,7'"),
     ("kernels even", kernels("3,4"), PE, "Kernel size 4 is invalid", ODD_KERNELS),
     ("kernels 0", kernels("0"), PE, "each of kernels must be at least 1, got 0", GIVE_KERNELS),

@@ -20,26 +20,45 @@ def test_strings_from_the_command_line_are_converted():
 
 
 def test_profile_sets_what_is_left_at_auto(monkeypatch):
+    cap, patience = profiles.EPOCH_CAP, profiles.PATIENCE
     monkeypatch.setattr(profiles, "gpu_available", lambda: False)
-    cpu = params()
-    assert (cpu.profile, cpu.seeds, cpu.epochs, cpu.cnn_epochs, cpu.batch_size, cpu.fc_batch_size, cpu.patience) == (
-        "cpu",
-        (0, 1, 2),
-        40,
-        40,
+    quick = params()
+    assert (
+        quick.profile,
+        quick.seeds,
+        quick.epochs,
+        quick.cnn_epochs,
+        quick.batch_size,
+        quick.fc_batch_size,
+        quick.patience,
+    ) == (
+        "quick",
+        (0,),
+        cap,
+        cap,
         32,
         32,
-        2,
+        patience,
     )
     monkeypatch.setattr(profiles, "gpu_available", lambda: True)
-    paper = params(seeds="", epochs="auto")
-    assert (paper.profile, paper.seeds, paper.epochs, paper.cnn_epochs, paper.patience) == ("paper", (0, 1, 2, 3, 4), 40, 40, 2)
-    chosen = params(profile="CPU", seeds="7", batch_size="64", epochs=3)
-    assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("cpu", (7,), 64, 3, 3)
+    gpu = params(seeds="", epochs="auto")
+    assert (gpu.profile, gpu.seeds, gpu.epochs, gpu.cnn_epochs, gpu.patience) == ("gpu", (0, 1, 2, 3, 4), cap, cap, patience)
+    full = params(profile="FULL")
+    assert (full.profile, full.seeds, full.patience) == ("full", (0, 1, 2), patience)
+    chosen = params(profile="full", seeds="7", batch_size="64", epochs=3)
+    assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("full", (7,), 64, 3, 3)
     assert chosen.fc_batch_size == 64, "an explicit batch size holds for every model"
-    assert paper.fc_batch_size == 32
-    assert config.seeds_or_profile("auto", "paper") == (0, 1, 2, 3, 4)
-    assert config.seeds_or_profile("4,5", "paper") == (4, 5)
+    assert gpu.fc_batch_size == 32
+    assert config.seeds_or_profile("auto", "gpu") == (0, 1, 2, 3, 4)
+    assert config.seeds_or_profile("4,5", "gpu") == (4, 5)
+
+
+def test_profiles_differ_in_seeds_and_notebooks_only():
+    settings = {(p.epochs, p.cnn_epochs, p.batch_size, p.fc_batch_size, p.patience) for p in profiles.PROFILES.values()}
+    assert len(settings) == 1
+    assert profiles.PROFILES["quick"].notebooks == profiles.STUDIES_NOTEBOOKS
+    assert profiles.PROFILES["full"].every_notebook and profiles.PROFILES["gpu"].every_notebook
+    assert set(profiles.FULL_PROFILES) == {name for name, p in profiles.PROFILES.items() if p.every_notebook}
 
 
 def test_defaults_resolve_to_project_folders():
@@ -71,6 +90,8 @@ def test_kernel_and_optional_seed_lists():
     assert config.parse_kernel_sizes("3, 5,7") == (3, 5, 7)
     assert config.parse_optional_seeds("") == ()
     assert config.parse_optional_seeds("0,1") == (0, 1)
-    assert config.parse_variant_seeds("none", "cpu") == () and config.parse_variant_seeds(" None ", "paper") == ()
-    assert config.parse_variant_seeds("", "cpu") == config.parse_variant_seeds("auto", "cpu") == (0, 1, 2)
-    assert config.parse_variant_seeds("auto", "paper") == (0, 1, 2, 3, 4) and config.parse_variant_seeds("4", "cpu") == (4,)
+    assert config.parse_variant_seeds("none", "full") == () and config.parse_variant_seeds(" None ", "gpu") == ()
+    assert config.parse_variant_seeds("", "full") == config.parse_variant_seeds("auto", "full") == (0, 1, 2)
+    assert config.parse_variant_seeds("auto", "gpu") == (0, 1, 2, 3, 4) and config.parse_variant_seeds("4", "full") == (4,)
+    assert config.parse_variant_seeds("auto", "quick") == (), "the quick profile keeps to the studies' experiments"
+    assert config.parse_variant_seeds("0", "quick") == (0,)

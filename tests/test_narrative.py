@@ -321,9 +321,9 @@ def settings_effects(gain: tuple, confidence: float = 0.95) -> pd.DataFrame:
 
 
 SETTINGS_LINES = [
-    "- FC baseline accuracy: 87.50 ± 0.10 with the 'paper' settings, 87.50 ± 0.10 with this run's ('cpu'); change +0.00 "
+    "- FC baseline accuracy: 87.50 ± 0.10 with the 'gpu' settings, 87.50 ± 0.10 with this run's ('full'); change +0.00 "
     "points, Welch 95% interval -0.15 to +0.15, Welch p 0.99: within seed noise.",
-    "- CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 90.63 ± 0.15 with this run's ('cpu'); change -0.07 points, "
+    "- CNN accuracy: 90.70 ± 0.20 with the 'gpu' settings, 90.63 ± 0.15 with this run's ('full'); change -0.07 points, "
     "Welch 95% interval -0.30 to +0.15, Welch p 0.70: within seed noise.",
 ]
 SAME = (
@@ -358,26 +358,26 @@ def test_describe_settings_check(gain, gain_line, conclusion):
     reference, run = gain[:2]
     lines = [
         *SETTINGS_LINES,
-        f"- {tables.CNN_MINUS_FC_GAIN}: {reference} with the 'paper' settings, {run} with this run's ('cpu'); {gain_line}",
+        f"- {tables.CNN_MINUS_FC_GAIN}: {reference} with the 'gpu' settings, {run} with this run's ('full'); {gain_line}",
         conclusion,
     ]
-    assert narrative.describe_settings_check(settings_effects(gain), "cpu") == "\n".join(lines)
+    assert narrative.describe_settings_check(settings_effects(gain), "full") == "\n".join(lines)
 
 
 def test_describe_settings_check_reads_the_tables_confidence():
     gain = ("+3.20 ± 0.10", "+3.13 ± 0.25", -0.0667, -0.3, 0.2, 0.07)  # Welch rejects at 10%, not at 5%
-    text = narrative.describe_settings_check(settings_effects(gain, confidence=0.9), "cpu")
+    text = narrative.describe_settings_check(settings_effects(gain, confidence=0.9), "full")
     assert "Welch 90% interval -0.30 to +0.20, Welch p 0.07: more than seed noise." in text and text.endswith(MATTERS)
-    assert narrative.describe_settings_check(settings_effects(gain), "cpu").endswith(SAME)
+    assert narrative.describe_settings_check(settings_effects(gain), "full").endswith(SAME)
 
 
 @pytest.mark.parametrize(
     "profile, expected",
     [
-        ("paper", "This run uses the 'paper' profile's settings itself: there is nothing to compare."),
+        ("gpu", "This run uses the 'gpu' profile's settings itself: there is nothing to compare."),
         (
-            "cpu",
-            "This run has no check against the 'paper' profile's training settings for these seeds. `make report "
+            "full",
+            "This run has no check against the 'gpu' profile's training settings for these seeds. `make report "
             "NOTEBOOKS=03_cnn CHECK_SETTINGS=1` trains the FC baseline and the CNN with them (same seeds) and fills in "
             "this section.",
         ),
@@ -390,11 +390,11 @@ def test_describe_settings_check_without_reference_runs(profile, expected):
 def test_settings_check_of_records_compares_seed_by_seed():
     reference = {tables.FC_BASELINE: group(0.875, 0.874, 0.876), tables.CNN: group(0.907, 0.905, 0.909)}
     same = {tables.FC_BASELINE: group(0.874, 0.876, 0.875), tables.CNN: group(0.906, 0.908, 0.905)}
-    text = narrative.describe_settings_check(tables.settings_effects(same, reference), "cpu")
+    text = narrative.describe_settings_check(tables.settings_effects(same, reference), "full")
     assert text.count("within seed noise") == 3 and "does not depend on the settings" in text
     worse = {tables.FC_BASELINE: same[tables.FC_BASELINE], tables.CNN: group(0.880, 0.878, 0.879)}
-    text = narrative.describe_settings_check(tables.settings_effects(worse, reference), "cpu")
-    assert "CNN accuracy: 90.70 ± 0.20 with the 'paper' settings, 87.90 ± 0.10" in text
+    text = narrative.describe_settings_check(tables.settings_effects(worse, reference), "full")
+    assert "CNN accuracy: 90.70 ± 0.20 with the 'gpu' settings, 87.90 ± 0.10" in text
     assert "more than seed noise" in text and "The settings matter here" in text
 
 
@@ -660,17 +660,17 @@ def families(*same: bool) -> pd.DataFrame:
 
 
 def test_describe_settings_check_when_every_family_trains_alike():
-    text = narrative.describe_settings_check(None, "cpu", families=families(True, True, True))
+    text = narrative.describe_settings_check(None, "full", families=families(True, True, True))
     assert text.startswith("Every model family the report compares (3 in the table) trains with the same settings under")
     assert "the settings cannot change any result here" in text
 
 
 def test_describe_settings_check_names_the_families_that_differ():
-    text = narrative.describe_settings_check(None, "cpu", families=families(True, False, False))
-    assert text.startswith(f"Families trained with other settings than the 'paper' profile's: {tables.CNN}, {tables.CNN_GAP}. ")
+    text = narrative.describe_settings_check(None, "full", families=families(True, False, False))
+    assert text.startswith(f"Families trained with other settings than the 'gpu' profile's: {tables.CNN}, {tables.CNN_GAP}. ")
     assert text.endswith("fills in this section.")
     gain = ("+3.00 ± 0.20", "+3.07 ± 0.25", 0.07, -0.10, 0.20, 0.60)
-    text = narrative.describe_settings_check(settings_effects(gain), "cpu", families=families(False, True))
+    text = narrative.describe_settings_check(settings_effects(gain), "full", families=families(False, True))
     assert "The check below covers the FC baseline and the CNN.\n\n- FC baseline accuracy" in text and text.endswith(SAME)
 
 

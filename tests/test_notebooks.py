@@ -288,15 +288,15 @@ def test_rebuild_refreshes_markdown_and_executes_only_what_changed(smoke_root, s
 
 @pytest.mark.smoke
 def test_settings_check_trains_reference_runs_apart(smoke_root):
-    """check_settings trains FC and CNN with the paper profile's settings into results/reference/, never over the run's."""
+    """check_settings trains FC and CNN with the gpu profile's settings into results/reference/, never over the run's."""
     results = smoke_root / "reports" / "mnist" / "results"
     reference = {path.name for path in (results / "reference").glob("*.json")}
     assert reference == {"fc_baseline-seed0.json", "cnn-seed0.json"}
     for name in reference:
         run, other = records.read_record(results / name), records.read_record(results / "reference" / name)
         assert run["cache_key"] != other["cache_key"]
-        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, profiles.PROFILES["paper"].epochs), (
-            "paper settings"
+        assert (run["parameters"]["epochs"], other["parameters"]["epochs"]) == (1, profiles.PROFILES["gpu"].epochs), (
+            "gpu settings"
         )
         assert run["parameters"]["batch_size"] == other["parameters"]["batch_size"] == 32
     text = "".join(
@@ -304,8 +304,8 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
         for cell in nbformat.read(smoke_root / "reports" / "mnist" / "03_cnn.ipynb", as_version=4).cells
         for output in cell.get("outputs", [])
     )
-    assert "CNN − FC gain" in text and "with the 'paper' settings" in text
-    assert "Families trained with other settings than the 'paper' profile's: FC, " in text, "epochs=1 sets every family apart"
+    assert "CNN − FC gain" in text and "with the 'gpu' settings" in text
+    assert "Families trained with other settings than the 'gpu' profile's: FC, " in text, "epochs=1 sets every family apart"
 
 
 @pytest.mark.smoke

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convlab import config, data, models, paths, precision, records, tables, training
+from convlab import config, data, models, paths, precision, profiles, records, tables, training
 
 SETTINGS = training.TrainingConfig(epochs=2, batch_size=64)
 
@@ -156,15 +156,18 @@ def test_convlab_gives_tensorflow_one_thread_per_pool():
 
 
 def test_profile_settings_of_cnn_fc_and_gap_head():
-    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
+    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
     cnn, arithmetic = models.cnn_config("mnist"), precision.training_precision()
-    assert training.training_config_for(params, cnn) == training.TrainingConfig(epochs=40, patience=2, precision=arithmetic)
+    cap, patience = profiles.EPOCH_CAP, profiles.PATIENCE
+    assert training.training_config_for(params, cnn) == training.TrainingConfig(
+        epochs=cap, patience=patience, precision=arithmetic
+    )
     assert training.training_config_for(params, models.fc_baseline_config("mnist")) == training.TrainingConfig(
-        epochs=40, batch_size=32, patience=2, precision="float32"
+        epochs=cap, batch_size=32, patience=patience, precision="float32"
     )
     gap = training.training_config_for(params, models.variant(cnn, head="gap"))
-    assert gap == training.TrainingConfig(epochs=40, learning_rate=training.GAP_LEARNING_RATE, patience=2, precision=arithmetic)
-    assert training.GAP_LEARNING_RATE == 3e-3
+    assert gap == training.TrainingConfig(epochs=cap, patience=patience, precision=arithmetic), "one learning rate for all"
+    assert gap.learning_rate == 1e-3
 
 
 def test_test_metrics_match_keras_evaluate(tiny):
@@ -255,12 +258,13 @@ def test_every_family_trains_alike_under_both_profiles():
     """The profiles differ in seeds only, so no family needs reference runs; an explicit batch size makes them differ."""
     from convlab import experiments
 
-    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu")
+    params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
     table = experiments.settings_by_family(params)
     assert len(table) == 9 and table[tables.SAME_SETTINGS].all()
-    gap_settings = f"batch 32, ≤40 epochs, patience 2, learning rate 0.003, {precision.training_precision()}"
-    assert table.loc[tables.CNN_GAP, "this run (cpu)"] == gap_settings
-    explicit = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="cpu", batch_size=64)
+    cap, patience, arithmetic = profiles.EPOCH_CAP, profiles.PATIENCE, precision.training_precision()
+    gap_settings = f"batch 32, ≤{cap} epochs, patience {patience}, learning rate 0.001, {arithmetic}"
+    assert table.loc[tables.CNN_GAP, "this run (full)"] == gap_settings
+    explicit = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full", batch_size=64)
     assert not experiments.settings_by_family(explicit)[tables.SAME_SETTINGS].any()
     configs = {tables.FC_BASELINE: models.fc_baseline_config("mnist"), tables.CNN: models.cnn_config("mnist")}
     assert experiments.settings_check({}, configs, None, params, train=True) is None, "nothing to compare: nothing trained"

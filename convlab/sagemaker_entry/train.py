@@ -29,7 +29,7 @@ def argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default="cnn", choices=("fc_baseline", "cnn"))
     parser.add_argument("--first-kernel", type=int, default=3, help="first convolution's kernel size (CNN only)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", default="cpu", help="training profile: cpu or paper (profiles.PROFILES)")
+    parser.add_argument("--profile", default="full", help="training profile: quick, full or gpu (profiles.PROFILES)")
     parser.add_argument("--epochs", default="auto", help="most epochs; auto: the profile's")
     parser.add_argument("--batch-size", default="auto", help="mini-batch size; auto: the profile's")
     parser.add_argument("--train-size", type=int, default=0, help="stratified subset; 0 keeps all")
