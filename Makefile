@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 
 # Report parameters (passed to every notebook; see README)
 DATASET ?= fashion_mnist mnist
-# NOTEBOOKS empty: every notebook that convlab/manifest.py declares, in its order (`python -m convlab.manifest` lists them)
+# NOTEBOOKS empty: the profile's notebooks (quick: the studies' own; full and gpu: every one that convlab/manifest.py
+# declares, in its order; `python -m convlab.manifest` lists them)
 NOTEBOOKS ?=
 PROFILE ?=
 # JOBS: datasets run side by side, each in a process of its own (1: one after the other; the records are the same)
@@ -28,6 +29,15 @@ AUGMENTATION_SHIFT ?=
 CHECK_SETTINGS ?=
 CURVE_SIZES ?=
 PDF ?=
+
+# A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
+KNOWN_VARIABLES := PYTHON VENV DATASET NOTEBOOKS PROFILE JOBS EPOCHS SEEDS TRAIN_SIZE TEST_SIZE BATCH_SIZE DATA_DIR \
+	SWEEP_SEEDS KERNELS VARIANT_SEEDS PROBE_SEEDS MAX_SHIFT AUGMENTATION_SHIFT CHECK_SETTINGS CURVE_SIZES PDF FORCE FULL \
+	STUDIO_PYTHON WHEELHOUSE LOCKS REGISTER_KERNEL
+UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach assignment,$(MAKEOVERRIDES),$(firstword $(subst =, ,$(subst :=,=,$(assignment))))))
+ifneq ($(UNKNOWN_VARIABLES),)
+$(error Unknown variable(s) $(UNKNOWN_VARIABLES): make reads only $(KNOWN_VARIABLES) (see docs/running.md))
+endif
 
 .PHONY: help setup serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
@@ -55,7 +65,7 @@ report: setup ## Run the notebooks, then build reports/report.html and report.pd
 		-p check_settings "$(CHECK_SETTINGS)" -p curve_sizes "$(CURVE_SIZES)"
 	PDF="$(PDF)" $(BIN)/python -m convlab.report --datasets $(DATASET)
 
-publish: setup ## Copy the latest full default run (report HTML and PDF, result records) to reports/published/, after its full check
+publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and PDF, result records) to reports/published/, after its full check
 	$(BIN)/python -m convlab.report --publish
 
 # FULL=1: a full run, in which every checked claim must hold (a subset run's claims may fairly fail)
@@ -140,8 +150,8 @@ lock-studio: ## Re-resolve requirements/studio.in (SageMaker Studio's versions) 
 	  .lock-venv/bin/python -m pip freeze; echo "setuptools==84.0.0"; } > requirements/studio.txt
 	rm -rf .lock-venv
 
-clean: ## Remove run outputs under reports/ (keeps the environment)
-	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+clean: ## Remove run outputs under reports/ (keeps the environment, the published report and the float32 reference records)
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name published ! -name reference -exec rm -rf {} +
 
 clean-cache: ## Delete every stored training run (records, models): the next report trains everything again
 	$(BIN)/python -m convlab.cache clear

@@ -277,3 +277,34 @@ def _subset_size(name: str, value: object) -> int:
     if size > largest:
         raise ParameterError(f"{name}={size} is larger than the {largest} images of the split: {fix}.")
     return size
+
+
+# Each notebook parameter that is not a `RunParameters` field, and the check a notebook applies to it
+_OTHER_PARAMETERS = {
+    "kernels": parse_kernel_sizes,
+    "max_shift": parse_max_shift,
+    "augmentation_shift": parse_augmentation_shift,
+    "curve_sizes": parse_curve_sizes,
+    "permutation_seed": parse_seeds,
+    "check_settings": lambda value: parse_flag("check_settings", value),
+    "mode": parse_mode,
+    "latency_repeats": lambda value: _as_int("latency_repeats", value, 1),
+    "probe_images": lambda value: _as_int("probe_images", value, 0),
+}
+_SEED_PARAMETERS = ("sweep_seeds", "probe_seeds")
+
+
+def validate_upfront(parameters: dict) -> None:
+    """Check every parameter a run was given as the notebooks would, before any notebook runs, whichever notebooks
+    are selected: a bad value (epochs=0, kernels=4) is refused at once, not after an hour or never."""
+    run_fields = ("data_dir", "profile", "epochs", "seeds", "train_size", "test_size", "batch_size")
+    given = {name: value for name, value in parameters.items() if name in run_fields}
+    chosen = RunParameters.from_notebook(notebook="02_fc_baseline", dataset=DATASETS[0], **given)
+    for name in _SEED_PARAMETERS:
+        if name in parameters:
+            seeds_or_profile(parameters[name], chosen.profile)
+    if "variant_seeds" in parameters:
+        parse_variant_seeds(parameters["variant_seeds"], chosen.profile)
+    for name, check in _OTHER_PARAMETERS.items():
+        if name in parameters:
+            check(parameters[name])

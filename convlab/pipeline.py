@@ -375,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _stop_on_signal) if in_main_thread else None
     try:
         parameters = absolute_folders(parameters)
+        config.validate_upfront(parameters)
         absolute_environment()
         html = run(
             args.datasets,

@@ -59,10 +59,11 @@ def record(folder: Path, parameters: dict, timings: dict, *, cold: bool = False)
 
 
 def stored_records(output_dir: Path) -> list[Path]:
-    """The training records stored in a report folder: the reference runs of `03_cnn` (see `convlab.cache`)
-    and the learning-curve runs (`results/curves/n<size>/`) included."""
+    """The training records stored in a report folder: the reference runs of `03_cnn` (see `convlab.cache`), those
+    of `12_training_protocol` (`results/protocol/`) and the learning-curve runs (`results/curves/n<size>/`) included."""
     results = output_dir / "results"
     found = [*results.glob("*.json"), *(results / "reference").glob("*.json"), *(results / "curves").glob("n*/*.json")]
+    found += (results / "protocol").glob("*.json")
     return records.committed(found)
 
 

@@ -41,3 +41,38 @@ def test_the_cheapest_rule_within_the_premature_share_is_chosen():
 def test_the_studies_protocol_reads_the_fifteenth_epoch():
     run = {"seed": 0, "history": {"test_accuracy": [0.5 + 0.01 * epoch for epoch in range(20)]}}
     assert protocol.studies_protocol({"FC": [run]}) == {"FC": [pytest.approx(64.0)]}
+
+
+def test_a_profile_runs_its_notebooks_when_none_are_named():
+    from convlab import manifest, pipeline, profiles
+
+    assert pipeline.profile_notebooks("quick") == manifest.in_order(profiles.STUDIES_NOTEBOOKS)
+    assert "12_training_protocol" not in pipeline.profile_notebooks("quick")
+    assert pipeline.profile_notebooks("full") == pipeline.profile_notebooks("gpu") == manifest.names()
+
+
+def test_a_quick_report_names_what_needs_the_full_profile():
+    from convlab import manifest, report
+
+    plan = [{"notebook": name} for name in ("01_eda", "02_fc_baseline")]
+    text = report.not_in_this_run(plan)
+    assert "make report PROFILE=full" in text and "Convolutional network" in text and "Exploring the data" not in text
+    assert report.not_in_this_run([{"notebook": name} for name in manifest.names()]) == ""
+
+
+def test_progress_counts_runs_and_estimates_the_time_left_from_earlier_records(tmp_path, capsys):
+    import json
+    from types import SimpleNamespace
+
+    from convlab import models, workers
+
+    params = SimpleNamespace(results_dir=tmp_path, dataset="no_such_dataset")  # nothing published to fall back on
+    fc, cnn = models.fc_baseline_config("mnist"), models.cnn_config("mnist")
+    tasks = [workers.Task(fc, None, 0), workers.Task(cnn, None, 0), workers.Task(cnn, None, 1)]
+    for name, seed, seconds in (("fc_baseline", 0, 30.0), ("cnn", 0, 240.0), ("cnn", 1, 360.0)):
+        (tmp_path / f"{name}-seed{seed}.json").write_text(json.dumps({"timing": {"train_seconds": seconds}}))
+    progress = workers.Progress(tasks, params, processes=2)
+    assert progress.done(tasks[0]).endswith("about 5 min left, from earlier runs' times.")  # (240 + 360) / 2 s
+    assert "Trained 1 of 3 runs (fc_baseline, seed 0)" in capsys.readouterr().out
+    (tmp_path / "cnn-seed1.json").unlink()
+    assert "left" not in workers.Progress(tasks[1:], params, processes=2).done(tasks[1]), "no estimate without a record"

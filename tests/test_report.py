@@ -95,6 +95,8 @@ def test_an_interval_prints_the_decimals_it_supports():
 
 @pytest.mark.smoke
 def test_key_results_are_the_records(built):
+    """The smoke run's reference runs last one epoch, so no run follows the studies' 15 epochs: every row is an
+    early-stopped run, and no difference from the published figure is computed (it would not be like for like)."""
     root, _ = built
     html = page(built)
     section = html.split('id="key-results"', 1)[1].split('id="appendix"', 1)[0]
@@ -106,11 +108,30 @@ def test_key_results_are_the_records(built):
         assert f"<td>{accuracy.mean():.2f}{spread}</td>" in section
         assert f"<td>{loss:.4f}</td>" in section
         assert f"<td>{runs[0]['model']['parameters']:,}</td>" in section
-        study = report.studies()[dataset]
-        published = study["models"]["cnn"]["test_accuracy"]
-        difference = f"~{accuracy.mean() - published:+.0f}" if study["approximate"] else f"{accuracy.mean() - published:+.2f}"
-        assert f"<td>{difference}</td>" in section, "to no more precision than the study printed"
+        assert f"<td>early stopping, patience {runs[0]['parameters']['patience']}</td>" in section
+    assert "15 epochs, the studies' protocol" not in section
     assert "Explorando Capas Convolucionales en Fashion-MNIST" in section and "Albarracín" in section
+
+
+@pytest.mark.smoke
+def test_key_results_compare_the_studies_protocol_like_for_like(smoke_root, monkeypatch):
+    """With reference runs of 15 epochs or more, FC and CNN are read at epoch 15 and compared with the study."""
+    from convlab import protocol
+
+    results = smoke_root / "reports" / "fashion_mnist" / "results"
+
+    def run(seed: int, accuracy: float) -> dict:
+        return {"seed": seed, "history": {"test_accuracy": [0.5] * 14 + [accuracy, 0.99], "test_loss": [1.0] * 14 + [0.3, 0.1]}}
+
+    fake = {"FC": [run(0, 0.878), run(1, 0.882)], "CNN": [run(0, 0.905), run(1, 0.909)]}
+    monkeypatch.setattr(protocol, "stored_reference_runs", lambda _: fake)
+    table = report.key_results_table(results, "fashion_mnist")
+    fc, cnn = table.iloc[0], table.iloc[1]
+    assert fc["protocol"] == cnn["protocol"] == "15 epochs, the studies' protocol"
+    assert fc["test accuracy (%)"] == f"88.00 ± {np.std([87.8, 88.2], ddof=1):.2f}" and fc["test loss"] == "0.3000"
+    assert fc["difference (points)"] == "+0.00" and cnn["difference (points)"] == f"{90.7 - 90.78:+.2f}"
+    others = table.iloc[2:]
+    assert (others["difference (points)"] == "—").all() and others["protocol"].str.startswith("early stopping").all()
 
 
 @pytest.mark.smoke

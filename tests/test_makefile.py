@@ -1,0 +1,52 @@
+"""The Makefile refuses a variable that no target reads, naming the valid ones, before it runs anything."""
+
+import subprocess
+
+from convlab import paths
+
+
+def make(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-n", *arguments], cwd=paths.PROJECT_DIR, capture_output=True, text=True, timeout=60)
+
+
+def test_a_misspelt_variable_is_refused_with_the_valid_ones():
+    result = make("report", "EPOCH=2")
+    assert result.returncode != 0
+    assert "Unknown variable(s) EPOCH:" in result.stderr and " EPOCHS " in result.stderr
+    assert "convlab.pipeline" not in result.stdout, "nothing would run"
+
+
+def test_known_variables_pass():
+    result = make("report", "EPOCHS=2", "PROFILE=full", "PDF=off", "FORCE=1", "DATA_DIR=../shared/data")
+    assert result.returncode == 0, result.stderr
+    assert "-p epochs \"2\"" in result.stdout and "-p profile \"full\"" in result.stdout
+
+
+def test_every_parameter_is_checked_before_any_notebook_runs(tmp_path, capsys):
+    """EPOCHS=0 with only the EDA selected (which trains nothing) is still refused, at once."""
+    from convlab import pipeline
+
+    for name, value, expected in (
+        ("epochs", "0", "epochs must be at least 1"),
+        ("kernels", "4", "Kernel size 4 is invalid"),
+        ("probe_seeds", "1,1", "seeds has duplicates"),
+        ("max_shift", "40", "max_shift=40"),
+        ("check_settings", "maybe", "is not a yes/no value"),
+    ):
+        code = pipeline.main(["--datasets", "mnist", "--notebooks", "01_eda", "--output-root", str(tmp_path), "-p", name, value])
+        assert code == 1 and expected in capsys.readouterr().err, name
+        assert not (tmp_path / "mnist").exists(), "nothing ran"
+
+
+def test_nothing_a_run_writes_is_tracked():
+    """Every folder a default run writes into is ignored by git, so `make report` leaves `git status` clean."""
+    from convlab import config, manifest
+
+    written = [f"images/{dataset}/{name}/figure.png" for dataset in config.DATASETS for name in manifest.names()]
+    written += [f"reports/{dataset}/results/cnn-seed0.json" for dataset in config.DATASETS]
+    written += ["images/comparison/10_dataset_comparison/figure.png", "reports/report.html", "reports/report.pdf"]
+    ignored = subprocess.run(["git", "check-ignore", *written], cwd=paths.PROJECT_DIR, capture_output=True, text=True)
+    assert sorted(ignored.stdout.split()) == sorted(written)
+    tracked = subprocess.run(["git", "ls-files", "images", "reports"], cwd=paths.PROJECT_DIR, capture_output=True, text=True)
+    outputs = [path for path in tracked.stdout.split() if not path.startswith(("reports/published/", "reports/reference/"))]
+    assert outputs == ["images/README.md", "reports/README.md"]
