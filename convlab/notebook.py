@@ -33,7 +33,7 @@ PARAMETER_LINES = {
     "probe_seeds": 'probe_seeds: str = "auto"  # seeds per probed model; auto: the profile\'s',
     "train_size": "train_size: int = 0  # stratified training subset; 0 keeps all 60000 images",
     "test_size": "test_size: int = 0  # stratified test subset; 0 keeps all 10000 images",
-    "batch_size": f'batch_size: str = "auto"  # mini-batch size; auto: the profile\'s ({_FULL.batch_size}, the studies\' batch)',
+    "batch_size": f"batch_size: str = \"auto\"  # mini-batch size; auto: the profile's ({_FULL.batch_size}, the studies' batch)",
     "output_dir": 'output_dir: str = ""  # result records, models and other outputs; empty: reports/<dataset>',
     "images_dir": 'images_dir: str = ""  # PNG figures go to <images_dir>/<dataset or comparison>/<notebook>/; empty: images/',
 }

@@ -19,7 +19,7 @@ def test_a_misspelt_variable_is_refused_with_the_valid_ones():
 def test_known_variables_pass():
     result = make("report", "EPOCHS=2", "PROFILE=full", "PDF=off", "FORCE=1", "DATA_DIR=../shared/data")
     assert result.returncode == 0, result.stderr
-    assert "-p epochs \"2\"" in result.stdout and "-p profile \"full\"" in result.stdout
+    assert '-p epochs "2"' in result.stdout and '-p profile "full"' in result.stdout
 
 
 def test_every_parameter_is_checked_before_any_notebook_runs(tmp_path, capsys):
