@@ -15,6 +15,7 @@ from convlab import records
 
 FAMILY_RULES = (  # (where the record lies, a pattern on the model name, the family), the first that matches
     ("protocol", r".*", "reference runs (FC and CNN, patience 10)"),
+    ("reference", r".*", "settings check (FC and CNN under the gpu profile's settings)"),
     ("curves", r"fc_baseline$", "learning curves: FC"),
     ("curves", r"cnn$", "learning curves: CNN"),
     ("", r"fc_baseline$", "FC"),

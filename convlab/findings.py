@@ -136,7 +136,7 @@ the validation loss has not fallen for `patience` epochs and keeps the weights o
 cap only bounds a run that never stops (the appendix lists any that reached it).
 
 **The stopping rule.** The patience was chosen by measurement. Reference runs of the FC network and the CNN
-(three seeds on each dataset) trained with patience 10 and never fewer than 15 epochs, recording their
+(the run's seeds, on each dataset) trained with patience 10 and never fewer than 15 epochs, recording their
 validation loss and their test metrics after every epoch. Each candidate patience was replayed on their
 validation losses; a stop is premature when the validation loss it keeps is more than 2% above the lowest
 the run reached. The report trains with the cheapest patience, in epochs per run, whose premature stops are

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from convlab import config, data, models, precision, workers
+from convlab import config, data, precision
 
 REFERENCE_PATIENCE = 10
-REFERENCE_CAP = 60
 STUDIES_EPOCHS = 15
 STUDIES_LEARNING_RATE = 1e-3
 STUDIES_BATCH = 32
@@ -37,12 +36,14 @@ FOLDER = "protocol"  # under results/ and models/: the reference runs
 FAMILIES = ("FC", "CNN")
 
 
-def reference_configs(dataset: str) -> dict[str, models.ModelConfig]:
-    """The studies' two models, whose reference runs decide the protocol."""
+def reference_configs(dataset: str) -> dict:
+    """The studies' two models (`models.ModelConfig` by family), whose reference runs decide the protocol."""
+    from convlab import models
+
     return {"FC": models.fc_baseline_config(dataset), "CNN": models.cnn_config(dataset)}
 
 
-def reference_settings(model_config: models.ModelConfig, params: config.RunParameters):
+def reference_settings(model_config, params: config.RunParameters):
     """A reference run's settings: the studies' optimiser and batch, patience 10 up to the profile's cap (60), at least
     15 epochs, tested after every epoch; CNNs in the run's training precision (`precision.training_precision`), like
     every CNN. An explicit `epochs` or `batch_size` (a smoke test's) caps or sets these as it does every run's."""
@@ -62,6 +63,8 @@ def reference_settings(model_config: models.ModelConfig, params: config.RunParam
 
 def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> dict[str, list[dict]]:
     """Every reference run of this dataset (each trained at most once, side by side), by family."""
+    from convlab import workers
+
     configs = reference_configs(params.dataset)
     tasks = [
         (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
@@ -104,7 +107,7 @@ def simulate(val_loss: list[float], patience: int) -> Stop:
     """
     best, best_epoch = float("inf"), 0
     for epoch, loss in enumerate(val_loss, start=1):
-        if loss < best:
+        if epoch == 1 or loss < best:  # Keras counts the first epoch as an improvement, whatever its loss
             best, best_epoch = loss, epoch
         elif epoch - best_epoch >= patience:
             return Stop(epoch, best_epoch, best)
@@ -151,6 +154,18 @@ def cheapest_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> int | 
 def validation_histories(runs_by_dataset: dict[str, dict[str, list[dict]]]) -> list[list[float]]:
     """The validation-loss trajectory of every reference run, over datasets and families."""
     return [run["history"]["val_loss"] for runs in runs_by_dataset.values() for family in runs.values() for run in family]
+
+
+def follows_the_studies(run: dict, dataset: dict | None = None) -> bool:
+    """Whether a reference run's first `STUDIES_EPOCHS` epochs are a run of the studies' protocol: their learning
+    rate and batch, at least 15 epochs recorded, and (where given) the same data as the run it is set beside."""
+    settings = run["parameters"]
+    return (
+        settings["learning_rate"] == STUDIES_LEARNING_RATE
+        and settings["batch_size"] == STUDIES_BATCH
+        and len(run["history"].get("test_accuracy", [])) >= STUDIES_EPOCHS
+        and (dataset is None or run["dataset"] == dataset)
+    )
 
 
 def studies_protocol(
@@ -305,3 +320,8 @@ def published_study(dataset: str) -> dict:
     from convlab import paths
 
     return json.loads((paths.PACKAGE_DIR / "studies.json").read_text(encoding="utf-8"))["studies"][dataset]
+
+
+def like_for_like(reference: dict[str, list[dict]], dataset: dict) -> dict[str, list[dict]]:
+    """The reference runs that follow the studies' protocol on this data (`follows_the_studies`), by family."""
+    return {family: [run for run in runs if follows_the_studies(run, dataset)] for family, runs in reference.items()}

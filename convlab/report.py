@@ -125,10 +125,11 @@ def key_results_table(results_dir: Path, dataset: str):
         runs = groups.get(name)
         if not runs:
             continue
-        studies_runs = protocol.studies_protocol(reference).get(fixed.get(name, ""), [])
+        matching = protocol.like_for_like(reference, runs[0]["dataset"])
+        studies_runs = protocol.studies_protocol(matching).get(fixed.get(name, ""), [])
         if studies_runs:
             accuracy = np.asarray(studies_runs)
-            loss = float(np.mean(protocol.studies_protocol(reference, metric="test_loss")[fixed[name]]))
+            loss = float(np.mean(protocol.studies_protocol(matching, metric="test_loss")[fixed[name]]))
             way = f"{protocol.STUDIES_EPOCHS} epochs, the studies' protocol"
         else:
             accuracy, loss = records.accuracies(runs), sum(r["test"]["loss"] for r in runs) / len(runs)
@@ -176,10 +177,11 @@ def key_results(root: Path, datasets: Sequence[str], contents: layout.Contents) 
     sections = [contents.heading(3, "key-results", "The studies reproduced")]
     sections.append(
         "Test accuracy as mean ± standard deviation over the seeds each model was trained with; loss is a mean over "
-        "the same seeds. The FC network and the CNN are trained as the studies trained them (Adam at 0.001, batch 32, "
-        "exactly 15 epochs, the last epoch's weights), so their difference from the published figure compares like "
-        "with like; a model without such runs is shown to early stopping, and its difference is not computed. The "
-        "published columns are the figures printed by the study that used the dataset."
+        "the same seeds. Where the run holds reference runs on the same data, the FC network and the CNN are read "
+        "after exactly 15 epochs of the studies' own protocol (Adam at 0.001, batch 32, the last epoch's weights), "
+        "and their difference from the published figure compares like with like; a model without such runs is shown "
+        "to early stopping (the protocol column says which), and its difference is not computed. The published "
+        "columns are the figures printed by the study that used the dataset."
     )
     for dataset in datasets:
         try:

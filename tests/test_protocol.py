@@ -76,3 +76,26 @@ def test_progress_counts_runs_and_estimates_the_time_left_from_earlier_records(t
     assert "Trained 1 of 3 runs (fc_baseline, seed 0)" in capsys.readouterr().out
     (tmp_path / "cnn-seed1.json").unlink()
     assert "left" not in workers.Progress(tasks[1:], params, processes=2).done(tasks[1]), "no estimate without a record"
+
+
+def test_the_first_epoch_counts_as_an_improvement_whatever_its_loss():
+    """As in Keras: a NaN first epoch is the best so far, and no later loss compares lower than NaN."""
+    stop = protocol.simulate([float("nan"), 2.0, 3.0], 1)
+    assert (stop.epochs, stop.best_epoch) == (2, 1) and stop.best_loss != stop.best_loss
+
+
+def test_only_runs_of_the_studies_settings_on_the_same_data_are_like_for_like():
+    data = {"train_size": 60000, "test_size": 10000}
+
+    def run(**settings):
+        return {
+            "parameters": {"learning_rate": 1e-3, "batch_size": 32} | settings,
+            "history": {"test_accuracy": [0.9] * 15},
+            "dataset": data,
+        }
+
+    good, batch64 = run(), run(batch_size=64)
+    short = run() | {"history": {"test_accuracy": [0.9] * 3}}
+    assert protocol.follows_the_studies(good, data) and not protocol.follows_the_studies(batch64, data)
+    assert not protocol.follows_the_studies(short) and not protocol.follows_the_studies(good, {"train_size": 2000})
+    assert protocol.like_for_like({"FC": [good, batch64, short]}, data) == {"FC": [good]}

@@ -119,9 +119,11 @@ def test_key_results_compare_the_studies_protocol_like_for_like(smoke_root, monk
     from convlab import protocol
 
     results = smoke_root / "reports" / "fashion_mnist" / "results"
+    data = records.load_records(results, "cnn")[0]["dataset"]
 
     def run(seed: int, accuracy: float) -> dict:
-        return {"seed": seed, "history": {"test_accuracy": [0.5] * 14 + [accuracy, 0.99], "test_loss": [1.0] * 14 + [0.3, 0.1]}}
+        history = {"test_accuracy": [0.5] * 14 + [accuracy, 0.99], "test_loss": [1.0] * 14 + [0.3, 0.1]}
+        return {"seed": seed, "history": history, "dataset": data, "parameters": {"learning_rate": 1e-3, "batch_size": 32}}
 
     fake = {"FC": [run(0, 0.878), run(1, 0.882)], "CNN": [run(0, 0.905), run(1, 0.909)]}
     monkeypatch.setattr(protocol, "stored_reference_runs", lambda _: fake)

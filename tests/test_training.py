@@ -268,3 +268,30 @@ def test_every_family_trains_alike_under_both_profiles():
     assert not experiments.settings_by_family(explicit)[tables.SAME_SETTINGS].any()
     configs = {tables.FC_BASELINE: models.fc_baseline_config("mnist"), tables.CNN: models.cnn_config("mnist")}
     assert experiments.settings_check({}, configs, None, params, train=True) is None, "nothing to compare: nothing trained"
+
+
+def test_a_reference_run_trains_its_minimum_epochs_and_is_tested_after_each(tiny):
+    """patience 1 would stop at once on a plateau; min_epochs holds it to 4 epochs, each one tested, and the record's
+    last test accuracy per epoch is that of the weights after that epoch (the final test is of the best epoch's)."""
+    model_config = models.fc_baseline_config("fashion_mnist")
+    settings = training.TrainingConfig(epochs=6, batch_size=64, patience=1, min_epochs=4, test_each_epoch=True)
+    model, record = training.fit(model_config, tiny, 0, settings, verbose=0)
+    history = record["history"]
+    assert record["epochs_run"] >= 4 and len(history["test_accuracy"]) == len(history["test_loss"]) == record["epochs_run"]
+    assert history["test_accuracy"][record["best_epoch"] - 1] == pytest.approx(record["test"]["accuracy"])
+    plain = training.TrainingConfig(epochs=6, batch_size=64, patience=1)
+    _, without = training.fit(model_config, tiny, 0, plain, verbose=0)
+    assert "test_accuracy" not in without["history"]
+    assert without["history"]["val_loss"] == history["val_loss"][: without["epochs_run"]], "testing changes no trajectory"
+
+
+def test_stopping_after_a_minimum_never_stops_before_it():
+    class Model:
+        stop_training = False
+
+    stopper = training.StoppingAfter(5, monitor="val_loss", patience=1)
+    stopper.set_model(Model())
+    stopper.on_train_begin()
+    for epoch, loss in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
+        stopper.on_epoch_end(epoch, {"val_loss": loss})
+        assert stopper.model.stop_training == (epoch + 1 >= 5), epoch
