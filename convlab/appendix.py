@@ -78,6 +78,12 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
             checked.to_html(border=0, classes="compact claims", index=False),
         ]
     compared = precision_table(root, datasets)
+    if compared is None and trained_in_bfloat16(root, datasets):
+        sections += [
+            contents.heading(3, "training-precision", "Training precision"),
+            "\nThe CNNs of this run trained in bfloat16, and no float32 run of the same models, seeds and training "
+            "settings is stored beside them, so this run has no precision check.\n",
+        ]
     if compared is not None:
         within = int(compared["within seed noise"].eq("yes").sum())
         sections += [
@@ -119,6 +125,18 @@ PRECISION_CAPTION = (
     "The table sets each CNN's test accuracy beside a float32 run of the same model, data, seeds and settings "
     "(reports/reference/float32), and lists the epochs each seed ran before early stopping."
 )
+
+
+def trained_in_bfloat16(root: Path, datasets: Sequence[str]) -> bool:
+    """Whether any stored run of these datasets trained in bfloat16."""
+    for dataset in datasets:
+        try:
+            groups = records.load_all_records(root / dataset / "results")
+        except records.MissingResultError:
+            continue
+        if any(run["parameters"].get("precision") == precision.BFLOAT16 for runs in groups.values() for run in runs):
+            return True
+    return False
 
 
 def precision_table(root: Path, datasets: Sequence[str]):

@@ -145,8 +145,8 @@ epochs and the last epoch's weights, which the key-results table compares with t
 seeded, with TensorFlow's deterministic kernels and one thread per pool, so it repeats bit for bit on the
 same machine. On a CPU that computes bfloat16 natively the CNNs train in bfloat16 mixed precision (float32
 weights), elsewhere in float32; the FC networks always train in float32, and every stored model, evaluation
-and figure is float32. The appendix gives each run's precision and sets each CNN trained in bfloat16 beside
-a float32 run of the same model and seeds.
+and figure is float32. The appendix gives each run's precision and, where float32 runs of the same model, seeds
+and settings are stored, sets each CNN trained in bfloat16 beside them.
 
 **Statistics.** A difference of mean accuracy between two configurations is given with Welch's t interval
 (scipy's `confidence_interval` of Welch's test), which does not assume equal variances and keeps its
