@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 
 KERNEL_NAME = "convlab"
 
@@ -79,7 +80,10 @@ class SharedKernel:
                 self.opened.append(opened)
                 return opened
 
-        self.manager = Manager(kernel_name=name or "python3")
+        # Unix sockets in a private folder, not TCP ports: nothing listens on the network, and the kernel has no
+        # reason to warn that its TCP traffic is unencrypted.
+        self.sockets = tempfile.TemporaryDirectory(prefix="convlab-kernel-")
+        self.manager = Manager(kernel_name=name or "python3", transport="ipc", ip=os.path.join(self.sockets.name, "kernel"))
         self.manager.opened = []
         self.resetter = None  # a client of our own that sends `RESET_CODE`
 
@@ -111,6 +115,7 @@ class SharedKernel:
             self.resetter.stop_channels()
         if self.manager.has_kernel:
             run_sync(self.manager.shutdown_kernel)(now=True)
+        self.sockets.cleanup()
 
 
 @contextlib.contextmanager

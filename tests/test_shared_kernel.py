@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import nbformat
 import psutil
@@ -40,13 +41,17 @@ def notebooks(tmp_path, monkeypatch):
     return output
 
 
-def test_notebooks_share_a_kernel_and_start_clean(tmp_path, monkeypatch):
+def test_notebooks_share_a_kernel_and_start_clean(tmp_path, monkeypatch, capfd):
     output = notebooks(tmp_path, monkeypatch)
     with kernels.shared_kernel() as kernel:
         first = pipeline.execute("first", {}, output, progress=False, kernel=kernel)
         second = pipeline.execute("second", {}, output, progress=False, kernel=kernel)
         kernel_pid = int(printed(first, 0))
         assert psutil.pid_exists(kernel_pid)
+        assert kernel.manager.get_connection_info()["transport"] == "ipc", "no TCP port is opened"
+        sockets = kernel.sockets.name
+    assert "without encryption" not in capfd.readouterr().err, "the kernel has nothing to warn about"
+    assert not os.path.exists(sockets), "its socket folder is removed with it"
 
     assert int(printed(second, 0)) == kernel_pid  # one kernel process ran both
     assert printed(first, 1) == "dense dense_1"
