@@ -2,13 +2,14 @@
 
     python -m convlab.doccheck [--root reports] [--full]
 
-reads `<root>/report.html` and `<root>/report.json` and lists every problem:
+reads `<root>/report.html` (the paper), `<root>/supplement.html` and `<root>/report.json` and lists every problem:
 - a script, or a reference to the network (`src`/`href` to http(s) or `//`, CSS `@import` or `url()` to the web);
 - an absolute path of the build machine (this checkout, the home and temporary folders, or any path under
   /home, /tmp, /work, /root, /Users or /mnt), or a template leak (an unfilled `{placeholder}`, a doubled
   word such as "epochs epochs", `None` or `nan` in a table cell), in the text a reader sees (folded code aside);
 - a figure without its number, caption or alt text, or figures numbered out of order;
-- no "Claims checked" table; with `--full` (the published run), a claim in it that does not hold;
+- in the supplement, no "Claims checked" table; with `--full` (the published run), a claim in it that does not hold;
+- with `--full`, a claim of the paper that fails on the run, a paper of more than 20 PDF pages or 12 figures;
 - a PDF page with content past its right or bottom margin (from report.json, when the PDF was printed).
 
 A subset run trains on a few images for one epoch, so its claims may fairly fail: only `--full` requires every
@@ -57,7 +58,11 @@ def machine_paths() -> list[str]:
     return sorted(path for path in found if len(path) > 1)
 
 
-def html_problems(page: str, *, own_paths: Iterable[str] = ()) -> list[str]:
+PAPER_PAGES = 20
+PAPER_FIGURES = 12
+
+
+def html_problems(page: str, *, own_paths: Iterable[str] = (), claims_table: bool = True) -> list[str]:
     """Everything wrong with a page's markup and text (see the module's list), one line each."""
     problems = []
     if re.search(r"<script", page, re.IGNORECASE):
@@ -72,7 +77,7 @@ def html_problems(page: str, *, own_paths: Iterable[str] = ()) -> list[str]:
     problems += [f"a doubled word: {match.group(0)!r}" for match in list(DOUBLED_WORD.finditer(prose))[:10]]
     problems += [f"a table cell holds {value}" for value in sorted(set(EMPTY_CELL.findall(text)))]
     problems += figure_problems(page)
-    if 'id="claims-checked"' not in page:
+    if claims_table and 'id="claims-checked"' not in page:
         problems.append('no "Claims checked" table')
     return problems
 
@@ -124,16 +129,39 @@ def pdf_problems(about: dict) -> list[str]:
     return [f"PDF pages with content past a margin: {pages}"] if pages else []
 
 
+def paper_problems(page: str, about: dict) -> list[str]:
+    """A published paper's own limits: no failing claim, at most 20 pages and 12 figures."""
+    problems = []
+    failed = sorted(set(re.findall(r'<mark class="claim-failed" data-claim="([\w-]+)"', page)))
+    if failed:
+        problems.append(f"claims of the paper that fail on this run: {', '.join(failed)}")
+    pages = about.get("pdf_pages")
+    if pages is None:
+        problems.append("the paper was not printed: no page count (install WeasyPrint, or PDF=required)")
+    elif pages > PAPER_PAGES:
+        problems.append(f"the paper has {pages} PDF pages; at most {PAPER_PAGES}")
+    figures = len(FIGURE.findall(page))
+    if figures > PAPER_FIGURES:
+        problems.append(f"the paper has {figures} figures; at most {PAPER_FIGURES}")
+    return problems
+
+
 def check(root: Path, *, full: bool) -> list[str]:
-    """Every problem of the document built under `root`."""
-    page_file = root / "report.html"
-    if not page_file.is_file():
-        return [f"no report at {page_file}: run `make report` first"]
-    page = page_file.read_text(encoding="utf-8")
+    """Every problem of the documents built under `root`: the paper and its supplement."""
+    pages = {}
+    for name in ("report.html", "supplement.html"):
+        if not (root / name).is_file():
+            return [f"no {name} under {root}: run `make report` first"]
+        pages[name] = (root / name).read_text(encoding="utf-8")
     about_file = root / "report.json"
     about = json.loads(about_file.read_text(encoding="utf-8")) if about_file.is_file() else {}
-    problems = html_problems(page, own_paths=machine_paths()) + pdf_problems(about)
-    return problems + (claims_problems(page) if full else [])
+    own = machine_paths()
+    problems = [f"paper: {problem}" for problem in html_problems(pages["report.html"], own_paths=own, claims_table=False)]
+    problems += [f"supplement: {problem}" for problem in html_problems(pages["supplement.html"], own_paths=own)]
+    problems += pdf_problems(about)
+    if full:
+        problems += claims_problems(pages["supplement.html"]) + paper_problems(pages["report.html"], about)
+    return problems
 
 
 def require(root: Path, *, full: bool) -> None:

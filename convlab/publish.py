@@ -11,7 +11,7 @@ from convlab import config, doccheck, manifest, pipeline, profiles, records, run
 PUBLISHED_FOLDER = "published"
 
 
-PUBLISHED_FILES = ("report.html", "report.pdf", "report.json")
+PUBLISHED_FILES = ("report.html", "report.pdf", "supplement.html", "report.json")
 
 
 DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for

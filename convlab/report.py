@@ -1,11 +1,10 @@
-"""One document for graders: the findings first, then one chapter per experiment with both datasets side by side
-(`convlab.layout`), the methods, and an appendix (provenance, claims checked, settings, SageMaker).
+"""The reader's documents: the paper (`convlab.paper`: written prose over the run's records, at most 20 pages) and its
+supplement (every executed notebook, the code folded, with the findings family, the claims checked and the appendix).
 
     python -m convlab.report [--root reports] [--datasets fashion_mnist mnist] [--no-pdf]
 
-writes, atomically, `report.html` (the code folded under each cell) and `report.pdf` (WeasyPrint, without
-the code) into the report tree. The HTML needs no network: it has no scripts, figures are embedded, the
-stylesheet is inline and uses the system's fonts, and the contents are a sidebar in CSS.
+writes, atomically, `report.html` and `report.pdf` (the paper; WeasyPrint) and `supplement.html` into the report
+tree. The pages need no network: no scripts, figures embedded, the stylesheet inline, the system's fonts.
 """
 
 from __future__ import annotations
@@ -34,7 +33,8 @@ from convlab import (
     runlog,
 )
 
-TITLE = "What convolutional layers buy over fully connected networks"
+TITLE = "What convolutional layers buy over fully connected networks: supplement"
+SUPPLEMENT = "supplement.html"
 STUDIES_FILE = paths.PACKAGE_DIR / "studies.json"
 HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
 
@@ -226,25 +226,49 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
     return "; ".join(parts_) or "no training records"
 
 
-def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = None, state: dict | None = None):
-    """The whole report's body (findings, chapters, methods, appendix), its table of contents and its title block."""
+SUPPLEMENT_NOTE = (
+    "This supplement holds every notebook of the run as it executed, the code folded under each cell, for the paper "
+    "(report.html and report.pdf beside it). The findings table is the paper's: every comparison of the family with "
+    "its one verdict, Holm's correction over the whole family. A notebook's own sentences judge its comparisons "
+    "within that notebook; where a notebook and this table differ on whether a difference is resolved, this table "
+    "is the verdict."
+)
+
+
+def paper_claims_html(checked: Sequence[dict]) -> str:
+    """The paper's claims: each with the rule its predicate checks and whether it holds on this run."""
+    rows = []
+    for item in {item["claim"]: item for item in checked}.values():
+        rows.append(
+            f"<tr><td>{html.escape(item['claim'])}</td><td>{html.escape(item['rule'])}</td>"
+            f"<td>{'yes' if item['holds'] else 'no'}</td></tr>"
+        )
+    return (
+        '<table class="paper-claims"><thead><tr><th>claim</th><th>predicate, in words</th><th>holds</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = None, state: dict | None = None, paper=None):
+    """The supplement's body (findings, chapters, methods, appendix), its table of contents and its title block.
+    `paper` (a `convlab.paper.build.Built`) gives the findings family and the paper's claims."""
     built = built or datetime.now(UTC)
     state = state or git_state()
     contents, figures = layout.Contents(), layout.Figures()
     plan = chapter_plan(root, datasets)
     titles = {**config.DATASET_TITLES, manifest.COMPARISON_FOLDER: appendix.COMPARISON_TITLE}
-    anchors = {item["notebook"]: item["anchor"] for item in plan}
-    names = {item["notebook"]: item["title"] for item in plan}
-    body = [contents.heading(2, "findings", "Findings"), f"<p>{html.escape(findings.FINDINGS_NOTE)}</p>"]
+    body = [contents.heading(2, "findings", "Findings"), f"<p>{html.escape(SUPPLEMENT_NOTE)}</p>"]
     body.append(not_in_this_run(plan))
-    body.append(findings.findings_html(root, datasets, anchors, names))
-    body.append(headline_figure(plan, figures))
+    if paper is not None:
+        body.append(paper.findings)
+        body.append(contents.heading(3, "paper-claims", "The paper's claims"))
+        body.append(paper_claims_html(paper.claims))
     body.append(CONTENTS_HERE)
     chapters = [item for item in plan if item["number"].isdigit()]
     for item in chapters:
         body.append(layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True))
     body.append(contents.heading(2, "methods", "Methods"))
-    body.append(layout.markdown_to_html(findings.METHODS))
+    body.append("<p>The methods are the paper's (section 3); these tables give the run's settings.</p>")
     body.append(findings.methods_tables(root, datasets))
     body.append(layout.markdown_to_html(key_results(root, datasets, contents)))
     body.append(layout.markdown_to_html(appendix.section(root, datasets, contents, built, state)))
@@ -296,7 +320,8 @@ def inputs_key(root: Path, datasets: Sequence[str], state: dict, *, pdf: bool) -
 
     digest = hashlib.sha256(json.dumps({"datasets": list(datasets), "git": state, "pdf": pdf}, sort_keys=True).encode())
     builder = ("report.py", "layout.py", "findings.py", "appendix.py", "report.css", "studies.json")
-    files = [paths.PACKAGE_DIR / name for name in builder]
+    files = [paths.PACKAGE_DIR / name for name in builder] + sorted((paths.PACKAGE_DIR / "paper").glob("*.*"))
+    files += sorted(path for dataset in datasets for path in (root / dataset / "models").glob("cnn-seed0.keras"))
     files += [path for item in chapter_plan(root, datasets) for path in item["copies"].values()]
     files += records.committed(path for dataset in datasets for path in (root / dataset / "results").rglob("*.json"))
     for path in files:
@@ -313,20 +338,31 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     Nothing is rebuilt when the inputs are those of the last build and its files are in place (`force`
     rebuilds regardless).
     """
+    from convlab.paper import build as paper_build
+
     datasets = config.dataset_names(datasets)  # they name folders under root
     built, state = datetime.now(UTC), git_state()
-    outputs = [root / name for name in ("report.html", *(("report.pdf",) if pdf else ()))]
+    outputs = [root / name for name in ("report.html", SUPPLEMENT, *(("report.pdf",) if pdf else ()))]
     key = inputs_key(root, datasets, state, pdf=pdf)
     if not force and cache.is_current(records.read_json_if_present(root / "report.json").get("inputs"), key, outputs):
         print("The report's inputs are unchanged since it was built; nothing to do.")
         return []
     about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
-    body, contents, title = assemble(root, datasets, built=built, state=state)
-    with records.atomic_path(outputs[0]) as temporary:
+    paper = paper_build.render(root, datasets, studies(), paper_build.stamp_line(root, datasets, state, built))
+    body, contents, title = assemble(root, datasets, built=built, state=state, paper=paper)
+    with records.atomic_path(outputs[1]) as temporary:
         temporary.write_text(to_html(body, contents, title), encoding="utf-8")
+    with records.atomic_path(outputs[0]) as temporary:
+        temporary.write_text(paper.html, encoding="utf-8")
     (root / "report-with-code.html").unlink(missing_ok=True)  # an earlier layout's second file: the code is folded in now
+    about["paper"] = {
+        "words": paper.words,
+        "figures": paper.figures,
+        "claims": len({item["claim"] for item in paper.claims}),
+        "failed_claims": sorted(set(paper.failed)),
+    }
     if pdf:
-        about |= document.to_pdf(outputs[0], outputs[1])
+        about |= document.to_pdf(outputs[0], outputs[2])
     stamp = records.environment_stamp()
     about["machine"] = {key: stamp[key] for key in ("cpu", "cpu_count", "os")}
     return [*outputs, records.write_json(root / "report.json", about)]

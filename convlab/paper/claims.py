@@ -1,0 +1,242 @@
+"""The paper's qualitative claims and the predicates the build checks them by.
+
+Each claim has a key (the text's `{% call claim("key") %}` names it), the rule in words (printed in the
+supplement beside its verdict), and a predicate over the run's values (`c.fm`, `c.mn`: each dataset's named
+values; `c.cf`, `c.cm`: its comparisons; `c.mcnemar`: per-seed tests). A predicate that cannot be evaluated on a
+run (its records are absent, as in a quick run) fails: the claim is marked where it stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    rule: str
+    predicate: Callable
+
+
+def _both(c, test) -> bool:
+    return test(c.fm, c.cf) and test(c.mn, c.cm)
+
+
+KERNEL_KEYS = ("k5_vs_k3", "k7_vs_k3", "k55_vs_k33", "k77_vs_k33")
+
+CLAIMS = (
+    Claim(
+        "studies_inside_interval",
+        "Fashion-MNIST: each study figure (FC 88.00, CNN 90.78) lies inside the one-run 95% prediction interval of our "
+        "15-epoch runs",
+        lambda c: all(
+            c.fm[f"ref_{k}_pi_low"].raw <= c.fm[f"study_{k}_accuracy"].raw <= c.fm[f"ref_{k}_pi_high"].raw for k in ("fc", "cnn")
+        ),
+    ),
+    Claim(
+        "mnist_rounds_to_study",
+        "MNIST: our 15-epoch means round to the study's approximate figures (~97, ~99)",
+        lambda c: all(round(c.mn[f"ref_{k}_accuracy"].raw) == c.mn[f"study_{k}_accuracy"].raw for k in ("fc", "cnn")),
+    ),
+    Claim(
+        "parameter_counts_equal",
+        "FC and CNN parameter counts equal the studies' on both datasets, and the Fashion-MNIST 5×5 and 7×7 counts too",
+        lambda c: (
+            all(c.fm[f"{k}_parameters"].raw == c.fm[f"study_{k}_parameters"].raw for k in ("fc", "cnn", "cnn_k5", "cnn_k7"))
+            and all(c.mn[f"{k}_parameters"].raw == c.mn[f"study_{k}_parameters"].raw for k in ("fc", "cnn"))
+        ),
+    ),
+    Claim(
+        "mnist_kernel_counts_differ",
+        "MNIST: the study's approximate 5×5 and 7×7 counts differ by more than 5% from the architecture it describes",
+        lambda c: all(
+            abs(c.mn[f"{k}_parameters"].raw / c.mn[f"study_{k}_parameters"].raw - 1) > 0.05 for k in ("cnn_k5", "cnn_k7")
+        ),
+    ),
+    Claim(
+        "cnn_ahead_every_seed",
+        "every seed on both datasets: the CNN classifies more test images correctly than the FC network, McNemar resolved "
+        "after Holm",
+        lambda c: len(c.mcnemar) >= 2 and all(r.difference > 0 and r.resolved for r in c.mcnemar),
+    ),
+    Claim(
+        "mnist_gain_resolved",
+        "MNIST: CNN − FC positive and resolved",
+        lambda c: c.cm.cnn_vs_fc.resolved and c.cm.cnn_vs_fc.diff.raw > 0,
+    ),
+    Claim(
+        "fashion_gain_unresolved",
+        "Fashion-MNIST: CNN − FC positive, its 95% interval above zero, but not resolved after Holm",
+        lambda c: c.cf.cnn_vs_fc.diff.raw > 0 and c.cf.cnn_vs_fc.result.low > 0 and not c.cf.cnn_vs_fc.resolved,
+    ),
+    Claim(
+        "more_errors_removed_on_mnist",
+        "the CNN removes a larger share of the FC network's errors on MNIST than on Fashion-MNIST",
+        lambda c: c.mn.errors_removed.raw > c.fm.errors_removed.raw,
+    ),
+    Claim(
+        "same_hardest_class",
+        "Fashion-MNIST: the class with the highest mean error is the same for the FC network and the CNN",
+        lambda c: c.fm.fc_hardest.text == c.fm.cnn_hardest.text != "n/a",
+    ),
+    Claim(
+        "kernels_unresolved",
+        "none of the four kernel comparisons is resolved on either dataset",
+        lambda c: _both(c, lambda v, k: all(not k[key].resolved for key in KERNEL_KEYS)),
+    ),
+    Claim(
+        "kernels_within_a_point",
+        "every kernel difference is within one point of zero on both datasets",
+        lambda c: _both(c, lambda v, k: all(abs(k[key].diff.raw) < 1 for key in KERNEL_KEYS)),
+    ),
+    Claim(
+        "large_kernels_cost_more",
+        "7×7 kernels in both layers need more than 5 times the CNN's multiply-accumulates on Fashion-MNIST",
+        lambda c: c.fm.cnn_k77_macs.raw > 5 * c.fm.cnn_macs.raw,
+    ),
+    Claim(
+        "gap_unresolved",
+        "GAP head − flatten head is not resolved on either dataset, with at most 20% of the CNN's parameters",
+        lambda c: _both(c, lambda v, k: not k.gap_vs_flatten.resolved and v.gap_parameter_share.raw <= 20),
+    ),
+    Claim(
+        "gap_cap_bound",
+        "Fashion-MNIST: at least one GAP run reached the epoch cap, and GAP runs took more epochs than the CNN's",
+        lambda c: c.fm.cnn_gap_cap_bound.raw >= 1 and c.fm.cnn_gap_epochs.raw > c.fm.cnn_epochs.raw,
+    ),
+    Claim(
+        "class_balance",
+        "Fashion-MNIST's training classes are all the same size; MNIST's are not",
+        lambda c: c.fm.class_min.raw == c.fm.class_max.raw and c.mn.class_min.raw < c.mn.class_max.raw,
+    ),
+    Claim(
+        "reproduction_gap_small",
+        "Fashion-MNIST FC: our 15-epoch mean is within a quarter of the prediction interval's width of the study's figure",
+        lambda c: (
+            abs(c.fm.study_fc_accuracy.raw - c.fm.ref_fc_accuracy.raw) < (c.fm.ref_fc_pi_high.raw - c.fm.ref_fc_pi_low.raw) / 4
+        ),
+    ),
+    Claim(
+        "welch_few_df",
+        "Fashion-MNIST CNN − FC: Welch's test has fewer than 4 degrees of freedom",
+        lambda c: c.cf.cnn_vs_fc.result.df < 4,
+    ),
+    Claim(
+        "locality_cnn_loses_more",
+        "the CNN loses more accuracy to the permutation than the FC network in the mean, on both datasets",
+        lambda c: _both(c, lambda v, k: k.cnn_perm.diff.raw < k.fc_perm.diff.raw < 0.5),
+    ),
+    Claim(
+        "locality_resolution",
+        "the CNN's loss to the permutation is resolved on MNIST and not on Fashion-MNIST",
+        lambda c: c.cm.cnn_perm.resolved and not c.cf.cnn_perm.resolved,
+    ),
+    Claim(
+        "fc_permutation_invariant",
+        "FC, permuted − original: not resolved and within half a point on both datasets",
+        lambda c: _both(c, lambda v, k: not k.fc_perm.resolved and abs(k.fc_perm.diff.raw) < 0.5),
+    ),
+    Claim(
+        "permuted_no_verdict",
+        "on permuted pixels, CNN − FC is not resolved on either dataset",
+        lambda c: _both(c, lambda v, k: not k.cnn_vs_fc_perm.resolved),
+    ),
+    Claim(
+        "permuted_mnist_below",
+        "MNIST, both on permuted pixels: the CNN's mean is below the FC network's",
+        lambda c: c.cm.cnn_vs_fc_perm.diff.raw < 0,
+    ),
+    Claim(
+        "shift_collapse",
+        "at a 6-pixel shift both the plain FC network and the plain CNN keep less than a third of their unshifted accuracy, "
+        "on both datasets",
+        lambda c: _both(c, lambda v, k: all(v[f"{m}_shift6"].raw < v[f"{m}_shift0"].raw / 3 for m in ("fc", "cnn"))),
+    ),
+    Claim(
+        "cnn_shift_ahead",
+        "at 3 pixels the CNN is ahead of the FC network on both datasets in the mean, resolved on Fashion-MNIST and not on MNIST",
+        lambda c: (
+            _both(c, lambda v, k: k.cnn_vs_fc_shifted.diff.raw > 0)
+            and c.cf.cnn_vs_fc_shifted.resolved
+            and not c.cm.cnn_vs_fc_shifted.resolved
+        ),
+    ),
+    Claim(
+        "gap_shift_ahead_unresolved",
+        "at 3 pixels the GAP head is ahead of the flatten head in the mean on both datasets, resolved on neither",
+        lambda c: _both(c, lambda v, k: k.gap_vs_flatten_shifted.diff.raw > 0 and not k.gap_vs_flatten_shifted.resolved),
+    ),
+    Claim(
+        "pooling_unresolved",
+        "average − max pooling is resolved neither on unshifted nor on 3-pixel-shifted images, on either dataset",
+        lambda c: _both(c, lambda v, k: not k.avg_vs_max.resolved and not k.avg_vs_max_shifted.resolved),
+    ),
+    Claim(
+        "augmentation_restores",
+        "trained with shifts of up to 4 pixels, both models lose at most 2 points at a 3-pixel shift, on both datasets",
+        lambda c: _both(c, lambda v, k: v.fc_shift4_shift_drop.raw <= 2 and v.cnn_shift4_shift_drop.raw <= 2),
+    ),
+    Claim(
+        "augmented_cnn_ahead",
+        "both shift-augmented: CNN − FC at 3 pixels is positive and resolved on both datasets",
+        lambda c: _both(c, lambda v, k: k.cnn_aug_vs_fc_aug_shifted.diff.raw > 0 and k.cnn_aug_vs_fc_aug_shifted.resolved),
+    ),
+    Claim(
+        "augmentation_unshifted_unresolved",
+        "on unshifted images, shift augmentation's effect is resolved for neither model on either dataset",
+        lambda c: _both(c, lambda v, k: not k.cnn_shift_aug.resolved and not k.fc_shift_aug.resolved),
+    ),
+    Claim(
+        "cnn_needs_fewer_images",
+        "the CNN reaches the FC network's full-set accuracy with fewer training images on both datasets (ratio above 1)",
+        lambda c: c.fm.efficiency_ratio.raw > 1 and c.mn.efficiency_ratio.raw > 1,
+    ),
+    Claim(
+        "efficiency_interval_mnist_above_one",
+        "MNIST: the data-efficiency interval lies above 1; Fashion-MNIST: its lower end is below 2",
+        lambda c: c.mn.efficiency_low.raw > 1 and c.fm.efficiency_low.raw < 2,
+    ),
+    Claim(
+        "rule_patience_four",
+        "patience 4 is the cheapest rule with at most 5% premature stops, and patience 3 has some",
+        lambda c: c.rule.chosen == 4 and c.rule.premature.get(3, 0) > 0,
+    ),
+    Claim(
+        "cnn_overfits_early",
+        "under the fixed 15 epochs the Fashion-MNIST CNN reaches its lowest validation loss earlier than the FC network "
+        "and ends more than 50% above it",
+        lambda c: c.fm.ref_cnn_best_epoch.raw < c.fm.ref_fc_best_epoch.raw and c.fm.ref_cnn_val_rise.raw > 50,
+    ),
+    Claim(
+        "macs_dominate",
+        "the CNN needs more than 20 times the FC network's multiply-accumulates and at most 2.1 times its parameters, on "
+        "both datasets",
+        lambda c: _both(c, lambda v, k: v.mac_ratio.raw > 20 and v.parameter_ratio.raw <= 2.1),
+    ),
+    Claim(
+        "latency_same_order",
+        "single-image latency of the CNN is less than 3 times the FC network's on both datasets, while its "
+        "multiply-accumulates are more than 20 times",
+        lambda c: _both(c, lambda v, k: v.latency_ratio.raw < 3 and v.mac_ratio.raw > 20),
+    ),
+    Claim(
+        "served_identical",
+        "through the serving container's front end the CNN predicts the same class for every test image as in process, "
+        "with the same accuracy",
+        lambda c: (
+            bool(c.serving)
+            and c.serving["same predicted class for every image"]
+            and c.serving["served accuracy (%)"] == c.serving["in-process accuracy (%)"]
+        ),
+    ),
+)
+BY_KEY = {claim.key: claim for claim in CLAIMS}
+
+
+def evaluate(claim: Claim, context) -> bool:
+    """Whether the claim holds on this run; False where its values are missing."""
+    try:
+        return bool(claim.predicate(context))
+    except (AttributeError, KeyError, TypeError, ValueError, ZeroDivisionError):
+        return False

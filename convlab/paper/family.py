@@ -1,0 +1,166 @@
+"""The findings family: every comparison the paper reports, on both datasets, corrected together.
+
+A comparison of two configurations is the difference of their mean accuracy over seeds with Welch's 95% t
+interval and Welch's p; a comparison of two given models on the same test images (one seed) is McNemar's
+exact test. All p-values of a run, both datasets together, are adjusted with Holm's method, and a comparison is
+*resolved* when its adjusted p is below 0.05: that is its one verdict, wherever the paper or the supplement
+names it. The intervals are per comparison (95%), unadjusted; the methods say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from convlab import records, stats
+from convlab.paper.runs import DatasetRun
+
+ALPHA = 0.05
+SHIFT = 3  # pixels: the translation probe's accuracy at this shift, mean over its three directions
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A comparison the paper makes: its key, label, and how to get its two samples from a dataset's run."""
+
+    key: str
+    label: str
+    changed: str
+    original: str
+    metric: str = "test"  # "test": test accuracy; "shifted": translation-probe accuracy at SHIFT px
+
+
+COMPARISONS = (
+    Comparison("cnn_vs_fc", "CNN − FC", "cnn", "fc_baseline"),
+    Comparison("k5_vs_k3", "5×5 − 3×3, first layer", "cnn_k5", "cnn"),
+    Comparison("k7_vs_k3", "7×7 − 3×3, first layer", "cnn_k7", "cnn"),
+    Comparison("k55_vs_k33", "5×5 − 3×3, both layers", "cnn_k5-5", "cnn"),
+    Comparison("k77_vs_k33", "7×7 − 3×3, both layers", "cnn_k7-7", "cnn"),
+    Comparison("gap_vs_flatten", "GAP head − flatten head", "cnn_gap", "cnn"),
+    Comparison("avg_vs_max", "average − max pooling", "cnn_avgpool", "cnn"),
+    Comparison("cnn_perm", "CNN, permuted − original pixels", "cnn_perm0", "cnn"),
+    Comparison("fc_perm", "FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),
+    Comparison("cnn_vs_fc_perm", "CNN − FC, both on permuted pixels", "cnn_perm0", "fc_baseline_perm0"),
+    Comparison("cnn_shift_aug", "CNN, shift-augmented − plain", "cnn_shift4", "cnn"),
+    Comparison("fc_shift_aug", "FC, shift-augmented − plain", "fc_baseline_shift4", "fc_baseline"),
+    Comparison("cnn_vs_fc_shifted", f"CNN − FC, images shifted {SHIFT} px", "cnn", "fc_baseline", "shifted"),
+    Comparison("gap_vs_flatten_shifted", f"GAP − flatten head, images shifted {SHIFT} px", "cnn_gap", "cnn", "shifted"),
+    Comparison("avg_vs_max_shifted", f"average − max pooling, images shifted {SHIFT} px", "cnn_avgpool", "cnn", "shifted"),
+    Comparison(
+        "cnn_aug_vs_fc_aug_shifted",
+        f"CNN − FC, both shift-augmented, images shifted {SHIFT} px",
+        "cnn_shift4",
+        "fc_baseline_shift4",
+        "shifted",
+    ),
+)
+BY_KEY = {comparison.key: comparison for comparison in COMPARISONS}
+
+
+@dataclass(frozen=True)
+class Result:
+    """One comparison on one dataset: difference (points), its 95% Welch interval, p and Holm-adjusted p."""
+
+    key: str
+    label: str
+    dataset: str
+    difference: float
+    low: float
+    high: float
+    seeds: tuple[int, int]
+    test: str  # "Welch" or "McNemar"
+    p: float
+    holm_p: float = math.nan
+    df: float = math.nan  # Welch-Satterthwaite degrees of freedom
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.holm_p < ALPHA)
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    @property
+    def verdict(self) -> str:
+        return "resolved" if self.resolved else "not resolved"
+
+
+def shifted_accuracies(run: DatasetRun, name: str, shift: int = SHIFT) -> np.ndarray:
+    """Per seed, the translation probe's accuracy (%) at `shift` pixels, mean over its directions."""
+    values = []
+    for probe in sorted(run.translation.get(name, []), key=lambda probe: probe["seed"]):
+        rows = [row["accuracy"] for row in probe["result"]["rows"] if row["shift"] == shift]
+        if rows:
+            values.append(100 * float(np.mean(rows)))
+    return np.asarray(values)
+
+
+def sample(run: DatasetRun, name: str, metric: str) -> np.ndarray:
+    if metric == "shifted":
+        return shifted_accuracies(run, name)
+    return records.accuracies(run.groups[name]) if run.groups.get(name) else np.asarray([])
+
+
+def welch(comparison: Comparison, run: DatasetRun) -> Result | None:
+    changed, original = sample(run, comparison.changed, comparison.metric), sample(run, comparison.original, comparison.metric)
+    if len(changed) == 0 or len(original) == 0:
+        return None
+    low, high = stats.welch_difference_interval(changed, original)
+    p = stats.welch_test(changed, original)["p_value"] if min(len(changed), len(original)) > 1 else math.nan
+    difference = float(changed.mean() - original.mean())
+    df = stats.welch_interval(changed, original)["df"]
+    return Result(
+        comparison.key, comparison.label, run.name, difference, low, high, (len(changed), len(original)), "Welch", p, df=df
+    )
+
+
+def mcnemar(run: DatasetRun, seed: int, labels: np.ndarray) -> Result | None:
+    """CNN against FC on the same test images, one seed: McNemar's exact test (difference in points, no interval)."""
+    by_seed = {name: {r["seed"]: r for r in run.groups.get(name, [])} for name in ("cnn", "fc_baseline")}
+    if seed not in by_seed["cnn"] or seed not in by_seed["fc_baseline"]:
+        return None
+    cnn = records.record_predictions(by_seed["cnn"][seed]) == labels
+    fc = records.record_predictions(by_seed["fc_baseline"][seed]) == labels
+    test = stats.mcnemar_exact(cnn, fc)
+    difference = 100 * float(cnn.mean() - fc.mean())
+    key = f"cnn_vs_fc_seed{seed}"
+    label = f"CNN − FC, seed {seed}, same test images"
+    return Result(key, label, run.name, difference, math.nan, math.nan, (1, 1), "McNemar", test["p_value"])
+
+
+def findings(
+    runs: Mapping[str, DatasetRun], labels_of: Callable[[str], np.ndarray] | None = None
+) -> dict[tuple[str, str], Result]:
+    """Every comparison the run can make, keyed (dataset, comparison key), with Holm's adjustment over all of them.
+
+    `labels_of(dataset)` gives the test labels for McNemar's tests (left out when None)."""
+    results: list[Result] = []
+    for run in runs.values():
+        for comparison in COMPARISONS:
+            if not (run.groups.get(comparison.changed) and run.groups.get(comparison.original)):
+                continue
+            result = welch(comparison, run)
+            if result is not None:
+                results.append(result)
+        if labels_of is not None and run.groups.get("cnn"):
+            labels = labels_of(run.name)
+            for record in run.groups["cnn"]:
+                result = mcnemar(run, record["seed"], labels)
+                if result is not None:
+                    results.append(result)
+    testable = [index for index, result in enumerate(results) if not math.isnan(result.p)]
+    adjusted = stats.holm_adjust([results[index].p for index in testable]) if testable else []
+    final = list(results)
+    for index, holm in zip(testable, adjusted, strict=True):
+        final[index] = _with_holm(results[index], holm)
+    return {(result.dataset, result.key): result for result in final}
+
+
+def _with_holm(result: Result, holm: float) -> Result:
+    from dataclasses import replace
+
+    return replace(result, holm_p=float(holm))

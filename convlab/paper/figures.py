@@ -1,0 +1,411 @@
+"""The paper's figures, drawn from the run's records at print size.
+
+Each figure is as wide as the printed text (`WIDTH` inches) with 8-point type, so no label prints below 7 points;
+legends sit below the axes, never over data. `FIGURES` lists them in the order the paper shows them, with
+their captions: a caption says what is plotted, and the build checks that every figure the text places is here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from convlab import curves, protocol
+from convlab.paper import family
+from convlab.paper.runs import DatasetRun
+
+WIDTH = 6.3  # inches: the printed text's width
+FONT = 8  # points
+COLOURS = {"FC": "#1b6ca8", "CNN": "#d95f02", "GAP": "#7570b3", "avg": "#1b9e77", "CNN aug": "#e7298a", "FC aug": "#66a61e"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    caption: str
+    draw: Callable  # (runs: Mapping[str, DatasetRun], data: Mapping[str, object]) -> matplotlib figure, or None
+
+
+def _style():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "font.size": FONT,
+            "axes.titlesize": FONT,
+            "axes.labelsize": FONT,
+            "xtick.labelsize": FONT,
+            "ytick.labelsize": FONT,
+            "legend.fontsize": FONT,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.dpi": 150,
+        }
+    )
+    return plt
+
+
+def _panels(runs: Mapping[str, DatasetRun], height: float = 2.5, sharey: bool = False):
+    plt = _style()
+    figure, axes = plt.subplots(1, len(runs), figsize=(WIDTH, height), sharey=sharey, squeeze=False)
+    for axis, run in zip(axes[0], runs.values(), strict=True):
+        axis.set_title(run.title)
+    return figure, list(axes[0])
+
+
+def _legend_below(figure, axis, columns: int) -> None:
+    handles, labels = axis.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))
+
+
+def samples(runs, data):
+    plt = _style()
+    shown = [name for name in runs if name in data]
+    if not shown:
+        return None
+    figure, axes = plt.subplots(len(shown), 10, figsize=(WIDTH, 1.05 * len(shown) + 0.2), squeeze=False)
+    for row, name in enumerate(shown):
+        dataset = data[name]
+        for label in range(10):
+            axis = axes[row][label]
+            index = int(np.flatnonzero(dataset.y_test == label)[0])
+            axis.imshow(dataset.x_test[index], cmap="gray_r")
+            axis.set_xticks([]), axis.set_yticks([])
+            axis.set_title(dataset.class_names[label], fontsize=7)
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+        axes[row][0].set_ylabel(runs[name].title, fontsize=FONT)
+    figure.tight_layout(pad=0.3)
+    return figure
+
+
+def trajectories(runs, data):
+    shown = {name: run for name, run in runs.items() if run.reference}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.6)
+    for axis, run in zip(axes, shown.values(), strict=True):
+        for family_name, colour in (("FC", COLOURS["FC"]), ("CNN", COLOURS["CNN"])):
+            for index, record in enumerate(run.reference.get(family_name, [])):
+                loss = record["history"]["val_loss"]
+                label = f"{family_name} (one line per seed)" if index == 0 else None
+                axis.plot(range(1, len(loss) + 1), loss, color=colour, linewidth=1, label=label)
+                stop = protocol.simulate(loss, 4)
+                axis.plot(stop.epochs, loss[stop.epochs - 1], marker="o", color=colour, markersize=3, linestyle="none")
+        axis.axvline(protocol.STUDIES_EPOCHS, color="0.5", linewidth=0.8, linestyle="--")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("validation loss")
+    axes[0].plot([], [], marker="o", color="0.3", linestyle="none", markersize=3, label="where patience 4 stops")
+    axes[0].plot([], [], color="0.5", linestyle="--", linewidth=0.8, label="epoch 15, the studies' protocol")
+    _legend_below(figure, axes[0], 2)
+    figure.tight_layout(rect=(0, 0.16, 1, 1))
+    return figure
+
+
+def per_class(runs, data):
+    shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline") and name in data}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.9)
+    width = 0.38
+    for axis, (name, run) in zip(axes, shown.items(), strict=True):
+        labels = data[name].test_labels
+        classes = data[name].class_names
+        for offset, (model, colour, label) in enumerate((("fc_baseline", COLOURS["FC"], "FC"), ("cnn", COLOURS["CNN"], "CNN"))):
+            per_seed = np.array(
+                [
+                    [100 * np.mean(np.asarray(r["test"]["predictions"])[labels == c] == c) for c in range(10)]
+                    for r in run.groups[model]
+                ]
+            )
+            positions = np.arange(10) + (offset - 0.5) * width
+            axis.bar(positions, 100 - per_seed.mean(axis=0), width, color=colour, label=f"{label}, mean over seeds")
+            for seed_row in per_seed:
+                axis.plot(positions, 100 - seed_row, linestyle="none", marker=".", color="0.15", markersize=2.5)
+        axis.set_xticks(range(10), classes, rotation=60, ha="right")
+        axis.set_ylabel("test error per class (%)")
+    axes[0].plot([], [], linestyle="none", marker=".", color="0.15", markersize=2.5, label="one seed")
+    _legend_below(figure, axes[0], 3)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    return figure
+
+
+KERNEL_MODELS = (("cnn", "3×3"), ("cnn_k5", "5×5"), ("cnn_k7", "7×7"), ("cnn_k5-5", "5×5,\n5×5"), ("cnn_k7-7", "7×7,\n7×7"))
+
+
+def kernels(runs, data):
+    shown = {name: run for name, run in runs.items() if run.has("cnn", "cnn_k5")}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.4)
+    for axis, run in zip(axes, shown.values(), strict=True):
+        present = [(name, label) for name, label in KERNEL_MODELS if run.groups.get(name)]
+        for position, (name, _) in enumerate(present):
+            values = run.accuracies(name)
+            axis.plot(
+                [position] * len(values),
+                values,
+                linestyle="none",
+                marker="o",
+                markersize=3,
+                color="0.45",
+                label="one seed" if position == 0 else None,
+            )
+            axis.plot(
+                [position - 0.25, position + 0.25],
+                [values.mean()] * 2,
+                color=COLOURS["CNN"],
+                linewidth=1.5,
+                label="mean" if position == 0 else None,
+            )
+        axis.set_xticks(range(len(present)), [label for _, label in present])
+        axis.set_xlim(-0.6, len(present) - 0.4)
+        axis.set_xlabel("kernel: first layer, or first and second")
+        axis.set_ylabel("test accuracy (%)")
+    _legend_below(figure, axes[0], 2)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    return figure
+
+
+SHIFT_MODELS = (
+    ("fc_baseline", "FC", "FC"),
+    ("cnn", "CNN", "CNN"),
+    ("cnn_gap", "CNN, GAP head", "GAP"),
+    ("cnn_avgpool", "CNN, average pooling", "avg"),
+    ("fc_baseline_shift4", "FC, shift-augmented", "FC aug"),
+    ("cnn_shift4", "CNN, shift-augmented", "CNN aug"),
+)
+
+
+def shifts(runs, data):
+    shown = {name: run for name, run in runs.items() if run.translation}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.7, sharey=True)
+    for axis, run in zip(axes, shown.values(), strict=True):
+        for name, label, colour in SHIFT_MODELS:
+            if name not in run.translation:
+                continue
+            sizes = sorted({row["shift"] for row in run.translation[name][0]["result"]["rows"]})
+            means = [family.shifted_accuracies(run, name, size).mean() for size in sizes]
+            style = "--" if "aug" in colour else "-"
+            axis.plot(sizes, means, style, color=COLOURS[colour], marker="o", markersize=2.5, linewidth=1.2, label=label)
+        axis.axvline(family.SHIFT, color="0.6", linewidth=0.7, linestyle=":")
+        axis.set_xlabel("shift (pixels)")
+        axis.set_ylim(0, 100)
+    axes[0].set_ylabel("accuracy on shifted test images (%)")
+    _legend_below(figure, axes[0], 3)
+    figure.tight_layout(rect=(0, 0.14, 1, 1))
+    return figure
+
+
+def permutation(runs, data):
+    shown = {name: run for name, run in runs.items() if run.has("cnn_perm0", "fc_baseline_perm0")}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.3)
+    pairs = (("fc_baseline", "FC_orig"), ("fc_baseline_perm0", "FC_perm"), ("cnn", "CNN_orig"), ("cnn_perm0", "CNN_perm"))
+    ticks = ["FC,\noriginal", "FC,\npermuted", "CNN,\noriginal", "CNN,\npermuted"]
+    for axis, run in zip(axes, shown.values(), strict=True):
+        for position, (name, key) in enumerate(pairs):
+            values = run.accuracies(name)
+            colour = COLOURS["FC"] if key.startswith("FC") else COLOURS["CNN"]
+            axis.plot([position] * len(values), values, linestyle="none", marker="o", markersize=3, color=colour, alpha=0.8)
+            axis.plot(
+                [position - 0.25, position + 0.25],
+                [values.mean()] * 2,
+                color="0.2",
+                linewidth=1.5,
+                label="mean over seeds" if position == 0 else None,
+            )
+        axis.set_xticks(range(4), ticks)
+        axis.set_xlim(-0.6, 3.6)
+        axis.set_ylabel("test accuracy (%)")
+    axes[0].plot([], [], linestyle="none", marker="o", markersize=3, color="0.5", label="one seed")
+    _legend_below(figure, axes[0], 2)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return figure
+
+
+def learning_curves(runs, data):
+    shown = {name: run for name, run in runs.items() if run.curves}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.5)
+    for axis, run in zip(axes, shown.values(), strict=True):
+        table = curves.curve_table(run.curves)
+        for model in ("FC", "CNN"):
+            rows = table[table[curves.MODEL] == model].sort_values(curves.SIZE)
+            axis.plot(
+                rows[curves.SIZE], rows[curves.MEAN], marker="o", markersize=2.5, color=COLOURS[model], label=f"{model}, mean"
+            )
+            axis.fill_between(
+                rows[curves.SIZE],
+                rows[curves.LOW],
+                rows[curves.HIGH],
+                color=COLOURS[model],
+                alpha=0.2,
+                linewidth=0,
+                label=f"{model}, 95% interval of the mean",
+            )
+        axis.set_xscale("log")
+        sizes = sorted(table[curves.SIZE].unique())
+        axis.set_xticks(sizes, [f"{int(size) // 1000:,}k" if size >= 1000 else f"{int(size)}" for size in sizes])
+        axis.minorticks_off()
+        axis.set_xlabel("training images (k: thousands)")
+        axis.set_ylabel("test accuracy (%)")
+    _legend_below(figure, axes[0], 2)
+    figure.tight_layout(rect=(0, 0.15, 1, 1))
+    return figure
+
+
+def first_layer_kernels(model_file) -> np.ndarray | None:
+    """The first convolution's kernels (k×k×1×filters) read from a stored .keras file, without TensorFlow."""
+    import zipfile
+
+    import h5py
+
+    try:
+        with zipfile.ZipFile(model_file) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+            return np.asarray(weights["layers/conv2d/vars/0"])
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def filters(runs, data):
+    shown = {name: data[f"{name}:filters"] for name in runs if data.get(f"{name}:filters") is not None}
+    if not shown:
+        return None
+    plt = _style()
+    figure = plt.figure(figsize=(WIDTH, 1.9))
+    outer = figure.add_gridspec(1, len(shown), wspace=0.15)
+    for column, (name, kernels) in enumerate(shown.items()):
+        count = kernels.shape[-1]
+        rows = 4
+        inner = outer[column].subgridspec(rows, -(-count // rows), wspace=0.12, hspace=0.12)
+        for index in range(count):
+            axis = figure.add_subplot(inner[index // inner.ncols, index % inner.ncols])
+            kernel = kernels[:, :, 0, index]
+            limit = float(np.abs(kernel).max()) or 1.0
+            axis.imshow(kernel, cmap="gray", vmin=-limit, vmax=limit)
+            axis.set_xticks([]), axis.set_yticks([])
+            for spine in axis.spines.values():
+                spine.set_visible(False)
+            if index == inner.ncols // 2:
+                axis.set_title(runs[name].title, x=0)
+    return figure
+
+
+COST_MODELS = (
+    ("fc_baseline", "FC", "o"),
+    ("cnn", "CNN, 3×3", "s"),
+    ("cnn_k5", "CNN, 5×5 first", "^"),
+    ("cnn_k7", "CNN, 7×7 first", "v"),
+    ("cnn_k5-5", "CNN, 5×5 both", "<"),
+    ("cnn_k7-7", "CNN, 7×7 both", ">"),
+    ("cnn_gap", "CNN, GAP head", "D"),
+    ("cnn_avgpool", "CNN, average pooling", "P"),
+)
+
+
+def cost(runs, data):
+    shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline")}
+    if not shown:
+        return None
+    figure, axes = _panels(shown, 2.9)
+    palette = ("#1b6ca8", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e", "#a6761d", "#444444")
+    for axis, run in zip(axes, shown.values(), strict=True):
+        for (name, label, marker), colour in zip(COST_MODELS, palette, strict=True):
+            if not run.groups.get(name):
+                continue
+            values = run.accuracies(name)
+            macs = run.groups[name][0]["macs_per_image"]
+            spread = [[values.mean() - values.min()], [values.max() - values.mean()]]
+            axis.errorbar(
+                [macs],
+                [values.mean()],
+                yerr=spread,
+                marker=marker,
+                markersize=4,
+                color=colour,
+                capsize=2,
+                linewidth=0.8,
+                label=label,
+                linestyle="none",
+            )
+        axis.set_xscale("log")
+        axis.set_xlabel("multiply-accumulates per image")
+        axis.set_ylabel("test accuracy (%)")
+    _legend_below(figure, axes[0], 4)
+    figure.tight_layout(rect=(0, 0.17, 1, 1))
+    return figure
+
+
+FIGURES = (
+    Figure("samples", "One test image of each class, Fashion-MNIST (top) and MNIST (bottom), with its class name.", samples),
+    Figure(
+        "trajectories",
+        "Validation loss after each epoch of the reference runs (patience 10, at least 15 epochs), one line per seed; a dot "
+        "marks where patience 4 would stop, the dashed line the 15th epoch at which the studies read their models.",
+        trajectories,
+    ),
+    Figure(
+        "per_class",
+        "Test error per class of the FC network and the CNN: bars are means over the seeds, dots single seeds.",
+        per_class,
+    ),
+    Figure(
+        "kernels",
+        "Test accuracy by kernel size, in the first layer only (3×3, 5×5, 7×7) and in both layers (5×5, 5×5 and 7×7, 7×7): "
+        "dots are single seeds, bars their means.",
+        kernels,
+    ),
+    Figure(
+        "shifts",
+        "Accuracy on test images shifted by 0 to 8 pixels, mean over the seeds and over three directions (right, down, "
+        "diagonal), on a fixed set of test images; the dotted line marks the 3-pixel shift the comparisons use. "
+        "Dashed lines: models trained with random shifts of up to 4 pixels.",
+        shifts,
+    ),
+    Figure(
+        "permutation",
+        "Test accuracy of the FC network and the CNN trained and tested on the original images and on images whose pixels "
+        "are shuffled by one fixed permutation; dots are single seeds, bars their means.",
+        permutation,
+    ),
+    Figure(
+        "learning_curves",
+        "Test accuracy against the number of training images (log scale): the mean over the seeds at each size and the "
+        "95% t interval of that mean.",
+        learning_curves,
+    ),
+    Figure(
+        "filters",
+        "The 32 first-layer kernels of the CNN trained with seed 0, 3×3 weights each: light is positive, dark negative, "
+        "mid-grey zero, each kernel on its own symmetric scale.",
+        filters,
+    ),
+    Figure(
+        "cost",
+        "Test accuracy against multiply-accumulates per image (log scale) for every model: the mean over the seeds, with "
+        "the range of the seeds as a bar.",
+        cost,
+    ),
+)
+BY_KEY = {figure.key: figure for figure in FIGURES}
+
+
+def png_data_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,81 @@
+"""The records of one run, loaded once: per dataset its trainings, reference runs, probes and learning curves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from convlab import config, curves, protocol, records, tables
+
+CURVE_FAMILIES = {tables.FC: "fc_baseline", tables.CNN: "cnn"}
+
+
+@dataclass(frozen=True)
+class DatasetRun:
+    """Everything one dataset's folder of a run holds for the paper."""
+
+    name: str
+    title: str
+    groups: dict[str, list[dict]]  # model name -> its records, one per seed
+    reference: dict[str, list[dict]]  # "FC" / "CNN" -> reference runs (patience 10, 15 epochs at least)
+    translation: dict[str, list[dict]] = field(default_factory=dict)  # model name -> translation probe per seed
+    latency: dict[str, dict] = field(default_factory=dict)  # model name -> latency probe result (seed 0)
+    curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)  # "FC" / "CNN" -> size -> records
+
+    def has(self, *names: str) -> bool:
+        return all(self.groups.get(name) for name in names)
+
+    def accuracies(self, name: str):
+        return records.accuracies(self.groups[name])
+
+    def parameters(self, name: str) -> int:
+        return int(self.groups[name][0]["model"]["parameters"])
+
+
+def load(root: Path, dataset: str) -> DatasetRun:
+    """One dataset's records under `root` (an empty run where it has none)."""
+    results = root / dataset / "results"
+    try:
+        groups = records.load_all_records(results)
+    except records.MissingResultError:
+        groups = {}
+    translation: dict[str, list[dict]] = {}
+    latency: dict[str, dict] = {}
+    for path in sorted((results / "probes").glob("*.json")) if (results / "probes").is_dir() else ():
+        if records.is_temporary(path):
+            continue
+        probe = records.read_probe(path)
+        if probe["probe"] == "translation":
+            translation.setdefault(probe["model"], []).append(probe)
+        elif probe["probe"] == "latency" and probe["seed"] == 0:
+            latency[probe["model"]] = probe["result"]
+    return DatasetRun(
+        name=dataset,
+        title=config.DATASET_TITLES[dataset],
+        groups=groups,
+        reference=protocol.stored_reference_runs(results) if (results / "protocol").is_dir() else {},
+        translation=translation,
+        latency=latency,
+        curves=_curves(results, groups),
+    )
+
+
+def _curves(results: Path, groups: dict[str, list[dict]]) -> dict[str, dict[int, list[dict]]]:
+    """FC and CNN by training-set size, the full set's runs included; empty without curve runs."""
+    found: dict[str, dict[int, list[dict]]] = {label: {} for label in CURVE_FAMILIES}
+    for folder in sorted((results / curves.CURVES_FOLDER).glob("n*")):
+        try:
+            by_name = records.load_all_records(folder)
+        except records.MissingResultError:
+            continue
+        for label, name in CURVE_FAMILIES.items():
+            if by_name.get(name):
+                found[label][by_name[name][0]["dataset"]["train_size"]] = by_name[name]
+    for label, name in CURVE_FAMILIES.items():
+        if groups.get(name) and found[label]:
+            found[label][groups[name][0]["dataset"]["train_size"]] = groups[name]
+    return found if all(len(sizes) > 1 for sizes in found.values()) else {}
+
+
+def load_all(root: Path, datasets=config.DATASETS) -> dict[str, DatasetRun]:
+    return {dataset: load(root, dataset) for dataset in datasets}

@@ -1,0 +1,306 @@
+"""Named values: every number the paper prints, computed from one run's records and formatted for reading.
+
+A `Value` keeps the raw number (for the claims' predicates) and its printed text (thousands separators, the
+decimals its interval supports). `dataset_values` gives one dataset's values by name; `Comparisons` gives each
+comparison of the findings family (`family`) with its difference, interval, adjusted p and verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from convlab import curves, protocol, stats
+from convlab.paper import family
+from convlab.paper.runs import DatasetRun
+
+
+@dataclass(frozen=True)
+class Value:
+    """A number and its printed text."""
+
+    raw: float
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __float__(self) -> float:
+        return float(self.raw)
+
+
+def number(value: float, places: int = 2) -> Value:
+    return Value(float(value), f"{value:,.{places}f}")
+
+
+def count(value: int) -> Value:
+    return Value(float(value), f"{int(value):,}")
+
+
+class Missing:
+    """What a name reads as where the run lacks the records behind it (a quick or subset run): printed "n/a", NaN
+    as a number, false as a verdict, so that a claim resting on it fails and is marked."""
+
+    raw = math.nan
+    text = "n/a"
+    resolved = False
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __float__(self) -> float:
+        return math.nan
+
+    def __int__(self) -> int:
+        return 0
+
+    def __round__(self, places=None):
+        return math.nan
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING = Missing()
+
+
+class Names(dict):
+    """A dict whose entries read as attributes in the template (`fm.cnn_accuracy`); a name the run's records do not
+    give reads as `MISSING` (`strict` names raise instead, for the tests)."""
+
+    strict = False
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            if name.startswith("__") or self.strict:
+                raise AttributeError(f"No value named {name!r}: this run's records do not give it.") from None
+            return MISSING
+
+    def __missing__(self, key):
+        if self.strict:
+            raise KeyError(key)
+        return MISSING
+
+
+def parameter_terms(model: dict) -> list[tuple[str, int]]:
+    """Each layer's parameters as weights-plus-biases arithmetic, from a record's model configuration."""
+    side, channels, terms = model["image_side"], 1, []
+    if model["kind"] == "fc":
+        width = side * side
+        for units in (*model["hidden_units"], model["num_classes"]):
+            terms.append((f"{width:,}×{units}+{units}", width * units + units))
+            width = units
+        return terms
+    for filters, kernel in zip(model["filters"], model["kernel_sizes"], strict=True):
+        terms.append((f"{kernel}·{kernel}·{channels}×{filters}+{filters}", kernel * kernel * channels * filters + filters))
+        side = (side if model["padding"] == "same" else side - kernel + 1) // 2
+        channels = filters
+    flat = channels if model["head"] == "gap" else side * side * channels
+    dense = model["dense_units"]
+    shape = f"{channels}" if model["head"] == "gap" else f"{side}·{side}·{channels}"
+    terms.append((f"{shape}×{dense}+{dense}", flat * dense + dense))
+    terms.append((f"{dense}×{model['num_classes']}+{model['num_classes']}", dense * model["num_classes"] + model["num_classes"]))
+    return terms
+
+
+def arithmetic(model: dict) -> str:
+    """ "784×128+128 + 128×10+10 = 101,770"."""
+    terms = parameter_terms(model)
+    return " + ".join(text for text, _ in terms) + f" = {sum(n for _, n in terms):,}"
+
+
+def mean_sd(values) -> Value:
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return Value(float(values.mean()), f"{values.mean():.2f}")
+    return Value(float(values.mean()), f"{values.mean():.2f} ± {values.std(ddof=1):.2f}")
+
+
+def dataset_values(run: DatasetRun, study: Mapping) -> Names:
+    """One dataset's named values; names absent where the run lacks the records behind them."""
+    v = Names(title=run.title)
+    first = next(iter(run.groups.values()), [None])[0]
+    if first is None:
+        return v
+    v["train_size"] = count(first["dataset"]["train_size"])
+    v["test_size"] = count(first["dataset"]["test_size"])
+    v["fit_size"] = count(first["parameters"]["fit_size"])
+    v["validation_size"] = count(first["parameters"]["validation_size"])
+    v["seeds"] = count(len(run.groups.get("cnn", [])))
+    for name, runs in run.groups.items():
+        key = name.replace("-", "").replace("fc_baseline", "fc")
+        accuracy = run.accuracies(name)
+        v[f"{key}_accuracy"] = mean_sd(accuracy)
+        v[f"{key}_mean"] = number(accuracy.mean())
+        v[f"{key}_parameters"] = count(run.parameters(name))
+        v[f"{key}_arithmetic"] = Value(run.parameters(name), arithmetic(runs[0]["model"]))
+        v[f"{key}_macs"] = count(runs[0]["macs_per_image"])
+        v[f"{key}_epochs"] = number(np.mean([r["epochs_run"] for r in runs]), 1)
+        v[f"{key}_cap_bound"] = count(sum(r["epochs_run"] >= r["parameters"]["epochs"] for r in runs))
+        v[f"{key}_precision"] = Value(0, runs[0]["parameters"]["precision"])
+    if run.has("cnn", "fc_baseline"):
+        v["parameter_ratio"] = number(run.parameters("cnn") / run.parameters("fc_baseline"), 2)
+        v["mac_ratio"] = number(run.groups["cnn"][0]["macs_per_image"] / run.groups["fc_baseline"][0]["macs_per_image"], 1)
+        fc_error, cnn_error = 100 - run.accuracies("fc_baseline").mean(), 100 - run.accuracies("cnn").mean()
+        v["fc_error"], v["cnn_error"] = number(fc_error), number(cnn_error)
+        v["errors_removed"] = number(100 * (1 - cnn_error / fc_error), 0)
+    if run.has("cnn_gap", "cnn"):
+        v["gap_parameter_share"] = number(100 * run.parameters("cnn_gap") / run.parameters("cnn"), 0)
+    v.update(_reference_values(run, study))
+    v.update(_shift_values(run))
+    v.update(_curve_values(run))
+    v.update(_latency_values(run))
+    published = study["models"]
+    approximate = "~" if study["approximate"] else ""
+    for name, figures in published.items():
+        key = name.replace("fc_baseline", "fc")
+        if "test_accuracy" in figures:
+            places = 0 if approximate else 2
+            v[f"study_{key}_accuracy"] = Value(figures["test_accuracy"], f"{approximate}{figures['test_accuracy']:.{places}f}")
+        if "parameters" in figures:
+            v[f"study_{key}_parameters"] = Value(figures["parameters"], f"{approximate}{figures['parameters']:,}")
+    return v
+
+
+def _reference_values(run: DatasetRun, study: Mapping) -> dict:
+    """The studies' 15-epoch protocol on the reference runs, and what those runs say about over-fitting."""
+    if not run.reference:
+        return {}
+    found = {}
+    at_15 = protocol.studies_protocol(run.reference)
+    for family_name, accuracies in at_15.items():
+        if not accuracies:
+            continue
+        key = family_name.lower()
+        low, high = protocol.prediction_interval(accuracies)
+        found[f"ref_{key}_accuracy"] = mean_sd(accuracies)
+        found[f"ref_{key}_pi"] = Value(high - low, f"{low:.2f} to {high:.2f}")
+        found[f"ref_{key}_pi_low"], found[f"ref_{key}_pi_high"] = number(low), number(high)
+        found[f"ref_{key}_seeds"] = count(len(accuracies))
+        loss = protocol.studies_protocol(run.reference, metric="test_loss")[family_name]
+        found[f"ref_{key}_loss"] = number(float(np.mean(loss)), 4)
+        best = [int(np.argmin(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])) + 1 for r in run.reference[family_name]]
+        found[f"ref_{key}_best_epoch"] = number(float(np.mean(best)), 1)
+        rise = [
+            100
+            * (
+                r["history"]["val_loss"][protocol.STUDIES_EPOCHS - 1] / min(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])
+                - 1
+            )
+            for r in run.reference[family_name]
+        ]
+        found[f"ref_{key}_val_rise"] = number(float(np.mean(rise)), 0)
+    return found
+
+
+def _shift_values(run: DatasetRun) -> dict:
+    """Translation-probe accuracy (%), mean over seeds and directions, at 0 and `family.SHIFT` pixels."""
+    found = {}
+    for name in run.translation:
+        key = name.replace("-", "").replace("fc_baseline", "fc")
+        for shift in (0, family.SHIFT, 6):
+            values = family.shifted_accuracies(run, name, shift)
+            if len(values):
+                found[f"{key}_shift{shift}"] = number(values.mean(), 1)
+        if f"{key}_shift0" in found and f"{key}_shift{family.SHIFT}" in found:
+            found[f"{key}_shift_drop"] = number(found[f"{key}_shift0"].raw - found[f"{key}_shift{family.SHIFT}"].raw, 1)
+    if found:
+        found["probe_images"] = count(run.translation[next(iter(run.translation))][0]["inputs"]["test_images"])
+    return found
+
+
+def efficiency_interval(run: DatasetRun, confidence: float = stats.DEFAULT_CONFIDENCE) -> dict | None:
+    """How many times fewer training images the CNN needs to match the FC network's full-set accuracy, with an
+    interval: the sizes at which the CNN curve's interval band crosses the FC accuracy's interval ends."""
+    if not run.curves:
+        return None
+    table = curves.curve_table(run.curves, confidence)
+    measured = curves.data_efficiency(table, "CNN", "FC")
+    if not measured["challenger_needs"]:
+        return None
+    rows = {model: frame.set_index(curves.SIZE) for model, frame in table.groupby(curves.MODEL)}
+    full = measured["full_size"]
+    fc_low, fc_high = float(rows["FC"].loc[full, curves.LOW]), float(rows["FC"].loc[full, curves.HIGH])
+    earliest = curves.size_to_reach(rows["CNN"][curves.HIGH], fc_low)  # optimistic: the CNN's upper band, FC's low end
+    latest = curves.size_to_reach(rows["CNN"][curves.LOW], fc_high)  # pessimistic
+    return {
+        "ratio": full / measured["challenger_needs"],
+        "needs": measured["challenger_needs"],
+        "full": full,
+        "ratio_high": full / earliest if earliest else math.nan,
+        "ratio_low": full / latest if latest else math.nan,
+        "sizes": sorted(rows["CNN"].index.astype(int)),
+    }
+
+
+def _curve_values(run: DatasetRun) -> dict:
+    measured = efficiency_interval(run)
+    if not measured:
+        return {}
+    low, high = measured["ratio_low"], measured["ratio_high"]
+    places = 0 if (math.isnan(low) or high - low >= 1) else 1
+    found = {
+        "efficiency_ratio": Value(measured["ratio"], f"{measured['ratio']:.{places}f}"),
+        "efficiency_low": Value(low, "—" if math.isnan(low) else f"{low:.{places}f}"),
+        "efficiency_high": Value(high, "—" if math.isnan(high) else f"{high:.{places}f}"),
+        "efficiency_needs": count(round(measured["needs"], -2)),
+        "curve_smallest": count(measured["sizes"][0]),
+        "curve_sizes": Value(len(measured["sizes"]), ", ".join(f"{size:,}" for size in measured["sizes"])),
+    }
+    table = curves.curve_table(run.curves)
+    smallest = measured["sizes"][0]
+    found["curve_fc_smallest"] = number(curves.mean_at(table, "FC", smallest), 1)
+    found["curve_cnn_smallest"] = number(curves.mean_at(table, "CNN", smallest), 1)
+    seeds = table[table[curves.SIZE] == smallest][curves.SEEDS].iloc[0]
+    found["curve_smallest_seeds"] = count(int(seeds))
+    return found
+
+
+def _latency_values(run: DatasetRun) -> dict:
+    if not {"cnn", "fc_baseline"} <= set(run.latency):
+        return {}
+    cnn, fc = run.latency["cnn"]["single_p50_ms"], run.latency["fc_baseline"]["single_p50_ms"]
+    return {"cnn_latency": number(cnn, 2), "fc_latency": number(fc, 2), "latency_ratio": number(cnn / fc, 1)}
+
+
+class ComparisonText:
+    """One comparison as the text prints it: difference, 95% interval, Holm-adjusted p, verdict."""
+
+    def __init__(self, result: family.Result):
+        self.result = result
+        places = stats.decimals_for(result.half_width) if not math.isnan(result.half_width) else 2
+        self.diff = Value(result.difference, f"{result.difference:+.{places}f}")
+        self.ci = Value(result.half_width, f"{result.low:+.{places}f} to {result.high:+.{places}f}")
+        self.holm = Value(result.holm_p, _p_text(result.holm_p))
+        self.p = Value(result.p, _p_text(result.p))
+        self.verdict = Value(float(result.resolved), result.verdict)
+        self.df = Value(result.df, "—" if math.isnan(result.df) else f"{result.df:.1f}")
+        self.resolved = result.resolved
+
+    def __str__(self) -> str:
+        return f"{self.diff} points (95% interval {self.ci}; Holm p {self.holm}, {self.verdict})"
+
+
+def _p_text(p: float) -> str:
+    if math.isnan(p):
+        return "—"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+
+
+def comparisons(results: Mapping[tuple[str, str], family.Result], dataset: str) -> Names:
+    return Names({key: ComparisonText(result) for (name, key), result in results.items() if name == dataset})
