@@ -37,7 +37,8 @@ from convlab.kernels import NotebookFailed, SharedKernel, kernel_name, quiet_dea
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 FOLDER_PARAMETERS = ("data_dir", "images_dir")  # the run sets output_dir and reports_dir itself
 # They run notebooks or read their outputs
-NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "kernels.py", "runlog.py", "report.py", "findings.py")
+NOT_IMPORTED_BY_NOTEBOOKS = ("pipeline.py", "kernels.py", "runlog.py", "report.py", "findings.py", "doccheck.py", "publish.py")
+NOT_IMPORTED_FOLDERS = ("paper",)  # the paper is built from the records after the notebooks ran
 
 
 class Stopped(KeyboardInterrupt):
@@ -294,7 +295,8 @@ def notebook_key(notebook: str, parameters: dict) -> str:
     declared = {key: value for key, value in parameters.items() if key in notebook_parameters(path) and key not in implied}
     digest.update(json.dumps(declared, sort_keys=True).encode())
     for module in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        if module.name not in NOT_IMPORTED_BY_NOTEBOOKS:
+        relative = module.relative_to(paths.PACKAGE_DIR)
+        if module.name not in NOT_IMPORTED_BY_NOTEBOOKS and relative.parts[0] not in NOT_IMPORTED_FOLDERS:
             digest.update(module.relative_to(paths.PACKAGE_DIR).as_posix().encode() + module.read_bytes())
     digest.update(json.dumps(records.package_versions(), sort_keys=True).encode())
     return digest.hexdigest()

@@ -279,28 +279,6 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
 
 
 CONTENTS_HERE = "<!-- contents -->"  # after the findings: printed, page one is the findings; on screen, a sidebar
-HEADLINE_FIGURE = ("10_dataset_comparison", "gain_by_dataset")  # the figure page one shows: notebook, figure name
-
-
-def headline_figure(plan: Sequence[dict], figures: layout.Figures) -> str:
-    """The cross-dataset gain figure of page one, taken from the executed notebook that drew it ("" if absent)."""
-    import nbformat
-
-    notebook, name = HEADLINE_FIGURE
-    for item in plan:
-        if item["notebook"] != notebook:
-            continue
-        for path in item["copies"].values():
-            for cell in nbformat.read(path, as_version=4).cells:
-                for output in cell.get("outputs", []):
-                    found = layout.figure_of(output)
-                    if found and output.get("metadata", {}).get(layout.FIGURE_METADATA, {}).get("name") == name:
-                        drawn = layout.figure_html([("", found)], figures)
-                        number = figures.entries[-1][0]
-                        where = f'<a href="#{item["anchor"]}">{html.escape(item["title"])}</a>'
-                        link = f'<a href="#figure-{number}">Figure {number}</a>'
-                        return f"<p>{link} draws the headline comparison ({where}).</p>{drawn}"
-    return ""
 
 
 def to_html(body: str, contents: layout.Contents, title: str) -> str:

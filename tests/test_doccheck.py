@@ -78,10 +78,17 @@ def test_the_claims_table_must_exist_and_in_a_full_run_every_claim_must_hold():
     assert doccheck.claims_problems(page(claim="no")) == ["a claim does not hold: MNIST, 07: The GAP head keeps more."]
 
 
-def write_report(root, html: str, about: dict) -> None:
+PAPER = (
+    '<!DOCTYPE html><html><body><p>As <a href="#figure-1">Figure 1</a> shows, '
+    '<span class="claim" data-claim="cnn_wins">the CNN wins</span>.</p>' + FIGURE.format(n=1) + "</body></html>"
+)
+
+
+def write_report(root, html: str, about: dict, paper: str = PAPER) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "report.html").write_text(html, encoding="utf-8")
-    (root / "report.json").write_text(json.dumps(about), encoding="utf-8")
+    (root / "supplement.html").write_text(html, encoding="utf-8")
+    (root / "report.html").write_text(paper, encoding="utf-8")
+    (root / "report.json").write_text(json.dumps({"pdf_pages": 9} | about), encoding="utf-8")
 
 
 def test_the_command_fails_on_a_broken_report_and_names_every_problem(tmp_path, capsys):
@@ -90,9 +97,38 @@ def test_the_command_fails_on_a_broken_report_and_names_every_problem(tmp_path, 
     write_report(tmp_path / "broken", page(f"<p>in {tmp_path}/reports</p>", claim="no"), {"pdf_pages_past_margin": [4]})
     assert doccheck.main(["--root", str(tmp_path / "broken")]) == 1, "a machine path and a PDF margin fail the subset check"
     error = capsys.readouterr().err
-    assert "a path of the build machine" in error and "PDF pages with content past a margin: [4]" in error
+    assert "supplement: a path of the build machine" in error and "PDF pages with content past a margin: [4]" in error
     assert "does not hold" not in error, "a subset run's claims may fail"
     assert doccheck.main(["--root", str(tmp_path / "broken"), "--full"]) == 1
     assert "a claim does not hold: MNIST, 07" in capsys.readouterr().err
     assert doccheck.main(["--root", str(tmp_path / "missing")]) == 1
     assert "run `make report` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("paper", "about", "expected"),
+    [
+        (
+            PAPER.replace(
+                '<span class="claim" data-claim="cnn_wins">the CNN wins</span>',
+                '<mark class="claim-failed" data-claim="cnn_wins">the CNN wins</mark>',
+            ),
+            {},
+            "claims of the paper that fail on this run: cnn_wins",
+        ),
+        (PAPER, {"pdf_pages": 21}, "the paper has 21 PDF pages; at most 20"),
+        (PAPER, {"pdf_pages": None}, "the paper was not printed"),
+        (
+            PAPER.replace("</body>", "".join(FIGURE.format(n=n) for n in range(2, 14)) + "</body>"),
+            {},
+            "the paper has 13 figures; at most 12",
+        ),
+        (PAPER.replace("<p>", "<p>Read /work/main/reports ", 1), {}, "paper: a path of the build machine"),
+    ],
+)
+def test_a_published_paper_keeps_its_limits(tmp_path, paper, about, expected):
+    write_report(tmp_path, page(), about, paper)
+    full = doccheck.check(tmp_path, full=True)
+    assert any(expected in problem for problem in full), full
+    if "claims of the paper" in expected or "PDF pages" in expected:
+        assert not any(expected in problem for problem in doccheck.check(tmp_path, full=False)), "a subset run may fail them"

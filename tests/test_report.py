@@ -13,7 +13,6 @@ from convlab import (
     config,
     doccheck,
     document,
-    findings,
     manifest,
     paths,
     publish,
@@ -21,7 +20,6 @@ from convlab import (
     report,
     runlog,
     stats,
-    tables,
 )
 
 
@@ -39,7 +37,7 @@ def require_pdf_renderer() -> None:
         pytest.skip(f"no PDF here: {problem} (PDF=required makes this an error)")
 
 
-def page(built, name="report.html") -> str:
+def page(built, name="supplement.html") -> str:
     return built[1][name].read_text(encoding="utf-8")
 
 
@@ -72,25 +70,24 @@ def test_contents_links_resolve(built):
 
 
 @pytest.mark.smoke
-def test_the_findings_are_the_records(built):
+def test_the_findings_are_the_paper_s_family_with_one_verdict_each(built):
+    """The supplement's findings table is the paper's, and its CNN − FC row is Welch's interval of the records."""
+    from convlab.paper import build as paper_build
+    from convlab.paper import family
+
     root, _ = built
     section = page(built).split('id="findings"', 1)[1].split('id="chapter-1"', 1)[0]
+    context = paper_build.context(root, config.DATASETS, report.studies())
+    table = paper_build.Renderer(context, {}).findings_table()
+    assert table in section and table in page(built, "report.html"), "the paper and the supplement print one table"
     for dataset in config.DATASETS:
         groups = records.load_all_records(root / dataset / "results")
-        row = tables.resolution_table(groups).loc["CNN − FC"]
-        text = findings.interval_text(row[stats.DIFFERENCE], row[tables.HALF_WIDTH], bool(row[tables.RESOLVED]))
-        assert f"<td>{html_text(text)}</td>" in section
-        counts = f"{groups['fc_baseline'][0]['model']['parameters']:,} and {groups['cnn'][0]['model']['parameters']:,}"
-        assert f"<td>{counts}</td>" in section
-    assert '<a href="#chapter-3">3 Convolutional network</a>' in section
-    assert '<figure id="figure-1"' in section, "page one carries the headline figure"
-
-
-def test_an_interval_prints_the_decimals_it_supports():
-    assert findings.interval_text(2.345, 0.52, True) == "+2.3 [+1.8, +2.9]"
-    assert findings.interval_text(0.052, 0.031, True) == "+0.05 [+0.02, +0.08]"
-    assert findings.interval_text(0.05, 0.26, False) == "+0.1 [-0.2, +0.3], not resolved"
-    assert findings.interval_text(1.0, float("nan"), False) == "+1.0 (one seed: no interval)"
+        cnn, fc = records.accuracies(groups["cnn"]), records.accuracies(groups["fc_baseline"])
+        result = context.results[(dataset, "cnn_vs_fc")]
+        assert result.difference == pytest.approx(cnn.mean() - fc.mean())
+        if min(len(cnn), len(fc)) > 1:
+            assert (result.low, result.high) == pytest.approx(stats.welch_difference_interval(cnn, fc))
+    assert family.COMPARISONS[0].label in section
 
 
 @pytest.mark.smoke
@@ -172,7 +169,8 @@ def test_pdf_has_pages(built):
     require_pdf_renderer()
     assert built[1]["report.pdf"].read_bytes().startswith(b"%PDF-")
     about = records.read_json(built[1]["report.json"])
-    assert about["pdf_pages"] >= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
+    assert 5 <= about["pdf_pages"] <= 20 and about["datasets"] == list(config.DATASETS) and about["git"]["commit"]
+    assert about["paper"]["figures"] <= 12
     assert about["pdf_pages_past_margin"] == [], "a table or figure reaches past the printed page's right or bottom margin"
 
 

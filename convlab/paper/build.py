@@ -40,16 +40,17 @@ class TestData:
     train_counts: np.ndarray  # training images per class
 
 
-def test_data(run: runs.DatasetRun) -> TestData | None:
-    """The test split the run's records were evaluated on (a subset run's subset), or None where the data are absent.
-    The labels are checked against a record: its stored predictions must give its stored accuracy."""
+def test_data(run: runs.DatasetRun, data_dir: str | None = None) -> TestData | None:
+    """The test split the run's records were evaluated on (a subset run's subset), from the data folder the run used
+    (`data_dir`, else the usual lookup), or None where the data are absent. The labels are checked against a record:
+    its stored predictions must give its stored accuracy."""
     from convlab import data
 
     record = next((group[0] for group in run.groups.values() if group), None)
     if record is None:
         return None
     try:
-        dataset = data.load_dataset(run.name, allow_download=False)
+        dataset = data.load_dataset(run.name, data_dir or None, allow_download=False)
     except Exception as error:  # noqa: BLE001  (a missing or damaged copy: the figures and tests that need it are left out)
         print(f"Note: {run.name} not loaded ({error}); the paper leaves out what needs its test images.")
         return None
@@ -81,8 +82,11 @@ class Built:
 
 def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleNamespace:
     """Everything the text and the claims read: named values, comparisons, per-seed tests, the rule, serving."""
+    from convlab import runlog
+
     loaded = runs.load_all(root, datasets)
-    tests = {name: test_data(run) for name, run in loaded.items()}
+    folders = {name: runlog.read(root / name).get("parameters", {}).get("data_dir") for name in loaded}
+    tests = {name: test_data(run, folders[name]) for name, run in loaded.items()}
     results = family.findings(loaded, lambda name: tests[name].test_labels if tests.get(name) else None)
     named = {}
     for name, run in loaded.items():

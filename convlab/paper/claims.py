@@ -8,6 +8,7 @@ run (its records are absent, as in a quick run) fails: the claim is marked where
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,12 @@ class Claim:
     key: str
     rule: str
     predicate: Callable
+
+
+def _unresolved(comparison) -> bool:
+    """Tested (it has a Holm-adjusted p) and not resolved: a comparison the run could not make is not "unresolved"."""
+    result = getattr(comparison, "result", None)
+    return result is not None and not math.isnan(result.holm_p) and not result.resolved
 
 
 def _both(c, test) -> bool:
@@ -68,7 +75,7 @@ CLAIMS = (
     Claim(
         "fashion_gain_unresolved",
         "Fashion-MNIST: CNN − FC positive, its 95% interval above zero, but not resolved after Holm",
-        lambda c: c.cf.cnn_vs_fc.diff.raw > 0 and c.cf.cnn_vs_fc.result.low > 0 and not c.cf.cnn_vs_fc.resolved,
+        lambda c: c.cf.cnn_vs_fc.diff.raw > 0 and c.cf.cnn_vs_fc.result.low > 0 and _unresolved(c.cf.cnn_vs_fc),
     ),
     Claim(
         "more_errors_removed_on_mnist",
@@ -83,7 +90,7 @@ CLAIMS = (
     Claim(
         "kernels_unresolved",
         "none of the four kernel comparisons is resolved on either dataset",
-        lambda c: _both(c, lambda v, k: all(not k[key].resolved for key in KERNEL_KEYS)),
+        lambda c: _both(c, lambda v, k: all(_unresolved(k[key]) for key in KERNEL_KEYS)),
     ),
     Claim(
         "kernels_within_a_point",
@@ -98,7 +105,7 @@ CLAIMS = (
     Claim(
         "gap_unresolved",
         "GAP head − flatten head is not resolved on either dataset, with at most 20% of the CNN's parameters",
-        lambda c: _both(c, lambda v, k: not k.gap_vs_flatten.resolved and v.gap_parameter_share.raw <= 20),
+        lambda c: _both(c, lambda v, k: _unresolved(k.gap_vs_flatten) and v.gap_parameter_share.raw <= 20),
     ),
     Claim(
         "gap_cap_bound",
@@ -130,17 +137,17 @@ CLAIMS = (
     Claim(
         "locality_resolution",
         "the CNN's loss to the permutation is resolved on MNIST and not on Fashion-MNIST",
-        lambda c: c.cm.cnn_perm.resolved and not c.cf.cnn_perm.resolved,
+        lambda c: c.cm.cnn_perm.resolved and _unresolved(c.cf.cnn_perm),
     ),
     Claim(
         "fc_permutation_invariant",
         "FC, permuted − original: not resolved and within half a point on both datasets",
-        lambda c: _both(c, lambda v, k: not k.fc_perm.resolved and abs(k.fc_perm.diff.raw) < 0.5),
+        lambda c: _both(c, lambda v, k: _unresolved(k.fc_perm) and abs(k.fc_perm.diff.raw) < 0.5),
     ),
     Claim(
         "permuted_no_verdict",
         "on permuted pixels, CNN − FC is not resolved on either dataset",
-        lambda c: _both(c, lambda v, k: not k.cnn_vs_fc_perm.resolved),
+        lambda c: _both(c, lambda v, k: _unresolved(k.cnn_vs_fc_perm)),
     ),
     Claim(
         "permuted_mnist_below",
@@ -159,18 +166,18 @@ CLAIMS = (
         lambda c: (
             _both(c, lambda v, k: k.cnn_vs_fc_shifted.diff.raw > 0)
             and c.cf.cnn_vs_fc_shifted.resolved
-            and not c.cm.cnn_vs_fc_shifted.resolved
+            and _unresolved(c.cm.cnn_vs_fc_shifted)
         ),
     ),
     Claim(
         "gap_shift_ahead_unresolved",
         "at 3 pixels the GAP head is ahead of the flatten head in the mean on both datasets, resolved on neither",
-        lambda c: _both(c, lambda v, k: k.gap_vs_flatten_shifted.diff.raw > 0 and not k.gap_vs_flatten_shifted.resolved),
+        lambda c: _both(c, lambda v, k: k.gap_vs_flatten_shifted.diff.raw > 0 and _unresolved(k.gap_vs_flatten_shifted)),
     ),
     Claim(
         "pooling_unresolved",
         "average − max pooling is resolved neither on unshifted nor on 3-pixel-shifted images, on either dataset",
-        lambda c: _both(c, lambda v, k: not k.avg_vs_max.resolved and not k.avg_vs_max_shifted.resolved),
+        lambda c: _both(c, lambda v, k: _unresolved(k.avg_vs_max) and _unresolved(k.avg_vs_max_shifted)),
     ),
     Claim(
         "augmentation_restores",
@@ -185,7 +192,7 @@ CLAIMS = (
     Claim(
         "augmentation_unshifted_unresolved",
         "on unshifted images, shift augmentation's effect is resolved for neither model on either dataset",
-        lambda c: _both(c, lambda v, k: not k.cnn_shift_aug.resolved and not k.fc_shift_aug.resolved),
+        lambda c: _both(c, lambda v, k: _unresolved(k.cnn_shift_aug) and _unresolved(k.fc_shift_aug)),
     ),
     Claim(
         "cnn_needs_fewer_images",

@@ -146,8 +146,8 @@ def findings(
             result = welch(comparison, run)
             if result is not None:
                 results.append(result)
-        if labels_of is not None and run.groups.get("cnn"):
-            labels = labels_of(run.name)
+        labels = labels_of(run.name) if labels_of is not None else None
+        if labels is not None and run.groups.get("cnn"):
             for record in run.groups["cnn"]:
                 result = mcnemar(run, record["seed"], labels)
                 if result is not None:
