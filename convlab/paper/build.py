@@ -108,6 +108,7 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         serving=_serving(root, datasets),
         cost=_run_cost(root, datasets),
     )
+    c.p = _protocol_values(loaded)
     c.family_size = values.count(sum(not math.isnan(r.p) for r in results.values()))
     c.resolved_count = values.count(sum(r.resolved for r in results.values()))
     c.kernel_largest = {
@@ -121,6 +122,48 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         for name in datasets
     }
     return c
+
+
+def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
+    """The training protocol as the records hold it (the CNN's record, then a reference run's), and the rule's limits."""
+    found = values.Names()
+    record = next((run.groups["cnn"][0] for run in loaded.values() if run.groups.get("cnn")), None)
+    if record is not None:
+        settings = record["parameters"]
+        found["learning_rate"] = values.Value(settings["learning_rate"], f"{settings['learning_rate']:g}")
+        found["batch_size"] = values.count(settings["batch_size"])
+        found["patience"] = values.count(settings["patience"])
+        found["epoch_cap"] = values.count(settings["epochs"])
+        found["validation_percent"] = values.number(100 * settings["validation_fraction"], 0)
+        seeds = sorted({r["seed"] for run in loaded.values() for r in run.groups.get("cnn", [])})
+        found["seeds"] = values.Value(
+            len(seeds), ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+        )
+    reference = next((r for run in loaded.values() for family_runs in run.reference.values() for r in family_runs), None)
+    if reference is not None:
+        found["reference_patience"] = values.count(reference["parameters"]["patience"])
+        found["reference_min_epochs"] = values.count(reference["parameters"]["min_epochs"])
+    found["studies_epochs"] = values.count(protocol.STUDIES_EPOCHS)
+    found["premature_percent"] = values.number(100 * protocol.PREMATURE_TOLERANCE, 0)
+    found["share_percent"] = values.number(100 * protocol.PREMATURE_SHARE, 0)
+    curve_seeds = sorted(
+        {r["seed"] for run in loaded.values() for by_size in run.curves.values() for group in by_size.values() for r in group}
+    )
+    if curve_seeds:
+        found["curve_seeds"] = values.Value(len(curve_seeds), f"{curve_seeds[0]} to {curve_seeds[-1]}")
+    shifts = {
+        row["shift"]
+        for run in loaded.values()
+        for probes in run.translation.values()
+        for probe in probes
+        for row in probe["result"]["rows"]
+    }
+    if shifts:
+        found["max_shift"] = values.count(max(shifts))
+    augmented = next((run.groups["cnn_shift4"][0] for run in loaded.values() if run.groups.get("cnn_shift4")), None)
+    if augmented is not None:
+        found["augmentation_shift"] = values.count(augmented["model"]["shift_augmentation"])
+    return found
 
 
 def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:

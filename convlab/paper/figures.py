@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convlab import curves, protocol
+from convlab import curves, profiles, protocol
 from convlab.paper import family
 from convlab.paper.runs import DatasetRun
 
@@ -60,6 +60,19 @@ def _panels(runs: Mapping[str, DatasetRun], height: float = 2.5, sharey: bool = 
     return figure, list(axes[0])
 
 
+def _count_formatter():
+    """Log-axis ticks as 100k, 1M, 10M rather than powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    def text(value, _):
+        for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if value >= size:
+                return f"{value / size:g}{suffix}"
+        return f"{value:g}"
+
+    return FuncFormatter(text)
+
+
 def _legend_below(figure, axis, columns: int) -> None:
     handles, labels = axis.get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))
@@ -97,13 +110,17 @@ def trajectories(runs, data):
                 loss = record["history"]["val_loss"]
                 label = f"{family_name} (one line per seed)" if index == 0 else None
                 axis.plot(range(1, len(loss) + 1), loss, color=colour, linewidth=1, label=label)
-                stop = protocol.simulate(loss, 4)
+                stop = protocol.simulate(loss, profiles.PATIENCE)
                 axis.plot(stop.epochs, loss[stop.epochs - 1], marker="o", color=colour, markersize=3, linestyle="none")
         axis.axvline(protocol.STUDIES_EPOCHS, color="0.5", linewidth=0.8, linestyle="--")
         axis.set_xlabel("epoch")
         axis.set_ylabel("validation loss")
-    axes[0].plot([], [], marker="o", color="0.3", linestyle="none", markersize=3, label="where patience 4 stops")
-    axes[0].plot([], [], color="0.5", linestyle="--", linewidth=0.8, label="epoch 15, the studies' protocol")
+    axes[0].plot(
+        [], [], marker="o", color="0.3", linestyle="none", markersize=3, label=f"where patience {profiles.PATIENCE} stops"
+    )
+    axes[0].plot(
+        [], [], color="0.5", linestyle="--", linewidth=0.8, label=f"epoch {protocol.STUDIES_EPOCHS}, the studies' protocol"
+    )
     _legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.16, 1, 1))
     return figure
@@ -341,6 +358,7 @@ def cost(runs, data):
                 linestyle="none",
             )
         axis.set_xscale("log")
+        axis.xaxis.set_major_formatter(_count_formatter())
         axis.set_xlabel("multiply-accumulates per image")
         axis.set_ylabel("test accuracy (%)")
     _legend_below(figure, axes[0], 4)
@@ -352,8 +370,9 @@ FIGURES = (
     Figure("samples", "One test image of each class, Fashion-MNIST (top) and MNIST (bottom), with its class name.", samples),
     Figure(
         "trajectories",
-        "Validation loss after each epoch of the reference runs (patience 10, at least 15 epochs), one line per seed; a dot "
-        "marks where patience 4 would stop, the dashed line the 15th epoch at which the studies read their models.",
+        f"Validation loss after each epoch of the reference runs (patience {protocol.REFERENCE_PATIENCE}, at least "
+        f"{protocol.STUDIES_EPOCHS} epochs), one line per seed; a dot marks where patience {profiles.PATIENCE} would stop, the "
+        f"dashed line epoch {protocol.STUDIES_EPOCHS}, at which the studies read their models.",
         trajectories,
     ),
     Figure(
@@ -394,8 +413,8 @@ FIGURES = (
     ),
     Figure(
         "cost",
-        "Test accuracy against multiply-accumulates per image (log scale) for every model: the mean over the seeds, with "
-        "the range of the seeds as a bar.",
+        "Test accuracy against multiply-accumulates per image (log scale; k thousands, M millions) for every model: "
+        "the mean over the seeds, with the range of the seeds as a bar.",
         cost,
     ),
 )
