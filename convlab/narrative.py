@@ -130,8 +130,9 @@ def describe_image_by_image(table: pd.DataFrame, baseline: str = "the FC baselin
     )
     return (
         f"Image by image, on the same test images (test images only {challenger} gets right against those only "
-        f"{baseline} gets right, McNemar's exact test): {counts}. The difference is significant at the 5% level in "
-        f"{significant} of {len(table)} seeds."
+        f"{baseline} gets right, McNemar's exact test): {counts}. For this pair alone, p is below 0.05 in "
+        f"{significant} of {len(table)} seeds; the paper's verdicts correct these tests together with every other "
+        "comparison it makes (Holm)."
     )
 
 
@@ -347,13 +348,19 @@ def describe_resolution(table: pd.DataFrame) -> str:
     sentence = f"With these seeds a difference must exceed {widths} points to stand out of seed noise "
     sentence += f"({confidence:.0%} Welch intervals). "
     if not resolved.empty:
-        sentence += f"Resolved: {_differences(resolved)}. "
+        sentence += f"Intervals that exclude zero: {_differences(resolved)}. "
     if unresolved.empty:
-        return sentence + "Every headline difference is resolved."
+        return sentence + "Every headline interval excludes zero. " + FAMILY_NOTE
     return sentence + (
-        f"Not resolved: {_differences(unresolved)}. These runs cannot say which model of such a pair is better; "
-        "more seeds (the gpu profile has 5) would narrow the interval."
+        f"Intervals that hold zero: {_differences(unresolved)}. These runs cannot say which model of such a pair is "
+        "better; more seeds (the gpu profile has 5) would narrow the interval. " + FAMILY_NOTE
     )
+
+
+FAMILY_NOTE = (
+    "These intervals are per comparison; the paper's verdict on each (resolved or not) corrects the whole family of "
+    "its comparisons together (Holm), so an interval that excludes zero here may still be unresolved there."
+)
 
 
 def _differences(rows: pd.DataFrame) -> str:

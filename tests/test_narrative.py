@@ -638,12 +638,14 @@ RESOLUTION = [
         {"cnn": group(0.91, 0.905, 0.912), "fc_baseline": group(0.88, 0.884, 0.879)},
         # 90.9 % against 88.1 %: sample variances 0.13 and 0.07, Welch df 3.67, t 2.87, half-width 0.74
         "With these seeds a difference must exceed 0.74 to 0.74 points to stand out of seed noise (95% Welch intervals). "
-        "Resolved: CNN − FC (+2.80 ± 0.74). Every headline difference is resolved.",
+        "Intervals that exclude zero: CNN − FC (+2.80 ± 0.74). Every headline interval excludes zero. These intervals are "
+        "per comparison; the paper's verdict",
     ),
     (
         "one not resolved",
         {"cnn": group(0.91, 0.905, 0.912), "fc_baseline": group(0.88, 0.884, 0.879), "cnn_k5": group(0.909, 0.915, 0.902)},
-        "Resolved: CNN − FC (+2.80 ± 0.74). Not resolved: 5×5 − 3×3 first kernel (-0.03 ± 1.34). These runs cannot say",
+        "Intervals that exclude zero: CNN − FC (+2.80 ± 0.74). Intervals that hold zero: 5×5 − 3×3 first kernel "
+        "(-0.03 ± 1.34). These runs cannot say",
     ),
 ]
 
@@ -746,8 +748,8 @@ def test_image_by_image_counts_and_wording():
     assert table.loc[0, "McNemar exact p"] == pytest.approx(2 / 1024)  # 10 of 10 discordant images at 1/2, two-sided
     assert narrative.describe_image_by_image(table) == (
         "Image by image, on the same test images (test images only the CNN gets right against those only the FC baseline "
-        "gets right, McNemar's exact test): seed 0: 10 against 0, p 0.002. The difference is significant at the 5% level "
-        "in 1 of 1 seeds."
+        "gets right, McNemar's exact test): seed 0: 10 against 0, p 0.002. For this pair alone, p is below 0.05 in 1 of 1 "
+        "seeds; the paper's verdicts correct these tests together with every other comparison it makes (Holm)."
     )
     assert narrative.describe_image_by_image(table.iloc[0:0]).startswith("No seed has both")
 

@@ -109,6 +109,7 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         cost=_run_cost(root, datasets),
     )
     c.p = _protocol_values(loaded)
+    c.serving_difference = _scientific(c.serving.get("largest probability difference", math.nan))
     c.family_size = values.count(sum(not math.isnan(r.p) for r in results.values()))
     c.resolved_count = values.count(sum(r.resolved for r in results.values()))
     c.kernel_largest = {
@@ -122,6 +123,16 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         for name in datasets
     }
     return c
+
+
+def _scientific(value: float) -> str:
+    """7.2 × 10<sup>−7</sup>, for a reader rather than a parser."""
+    if math.isnan(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa} × 10<sup>{int(exponent)}</sup>".replace("-", "−")
 
 
 def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
@@ -322,7 +333,7 @@ def _finding_cell(text: values.ComparisonText) -> str:
     if result.test == "McNemar":
         return f"{text.diff}"
     verdict = "<strong>resolved</strong>" if result.resolved else "not resolved"
-    return f"{text.diff} [{text.ci}], p<sub>Holm</sub> {text.holm}, {verdict}"
+    return f"{text.diff} [{text.ci}], Holm p {text.holm}, {verdict}"
 
 
 def draw(c: SimpleNamespace, root: Path) -> dict[str, str]:

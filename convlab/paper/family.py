@@ -40,6 +40,7 @@ COMPARISONS = (
     Comparison("k55_vs_k33", "5×5 − 3×3, both layers", "cnn_k5-5", "cnn"),
     Comparison("k77_vs_k33", "7×7 − 3×3, both layers", "cnn_k7-7", "cnn"),
     Comparison("gap_vs_flatten", "GAP head − flatten head", "cnn_gap", "cnn"),
+    Comparison("gap_vs_fc", "CNN with GAP head − FC", "cnn_gap", "fc_baseline"),
     Comparison("avg_vs_max", "average − max pooling", "cnn_avgpool", "cnn"),
     Comparison("cnn_perm", "CNN, permuted − original pixels", "cnn_perm0", "cnn"),
     Comparison("fc_perm", "FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),

@@ -113,6 +113,7 @@ def trajectories(runs, data):
                 stop = protocol.simulate(loss, profiles.PATIENCE)
                 axis.plot(stop.epochs, loss[stop.epochs - 1], marker="o", color=colour, markersize=3, linestyle="none")
         axis.axvline(protocol.STUDIES_EPOCHS, color="0.5", linewidth=0.8, linestyle="--")
+        axis.set_xlim(left=0.5)
         axis.set_xlabel("epoch")
         axis.set_ylabel("validation loss")
     axes[0].plot(
@@ -146,7 +147,8 @@ def per_class(runs, data):
             axis.bar(positions, 100 - per_seed.mean(axis=0), width, color=colour, label=f"{label}, mean over seeds")
             for seed_row in per_seed:
                 axis.plot(positions, 100 - seed_row, linestyle="none", marker=".", color="0.15", markersize=2.5)
-        axis.set_xticks(range(10), classes, rotation=60, ha="right")
+        long_names = max(len(name) for name in classes) > 2
+        axis.set_xticks(range(10), classes, rotation=60 if long_names else 0, ha="right" if long_names else "center")
         axis.set_ylabel("test error per class (%)")
     axes[0].plot([], [], linestyle="none", marker=".", color="0.15", markersize=2.5, label="one seed")
     _legend_below(figure, axes[0], 3)
@@ -302,11 +304,11 @@ def filters(runs, data):
         return None
     plt = _style()
     figure = plt.figure(figsize=(WIDTH, 1.9))
-    outer = figure.add_gridspec(1, len(shown), wspace=0.15)
+    outer = figure.add_gridspec(1, len(shown), wspace=0.2, top=0.86)
     for column, (name, kernels) in enumerate(shown.items()):
         count = kernels.shape[-1]
         rows = 4
-        inner = outer[column].subgridspec(rows, -(-count // rows), wspace=0.12, hspace=0.12)
+        inner = outer[column].subgridspec(rows, -(-count // rows), wspace=0.3, hspace=0.3)
         for index in range(count):
             axis = figure.add_subplot(inner[index // inner.ncols, index % inner.ncols])
             kernel = kernels[:, :, 0, index]
@@ -316,7 +318,7 @@ def filters(runs, data):
             for spine in axis.spines.values():
                 spine.set_visible(False)
             if index == inner.ncols // 2:
-                axis.set_title(runs[name].title, x=0)
+                axis.set_title(runs[name].title, x=0, fontsize=FONT)
     return figure
 
 
@@ -383,20 +385,21 @@ FIGURES = (
     Figure(
         "kernels",
         "Test accuracy by kernel size, in the first layer only (3×3, 5×5, 7×7) and in both layers (5×5, 5×5 and 7×7, 7×7): "
-        "dots are single seeds, bars their means.",
+        "dots are single seeds, short horizontal lines their means.",
         kernels,
     ),
     Figure(
         "shifts",
         "Accuracy on test images shifted by 0 to 8 pixels, mean over the seeds and over three directions (right, down, "
-        "diagonal), on a fixed set of test images; the dotted line marks the 3-pixel shift the comparisons use. "
+        "and diagonal, where a shift of n moves the image n pixels right and n down), on a fixed set of test images; "
+        "the dotted line marks the 3-pixel shift the comparisons use. "
         "Dashed lines: models trained with random shifts of up to 4 pixels.",
         shifts,
     ),
     Figure(
         "permutation",
         "Test accuracy of the FC network and the CNN trained and tested on the original images and on images whose pixels "
-        "are shuffled by one fixed permutation; dots are single seeds, bars their means.",
+        "are shuffled by one fixed permutation; dots are single seeds, short horizontal lines their means.",
         permutation,
     ),
     Figure(
@@ -413,7 +416,8 @@ FIGURES = (
     ),
     Figure(
         "cost",
-        "Test accuracy against multiply-accumulates per image (log scale; k thousands, M millions) for every model: "
+        "Test accuracy against multiply-accumulates per image (log scale; k thousands, M millions) for the models "
+        "trained on original, unshifted images: "
         "the mean over the seeds, with the range of the seeds as a bar.",
         cost,
     ),

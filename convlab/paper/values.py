@@ -251,11 +251,12 @@ def _curve_values(run: DatasetRun) -> dict:
     if not measured:
         return {}
     low, high = measured["ratio_low"], measured["ratio_high"]
-    places = 0 if (math.isnan(low) or high - low >= 1) else 1
+    places = 0 if (math.isnan(low) or high - low >= 1) else 1  # the ratio to what its interval supports
     found = {
         "efficiency_ratio": Value(measured["ratio"], f"{measured['ratio']:.{places}f}"),
-        "efficiency_low": Value(low, "—" if math.isnan(low) else f"{low:.{places}f}"),
-        "efficiency_high": Value(high, "—" if math.isnan(high) else f"{high:.{places}f}"),
+        # the interval's ends to one decimal, so that an end near 1 reads on the right side of it
+        "efficiency_low": Value(low, "open" if math.isnan(low) else f"{low:.1f}"),
+        "efficiency_high": Value(high, "open" if math.isnan(high) else f"{high:.1f}"),
         "efficiency_needs": count(round(measured["needs"], -2)),
         "curve_smallest": count(measured["sizes"][0]),
         "curve_sizes": Value(len(measured["sizes"]), ", ".join(f"{size:,}" for size in measured["sizes"])),
@@ -282,8 +283,8 @@ class ComparisonText:
     def __init__(self, result: family.Result):
         self.result = result
         places = stats.decimals_for(result.half_width) if not math.isnan(result.half_width) else 2
-        self.diff = Value(result.difference, f"{result.difference:+.{places}f}")
-        self.ci = Value(result.half_width, f"{result.low:+.{places}f} to {result.high:+.{places}f}")
+        self.diff = Value(result.difference, signed(result.difference, places))
+        self.ci = Value(result.half_width, f"{signed(result.low, places)} to {signed(result.high, places)}")
         self.holm = Value(result.holm_p, _p_text(result.holm_p))
         self.p = Value(result.p, _p_text(result.p))
         self.verdict = Value(float(result.resolved), result.verdict)
@@ -294,12 +295,21 @@ class ComparisonText:
         return f"{self.diff} points (95% interval {self.ci}; Holm p {self.holm}, {self.verdict})"
 
 
+def signed(value: float, places: int) -> str:
+    """+1.4, −0.2 (a true minus sign), and no "−0.0": a value that rounds to zero prints unsigned."""
+    text = f"{value:+.{places}f}"
+    if float(text) == 0:
+        return f"{0:.{places}f}"
+    return text.replace("-", "−")
+
+
 def _p_text(p: float) -> str:
+    """A p-value to three significant figures (so 0.0495 does not print as 0.050), "< 0.001" below that."""
     if math.isnan(p):
         return "—"
     if p < 0.001:
         return "< 0.001"
-    return f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return f"{p:.3g}" if p < 0.1 else f"{p:.2f}"
 
 
 def comparisons(results: Mapping[tuple[str, str], family.Result], dataset: str) -> Names:
