@@ -228,3 +228,20 @@ def test_a_payload_the_runtime_refuses_is_reported_with_the_runtimes_own_error(m
         stubber.add_client_error("invoke_endpoint", "ValidationError", "Request payload is too large", http_status_code=413)
         outcome = aws_endpoint.invoke_outcome(runtime, "convlab-endpoint", b"0" * 10, "application/json")
     assert outcome == {"status": None, "message": "Request payload is too large", "error": "ValidationError"}
+
+
+def test_bursts_of_64_concurrent_clients_through_the_front_end_all_succeed(endpoint, test_images):
+    """64 clients at once, three times, through the container's front end and the stand-in behind it: no failure."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = client.json_body(test_images.x_test[:1])
+
+    def one(_) -> str:
+        try:
+            return str(client.invoke(endpoint.url, body)[0])
+        except OSError as error:
+            return type(error).__name__
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        failures = [[outcome for outcome in pool.map(one, range(64)) if outcome != "200"] for _ in range(3)]
+    assert failures == [[]] * 3
