@@ -25,6 +25,8 @@ import numpy as np
 from convlab.artifact import SERVING_IMAGE_VERSION
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker Runtime's limit for a real-time invocation payload
+READ_TIMEOUT = 2.0  # seconds a read may wait for the rest of a body: well under a client's usual 10-s timeout
+ROUTES = {"/ping": "GET", "/invocations": "POST"}
 
 
 @dataclass
@@ -54,7 +56,7 @@ class LocalEndpoint:
 
     front_end = "convlab's fallback endpoint (endpoint.LocalEndpoint), not the container's code"
 
-    def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = 10.0):
+    def __init__(self, tarball: Path, port: int = 0, max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT):
         import tensorflow as tf
 
         self._folder = Path(tempfile.mkdtemp(prefix="convlab-endpoint-"))
@@ -137,26 +139,68 @@ class LocalEndpoint:
                     self.close_connection = True
                     self._error(
                         408,
-                        f"The body ended after {received} of the {length} bytes its Content-Length announced; "
-                        "send the whole body, or the right Content-Length.",
+                        f"The body ended after {received} of the {length} bytes its Content-Length announced "
+                        f"(waited {endpoint.read_timeout:g} s for the rest); send the whole body, or the right Content-Length.",
                     )
                     return None
                 return b"".join(chunks)
 
-            def _error(self, status: int, message: str) -> None:
-                self._answer(status, json.dumps({"error": message}).encode())
+            def _error(self, status: int, message: str, headers: dict | None = None) -> None:
+                body = json.dumps({"error": message}).encode()
+                try:
+                    self.send_response(status)
+                    for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:
+                    self.close_connection = True
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """http.server's own refusals (a garbled request line, an unknown method, a header too long) in JSON,
+                always with a status line, where the base class writes an HTML page (and none for an HTTP/0.9 line)."""
+                if self.request_version == "HTTP/0.9" or not getattr(self, "request_version", None):
+                    self.request_version = "HTTP/1.0"  # an HTTP/0.9 request would get no status line
+                self.close_connection = True
+                if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no route takes
+                    allowed = "GET, POST"
+                    self._error(
+                        405, f"Method {self.command} is not allowed; use GET /ping or POST /invocations.", {"Allow": allowed}
+                    )
+                    return
+                reason = message or HTTPStatus(code).phrase
+                self._error(code, f"{reason}; send an HTTP/1.1 request: POST /invocations with a JSON or CSV body.")
+
+            def _wrong_method(self) -> bool:
+                """405 with Allow for a known route asked with another method (True when answered)."""
+                allowed = ROUTES.get(self.path)
+                if allowed is None or allowed == self.command:
+                    return False
+                self._error(405, f"{self.path} takes {allowed}, not {self.command}.", {"Allow": allowed})
+                return True
 
             def _refused(self, error) -> None:
                 title = f"{error.status} {HTTPStatus(error.status).phrase}"
                 self._answer(error.status, json.dumps({"title": title, "description": error.message}).encode())
 
             def do_GET(self):
+                if self._wrong_method():
+                    return
                 if self.path == "/ping":
                     self._answer(200, b"{}")
                 else:
                     self._error(404, f"No route GET {self.path}; use GET /ping or POST /invocations.")
 
+            def _other_method(self):
+                if not self._wrong_method():
+                    self._error(404, f"No route {self.command} {self.path}; use GET /ping or POST /invocations.")
+
+            do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _other_method
+
             def do_POST(self):
+                if self._wrong_method():
+                    return
                 if self.path != "/invocations":
                     self._error(404, f"No route POST {self.path}; use POST /invocations.")
                     return

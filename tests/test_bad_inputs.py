@@ -825,3 +825,82 @@ def test_a_gzip_that_inflates_past_its_declared_size_is_read_no_further(tmp_path
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 3 * 47_040_000, f"{peak / 1e6:.0f} MB held while reading (the declared size, and one copy)"
+
+
+def test_a_client_that_accepts_no_json_gets_406_from_either_endpoint(served):
+    """The answer is JSON: Accept: text/csv is refused with 406 before any work, by the container's front end (2.20
+    keeps the handler's status) and by the fallback alike. The fallback's body names the fix; the container's falcon
+    serialises its error only in a type the client accepts, so there the body is empty (docs/sagemaker.md)."""
+    server, _ = served
+    request = urllib.request.Request(
+        f"{server.url}/invocations",
+        data=client.json_body(np.zeros((1, 28, 28))),
+        headers={"Content-Type": JSON, "Accept": "text/csv"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 406
+    body = refused.value.read()
+    if isinstance(server, endpoint.LocalEndpoint):
+        message = client.error_message(json.loads(body))
+        assert "Accept: text/csv rules out" in message and "send Accept: application/json or omit it" in message
+    else:
+        assert body == b"", "falcon has no text/csv serialiser for its errors"
+    for accepted in ("application/json", "*/*", "text/csv, application/json;q=0.5", "application/*"):
+        request.headers["Accept"] = accepted
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            assert answer.status == 200, accepted
+
+
+METHOD_CASES = [  # (case, raw request, status, Allow header, problem, fix)
+    ("PUT /invocations", b"PUT /invocations HTTP/1.1\r\nHost: e\r\nContent-Length: 0\r\n\r\n", 405, "POST",
+     "/invocations takes POST, not PUT", "POST"),
+    ("GET /invocations", b"GET /invocations HTTP/1.1\r\nHost: e\r\n\r\n", 405, "POST",
+     "/invocations takes POST, not GET", "POST"),
+    ("POST /ping", b"POST /ping HTTP/1.1\r\nHost: e\r\nContent-Length: 0\r\n\r\n", 405, "GET",
+     "/ping takes GET, not POST", "GET"),
+    ("DELETE elsewhere", b"DELETE /models HTTP/1.1\r\nHost: e\r\n\r\n", 404, None, "No route DELETE /models",
+     "use GET /ping or POST /invocations"),
+    ("unknown method", b"BREW /invocations HTTP/1.1\r\nHost: e\r\n\r\n", 405, "GET, POST", "Method BREW is not allowed",
+     "use GET /ping or POST /invocations"),
+    ("garbage request line", b"\x16\x03\x01 hello\r\n\r\n", 400, None, "Bad HTTP/0.9 request type",
+     "send an HTTP/1.1 request"),
+    ("request line without a version", b"GARBAGE\r\n\r\n", 400, None, "Bad request", "send an HTTP/1.1 request"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case, raw, status, allow, problem, fix", METHOD_CASES, ids=[row[0] for row in METHOD_CASES])
+def test_a_wrong_method_or_a_garbled_request_gets_a_json_answer_with_a_status_line(
+    case, raw, status, allow, problem, fix, fallback_served
+):
+    import socket
+
+    server, _ = fallback_served
+    host, port = server.address
+    with socket.create_connection((host, port), timeout=10) as connection:
+        connection.sendall(raw)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1."), "a status line, whatever the request line was"
+    assert int(head.split()[1]) == status
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    assert headers.get("Content-Type") == "application/json" and headers.get("Allow") == allow
+    assert_names_problem_and_fix(client.error_message(json.loads(body)), problem, fix, {})
+    assert urllib.request.urlopen(f"{server.url}/ping").status == 200, "the endpoint keeps serving"
+
+
+def test_a_body_shorter_than_announced_is_answered_within_the_stated_read_timeout(tmp_path_factory):
+    """With the default read timeout, a stalled body is answered 408 in about 2 s, well before a client's usual 10 s."""
+    import time
+
+    _, tarball = untrained_artifact(tmp_path_factory)
+    with endpoint.LocalEndpoint(tarball) as server:
+        started = time.monotonic()
+        status, answer = raw_exchange(server.url, framed("Content-Length: 100", b'{"instances"'), hang_up=False)
+        waited = time.monotonic() - started
+    assert status == 408 and f"waited {endpoint.READ_TIMEOUT:g} s for the rest" in client.error_message(answer)
+    assert endpoint.READ_TIMEOUT <= waited < endpoint.READ_TIMEOUT + 3

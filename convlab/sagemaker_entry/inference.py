@@ -34,7 +34,8 @@ PIXELS = SIDE * SIDE
 MAX_INSTANCES = 256
 VALUE_RANGES = {"0-255": 255.0, "0-1": 1.0}
 LABELS_FILE = Path(__file__).resolve().parent / "labels.json"
-_TITLES = {400: "400 Bad Request", 413: "413 Payload Too Large", 415: "415 Unsupported Media Type"}
+_TITLES = {400: "400 Bad Request", 406: "406 Not Acceptable", 413: "413 Payload Too Large", 415: "415 Unsupported Media Type"}
+ANSWERS = ("application/json", "application/*", "*/*")  # media ranges the JSON answer satisfies
 
 
 class RequestError(falcon.HTTPError if falcon else Exception):
@@ -158,12 +159,26 @@ def parse_images(body: bytes, content_type: str) -> list[list[float]]:
     return rows
 
 
+def _check_accept(context) -> None:
+    """The answer is JSON: a client whose Accept header rules JSON out is told so (406) before any work is done."""
+    accept = (getattr(context, "accept_header", None) or "").strip()
+    if not accept:
+        return
+    ranges = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    if not any(media in ANSWERS for media in ranges):
+        raise RequestError(
+            f"The answer is application/json, which Accept: {accept} rules out; send Accept: application/json or omit it.",
+            406,
+        )
+
+
 def input_handler(data, context) -> str:
     """Validate a request and turn it into TF Serving's REST body: one row of 784 pixel values (0-255) per image.
 
     The served model reshapes and scales them itself; whole values go as integers, which keeps the body
     small and fast to write and to parse.
     """
+    _check_accept(context)
     rows = parse_images(data.read(), _content_type(context))
     whole = [[int(value) if value == int(value) else value for value in row] for row in rows]
     return json.dumps({"instances": whole}, separators=(",", ":"))
