@@ -10,6 +10,8 @@ Every source is verified against the sha256 of the decompressed IDX payloads.
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -185,7 +187,11 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, allow_downloa
 
 def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None, switch: str) -> str:
     """What was searched and every way to provide the files; `switch` says what turned downloads off and how to undo it."""
-    searched = "\n".join(f"  - {source}" for source in sources)
+    searched = "\n".join(
+        f"  - {source}"
+        + (f" ({source.path.name} {path_problem(source.path)})" if source.path and path_problem(source.path) else "")
+        for source in sources
+    )
     root = paths.resolve_data_dir(data_dir)
     files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
     state = "" if root.is_dir() else "is a file, not a folder" if root.is_file() else "does not exist"
@@ -208,6 +214,23 @@ def _idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def path_problem(path: Path) -> str:
+    """What is wrong with a path where a data file should be ("" when it is a file or simply absent): a folder, a
+    symbolic link that loops or leads nowhere, or something that is not a regular file."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (RuntimeError, OSError) as error:
+            if isinstance(error, RuntimeError) or getattr(error, "errno", None) == errno.ELOOP:
+                return "is a symbolic link that loops back on itself"
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.exists() and not path.is_file():
+        return "is not a regular file"
+    return ""
+
+
 def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
     assert source.path is not None
     if source.kind == "npz":
@@ -216,6 +239,13 @@ def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
     for split, stem in IDX_NAMES.items():
         path = _idx_file(source.path, stem)
         if path is None:
+            for candidate in (source.path / f"{stem}.gz", source.path / stem):
+                problem = path_problem(candidate)
+                if problem:
+                    raise DataError(
+                        f"{candidate} {problem} ({source.description} for {spec.name!r}). "
+                        f"Fix: put the official file {stem}.gz there in its place."
+                    )
             raise DataError(
                 f"{source.path / (stem + '.gz')} is missing ({source.description} for {spec.name!r}). "
                 f"Fix: copy the official file {stem}.gz there; a source must hold all four files."

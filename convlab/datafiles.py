@@ -86,6 +86,11 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if path.is_file() and not zipfile.is_zipfile(path):
         head = path.read_bytes()[:16]
+        if head.startswith(b"PK\x03\x04"):
+            raise DataError(
+                f"{path} is truncated: it starts as a zip archive but its end, the archive's table of contents, is "
+                f"missing ({path.stat().st_size} bytes). Fix: copy the official mnist.npz again, completely."
+            )
         raise DataError(
             f"{path} is not a readable .npz file: it is not a zip archive ({path.stat().st_size} bytes, starting {head!r}). "
             "Fix: copy the official mnist.npz again, or use the four IDX files instead."

@@ -192,6 +192,12 @@ def npz(arrays: Callable[[data.Dataset], dict] | bytes) -> Callable[[Tree], None
     return prepare
 
 
+def truncate(path: Path) -> None:
+    """Keep the first half of a file, as an interrupted copy would."""
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+
+
 def official(dataset: data.Dataset) -> dict[str, np.ndarray]:
     return {split: getattr(dataset, split) for split in data.SPLITS}
 
@@ -396,11 +402,48 @@ DATA_CASES = [
         "Fix: replace the file with the official one",
     ),
     DataCase(
-        ".npz not a zip archive",
+        ".npz that starts as a zip archive and stops",
         npz(b"PK\x03\x04 not really a zip"),
         load("mnist"),
-        "mnist.npz is not a readable .npz file",
-        "Fix: copy the official mnist.npz again",
+        ("mnist.npz is truncated", "its end, the archive's table of contents, is missing"),
+        "Fix: copy the official mnist.npz again, completely",
+    ),
+    DataCase(
+        ".npz cut in half",
+        lambda tree: (npz(official)(tree), truncate(tree.data_dir / data.SPECS["mnist"].npz_name)),
+        load("mnist"),
+        "mnist.npz is truncated",
+        "Fix: copy the official mnist.npz again, completely",
+    ),
+    DataCase(
+        "a folder where an IDX file should be",
+        lambda tree: (
+            (tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz").unlink(),
+            (tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz").mkdir(),
+        ),
+        load(),
+        "t10k-labels-idx1-ubyte.gz is a folder, not a file",
+        "Fix: put the official file t10k-labels-idx1-ubyte.gz there in its place",
+    ),
+    DataCase(
+        "a symbolic link that loops where an IDX file should be",
+        lambda tree: (
+            (tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz").unlink(),
+            os.symlink("t10k-labels-idx1-ubyte.gz", tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz"),
+        ),
+        load(),
+        "t10k-labels-idx1-ubyte.gz is a symbolic link that loops back on itself",
+        "Fix: put the official file t10k-labels-idx1-ubyte.gz there in its place",
+    ),
+    DataCase(
+        "a symbolic link to nowhere where an IDX file should be",
+        lambda tree: (
+            (tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz").unlink(),
+            os.symlink("/nonexistent/labels.gz", tree.data_dir / FASHION / "t10k-labels-idx1-ubyte.gz"),
+        ),
+        load(),
+        "t10k-labels-idx1-ubyte.gz is a symbolic link to /nonexistent/labels.gz, which does not exist",
+        "Fix: put the official file t10k-labels-idx1-ubyte.gz there in its place",
     ),
     DataCase(
         ".npz that is plain text",
