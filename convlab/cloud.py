@@ -181,23 +181,45 @@ def _model_trainer(aws: AwsSession, source_dir, hyperparameters: dict, job_prefi
 
 
 def training_job_of(trainer):
-    """The SDK's handle on the job a `ModelTrainer` started (SDK 3.27 has no public attribute for it)."""
-    return trainer._latest_training_job
+    """The job a `ModelTrainer` started, found through the SDK's public `TrainingJob.get_all` by the trainer's own
+    base job name (unique to it, `check_training_request`), newest first; SDK 3.27 keeps its handle private."""
+    from sagemaker.core.resources import TrainingJob
+
+    found = TrainingJob.get_all(
+        name_contains=trainer.base_job_name,
+        sort_by="CreationTime",
+        sort_order="Descending",
+        session=trainer.sagemaker_session.boto_session,
+    )
+    for job in found:
+        return job
+    raise LookupError(f"No training job named {trainer.base_job_name}-* was found: the job was never created.")
+
+
+def check_training_request(aws: AwsSession, source_dir, data_uri: str, hyperparameters: dict, *, job_prefix: str):
+    """A dry run that writes nothing: the hyperparameters through the entry script's own parser, and the job's
+    configuration through the SDK's validation of a `ModelTrainer`. It uploads nothing and submits nothing (the
+    SDK's own `train(dry_run=True)` uploads the source folder to S3 first). Returns the trainer and its channels.
+
+    The trainer's base job name is `job_prefix` and a random suffix, so that `training_job_of` finds its job alone."""
+    import secrets
+
+    from sagemaker.core.training.configs import InputData
+
+    validate_hyperparameters(source_dir, hyperparameters)
+    trainer = _model_trainer(aws, source_dir, hyperparameters, f"{job_prefix}-{secrets.token_hex(3)}")
+    return trainer, [InputData(channel_name="train", data_source=data_uri)]
 
 
 def start_training_job(aws: AwsSession, source_dir, data_uri: str, hyperparameters: dict, *, job_prefix: str, wait: bool):
     """A SageMaker training job (SDK v3 `ModelTrainer`) that runs the staged entry script on the data in `data_uri`.
 
-    The hyperparameters are parsed by the entry script's own parser and the request by the SDK (`dry_run`) first.
-    With `wait`, a job that ends Failed raises `TrainingJobFailed` with its FailureReason.
+    The request is checked first (`check_training_request`, which writes nothing). With `wait`, a job that ends
+    Failed raises `TrainingJobFailed` with its FailureReason.
     """
-    from sagemaker.core.training.configs import InputData
     from sagemaker.core.utils.exceptions import FailedStatusError
 
-    validate_hyperparameters(source_dir, hyperparameters)
-    trainer = _model_trainer(aws, source_dir, hyperparameters, job_prefix)
-    channels = [InputData(channel_name="train", data_source=data_uri)]
-    trainer.train(input_data_config=channels, wait=False, logs=False, dry_run=True)
+    trainer, channels = check_training_request(aws, source_dir, data_uri, hyperparameters, job_prefix=job_prefix)
     try:
         trainer.train(input_data_config=channels, wait=wait, logs=False)
     except FailedStatusError:

@@ -587,16 +587,28 @@ def test_hyperparameters_are_checked_before_anything_is_submitted(aws, tmp_path)
     assert not [name for name in aws.log.operations() if name in ("CreateTrainingJob", "PutObject")]
 
 
-def test_the_sdk_dry_run_submits_nothing_and_the_real_call_submits_once(aws, tmp_path):
-    trainer = cloud.start_training_job(
-        aws, artifact.stage_source(tmp_path / "source"), f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x", wait=False
-    )
-    assert aws.log.operations().count("CreateTrainingJob") == 1
-    assert cloud.training_job_of(trainer).training_job_name.startswith("convlab-x")
+def test_the_dry_run_writes_nothing_and_the_real_call_submits_once(aws, tmp_path):
+    """Checking a request leaves the bucket as it was and calls nothing that writes; starting the job uploads the source
+    and submits it once, and the job is found again through the SDK's public listing."""
+    import boto3
+
+    source = artifact.stage_source(tmp_path / "source")
+    bucket = boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    trainer, channels = cloud.check_training_request(aws, source, f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x")
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", []) == bucket, "the dry run wrote nothing"
+    assert not [name for name in aws.log.operations() if name in ("PutObject", "CreateMultipartUpload", "CreateTrainingJob")]
+    assert trainer.base_job_name.startswith("convlab-x-") and channels[0].channel_name == "train"
+
+    started = cloud.start_training_job(aws, source, f"s3://{BUCKET}/data", {"seed": 1}, job_prefix="convlab-x", wait=False)
+    assert aws.log.operations().count("CreateTrainingJob") == 1 and "PutObject" in aws.log.operations()
+    job = cloud.training_job_of(started)
+    assert job.training_job_name.startswith(started.base_job_name)
+    other = cloud.start_training_job(aws, source, f"s3://{BUCKET}/data", {"seed": 2}, job_prefix="convlab-x", wait=False)
+    assert cloud.training_job_of(other).training_job_name != job.training_job_name, "each trainer finds its own job"
 
 
 def entry_script_only(folder):
-    """A source folder with the entry script alone: the sweep's jobs upload it twice each (dry run, then the job),
+    """A source folder with the entry script alone: each of the sweep's jobs uploads it once,
     and what they upload is checked by the mode-aws test, which ships the staged package."""
     import shutil
 
