@@ -245,3 +245,53 @@ def test_bursts_of_64_concurrent_clients_through_the_front_end_all_succeed(endpo
     with ThreadPoolExecutor(max_workers=64) as pool:
         failures = [[outcome for outcome in pool.map(one, range(64)) if outcome != "200"] for _ in range(3)]
     assert failures == [[]] * 3
+
+
+DISCOVERY = """
+import json, os, sys
+from unittest import mock
+
+import serve, tfs_utils
+
+model_root, config_path = sys.argv[1], sys.argv[2]
+real = tfs_utils._find_saved_model_files
+# The image looks under /opt/ml/model; here the unpacked artifact stands at model_root, a folder named "model" too.
+image_root = "/opt/ml/model"
+moved = lambda path: real(model_root + path[len(image_root):] if path.startswith(image_root) else path)  # noqa: E731
+with mock.patch.object(tfs_utils, "_find_saved_model_files", moved):
+    manager = serve.ServiceManager()
+    manager._tfs_config_path = config_path
+    manager._create_tfs_config()
+    print(json.dumps({"default_model": manager._tfs_default_model_name, "models": tfs_utils.find_models()}))
+"""
+
+
+@pytest.mark.parametrize("version", ["2.19", "2.20"])
+def test_serve_py_discovers_our_artifact_s_model_under_the_name_the_front_end_is_given(tarball, tmp_path, version):
+    """The image's own serve.py model discovery (tfs_utils.find_models, ServiceManager._create_tfs_config), run on the
+    unpacked artifact: one model, named as ContainerEndpoint tells the front end, with the artifact's version."""
+    import subprocess
+
+    require_environments(version)
+    model_root = tmp_path / "opt" / "ml" / "model"
+    model_root.mkdir(parents=True)
+    with tarfile.open(tarball) as archive:
+        archive.extractall(model_root, filter="data")
+    config_path = tmp_path / "model-config.cfg"
+    done = subprocess.run(
+        [str(container.frontend_python(version)), "-c", DISCOVERY, str(model_root), str(config_path)],
+        cwd=container.frontend_dir(version),
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(container.frontend_dir(version)), "PYTHONNOUSERSITE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"default_model": container.MODEL_NAME, "models": [str(model_root)]}
+    versions = [path.name for path in model_root.iterdir() if path.name.isdigit()]
+    config = config_path.read_text()
+    assert f"name: '{container.MODEL_NAME}'" in config and f"base_path: '{model_root}'" in config
+    assert [f"versions: {version}" for version in versions] == [
+        line.strip() for line in config.splitlines() if "versions:" in line
+    ]
