@@ -80,11 +80,11 @@ bench: setup ## Measure training throughput against plain Keras, share of peak F
 serving-envs: setup ## Build .venv-serving/: each TF Serving image's package set, for the container conformance tests
 	$(BIN)/python -m convlab.container build 2.19 2.20
 
-test: setup serving-envs ## Run the unit and notebook smoke tests (pytest), the slow tier aside
-	$(BIN)/python -m pytest --durations=10
+test: setup serving-envs ## Run the unit and notebook smoke tests (pytest), the slow tier aside; the data as `make report` finds them
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(BIN)/python -m pytest --durations=10
 
 test-slow: setup serving-envs ## Run the slow tier: end-to-end cases of a minute or more (CI runs it after make test)
-	$(BIN)/python -m pytest -m slow --durations=10
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(BIN)/python -m pytest -m slow --durations=10
 
 # SageMaker Studio's image as it is: its versions (requirements/studio.txt) on Python 3.12 where the machine has it,
 # convlab installed the offline way a student would (no dependencies, no build isolation), then the smoke tests.

@@ -11,7 +11,7 @@ from smoke import SmokeRun
 from convlab import data, paths
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get(paths.DATA_DIR_ENV) or PROJECT_DIR.parent / "shared" / "data").resolve()
+SHARED_DATA = paths.resolve_data_dir()  # the notebooks' own lookup: DATA_DIR (make) or $CONVLAB_DATA_DIR, else data/
 os.environ[paths.OFFLINE_ENV] = "1"  # no test downloads anything; notebook kernels inherit this
 # The smoke runs' trainings take a second or two: they train in the notebook's kernel, one after the other, rather
 # than pay for worker processes; test_workers and test_side_by_side check the worker path against this one.
@@ -24,7 +24,11 @@ def shared_data() -> Path:
     missing = [SHARED_DATA / spec.folder / f"{stem}.gz" for spec in data.SPECS.values() for stem in data.IDX_NAMES.values()]
     missing = [path for path in missing if not path.is_file()]
     if missing:
-        pytest.fail(f"The tests need the datasets in {SHARED_DATA} (set ${paths.DATA_DIR_ENV}); missing: {missing}")
+        pytest.fail(
+            f"The tests need the datasets in {SHARED_DATA}, the data folder `make report` reads too; missing: {missing}. "
+            f"Fix: put the IDX files there (data/README.md), or name the folder that holds them with "
+            f"`make test DATA_DIR=...` or ${paths.DATA_DIR_ENV}."
+        )
     return SHARED_DATA
 
 

@@ -1,6 +1,7 @@
 """The Makefile refuses a variable that no target reads, naming the valid ones, before it runs anything."""
 
 import subprocess
+from pathlib import Path
 
 from convlab import paths
 
@@ -50,3 +51,23 @@ def test_nothing_a_run_writes_is_tracked():
     tracked = subprocess.run(["git", "ls-files", "images", "reports"], cwd=paths.PROJECT_DIR, capture_output=True, text=True)
     outputs = [path for path in tracked.stdout.split() if not path.startswith(("reports/published/", "reports/reference/"))]
     assert outputs == ["images/README.md", "reports/README.md"]
+
+
+def test_make_test_reads_the_data_where_make_report_does(monkeypatch):
+    """One lookup order: DATA_DIR (make) or $CONVLAB_DATA_DIR, else data/, for the notebooks and the tests alike."""
+    import importlib.util
+
+    ran = make("test", "DATA_DIR=/srv/idx")
+    assert ran.returncode == 0 and 'CONVLAB_DATA_DIR="/srv/idx"' in ran.stdout.splitlines()[-1]
+    assert "CONVLAB_DATA_DIR" not in make("test").stdout.splitlines()[-1], "without DATA_DIR the environment decides"
+
+    def tests_data_folder():
+        spec = importlib.util.spec_from_file_location("conftest_copy", paths.PROJECT_DIR / "tests" / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.SHARED_DATA
+
+    monkeypatch.setenv(paths.DATA_DIR_ENV, "/srv/idx")
+    assert tests_data_folder() == paths.resolve_data_dir() == Path("/srv/idx")
+    monkeypatch.delenv(paths.DATA_DIR_ENV)
+    assert tests_data_folder() == paths.resolve_data_dir() == paths.PROJECT_DIR / "data"
