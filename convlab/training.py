@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from convlab import cache, config, data, models, paths, precision, records, workers  # noqa: E402
+from convlab import cache, config, data, models, paths, precision, records  # noqa: E402
 
 # The functions and classes whose behaviour decides a training result; the cache key hashes their source.
 # The loaders are not listed: every split they return is verified against its sha256, which the key holds.
@@ -299,7 +299,7 @@ def train_or_reuse(
 
 
 def stored_task(task, params: config.RunParameters) -> dict | None:
-    """The stored record of a `workers.Task` under the run's folders, or None when it must train."""
+    """The stored record of a training task (`workers.Task`) under the run's folders, or None when it must train."""
     settings = task.settings or training_config_for(params, task.model_config)
     key = cache_key(task.model_config, task.dataset, task.seed, settings)
     name, folder = task.model_config.name, task.subfolder
@@ -363,11 +363,6 @@ def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Pat
     record_file = records.record_path(results_dir, name, seed)
     records.write_json(record_file, record)
     return records.read_record(record_file)
-
-
-def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
-    """One record per seed of the run, each trained at most once (side by side, `workers.train_all`)."""
-    return workers.train_all([workers.Task(model_config, dataset, seed) for seed in params.seeds], params)
 
 
 def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:

@@ -19,8 +19,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from convlab import config, data, models, paths
+
+if TYPE_CHECKING:  # training imports TensorFlow, which this module leaves to the processes that train
+    from convlab.training import TrainingConfig
 
 WORKERS_ENV = "CONVLAB_WORKERS"
 
@@ -32,7 +36,7 @@ class Task:
     model_config: models.ModelConfig
     dataset: data.Dataset
     seed: int
-    settings: object = None  # training.TrainingConfig | None (training imports TensorFlow; this module does not)
+    settings: TrainingConfig | None = None  # None: the run's settings
     subfolder: str = ""
 
     @property
@@ -51,6 +55,11 @@ def worker_count(environment=os.environ) -> int:
             f"{WORKERS_ENV}={value!r} is not a number of processes: use a whole number ≥ 1 (1 trains in this process)."
         )
     return int(value)
+
+
+def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
+    """One record per seed of the run, each trained at most once (side by side, `train_all`)."""
+    return train_all([Task(model_config, dataset, seed) for seed in params.seeds], params)
 
 
 def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int | None = None) -> list[dict]:
