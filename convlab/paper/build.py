@@ -418,7 +418,7 @@ def stamp_line(root: Path, datasets: Sequence[str], state: dict, built: datetime
     dirty = ", working tree modified" if state.get("dirty") else ""
     return (
         f"Built {built:%Y-%m-%d %H:%M} UTC from commit {html.escape(state.get('commit', 'unknown')[:12])}{dirty}; "
-        f"profile {html.escape(profile or 'unknown')}."
+        f"profile {html.escape(profile or 'auto')}."
     )
 
 
