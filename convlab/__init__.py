@@ -27,6 +27,10 @@ import sys
 
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    # TensorFlow's C++ log to fatal messages only. Its notices would read as failures in a notebook, and TF 2.19
+    # (SageMaker Studio's) logs an "E ... NodeDef mentions attribute use_unbounded_threadpool" line for every fit,
+    # from a tf.data rewrite, which changes nothing; an error that matters still raises in Python.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for _pool in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):  # see `records.thread_setting`
         os.environ.setdefault(_pool, "1")
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up notices out of the report
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as convlab/__init__.py sets it, for a direct import of this file
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -295,3 +295,35 @@ def test_stopping_after_a_minimum_never_stops_before_it():
     for epoch, loss in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
         stopper.on_epoch_end(epoch, {"val_loss": loss})
         assert stopper.model.stop_training == (epoch + 1 >= 5), epoch
+
+
+FIT_IN_A_FRESH_PROCESS = """
+import sys
+from convlab import data, models, training
+ds = data.subset(data.load_dataset("fashion_mnist", sys.argv[1]), 600, 200, seed=0)
+model, record = training.fit(models.fc_baseline_config("fashion_mnist"), ds, 0, training.TrainingConfig(epochs=1, patience=1))
+print("accuracy", record["test"]["accuracy"])
+"""
+
+
+@pytest.mark.smoke  # `make test-studio` runs it under the Studio image's TensorFlow 2.19, where the NodeDef line appears
+def test_a_fit_prints_no_tensorflow_c_plus_plus_log_lines(shared_data):
+    """What a student sees running a notebook: no error line from TensorFlow's C++ log, which a reader takes for a
+    failure (TF 2.19 logs "E ... NodeDef mentions attribute use_unbounded_threadpool" for every fit). TF 2.21's
+    "I0000 ... oneDNN custom operations are on" notice comes before TensorFlow reads its log level, and stays."""
+    import re
+    import subprocess
+    import sys
+
+    environment = {key: value for key, value in __import__("os").environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-c", FIT_IN_A_FRESH_PROCESS, str(shared_data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "accuracy" in done.stdout
+    cpp_errors = re.compile(r"^(?:[EF]\d{4} |\d{4}-\d\d-\d\d [\d:.]+: [EF] )", re.MULTILINE)
+    assert cpp_errors.findall(done.stdout + done.stderr) == [], (done.stdout + done.stderr)[-2000:]
