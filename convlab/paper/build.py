@@ -1,7 +1,5 @@
 """Build the paper: the text (`paper.md`) rendered with the run's named values, its claims checked, its figures
-drawn, as HTML and (where WeasyPrint is installed) PDF.
-
-    python -m convlab.paper.build [--root reports]     (normally through `python -m convlab.report`)
+drawn, as HTML; `convlab.report` prints it to PDF and writes the supplement beside it.
 
 A claim whose predicate fails on the run is printed marked, with a note, and listed at the end; `failed` in the
 returned summary names them, and publishing refuses a paper with any.
@@ -11,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from convlab import config, costs, paths, protocol, records
+from convlab import config, costs, protocol, records
 from convlab.paper import claims, family, figures, runs, values
 
 FOLDER = Path(__file__).resolve().parent
@@ -250,7 +249,6 @@ class Renderer:
         self.c, self.drawn = c, drawn
         self.numbers = {key: index for index, key in enumerate(drawn, start=1)}
         self.checked: list[dict] = []
-        self.placed: list[str] = []
 
     def claim(self, key: str, caller) -> str:
         declared = claims.BY_KEY.get(key)
@@ -276,7 +274,6 @@ class Renderer:
     def figure(self, key: str) -> str:
         if key not in figures.BY_KEY:
             raise KeyError(f"The text places a figure {key!r} that convlab/paper/figures.py does not declare.")
-        self.placed.append(key)
         if key not in self.drawn:
             return ""
         caption = html.escape(figures.BY_KEY[key].caption)
@@ -358,29 +355,27 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
 
     c = context(root, datasets, studies)
     drawn = draw(c, root)
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    template = environment.from_string(TEXT.read_text(encoding="utf-8"))
-    placed: list[str] = []
-    for _ in range(2):  # the first pass learns the order in which the text places the figures, which numbers them
-        renderer = Renderer(c, {key: drawn[key] for key in placed if key in drawn} | drawn if placed else drawn)
-        text = template.render(
-            c=c,
-            fm=c.fm,
-            mn=c.mn,
-            cf=c.cf,
-            cm=c.cm,
-            claim=renderer.claim,
-            fig=renderer.fig,
-            figure=renderer.figure,
-            findings_table=renderer.findings_table,
-            rule_table=renderer.rule_table,
-            stamp=stamp,
-            supplement=SUPPLEMENT,
-        )
-        placed = renderer.placed
+    source = TEXT.read_text(encoding="utf-8")
+    placed = re.findall(r'figure\("([\w-]+)"\)', source)  # the text's order numbers the figures
     unplaced = sorted(set(figures.BY_KEY) - set(placed))
     if unplaced:
         raise KeyError(f"convlab/paper/figures.py declares figures the text never places: {', '.join(unplaced)}.")
+    renderer = Renderer(c, {key: drawn[key] for key in placed if key in drawn})
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    text = environment.from_string(source).render(
+        c=c,
+        fm=c.fm,
+        mn=c.mn,
+        cf=c.cf,
+        cm=c.cm,
+        claim=renderer.claim,
+        fig=renderer.fig,
+        figure=renderer.figure,
+        findings_table=renderer.findings_table,
+        rule_table=renderer.rule_table,
+        stamp=stamp,
+        supplement=SUPPLEMENT,
+    )
     body = mistune.create_markdown(escape=False, plugins=["table"])(text)
     failed = [item["claim"] for item in renderer.checked if not item["holds"]]
     if failed:
@@ -400,8 +395,6 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
 
 
 def _plain_text(body: str) -> str:
-    import re
-
     without_figures = re.sub(r"<img[^>]*>", " ", body)
     return html.unescape(re.sub(r"<[^>]+>", " ", without_figures))
 
@@ -420,16 +413,3 @@ def stamp_line(root: Path, datasets: Sequence[str], state: dict, built: datetime
         f"Built {built:%Y-%m-%d %H:%M} UTC from commit {html.escape(state.get('commit', 'unknown')[:12])}{dirty}; "
         f"profile {html.escape(profile or 'auto')}."
     )
-
-
-if __name__ == "__main__":  # a quick look at a tree's paper, HTML only
-    import argparse
-
-    from convlab import report
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", type=Path, default=paths.REPORTS_DIR)
-    args = parser.parse_args()
-    built = render(args.root, list(config.DATASETS), report.studies(), stamp_line(args.root, config.DATASETS, report.git_state()))
-    (args.root / "paper-preview.html").write_text(built.html, encoding="utf-8")
-    print(f"{built.words} words, {built.figures} figures, failed claims: {built.failed or 'none'}")

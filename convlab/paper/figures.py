@@ -73,6 +73,15 @@ def _count_formatter():
     return FuncFormatter(text)
 
 
+def _seeds_and_mean(axis, position: float, values, dots: str, line: str) -> None:
+    """One column of a dot plot: each seed's value as a dot, their mean as a short line (labelled once per axis)."""
+    first = position == 0
+    axis.plot([position] * len(values), values, linestyle="none", marker="o", markersize=3, color=dots, alpha=0.8,
+              label="one seed" if first else None)  # fmt: skip
+    axis.plot([position - 0.25, position + 0.25], [values.mean()] * 2, color=line, linewidth=1.5,
+              label="mean over seeds" if first else None)  # fmt: skip
+
+
 def _legend_below(figure, axis, columns: int) -> None:
     handles, labels = axis.get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))
@@ -167,23 +176,7 @@ def kernels(runs, data):
     for axis, run in zip(axes, shown.values(), strict=True):
         present = [(name, label) for name, label in KERNEL_MODELS if run.groups.get(name)]
         for position, (name, _) in enumerate(present):
-            values = run.accuracies(name)
-            axis.plot(
-                [position] * len(values),
-                values,
-                linestyle="none",
-                marker="o",
-                markersize=3,
-                color="0.45",
-                label="one seed" if position == 0 else None,
-            )
-            axis.plot(
-                [position - 0.25, position + 0.25],
-                [values.mean()] * 2,
-                color=COLOURS["CNN"],
-                linewidth=1.5,
-                label="mean" if position == 0 else None,
-            )
+            _seeds_and_mean(axis, position, run.accuracies(name), "0.45", COLOURS["CNN"])
         axis.set_xticks(range(len(present)), [label for _, label in present])
         axis.set_xlim(-0.6, len(present) - 0.4)
         axis.set_xlabel("kernel: first layer, or first and second")
@@ -234,20 +227,11 @@ def permutation(runs, data):
     ticks = ["FC,\noriginal", "FC,\npermuted", "CNN,\noriginal", "CNN,\npermuted"]
     for axis, run in zip(axes, shown.values(), strict=True):
         for position, (name, key) in enumerate(pairs):
-            values = run.accuracies(name)
             colour = COLOURS["FC"] if key.startswith("FC") else COLOURS["CNN"]
-            axis.plot([position] * len(values), values, linestyle="none", marker="o", markersize=3, color=colour, alpha=0.8)
-            axis.plot(
-                [position - 0.25, position + 0.25],
-                [values.mean()] * 2,
-                color="0.2",
-                linewidth=1.5,
-                label="mean over seeds" if position == 0 else None,
-            )
+            _seeds_and_mean(axis, position, run.accuracies(name), colour, "0.2")
         axis.set_xticks(range(4), ticks)
         axis.set_xlim(-0.6, 3.6)
         axis.set_ylabel("test accuracy (%)")
-    axes[0].plot([], [], linestyle="none", marker="o", markersize=3, color="0.5", label="one seed")
     _legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     return figure

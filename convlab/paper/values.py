@@ -7,13 +7,14 @@ comparison of the findings family (`family`) with its difference, interval, adju
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from convlab import curves, protocol, stats
+from convlab import curves, models, protocol, stats
 from convlab.paper import family
 from convlab.paper.runs import DatasetRun
 
@@ -97,23 +98,30 @@ class Names(dict):
 
 def parameter_terms(model: dict) -> list[tuple[str, int]]:
     """Each layer's parameters as weights-plus-biases arithmetic, from a record's model configuration."""
-    side, channels, terms = model["image_side"], 1, []
-    if model["kind"] == "fc":
-        width = side * side
-        for units in (*model["hidden_units"], model["num_classes"]):
+    config = model_config(model)
+    if config.kind == "fc":
+        terms, width = [], config.image_side**2
+        for units in (*config.hidden_units, config.num_classes):
             terms.append((f"{width:,}×{units}+{units}", width * units + units))
             width = units
         return terms
-    for filters, kernel in zip(model["filters"], model["kernel_sizes"], strict=True):
+    channels, terms = 1, []
+    for filters, kernel in zip(config.filters, config.kernel_sizes, strict=True):
         terms.append((f"{kernel}·{kernel}·{channels}×{filters}+{filters}", kernel * kernel * channels * filters + filters))
-        side = (side if model["padding"] == "same" else side - kernel + 1) // 2
         channels = filters
-    flat = channels if model["head"] == "gap" else side * side * channels
-    dense = model["dense_units"]
-    shape = f"{channels}" if model["head"] == "gap" else f"{side}·{side}·{channels}"
+    side = config.feature_map_sides()[-1]  # after the last pooling
+    flat = channels if config.head == "gap" else side * side * channels
+    dense, classes = config.dense_units, config.num_classes
+    shape = f"{channels}" if config.head == "gap" else f"{side}·{side}·{channels}"
     terms.append((f"{shape}×{dense}+{dense}", flat * dense + dense))
-    terms.append((f"{dense}×{model['num_classes']}+{model['num_classes']}", dense * model["num_classes"] + model["num_classes"]))
+    terms.append((f"{dense}×{classes}+{classes}", dense * classes + classes))
     return terms
+
+
+def model_config(model: dict) -> models.ModelConfig:
+    """The configuration a record's model entry was built from (its stored extras, such as the count, left out)."""
+    names = {field.name for field in dataclasses.fields(models.ModelConfig)}
+    return models.ModelConfig(**{key: tuple(v) if isinstance(v, list) else v for key, v in model.items() if key in names})
 
 
 def arithmetic(model: dict) -> str:
