@@ -1,13 +1,21 @@
 """The Makefile refuses a variable that no target reads, naming the valid ones, before it runs anything."""
 
+import os
 import subprocess
 from pathlib import Path
 
 from convlab import paths
 
+# What an outer make passes to the make it runs (`make test DATA_DIR=...` would hand DATA_DIR to every case here)
+OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "DATA_DIR")
+
 
 def make(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-n", *arguments], cwd=paths.PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    """`make -n` as typed in a shell: nothing inherited from a make that runs these tests."""
+    environment = {key: value for key, value in os.environ.items() if key not in OUTER_MAKE}
+    return subprocess.run(
+        ["make", "-n", *arguments], cwd=paths.PROJECT_DIR, capture_output=True, text=True, timeout=60, env=environment
+    )
 
 
 def test_a_misspelt_variable_is_refused_with_the_valid_ones():
@@ -60,7 +68,7 @@ def test_make_test_reads_the_data_where_make_report_does(monkeypatch):
     def pytest_line(*arguments: str) -> str:
         ran = make(*arguments)
         assert ran.returncode == 0, ran.stderr
-        return next(line for line in ran.stdout.splitlines() if "-m pytest" in line)  # make run by make adds lines
+        return next(line for line in ran.stdout.splitlines() if "-m pytest" in line)
 
     assert pytest_line("test", "DATA_DIR=/srv/idx").startswith('CONVLAB_DATA_DIR="/srv/idx" ')
     assert "CONVLAB_DATA_DIR" not in pytest_line("test"), "without DATA_DIR the environment decides"
