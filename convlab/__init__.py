@@ -1,27 +1,31 @@
 """convlab: what convolutional layers buy over fully connected networks, measured.
 
-One module per concern. The study: `manifest` (the notebooks, what each reads and writes), `notebook` (the setup
-call every notebook makes). Runs: `paths` (folders), `profiles` (seeds and settings), `config` (run parameters),
-`data` and `datafiles` (datasets and their files), `models` (architectures and their cost), `training` (seeded
-training, reuse of stored runs), `experiments` (configurations trained together), `probes` and `transforms` (what
-the models assume), `filters` and `census` (what the filters respond to, and a census of their kinds), `curves`
-(learning curves), `records` (atomic I/O, record loaders, the environment stamp), `cache` (the one rule for
-reusing a stored product). Results: `eda`, `stats`, `tables`, `narrative`, `narrative_probes`, `narrative_filters`
-and `narrative_serving` (the generated prose), `claims` (the rules that prose is checked against) and `plots`.
-Running and reporting: `pipeline`, `kernels`, `runlog`, `report`, `appendix`, `document`, `publish`, `locking`.
-SageMaker: `artifact`, `endpoint`, `client`, `container`, `cloud`, `aws_endpoint`. Tools: `bench` and
-`concurrency` (`make bench`), `locks`. Training arithmetic: `precision`.
-Submodules that need TensorFlow are imported on first use, so `import convlab` stays fast.
+Subpackages by concern, in the order the data travel, each importing only those before it:
+
+    study        the notebooks, profiles and parameters, declared once; the project's folders
+    store        records, the cache rule, the folder lock, the run log
+    datasets     the IDX files, their checksums, the splits
+    training     architectures, seeded training, precision, workers
+    experiments  what is trained together, probes, filters, the protocol check
+    analysis     statistics, tables, the notebooks' sentences and their claims
+    figures      captions and plots
+    run          the notebook setup call, the pipeline, its Jupyter kernels
+    paper        the reader's document, written over the records
+    report       the supplement, its checks, publishing
+    serving      SageMaker: artifact, jobs, endpoints, the serving container (beside the chain: study to training)
+    tools        the bench and the dependency pins
+
+`tests/test_imports.py` holds the order: no import runs from a package to one after it, and there is no circle.
+Subpackages do not import their modules, so `import convlab` stays fast and needs no TensorFlow.
 
 Importing convlab before TensorFlow switches on TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`, unless
-the environment already sets it): on the CPUs measured (see the README) they trained the CNN 1.04× to 1.35×
-faster than TensorFlow's default, and training stays deterministic. It also gives TensorFlow one thread per
-pool: a CNN trained with two threads rounds differently from one trained with one, so a fixed count makes a run
-give the same record whether it trains alone or beside another (`make report` trains the datasets side by
-side). Both settings are part of every run's cache key.
+the environment already sets it): on the CPUs measured (see docs/performance.md) they trained the CNN faster than
+TensorFlow's default, and training stays deterministic. It also gives TensorFlow one thread per pool: a CNN
+trained with two threads rounds differently from one trained with one, so a fixed count makes a run give the same
+record whether it trains alone or beside another (`make report` trains the datasets side by side). Both settings
+are part of every run's cache key.
 """
 
-import importlib
 import os
 import sys
 
@@ -35,55 +39,5 @@ if "tensorflow" not in sys.modules:
         os.environ.setdefault(_pool, "1")
 
 __version__ = "0.1.0"
-__all__ = [
-    "appendix",
-    "artifact",
-    "aws_endpoint",
-    "bench",
-    "cache",
-    "census",
-    "claims",
-    "concurrency",
-    "client",
-    "cloud",
-    "config",
-    "container",
-    "curves",
-    "data",
-    "datafiles",
-    "document",
-    "eda",
-    "endpoint",
-    "experiments",
-    "filters",
-    "kernels",
-    "locking",
-    "locks",
-    "manifest",
-    "models",
-    "narrative",
-    "narrative_filters",
-    "narrative_probes",
-    "narrative_serving",
-    "notebook",
-    "paths",
-    "pipeline",
-    "plots",
-    "precision",
-    "probes",
-    "profiles",
-    "publish",
-    "records",
-    "report",
-    "runlog",
-    "stats",
-    "tables",
-    "training",
-    "transforms",
-]
-
-
-def __getattr__(name: str):
-    if name in __all__:
-        return importlib.import_module(f"convlab.{name}")
-    raise AttributeError(f"module 'convlab' has no attribute {name!r}")
+LAYERS = ("study", "store", "datasets", "training", "experiments", "analysis", "figures", "run", "paper", "report", "tools")
+BESIDE = {"serving": "training"}  # a package off the chain, and the last package of the chain it may import

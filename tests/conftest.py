@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from smoke import SmokeRun
 
-from convlab import data, paths
+from convlab.datasets import data
+from convlab.study import paths
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHARED_DATA = paths.resolve_data_dir()  # the notebooks' own lookup: DATA_DIR (make) or $CONVLAB_DATA_DIR, else data/
@@ -47,7 +48,7 @@ JOB_HYPERPARAMETERS = {"dataset": "fashion_mnist", "model": "cnn", "epochs": 1, 
 @pytest.fixture(scope="session")
 def trained(shared_data, tmp_path_factory):
     """One run of the entry script as a SageMaker training job would run it (a CNN, one epoch on 600 images)."""
-    from convlab import artifact
+    from convlab.serving import artifact
 
     return artifact.run_training_locally(tmp_path_factory.mktemp("job"), shared_data, JOB_HYPERPARAMETERS)
 
@@ -55,7 +56,7 @@ def trained(shared_data, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tarball(trained, tmp_path_factory) -> Path:
     """`model.tar.gz` packed from that job's model folder, as the job writes it."""
-    from convlab import artifact
+    from convlab.serving import artifact
 
     return artifact.pack_model(trained["model_dir"], tmp_path_factory.mktemp("artifact") / "model.tar.gz")
 

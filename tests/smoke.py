@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convlab import config, manifest
+from convlab.study import config, manifest
 
 SMOKE = {
     "epochs": "1",
@@ -41,7 +41,7 @@ SMOKE_NOTEBOOKS = {
 
 def pipeline_process(*arguments: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "convlab.pipeline", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-m", "convlab.run.pipeline", *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 

@@ -10,7 +10,8 @@ import tarfile
 
 import pytest
 
-from convlab import artifact, records
+from convlab.serving import artifact
+from convlab.store import records
 
 ENTRY_FILES = {"train.py", "inference.py"}
 
@@ -49,16 +50,18 @@ def test_records_from_the_entry_script_read_back_in_the_report_format(trained):
 
 
 def test_the_staged_source_holds_the_entry_scripts_and_the_modules_they_import_only(tmp_path):
-    from convlab import training
+    from convlab.training import fit
 
     source = artifact.stage_source(tmp_path / "source")
     shipped = artifact.shipped_modules()
-    assert staged_files(source) == ENTRY_FILES | {f"convlab/{name}.py" for name in ("__init__", *shipped)}
-    assert {"config", "data", "models", "records", "training", "transforms"} <= set(shipped), "what train.py imports"
-    left_out = {"artifact", "aws_endpoint", "bench", "client", "cloud", "container", "eda", "endpoint", "narrative"}
-    left_out |= {"experiments", "filters", "kernels", "pipeline", "plots", "probes", "report", "stats", "tables"}
+    assert staged_files(source) == ENTRY_FILES | {f"convlab/{relative}" for relative in artifact.shipped_files()}
+    what_train_imports = {"study.config", "datasets.data", "training.models", "store.records", "training.fit"}
+    assert what_train_imports | {"datasets.transforms", "study", "training"} <= set(shipped)
+    left_out = {"serving.artifact", "serving.aws_endpoint", "tools.bench", "serving.client", "serving.cloud", "analysis.eda"}
+    left_out |= {"experiments.plans", "experiments.filters", "run.jupyter_kernels", "run.pipeline", "figures.plots"}
+    left_out |= {"experiments.probes", "report.report", "analysis.stats", "analysis.tables", "analysis.narrative"}
     assert not left_out & set(shipped), "the notebooks', the report's and the SageMaker path's own modules stay behind"
-    assert set(training.RESULT_CODE) <= set(shipped), "code_fingerprint reads their files"
+    assert {f"convlab/{path}" for path in fit.RESULT_CODE_FILES.values()} <= staged_files(source), "code_fingerprint reads them"
 
 
 @pytest.mark.slow  # about 10 s: a fresh interpreter imports the staged copy

@@ -25,7 +25,11 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import artifact, client, config, data, datafiles, endpoint, models, paths, records
+from convlab.datasets import data, datafiles
+from convlab.serving import artifact, client, endpoint
+from convlab.store import records
+from convlab.study import config, paths
+from convlab.training import models
 
 FASHION, MNIST = data.SPECS["fashion_mnist"].folder, data.SPECS["mnist"].folder
 Fragments = str | tuple[str, ...]  # "{data}", "{keras}" and "{debian}" stand for the folders of the case
@@ -678,7 +682,7 @@ def served(request, tmp_path_factory):
     endpoint: both must answer alike. Bad requests are refused before the model is called, so its weights
     do not matter here.
     """
-    from convlab import container
+    from convlab.serving import container
 
     folder, tarball = untrained_artifact(tmp_path_factory)
     if request.param == "container":

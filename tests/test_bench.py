@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from convlab import appendix, bench, records, runlog
+from convlab.report import appendix
+from convlab.store import records, runlog
+from convlab.tools import bench, bench_summary
 
 
 def test_nominal_peak_is_derived_from_clock_cores_and_vector_width(monkeypatch):
@@ -69,7 +71,7 @@ def test_a_whole_run_is_timed_from_first_start_to_last_end_with_overlapping_trai
     assert runlog.trained_during(tmp_path / "fashion_mnist", logged) == (0, 0.0, 0.0)  # its runs ended later or earlier
     split = {row["notebook"]: row for row in bench.notebook_split(tmp_path) if row["folder"] == "mnist"}
     assert split["03_cnn"]["other_seconds"] == 300.0 and split["03_cnn"]["trained"] == 2  # 660 s, 360 s of it training
-    assert bench.totals({"runs": {"cold": run}}) == {"cold": run} and bench.totals({}) == {}
+    assert bench_summary.totals({"runs": {"cold": run}}) == {"cold": run} and bench_summary.totals({}) == {}
     table = appendix.run_totals(tmp_path, ["fashion_mnist", "mnist"])
     assert table.loc["cold", "elapsed (min)"] == 21.0 and table.loc["cold", "no model training (min)"] == 14.0
 
@@ -108,21 +110,21 @@ def test_bench_measures_both_paths_and_writes_one_file(shared_data, tmp_path, ca
     assert speed["macs_per_image"] == 4_039_808
     ours, plain = speed["convlab_images_per_second"], speed["plain_keras_images_per_second"]
     assert speed["paired_ratios"] == [pytest.approx(statistics.median(ours) / statistics.median(plain))]
-    assert "paired round by round" in bench.describe(written)
+    assert "paired round by round" in bench_summary.describe(written)
     assert flops["training_flops_per_image"] == 6 * 4_039_808
     assert 0 < flops["fraction_of_nominal_peak"] < 1 and 0 < flops["fraction_of_matmul"] < 1.5
     side = written["concurrency"]
     pairs = list(zip(side["alone_images_per_second"], side["two_at_once_images_per_second"], side["ratio_per_round"]))
     assert len(pairs) == 2 and all(alone > 50 and ratio == pytest.approx(both / alone) for alone, both, ratio in pairs)
     assert side["median_ratio"] == pytest.approx((pairs[0][2] + pairs[1][2]) / 2)
-    from convlab import precision
+    from convlab.training import precision
 
     if precision.native_bfloat16():
         assert [row["model"] for row in written["precision"]] == ["cnn", "cnn_k7-7"]
         for row in written["precision"]:
             speeds = zip(row["float32_images_per_second"], row["bfloat16_images_per_second"], row["ratio_per_round"])
             assert all(f32 > 50 and ratio == pytest.approx(bf16 / f32) for f32, bf16, ratio in speeds)
-        assert "bfloat16 mixed precision" in bench.describe(written)
+        assert "bfloat16 mixed precision" in bench_summary.describe(written)
     else:
         assert written["precision"] == []
     printed = capsys.readouterr().out

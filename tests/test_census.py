@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convlab import census, narrative_filters
+from convlab.analysis import narrative_filters
+from convlab.experiments import census
 
 SOBEL = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
 LINE = np.array([[-1.0, 2, -1], [-1, 2, -1], [-1, 2, -1]])

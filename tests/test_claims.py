@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from known_inputs import group
 
-from convlab import claims, narrative_probes, tables
+from convlab.analysis import claims, narrative_probes
+from convlab.experiments import design
 
 
 def test_check_returns_the_wording_of_the_outcome_and_keeps_the_claim(tmp_path):
@@ -47,7 +48,7 @@ def test_ledgers_of_a_report_folder(tmp_path):
 def test_translation_invariance_is_stated_only_when_the_numbers_show_it(tmp_path, drop, holds):
     rows = [
         {"model": model, "seed": 0, "direction": "horizontal", "shift": shift, "accuracy": 90.0 - drop * shift / 4}
-        for model in (tables.FC, tables.CNN)
+        for model in (design.FC, design.CNN)
         for shift in range(5)
     ]
     claims.start(tmp_path, "07_translation")
@@ -62,7 +63,7 @@ def test_pooling_claim_is_ledgered_with_its_numbers(tmp_path):
 
     claims.start(tmp_path, "07_translation")
     narrative_probes.describe_pooling(
-        POOLING_FRAME, {tables.CNN: group(0.910, 0.912, 0.914), tables.CNN_AVERAGE_POOLING: group(0.900, 0.902, 0.904)}
+        POOLING_FRAME, {design.CNN: group(0.910, 0.912, 0.914), design.CNN_AVERAGE_POOLING: group(0.900, 0.902, 0.904)}
     )
     (claim,) = claims.checked()
     assert claim.holds and claim.rule == "the Welch interval of average − max pooling accuracy lies below 0"

@@ -8,7 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import client, data, endpoint, narrative_serving
+from convlab.analysis import narrative_serving
+from convlab.datasets import data
+from convlab.serving import client, endpoint
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import requests
 from aws_faults import CallLog, FaultPlan, client_error
 from packaging.version import Version
 
-from convlab import artifact, aws_endpoint, client, cloud, narrative_serving
+from convlab.analysis import narrative_serving
+from convlab.serving import artifact, aws_endpoint, client, cloud
 
 SDK = importlib.metadata.version("sagemaker")
 if Version(SDK) < Version("3.27"):
@@ -303,7 +304,7 @@ def connected(settings):
 def run_inputs(tmp_path):
     from types import SimpleNamespace
 
-    from convlab import config
+    from convlab.study import config
 
     folder = tmp_path / "data" / "fashion-mnist"
     folder.mkdir(parents=True)
@@ -344,7 +345,7 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
     assert sum(key.startswith("convlab/data/fashion-mnist/") for key in keys) == 4
     source = tmp_path / "source"
     staged = {path.relative_to(source).as_posix() for path in source.rglob("*") if path.is_file()}
-    modules = {f"convlab/{name}.py" for name in ("__init__", *artifact.shipped_modules())}
+    modules = {f"convlab/{relative}" for relative in artifact.shipped_files()}
     assert staged == {"train.py", "inference.py"} | modules, "the entry script, its handlers and the modules it imports"
     uploaded = {key.split("/input/code/", 1)[1] for key in keys if "/input/code/" in key}
     assert uploaded == staged, "the job ships what was staged, nothing else"
@@ -415,7 +416,7 @@ def test_collecting_from_a_job_without_output_names_the_job(aws):
 
 @pytest.mark.parametrize("value, expected", [("local", "local"), ("aws", "aws"), (" AWS ", "aws")])
 def test_mode_accepts_local_and_aws(value, expected):
-    from convlab import config
+    from convlab.study import config
 
     assert config.parse_mode(value) == expected
 
@@ -516,7 +517,7 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
 @pytest.mark.slow
 def test_notebook_06_in_mode_aws_writes_no_credentials(aws, moto_url, shared_data, tmp_path, monkeypatch, capfd):
     """06 executed in mode aws against the moto server: the executed notebook, its HTML, records, figures and output."""
-    from convlab import pipeline
+    from convlab.run import pipeline
 
     credentials = fake_credentials()
     for key, value in credentials.items():

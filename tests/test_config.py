@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from convlab import config, paths, profiles
+from convlab.study import config, paths, profiles
 
 
 def params(**overrides):

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import artifact, client, container, data
+from convlab.datasets import data
+from convlab.serving import artifact, client, container
 
 DEPLOYED = artifact.SERVING_IMAGE_VERSION
 
@@ -196,7 +197,7 @@ def test_through_invoke_endpoint_every_bad_request_keeps_the_front_ends_status_a
     import boto3
     from botocore.stub import Stubber
 
-    from convlab import aws_endpoint
+    from convlab.serving import aws_endpoint
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -219,7 +220,7 @@ def test_a_payload_the_runtime_refuses_is_reported_with_the_runtimes_own_error(m
     import boto3
     from botocore.stub import Stubber
 
-    from convlab import aws_endpoint
+    from convlab.serving import aws_endpoint
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -8,14 +8,16 @@ import pandas as pd
 import pytest
 from known_inputs import group
 
-from convlab import config, curves, narrative_probes, tables
-from convlab.paths import ParameterError
+from convlab.analysis import curves, narrative_probes
+from convlab.experiments import design
+from convlab.study import config
+from convlab.study.paths import ParameterError
 
 
 def runs(fc: dict[int, tuple], cnn: dict[int, tuple]) -> dict[str, dict[int, list[dict]]]:
     return {
-        tables.FC: {size: group(*values) for size, values in fc.items()},
-        tables.CNN: {size: group(*values) for size, values in cnn.items()},
+        design.FC: {size: group(*values) for size, values in fc.items()},
+        design.CNN: {size: group(*values) for size, values in cnn.items()},
     }
 
 
@@ -27,11 +29,11 @@ CURVES = runs(
 
 
 def test_sizes_seeds_and_folders():
-    assert curves.subset_sizes((300, 1000, 3000, 10000, 30000), 60000) == (300, 1000, 3000, 10000, 30000)
-    assert curves.subset_sizes((300, 1000, 3000), 2000) == (300, 1000)
-    assert curves.seeds_for(3000, (0, 1, 2)) == (0, 1, 2, 3, 4) and curves.seeds_for(10000, (0, 1, 2)) == (0, 1, 2)
-    assert curves.seeds_for(300, (5,)) == (5, 6, 7)
-    assert curves.folder_for(300) == "curves/n300"
+    assert design.subset_sizes((300, 1000, 3000, 10000, 30000), 60000) == (300, 1000, 3000, 10000, 30000)
+    assert design.subset_sizes((300, 1000, 3000), 2000) == (300, 1000)
+    assert design.seeds_for(3000, (0, 1, 2)) == (0, 1, 2, 3, 4) and design.seeds_for(10000, (0, 1, 2)) == (0, 1, 2)
+    assert design.seeds_for(300, (5,)) == (5, 6, 7)
+    assert design.folder_for(300) == "curves/n300"
 
 
 def test_curve_sizes_parameter():
@@ -45,8 +47,8 @@ def test_curve_sizes_parameter():
 def test_curve_and_gain_tables():
     table = curves.curve_table(CURVES)
     assert len(table) == 8 and table[curves.SEEDS].tolist() == [3] * 8
-    assert curves.mean_at(table, tables.CNN, 10000) == pytest.approx(88.5)
-    gains = curves.gain_table(CURVES, tables.CNN, tables.FC)
+    assert curves.mean_at(table, design.CNN, 10000) == pytest.approx(88.5)
+    gains = curves.gain_table(CURVES, design.CNN, design.FC)
     assert gains[curves.SIZE].tolist() == [100, 1000, 10000, 60000]
     assert gains[curves.GAIN].tolist() == pytest.approx([2.0, 2.0, 4.0, 6.0])
     # 100 images: both samples have variance 1 (points²), Welch df 4, t 2.776, half-width 2.776 × √(2/3) = 2.27
@@ -61,7 +63,7 @@ def test_size_to_reach_interpolates_in_log_size():
 
 
 def test_data_efficiency_both_ways():
-    efficiency = curves.data_efficiency(curves.curve_table(CURVES), tables.CNN, tables.FC)
+    efficiency = curves.data_efficiency(curves.curve_table(CURVES), design.CNN, design.FC)
     # the FC's full-set 85.0 % lies between the CNN's 82.0 % (1,000) and 88.5 % (10,000): 10^(3 + 3/6.5)
     assert efficiency["challenger_needs"] == pytest.approx(10 ** (3 + 3 / 6.5))
     assert efficiency["ratio"] == pytest.approx(60000 / 10 ** (3 + 3 / 6.5))
@@ -69,8 +71,8 @@ def test_data_efficiency_both_ways():
 
 
 def test_describe_learning_curves():
-    table, gains = curves.curve_table(CURVES), curves.gain_table(CURVES, tables.CNN, tables.FC)
-    lines = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC)).split(
+    table, gains = curves.curve_table(CURVES), curves.gain_table(CURVES, design.CNN, design.FC)
+    lines = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, design.CNN, design.FC)).split(
         "\n"
     )
     assert lines[0].startswith("- CNN − FC at each size: 100 images +2.00 ± 2.27; 1,000 images +2.00 ± 1.13; ")
@@ -99,9 +101,9 @@ def test_describe_learning_curves():
 )
 def test_the_small_data_claim_each_way(cnn_at_100, small, same):
     data = runs(
-        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[tables.FC].items()},
-        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[tables.CNN].items()} | {100: cnn_at_100},
+        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[design.FC].items()},
+        {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[design.CNN].items()} | {100: cnn_at_100},
     )
-    table, gains = curves.curve_table(data), curves.gain_table(data, tables.CNN, tables.FC)
-    text = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, tables.CNN, tables.FC))
+    table, gains = curves.curve_table(data), curves.gain_table(data, design.CNN, design.FC)
+    text = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, design.CNN, design.FC))
     assert f"on very small datasets: {small}." in text and same in text.split("\n")[-1]

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from convlab import data, datafiles, paths
+from convlab.datasets import data, datafiles
+from convlab.study import paths
 
 FILES = list(data.IDX_NAMES.values())
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from convlab import doccheck
+from convlab.report import doccheck
 
 FIGURE = (
     '<figure id="figure-{n}" class="panels-1"><div class="panel"><img src="data:image/png;base64,iVBORw0K" alt="A chart.">'

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convlab import data, eda
+from convlab.analysis import eda
+from convlab.datasets import data
 
 
 @pytest.fixture

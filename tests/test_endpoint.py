@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from convlab import client, endpoint, narrative_serving
+from convlab.analysis import narrative_serving
+from convlab.serving import client, endpoint
 
 
 def test_server_listens_on_loopback_only(tarball):
@@ -34,7 +35,7 @@ def test_body_size_cap_defaults_to_sagemakers_limit(tarball):
 
 
 def test_the_fallback_is_used_and_says_why_when_the_reference_is_absent(tarball, tmp_path, monkeypatch):
-    from convlab import container
+    from convlab.serving import container
 
     monkeypatch.setenv(container.REFERENCE_ENV, str(tmp_path / "absent"))
     with endpoint.serve(tarball) as served:

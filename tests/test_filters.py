@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convlab import filters, models
+from convlab.experiments import filters
+from convlab.training import models
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import nbformat
 import psutil
 import pytest
 
-from convlab import records
+from convlab.store import records
 
 SEEDS = (0, 1, 2)
 
@@ -28,7 +28,7 @@ def pipeline_command(root: Path, data_dir: Path) -> list[str]:
     parameters |= {"batch_size": "32", "data_dir": str(data_dir), "images_dir": str(root / "images")}
     arguments = [item for name, value in parameters.items() for item in ("-p", name, value)]
     notebooks = ["--datasets", "mnist", "--notebooks", "02_fc_baseline", "03_cnn", "--output-root", str(root / "reports")]
-    return [sys.executable, "-m", "convlab.pipeline", *notebooks, *arguments, "--no-progress"]
+    return [sys.executable, "-m", "convlab.run.pipeline", *notebooks, *arguments, "--no-progress"]
 
 
 def wait_for(path: Path, process: subprocess.Popen, log: Path, timeout: float = 600) -> None:

@@ -7,17 +7,18 @@ import base64
 import nbformat
 import pytest
 
-from convlab import figures, layout
+from convlab.figures import captions, probe_plots
+from convlab.report import layout
 
 PNG = base64.b64encode(b"\x89PNG fake bytes").decode()
 TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}
 
 
 def figure_output(name: str, png: str = PNG):
-    about = figures.caption_for(name)
+    about = captions.caption_for(name)
     metadata = {
         "image/png": {"alt": about.alt},
-        layout.FIGURE_METADATA: {"name": name, "caption": about.caption, "alt": about.alt},
+        captions.FIGURE_METADATA: {"name": name, "caption": about.caption, "alt": about.alt},
     }
     return nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Image>"}, metadata=metadata)
 
@@ -72,7 +73,7 @@ def test_prose_once_outputs_of_both_datasets_and_one_numbered_figure_with_a_pane
     assert page.count("<p>same</p>") == 1, "an output that is the same for both datasets is shown once"
     assert page.count("<figure") == 1 and 'class="panels-2"' in page and numbered.entries[0][0] == 1
     assert "(a) Fashion-MNIST" in page and "(b) MNIST" in page
-    assert f"<strong>Figure 1.</strong> {figures.caption_for('training_curves').caption}" in page.replace("&#x27;", "'")
+    assert f"<strong>Figure 1.</strong> {captions.caption_for('training_curves').caption}" in page.replace("&#x27;", "'")
     assert 'alt="Two line charts' in page
     assert 'The curves (<a href="#figure-1">Figure 1</a>)' in page, "a reference by name becomes the figure's number"
     assert '<a href="#fig-nonesuch">this</a>' in page, "one to no figure of the chapter stays, for the check to find"
@@ -96,17 +97,17 @@ def test_figures_that_do_not_pair_are_numbered_one_by_one(tmp_path):
 
 
 def test_every_saved_figure_name_has_a_caption_and_an_unknown_one_is_refused():
-    assert figures.caption_for("gallery_both_wrong") == figures.CAPTIONS["gallery"]
-    assert all(entry.caption.endswith(".") and entry.alt for entry in figures.CAPTIONS.values())
+    assert captions.caption_for("gallery_both_wrong") == captions.CAPTIONS["gallery"]
+    assert all(entry.caption.endswith(".") and entry.alt for entry in captions.CAPTIONS.values())
     with pytest.raises(KeyError, match="No caption for the figure 'nonesuch'.*CAPTIONS"):
-        figures.caption_for("nonesuch")
+        captions.caption_for("nonesuch")
 
 
 def test_tables_show_their_index_as_a_column_and_no_more_digits_than_four():
     import numpy as np
     import pandas as pd
 
-    from convlab import notebook
+    from convlab.run import notebook
 
     frame = pd.DataFrame(
         {"accuracy (%)": [91.23456, np.nan], "MACs": [2_310_368.0, 0.000123]}, index=pd.Index(["CNN", "FC"], name="model")
@@ -174,11 +175,11 @@ def test_wide_panels_stand_one_above_the_other_and_others_side_by_side():
 def test_a_figure_whose_caption_asks_for_the_full_width_stacks_its_panels_whatever_its_shape():
     from dataclasses import asdict
 
-    from convlab import figures
+    from convlab.figures import captions
 
     def output(name: str) -> dict:  # as `plots.save` displays a figure of that name, 11 by 7.5 inches
-        about = {"name": name} | asdict(figures.caption_for(name))
-        return {"data": {"image/png": png_header(1210, 825)}, "metadata": {layout.FIGURE_METADATA: about}}
+        about = {"name": name} | asdict(captions.caption_for(name))
+        return {"data": {"image/png": png_header(1210, 825)}, "metadata": {captions.FIGURE_METADATA: about}}
 
     frontier, bars = layout.figure_of(output("efficiency_frontier")), layout.figure_of(output("class_balance"))
     assert frontier["full_width"] and not bars["full_width"]
@@ -189,7 +190,7 @@ def test_a_figure_whose_caption_asks_for_the_full_width_stacks_its_panels_whatev
 def test_the_efficiency_figure_numbers_its_points_and_the_key_names_them_in_order():
     import pandas as pd
 
-    from convlab import plots, tables
+    from convlab.analysis import tables
 
     labels = ["FC 784→128→10", "CNN 3×3/3×3", "CNN GAP head"]
     table = pd.DataFrame(
@@ -203,7 +204,7 @@ def test_the_efficiency_figure_numbers_its_points_and_the_key_names_them_in_orde
         },
         index=labels,
     )
-    figure = plots.efficiency_frontier(table)
+    figure = probe_plots.efficiency_frontier(table)
     numbers = {text.get_text() for axis in figure.axes for text in axis.texts}
     assert numbers == {"1", "2", "3"}, "each point carries its number, not its label"
-    assert plots.frontier_key(table) == "Points in the figure: **1** FC 784→128→10; **2** CNN 3×3/3×3; **3** CNN GAP head."
+    assert probe_plots.frontier_key(table) == "Points in the figure: **1** FC 784→128→10; **2** CNN 3×3/3×3; **3** CNN GAP head."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from convlab import paths
+from convlab.study import paths
 
 pytest.importorskip("pre_commit_hooks")  # installed from requirements.txt (pre-commit-hooks)
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from convlab import cache, locking, pipeline, report
+from convlab.report import report
+from convlab.run import pipeline
+from convlab.store import cache, locking
 
 # Holds the locks of the folders named on its command line until its stdin closes.
 HOLDER = """
 import sys
-from convlab import locking
+from convlab.store import locking
 with locking.hold(sys.argv[1:]):
     print("held", flush=True)
     sys.stdin.read()

@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from convlab import paths
+from convlab.study import paths
 
 # What an outer make passes to the make it runs (`make test DATA_DIR=...` would hand DATA_DIR to every case here)
 OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "DATA_DIR")
@@ -22,7 +22,7 @@ def test_a_misspelt_variable_is_refused_with_the_valid_ones():
     result = make("report", "EPOCH=2")
     assert result.returncode != 0
     assert "Unknown variable(s) EPOCH:" in result.stderr and " EPOCHS " in result.stderr
-    assert "convlab.pipeline" not in result.stdout, "nothing would run"
+    assert "convlab.run.pipeline" not in result.stdout, "nothing would run"
 
 
 def test_known_variables_pass():
@@ -33,7 +33,7 @@ def test_known_variables_pass():
 
 def test_every_parameter_is_checked_before_any_notebook_runs(tmp_path, capsys):
     """EPOCHS=0 with only the EDA selected (which trains nothing) is still refused, at once."""
-    from convlab import pipeline
+    from convlab.run import pipeline
 
     for name, value, expected in (
         ("epochs", "0", "epochs must be at least 1"),
@@ -49,7 +49,7 @@ def test_every_parameter_is_checked_before_any_notebook_runs(tmp_path, capsys):
 
 def test_nothing_a_run_writes_is_tracked():
     """Every folder a default run writes into is ignored by git, so `make report` leaves `git status` clean."""
-    from convlab import config, manifest
+    from convlab.study import config, manifest
 
     written = [f"images/{dataset}/{name}/figure.png" for dataset in config.DATASETS for name in manifest.names()]
     written += [f"reports/{dataset}/results/cnn-seed0.json" for dataset in config.DATASETS]

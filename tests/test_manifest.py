@@ -9,7 +9,9 @@ import nbformat
 import papermill
 import pytest
 
-from convlab import manifest, notebook, paths, pipeline, report
+from convlab.report import report
+from convlab.run import notebook, pipeline
+from convlab.study import manifest, paths
 
 WRITER = [  # a throwaway study: writes one result file whose content is its parameter
     'dataset: str = ""\noutput_dir: str = ""\nvalue: int = 1',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convlab import models
+from convlab.training import models
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from known_inputs import group, record
 
-from convlab import eda, narrative, narrative_filters, narrative_probes, stats, tables
+from convlab.analysis import eda, narrative, narrative_filters, narrative_probes, protocol_tables, stats, tables
+from convlab.experiments import design
 
 LOW, HIGH = stats.interval_columns()
 
@@ -122,7 +123,7 @@ GAP_LINE = (
 
 
 def test_describe_translation_of_the_two_models():
-    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE})
+    frame = translation_frame({design.FC: FC_CURVE, design.CNN: CNN_CURVE})
     assert narrative_probes.describe_translation(frame, augmentation_shift=4) == "\n".join([*BASE_LINES, LAST_LINE])
 
 
@@ -150,9 +151,9 @@ def test_describe_translation_of_the_two_models():
     ids=["head explains it", "horizontal only", "head does not"],
 )
 def test_describe_translation_with_the_gap_head(gap_curve, vertical_at_4, kept, vertical, verdict):
-    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE, tables.CNN_GAP: gap_curve})
+    frame = translation_frame({design.FC: FC_CURVE, design.CNN: CNN_CURVE, design.CNN_GAP: gap_curve})
     if vertical_at_4 is not None:
-        chosen = (frame["model"] == tables.CNN_GAP) & (frame["direction"] == "vertical") & (frame["shift"] == 4)
+        chosen = (frame["model"] == design.CNN_GAP) & (frame["direction"] == "vertical") & (frame["shift"] == 4)
         frame.loc[chosen, "accuracy"] = vertical_at_4
     lines = [*BASE_LINES, GAP_LINE.format(kept=kept, vertical=vertical, verdict=verdict), LAST_LINE]
     assert narrative_probes.describe_translation(frame, augmentation_shift=4) == "\n".join(lines)
@@ -179,27 +180,27 @@ def test_describe_translation_with_the_gap_head(gap_curve, vertical_at_4, kept, 
 )
 def test_describe_translation_with_augmented_models(augmentation_shift, expected):
     curves = {
-        tables.FC: FC_CURVE,
-        tables.CNN: CNN_CURVE,
-        tables.FC_SHIFT_AUGMENTED: [80, 80, 80, 80, 80, 78, 76],
-        tables.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 54],
+        design.FC: FC_CURVE,
+        design.CNN: CNN_CURVE,
+        design.FC_SHIFT_AUGMENTED: [80, 80, 80, 80, 80, 78, 76],
+        design.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 54],
     }
     lines = narrative_probes.describe_translation(translation_frame(curves), augmentation_shift).split("\n")
     assert lines == [*BASE_LINES, expected, LAST_LINE]
 
 
 def test_describe_translation_without_a_one_pixel_shift_uses_the_smallest():
-    frame = translation_frame({tables.FC: FC_CURVE, tables.CNN: CNN_CURVE}, shifts=(0, 2, 4, 6))
+    frame = translation_frame({design.FC: FC_CURVE, design.CNN: CNN_CURVE}, shifts=(0, 2, 4, 6))
     assert "one pixel costs it 10.00 points, 4 pixels 30.00 points" in narrative_probes.describe_translation(frame, 4)
 
 
 def synthetic_translation() -> pd.DataFrame:
     rows = []
     curves = {  # accuracy at shifts 0..6: CNN falls, GAP holds, FC falls fastest, augmented holds to 4
-        tables.FC: [88, 80, 60, 40, 30, 25, 20],
-        tables.CNN: [91, 89, 75, 55, 40, 30, 25],
-        tables.CNN_GAP: [89, 89, 88, 87, 85, 80, 75],
-        tables.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 50],
+        design.FC: [88, 80, 60, 40, 30, 25, 20],
+        design.CNN: [91, 89, 75, 55, 40, 30, 25],
+        design.CNN_GAP: [89, 89, 88, 87, 85, 80, 75],
+        design.CNN_SHIFT_AUGMENTED: [90, 90, 90, 89, 88, 70, 50],
     }
     for model, values in curves.items():
         for seed, noise in ((0, -0.5), (1, 0.5)):
@@ -247,11 +248,11 @@ SURVIVES = "so part of its advantage survives the shuffle."
 
 def permutation_effects(fc: tuple[float, float, float, float], after: tuple[float, float, float]) -> pd.DataFrame:
     """A `tables.permutation_effects` by hand: FC's and the permuted CNN − FC's (difference, low, high[, Welch p])."""
-    rows = {tables.FC: fc, tables.CNN: (-3.0, -3.5, -2.5, 0.001), tables.CNN_MINUS_FC_PERMUTED: (*after, 0.5)}
+    rows = {design.FC: fc, design.CNN: (-3.0, -3.5, -2.5, 0.001), tables.CNN_MINUS_FC_PERMUTED: (*after, 0.5)}
     return pd.DataFrame.from_dict(rows, orient="index", columns=[stats.DIFFERENCE, LOW, HIGH, stats.WELCH_P])
 
 
-PERMUTATION_GROUPS = {tables.FC: group(0.88, 0.88), tables.CNN: group(0.91, 0.91)}  # a clean gain of 3 points
+PERMUTATION_GROUPS = {design.FC: group(0.88, 0.88), design.CNN: group(0.91, 0.91)}  # a clean gain of 3 points
 
 
 @pytest.mark.parametrize(
@@ -272,7 +273,7 @@ def test_describe_permutation(fc, after, fc_text, verdict):
 
 def test_describe_permutation_with_one_seed():
     effects = permutation_effects((0.1, -0.2, 0.4, 0.5), (0.2, -0.3, 0.7))
-    assert narrative_probes.describe_permutation(effects, {tables.FC: group(0.88), tables.CNN: group(0.91)}) == (
+    assert narrative_probes.describe_permutation(effects, {design.FC: group(0.88), design.CNN: group(0.91)}) == (
         "With one seed per model there is no estimate of seed noise; run with several seeds to judge the changes."
     )
 
@@ -287,10 +288,10 @@ def test_describe_permutation_with_one_seed():
 )
 def test_permutation_verdict_follows_the_records(cnn_permuted, verdict):
     groups = {
-        tables.FC: group(0.880, 0.876, 0.878),
-        tables.FC_PERMUTED: group(0.879, 0.877, 0.878),
-        tables.CNN: group(0.910, 0.905, 0.908),
-        tables.CNN_PERMUTED: group(*cnn_permuted),
+        design.FC: group(0.880, 0.876, 0.878),
+        design.FC_PERMUTED: group(0.879, 0.877, 0.878),
+        design.CNN: group(0.910, 0.905, 0.908),
+        design.CNN_PERMUTED: group(*cnn_permuted),
     }
     text = narrative_probes.describe_permutation(tables.permutation_effects(groups), groups)
     assert "does not care" in text and verdict in text
@@ -298,14 +299,14 @@ def test_permutation_verdict_follows_the_records(cnn_permuted, verdict):
 
 # --- describe_settings_check ------------------------------------------------------------------------------------------
 
-SETTINGS_ROWS = ["FC baseline accuracy", "CNN accuracy", tables.CNN_MINUS_FC_GAIN]
+SETTINGS_ROWS = ["FC baseline accuracy", "CNN accuracy", protocol_tables.CNN_MINUS_FC_GAIN]
 
 
 def settings_effects(gain: tuple, confidence: float = 0.95) -> pd.DataFrame:
-    """A `tables.settings_effects` by hand; `gain` is the gain row (reference, run, difference, low, high, Welch p)."""
+    """A `protocol_tables.settings_effects` by hand; `gain` is the gain row (reference, run, difference, low, high, Welch p)."""
     columns = [
-        tables.REFERENCE_SETTINGS,
-        tables.RUN_SETTINGS,
+        protocol_tables.REFERENCE_SETTINGS,
+        protocol_tables.RUN_SETTINGS,
         stats.DIFFERENCE,
         *stats.interval_columns(confidence),
         stats.WELCH_P,
@@ -358,7 +359,8 @@ def test_describe_settings_check(gain, gain_line, conclusion):
     reference, run = gain[:2]
     lines = [
         *SETTINGS_LINES,
-        f"- {tables.CNN_MINUS_FC_GAIN}: {reference} with the 'gpu' settings, {run} with this run's ('full'); {gain_line}",
+        f"- {protocol_tables.CNN_MINUS_FC_GAIN}: {reference} with the 'gpu' settings, {run} with this run's ('full'); "
+        f"{gain_line}",
         conclusion,
     ]
     assert narrative.describe_settings_check(settings_effects(gain), "full") == "\n".join(lines)
@@ -388,12 +390,12 @@ def test_describe_settings_check_without_reference_runs(profile, expected):
 
 
 def test_settings_check_of_records_compares_seed_by_seed():
-    reference = {tables.FC_BASELINE: group(0.875, 0.874, 0.876), tables.CNN: group(0.907, 0.905, 0.909)}
-    same = {tables.FC_BASELINE: group(0.874, 0.876, 0.875), tables.CNN: group(0.906, 0.908, 0.905)}
-    text = narrative.describe_settings_check(tables.settings_effects(same, reference), "full")
+    reference = {design.FC_BASELINE: group(0.875, 0.874, 0.876), design.CNN: group(0.907, 0.905, 0.909)}
+    same = {design.FC_BASELINE: group(0.874, 0.876, 0.875), design.CNN: group(0.906, 0.908, 0.905)}
+    text = narrative.describe_settings_check(protocol_tables.settings_effects(same, reference), "full")
     assert text.count("within seed noise") == 3 and "does not depend on the settings" in text
-    worse = {tables.FC_BASELINE: same[tables.FC_BASELINE], tables.CNN: group(0.880, 0.878, 0.879)}
-    text = narrative.describe_settings_check(tables.settings_effects(worse, reference), "full")
+    worse = {design.FC_BASELINE: same[design.FC_BASELINE], design.CNN: group(0.880, 0.878, 0.879)}
+    text = narrative.describe_settings_check(protocol_tables.settings_effects(worse, reference), "full")
     assert "CNN accuracy: 90.70 ± 0.20 with the 'gpu' settings, 87.90 ± 0.10" in text
     assert "more than seed noise" in text and "The settings matter here" in text
 
@@ -620,13 +622,15 @@ STOPS = [
 
 @pytest.mark.parametrize("case, groups, expected", STOPS, ids=[row[0] for row in STOPS])
 def test_describe_training_stops(case, groups, expected):
-    assert narrative.describe_training_stops(tables.training_stops(groups)).startswith(expected)
+    assert narrative.describe_training_stops(protocol_tables.training_stops(groups)).startswith(expected)
 
 
 def test_describe_training_stops_names_the_comparisons_a_capped_run_feeds():
-    text = narrative.describe_training_stops(tables.training_stops({"cnn_gap": [stopped(10, 10)], "cnn": [stopped(6, 4)]}))
+    text = narrative.describe_training_stops(
+        protocol_tables.training_stops({"cnn_gap": [stopped(10, 10)], "cnn": [stopped(6, 4)]})
+    )
     assert text.endswith("Headline comparisons that use them: GAP head − flatten head; read each with that in mind.")
-    text = narrative.describe_training_stops(tables.training_stops({"cnn_shift4": [stopped(10, 10)]}))
+    text = narrative.describe_training_stops(protocol_tables.training_stops({"cnn_shift4": [stopped(10, 10)]}))
     assert text.endswith("may understate that model."), "no headline comparison uses the shift-augmented CNN"
 
 
@@ -657,8 +661,8 @@ def test_describe_resolution(case, groups, expected):
 
 def families(*same: bool) -> pd.DataFrame:
     """An `experiments.settings_by_family` by hand: one family per flag."""
-    names = [tables.FC, tables.CNN, tables.CNN_GAP][: len(same)]
-    return pd.DataFrame({tables.SAME_SETTINGS: list(same)}, index=pd.Index(names, name="model family"))
+    names = [design.FC, design.CNN, design.CNN_GAP][: len(same)]
+    return pd.DataFrame({design.SAME_SETTINGS: list(same)}, index=pd.Index(names, name="model family"))
 
 
 def test_describe_settings_check_when_every_family_trains_alike():
@@ -669,7 +673,7 @@ def test_describe_settings_check_when_every_family_trains_alike():
 
 def test_describe_settings_check_names_the_families_that_differ():
     text = narrative.describe_settings_check(None, "full", families=families(True, False, False))
-    assert text.startswith(f"Families trained with other settings than the 'gpu' profile's: {tables.CNN}, {tables.CNN_GAP}. ")
+    assert text.startswith(f"Families trained with other settings than the 'gpu' profile's: {design.CNN}, {design.CNN_GAP}. ")
     assert text.endswith("fills in this section.")
     gain = ("+3.00 ± 0.20", "+3.07 ± 0.25", 0.07, -0.10, 0.20, 0.60)
     text = narrative.describe_settings_check(settings_effects(gain), "full", families=families(False, True))
@@ -693,7 +697,7 @@ def pooling_frame(kept: dict) -> pd.DataFrame:
 
 
 POOLING_FRAME = pooling_frame(
-    {tables.CNN: ((0.90, 0.91, 0.92), (0.80, 0.80, 0.80)), tables.CNN_AVERAGE_POOLING: ((0.95, 0.95, 0.95), (0.81, 0.80, 0.79))}
+    {design.CNN: ((0.90, 0.91, 0.92), (0.80, 0.80, 0.80)), design.CNN_AVERAGE_POOLING: ((0.95, 0.95, 0.95), (0.81, 0.80, 0.79))}
 )
 
 
@@ -707,7 +711,7 @@ POOLING_FRAME = pooling_frame(
     ],
 )
 def test_describe_pooling(average, verdict):
-    groups = {tables.CNN: group(0.910, 0.912, 0.914), tables.CNN_AVERAGE_POOLING: group(*average)}
+    groups = {design.CNN: group(0.910, 0.912, 0.914), design.CNN_AVERAGE_POOLING: group(*average)}
     lines = narrative_probes.describe_pooling(POOLING_FRAME, groups).split("\n")
     assert len(lines) == 4 and lines[-1].endswith(f"on this dataset that choice is {verdict}.")
     if verdict.startswith("supported"):
@@ -727,7 +731,7 @@ def test_describe_pooling(average, verdict):
 
 def test_describe_pooling_with_one_seed_gives_no_interval():
     frame = POOLING_FRAME[POOLING_FRAME["seed"] == 0]
-    text = narrative_probes.describe_pooling(frame, {tables.CNN: group(0.91), tables.CNN_AVERAGE_POOLING: group(0.90)})
+    text = narrative_probes.describe_pooling(frame, {design.CNN: group(0.91), design.CNN_AVERAGE_POOLING: group(0.90)})
     assert "difference -1.00 points, with one seed per model no interval." in text
     assert text.endswith("not resolved by these seeds: neither pooling is the more accurate beyond seed noise.")
 

@@ -12,7 +12,10 @@ import nbformat
 import pytest
 from smoke import ON_ONE_DATASET, SMOKE, SMOKE_NOTEBOOKS, parameter_arguments
 
-from convlab import config, layout, manifest, paths, pipeline, profiles, records, runlog
+from convlab.report import layout
+from convlab.run import pipeline
+from convlab.store import records, runlog
+from convlab.study import config, manifest, paths, profiles
 
 # After one epoch on 1,800 images: the GAP head (64 averaged features) and the shift-augmented models learn slower.
 MIN_ACCURACY = {"cnn_gap": 0.15, "cnn_shift4": 0.35, "fc_baseline_shift4": 0.35}

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from convlab import client, config, paths, pipeline, probes, records, training
+from convlab.experiments import probes
+from convlab.run import pipeline
+from convlab.serving import client
+from convlab.store import records
+from convlab.study import config, paths
+from convlab.training import saved
 
 
 @pytest.fixture
@@ -57,11 +62,11 @@ def test_a_record_naming_a_model_outside_its_folder_is_refused(tmp_path):
     record = escaping_record(tmp_path)
     (tmp_path / "models").mkdir()
     with pytest.raises(paths.UnsafePath, match="The result record of cnn \\(seed 0\\) names the model file '../outside.keras'"):
-        training.load_trained_model(record, tmp_path / "models")
+        saved.load_trained_model(record, tmp_path / "models")
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "cnn-seed0.json").write_text(json.dumps(record))
     with pytest.raises(paths.UnsafePath, match="leads outside"):
-        training.stored_run("cnn", 0, "key", tmp_path / "results", tmp_path / "models")
+        saved.stored_run("cnn", 0, "key", tmp_path / "results", tmp_path / "models")
 
 
 @pytest.mark.parametrize("model_name", ["../../../cnn", "/../../../cnn", "probes/../../../../cnn"])

@@ -6,7 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import appendix, data, models, paths, precision, training
+from convlab.datasets import data
+from convlab.report import appendix
+from convlab.study import paths
+from convlab.training import fit, models, precision, saved
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +52,16 @@ def test_the_policy_holds_inside_the_block_only():
 @pytest.mark.parametrize("factory", [lambda: models.cnn_config("fashion_mnist"), lambda: models.fc_baseline_config("mnist")])
 def test_a_bfloat16_training_is_deterministic_and_stores_a_float32_model(tiny, factory):
     model_config = factory()
-    settings = training.TrainingConfig(epochs=2, batch_size=64, precision=precision.BFLOAT16)
-    first_model, first = training.fit(model_config, tiny, 3, settings, verbose=0)
-    _, second = training.fit(model_config, tiny, 3, settings, verbose=0)
+    settings = fit.TrainingConfig(epochs=2, batch_size=64, precision=precision.BFLOAT16)
+    first_model, first = fit.fit(model_config, tiny, 3, settings, verbose=0)
+    _, second = fit.fit(model_config, tiny, 3, settings, verbose=0)
     assert first["history"]["val_loss"] == second["history"]["val_loss"]
     assert first["test"] == second["test"], "same predictions, bit for bit"
     assert {layer.compute_dtype for layer in first_model.layers} == {"float32"}
     assert first["parameters"]["precision"] == "bfloat16"
     again = first_model.predict(data.scale_images(tiny.x_test), verbose=0)
     assert np.argmax(again, axis=1).tolist() == first["test"]["predictions"], "the record's predictions are the float32 copy's"
-    _, float32 = training.fit(model_config, tiny, 3, training.TrainingConfig(epochs=2, batch_size=64), verbose=0)
+    _, float32 = fit.fit(model_config, tiny, 3, fit.TrainingConfig(epochs=2, batch_size=64), verbose=0)
     assert float32["history"]["val_loss"] != first["history"]["val_loss"], "the arithmetic did change"
     assert abs(float32["test"]["accuracy"] - first["test"]["accuracy"]) < 0.08
 
@@ -66,10 +69,10 @@ def test_a_bfloat16_training_is_deterministic_and_stores_a_float32_model(tiny, f
 def test_precision_check_compares_a_bfloat16_run_with_a_float32_run_of_the_same_seeds(tiny, tmp_path):
     model_config = models.cnn_config("fashion_mnist")
     for folder, arithmetic in (("bf16", precision.BFLOAT16), ("fp32", precision.FLOAT32)):
-        settings = training.TrainingConfig(epochs=1, batch_size=64, precision=arithmetic)
+        settings = fit.TrainingConfig(epochs=1, batch_size=64, precision=arithmetic)
         for seed in (0, 1):
-            model, record = training.fit(model_config, tiny, seed, settings, verbose=0)
-            training.store_run(model, record, "key", tmp_path / folder / "results", tmp_path / folder / "models")
+            model, record = fit.fit(model_config, tiny, seed, settings, verbose=0)
+            saved.store_run(model, record, "key", tmp_path / folder / "results", tmp_path / folder / "models")
     table = appendix.precision_check(tmp_path / "bf16" / "results", tmp_path / "fp32" / "results")
     assert table is not None and table["model"].tolist() == ["cnn"] and table["seeds"].tolist() == [2]
     assert table.loc[0, "epochs run (float32 → this run)"] == "1, 1 → 1, 1"

@@ -7,7 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from convlab import config, experiments, models, tables, transforms
+from convlab.analysis import tables
+from convlab.datasets import transforms
+from convlab.experiments import plans
+from convlab.study import config
+from convlab.training import models
 
 
 @pytest.mark.parametrize(
@@ -22,7 +26,7 @@ from convlab import config, experiments, models, tables, transforms
     ],
 )
 def test_probe_models_have_exact_sizes(dataset, name, parameters, macs):
-    configs = experiments.translation_configs(dataset, 4) | experiments.permutation_configs(dataset, 0)
+    configs = plans.translation_configs(dataset, 4) | plans.permutation_configs(dataset, 0)
     model_config = next(c for c in configs.values() if c.name == name)
     model = models.build_model(model_config)
     assert model.count_params() == parameters
@@ -79,13 +83,16 @@ def test_model_labels_name_the_probe():
 
 
 def test_probe_records_are_reused_for_the_same_run_only(fashion, tmp_path, monkeypatch):
-    from convlab import data, probes, records, training
+    from convlab.datasets import data
+    from convlab.experiments import probes
+    from convlab.store import records
+    from convlab.training import fit
 
     tiny = data.subset(fashion, train_size=300, test_size=100, seed=0)
     params = config.RunParameters.from_notebook(
         notebook="07_translation", dataset="fashion_mnist", epochs=1, output_dir=str(tmp_path / "out")
     )
-    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    record = fit.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
     first = probes.translation_probe(record, tiny, params, (0, 1))
     assert records.read_json(probes.probe_path(params.results_dir, "translation", record)) == first
     assert [row["shift"] for row in first["result"]["rows"]] == [0, 1, 0, 1, 0, 1]

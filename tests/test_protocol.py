@@ -1,8 +1,8 @@
-"""The stopping rule's simulation and choice (`convlab.protocol`), on histories with known answers."""
+"""The stopping rule's simulation and choice (`convlab.experiments.protocol`), on histories with known answers."""
 
 import pytest
 
-from convlab import protocol
+from convlab.experiments import protocol
 
 
 def test_simulate_stops_like_keras_early_stopping():
@@ -44,7 +44,8 @@ def test_the_studies_protocol_reads_the_fifteenth_epoch():
 
 
 def test_a_profile_runs_its_notebooks_when_none_are_named():
-    from convlab import manifest, pipeline, profiles
+    from convlab.run import pipeline
+    from convlab.study import manifest, profiles
 
     assert pipeline.profile_notebooks("quick") == manifest.in_order(profiles.STUDIES_NOTEBOOKS)
     assert "12_training_protocol" not in pipeline.profile_notebooks("quick")
@@ -52,7 +53,8 @@ def test_a_profile_runs_its_notebooks_when_none_are_named():
 
 
 def test_a_quick_report_names_what_needs_the_full_profile():
-    from convlab import manifest, report
+    from convlab.report import report
+    from convlab.study import manifest
 
     plan = [{"notebook": name} for name in ("01_eda", "02_fc_baseline")]
     text = report.not_in_this_run(plan)
@@ -64,7 +66,7 @@ def test_progress_counts_runs_and_estimates_the_time_left_from_earlier_records(t
     import json
     from types import SimpleNamespace
 
-    from convlab import models, workers
+    from convlab.training import models, workers
 
     params = SimpleNamespace(results_dir=tmp_path, dataset="no_such_dataset")  # nothing published to fall back on
     fc, cnn = models.fc_baseline_config("mnist"), models.cnn_config("mnist")

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from convlab import cache, locking, pipeline, records, runlog
+from convlab.run import staleness
+from convlab.store import cache, locking, records, runlog
 
 
 def test_failed_write_keeps_the_earlier_file(tmp_path):
@@ -57,7 +58,7 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     """A write stopped before its rename leaves `.<name>.<random>.tmp.json`, complete or not: readers pass over it."""
     results = tmp_path / "report" / "results"
     record = {key: 0 for key in records.REQUIRED_KEYS} | {"schema_version": 1, "model": {"name": "cnn"}}
-    state = cache.files_digest(pipeline.declared_results("03_cnn", [tmp_path / "report"]))
+    state = cache.files_digest(staleness.declared_results("03_cnn", [tmp_path / "report"]))
     with pytest.raises(RuntimeError):
         with records.atomic_path(results / "cnn-seed0.json") as temporary:
             temporary.write_text(json.dumps(record))
@@ -68,7 +69,7 @@ def test_the_temporary_of_an_unfinished_write_is_never_read_as_a_result(tmp_path
     with pytest.raises(records.MissingResultError, match="found no result records"):
         records.load_all_records(results)
     assert runlog.stored_records(tmp_path / "report") == []
-    assert cache.files_digest(pipeline.declared_results("03_cnn", [tmp_path / "report"])) == state
+    assert cache.files_digest(staleness.declared_results("03_cnn", [tmp_path / "report"])) == state
     (results / locking.LOCK_FILE).write_text("{}")
     assert records.remove_temporaries(results) == [left_behind]
     assert [path.name for path in results.iterdir()] == [locking.LOCK_FILE], "only temporaries are removed"
@@ -85,12 +86,12 @@ def test_every_stamp_names_the_machine_with_its_vector_instruction_sets():
 
 
 def test_a_run_from_another_machine_is_reused_with_a_note_and_one_from_this_machine_without():
-    from convlab import training
+    from convlab.training import fit
 
     here = records.environment_stamp()
-    assert training.other_machine({"environment": here}) == ""
+    assert fit.other_machine({"environment": here}) == ""
     elsewhere = here | {"cpu": "Intel(R) Xeon(R) CPU @ 2.60GHz", "cpu_isa": ["avx2", "avx512f", "amx_bf16"]}
-    note = training.other_machine({"environment": elsewhere})
+    note = fit.other_machine({"environment": elsewhere})
     assert "trained on Intel(R) Xeon(R) CPU @ 2.60GHz" in note and "amx_bf16" in note
     assert "within seed noise, not bit for bit" in note
 
@@ -126,13 +127,14 @@ def test_dataset_pairs_keep_the_seeds_both_models_have(tmp_path):
 
 
 def test_kernel_sweep_groups_the_sizes_that_were_run(tmp_path):
-    from convlab import models
+    from convlab.experiments import plans
+    from convlab.training import models
 
     stored(tmp_path, models.cnn_config("fashion_mnist", 3).name, (0, 1))
     with pytest.raises(records.MissingResultError, match="05_filter_visualisation needs the kernel-size sweep's records"):
-        records.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
+        plans.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
     stored(tmp_path, models.cnn_config("fashion_mnist", 7).name, (0,))
-    groups = records.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
+    groups = plans.load_kernel_sweep(tmp_path, "fashion_mnist", needed_by="05_filter_visualisation")
     assert list(groups) == ["3×3", "7×7"] and [len(group) for group in groups.values()] == [2, 1]
 
 

@@ -8,19 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from convlab import (
-    appendix,
-    config,
-    doccheck,
-    document,
-    manifest,
-    paths,
-    publish,
-    records,
-    report,
-    runlog,
-    stats,
-)
+from convlab.analysis import stats
+from convlab.report import appendix, doccheck, document, publish, report
+from convlab.store import records, runlog
+from convlab.study import config, manifest, paths
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +64,12 @@ def test_contents_links_resolve(built):
 def test_the_findings_are_the_paper_s_family_with_one_verdict_each(built):
     """The supplement's findings table is the paper's, and its CNN − FC row is Welch's interval of the records."""
     from convlab.paper import build as paper_build
+    from convlab.paper import context as paper_context
     from convlab.paper import family
 
     root, _ = built
     section = page(built).split('id="findings"', 1)[1].split('id="chapter-1"', 1)[0]
-    context = paper_build.context(root, config.DATASETS, report.studies())
+    context = paper_context.context(root, config.DATASETS, report.studies())
     table = paper_build.Renderer(context, {}).findings_table()
     assert table in section and table in page(built, "report.html"), "the paper and the supplement print one table"
     for dataset in config.DATASETS:
@@ -113,7 +105,7 @@ def test_key_results_are_the_records(built):
 @pytest.mark.smoke
 def test_key_results_compare_the_studies_protocol_like_for_like(smoke_root, monkeypatch):
     """With reference runs of 15 epochs or more, FC and CNN are read at epoch 15 and compared with the study."""
-    from convlab import protocol
+    from convlab.experiments import protocol
 
     results = smoke_root / "reports" / "fashion_mnist" / "results"
     data = records.load_records(results, "cnn")[0]["dataset"]
@@ -178,7 +170,7 @@ def test_content_past_the_right_margin_is_found():
     require_pdf_renderer()
     import weasyprint
 
-    style = (paths.PACKAGE_DIR / "report.css").read_text(encoding="utf-8")
+    style = (paths.PACKAGE_DIR / "report" / "report.css").read_text(encoding="utf-8")
     row = "<tr>" + "".join(f"<td>{123456.789 + column:.3f}</td>" for column in range(20)) + "</tr>"
     narrow = "<p>text</p><table><tr><td>1</td><td>2</td></tr></table>"
     for body, expected in ((narrow, []), (f"<p>text</p><div style='break-before: page'></div><table>{row}</table>", [2])):
@@ -214,7 +206,7 @@ def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeyp
 
         subprocess.run(["git", "-C", str(tmp_path), *arguments], check=True, capture_output=True)
 
-    for name in ("convlab/models.py", "images/mnist/figure.png", "reports/README.md"):
+    for name in ("convlab/training/models.py", "images/mnist/figure.png", "reports/README.md"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("first\n")
     git("init", "-q")
@@ -225,7 +217,7 @@ def test_the_run_s_own_outputs_do_not_mark_the_source_modified(tmp_path, monkeyp
     (tmp_path / "images/mnist/figure.png").write_text("redrawn\n")
     (tmp_path / "reports/report.html").write_text("built\n")
     assert report.git_state()["dirty"] is False
-    (tmp_path / "convlab/models.py").write_text("edited\n")
+    (tmp_path / "convlab/training/models.py").write_text("edited\n")
     assert report.git_state()["dirty"] is True
 
 

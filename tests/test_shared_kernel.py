@@ -9,7 +9,8 @@ import nbformat
 import psutil
 import pytest
 
-from convlab import kernels, paths, pipeline
+from convlab.run import jupyter_kernels, pipeline
+from convlab.study import paths
 
 FIRST = [
     "import os\nprint(os.getpid())",
@@ -43,7 +44,7 @@ def notebooks(tmp_path, monkeypatch):
 
 def test_notebooks_share_a_kernel_and_start_clean(tmp_path, monkeypatch, capfd):
     output = notebooks(tmp_path, monkeypatch)
-    with kernels.shared_kernel() as kernel:
+    with jupyter_kernels.shared_kernel() as kernel:
         first = pipeline.execute("first", {}, output, progress=False, kernel=kernel)
         second = pipeline.execute("second", {}, output, progress=False, kernel=kernel)
         kernel_pid = int(printed(first, 0))

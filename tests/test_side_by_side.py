@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from convlab import pipeline, records, workers
+from convlab.run import pipeline
+from convlab.store import records
+from convlab.training import workers
 
 
 def run(root, data_dir, jobs: int) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from known_inputs import group, record
 
-from convlab import stats
+from convlab.analysis import stats
 
 
 def test_mean_and_t_interval():

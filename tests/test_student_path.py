@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from convlab import kernels, manifest, paths, pipeline
+from convlab.run import jupyter_kernels, staleness
+from convlab.study import manifest, paths
 
 
 def execute(notebook: str, parameters: dict, cwd: Path, executed: Path) -> None:
@@ -14,12 +15,12 @@ def execute(notebook: str, parameters: dict, cwd: Path, executed: Path) -> None:
     import papermill
 
     source = paths.NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    declared = pipeline.notebook_parameters(source)
+    declared = staleness.notebook_parameters(source)
     papermill.execute_notebook(
         str(source),
         str(executed),
         parameters={name: value for name, value in parameters.items() if name in declared},
-        kernel_name=kernels.kernel_name(),
+        kernel_name=jupyter_kernels.kernel_name(),
         cwd=str(cwd),
         progress_bar=False,
     )
@@ -122,11 +123,11 @@ STUDIO_PACKAGES = Path(
 
 @pytest.mark.skipif(not STUDIO_PACKAGES.is_file(), reason=f"the image's package list is not at {STUDIO_PACKAGES}")
 def test_the_studio_lock_holds_the_images_versions():
-    from convlab import locks
+    from convlab.tools import pins
 
-    image = locks.pins(STUDIO_PACKAGES)
-    studio = locks.pins(paths.PROJECT_DIR / "requirements" / "studio.txt")
-    named = locks.pins(paths.PROJECT_DIR / "requirements" / "studio.in")
+    image = pins.pins(STUDIO_PACKAGES)
+    studio = pins.pins(paths.PROJECT_DIR / "requirements" / "studio.txt")
+    named = pins.pins(paths.PROJECT_DIR / "requirements" / "studio.in")
     renamed = {"tensorflow-cpu": "tensorflow", "sagemaker": "sagemaker-python-sdk"}
     for name, version in named.items():
         if name == "moto":

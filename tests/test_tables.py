@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from known_inputs import group, record
 
-from convlab import curves, stats, tables
+from convlab.analysis import curves, protocol_tables, stats, tables
+from convlab.experiments import design
 
 
 def test_column_names_follow_the_confidence():
@@ -35,15 +36,15 @@ def test_model_label(model, label):
 
 def test_summarize_and_comparison_table():
     runs = group(0.90, 0.92)
-    summary = tables.summarize(runs, tables.CNN)
-    assert summary[tables.MODEL] == tables.CNN and summary[stats.SEEDS] == 2
+    summary = tables.summarize(runs, design.CNN)
+    assert summary[tables.MODEL] == design.CNN and summary[stats.SEEDS] == 2
     assert summary[tables.TEST_ACCURACY] == pytest.approx(91.0) and summary[tables.ACCURACY_STD] == pytest.approx(np.sqrt(2))
     assert summary[tables.TEST_LOSS] == pytest.approx(0.275) and summary["epochs run"] == 6.5
     assert summary[tables.TRAIN_TIME] == 10.5 and summary[tables.EPOCH_TIME] == 2.0
     assert tables.summarize(runs)[tables.MODEL] == "m", "without a label, the record's model name"
-    table = tables.comparison_table({tables.FC_BASELINE: group(0.88), tables.CNN: runs})
-    assert list(table.index) == [tables.FC_BASELINE, tables.CNN]
-    assert table.loc[tables.CNN, tables.ACCURACY_STD] == 1.41 and np.isnan(table.loc[tables.FC_BASELINE, tables.ACCURACY_STD])
+    table = tables.comparison_table({design.FC_BASELINE: group(0.88), design.CNN: runs})
+    assert list(table.index) == [design.FC_BASELINE, design.CNN]
+    assert table.loc[design.CNN, tables.ACCURACY_STD] == 1.41 and np.isnan(table.loc[design.FC_BASELINE, tables.ACCURACY_STD])
 
 
 def test_history_frame_and_overfitting_summary():
@@ -88,7 +89,7 @@ def test_pairwise_comparisons_adjust_the_welch_p_values():
 def translation_frame() -> pd.DataFrame:
     rows = [
         {"model": model, "seed": seed, "direction": direction, "shift": shift, "accuracy": 90 - 10 * shift + offset + seed}
-        for model, offset in ((tables.CNN, 0), (tables.FC, -5))
+        for model, offset in ((design.CNN, 0), (design.FC, -5))
         for direction in ("horizontal", "vertical")
         for seed in (0, 2)
         for shift in (0, 1, 2)
@@ -99,50 +100,50 @@ def translation_frame() -> pd.DataFrame:
 def test_shift_curve_table_and_mean():
     frame = translation_frame()
     curve = tables.shift_curve(frame)
-    row = curve[(curve["model"] == tables.FC) & (curve["direction"] == "vertical") & (curve["shift"] == 1)].iloc[0]
+    row = curve[(curve["model"] == design.FC) & (curve["direction"] == "vertical") & (curve["shift"] == 1)].iloc[0]
     assert (row["mean"], row["std"], row["count"]) == (76.0, pytest.approx(np.sqrt(2)), 2)
     table = tables.shift_table(frame)
     assert list(table.columns) == [tables.shift_column(0), tables.shift_column(2)], "the even shifts by default"
     assert list(table.index) == [
-        (direction, model) for direction in ("horizontal", "vertical") for model in (tables.CNN, tables.FC)
+        (direction, model) for direction in ("horizontal", "vertical") for model in (design.CNN, design.FC)
     ]
-    assert table.loc[("vertical", tables.FC), tables.shift_column(2)] == "66.00 ± 1.41"
+    assert table.loc[("vertical", design.FC), tables.shift_column(2)] == "66.00 ± 1.41"
     assert list(tables.shift_table(frame, (1,)).columns) == [tables.shift_column(1)]
-    assert tables.mean_shift_accuracy(frame, tables.CNN, 2, "vertical") == 71.0
+    assert tables.mean_shift_accuracy(frame, design.CNN, 2, "vertical") == 71.0
     with pytest.raises(KeyError, match="'CNN' at a diagonal shift of 2"):
-        tables.mean_shift_accuracy(frame, tables.CNN, 2, "diagonal")
+        tables.mean_shift_accuracy(frame, design.CNN, 2, "diagonal")
 
 
 def test_shift_table_of_one_seed_has_no_spread():
     frame = translation_frame()
-    assert tables.shift_table(frame[frame["seed"] == 0]).loc[("horizontal", tables.CNN), tables.shift_column(0)] == "90.00"
+    assert tables.shift_table(frame[frame["seed"] == 0]).loc[("horizontal", design.CNN), tables.shift_column(0)] == "90.00"
 
 
 def test_permutation_effects_compare_each_model_with_itself():
     groups = {
-        tables.FC: group(0.880, 0.876, 0.878),
-        tables.FC_PERMUTED: group(0.879, 0.877, 0.878),
-        tables.CNN: group(0.910, 0.905, 0.908),
-        tables.CNN_PERMUTED: group(0.879, 0.876, 0.878),
+        design.FC: group(0.880, 0.876, 0.878),
+        design.FC_PERMUTED: group(0.879, 0.877, 0.878),
+        design.CNN: group(0.910, 0.905, 0.908),
+        design.CNN_PERMUTED: group(0.879, 0.876, 0.878),
     }
     effects = tables.permutation_effects(groups)
-    assert list(effects.index) == [tables.FC, tables.CNN, tables.CNN_MINUS_FC_PERMUTED]
-    assert effects.loc[tables.CNN, stats.DIFFERENCE] == pytest.approx(-3.0, abs=1e-9)
-    assert effects.loc[tables.CNN, "original pixels (%)"] == "90.77 ± 0.25"
+    assert list(effects.index) == [design.FC, design.CNN, tables.CNN_MINUS_FC_PERMUTED]
+    assert effects.loc[design.CNN, stats.DIFFERENCE] == pytest.approx(-3.0, abs=1e-9)
+    assert effects.loc[design.CNN, "original pixels (%)"] == "90.77 ± 0.25"
     assert effects.loc[tables.CNN_MINUS_FC_PERMUTED, "permuted pixels (%)"] == "—"
     assert effects.loc[tables.CNN_MINUS_FC_PERMUTED, stats.DIFFERENCE] == pytest.approx(-0.1 / 3, abs=1e-4)
     assert stats.interval_columns(0.9)[0] in tables.permutation_effects(groups, 0.9).columns
 
 
 def test_settings_effects_compare_models_and_gain_seed_by_seed():
-    reference = {tables.FC_BASELINE: group(0.875, 0.874, 0.876), tables.CNN: group(0.907, 0.905, 0.909)}
-    same = {tables.FC_BASELINE: group(0.874, 0.876, 0.875), tables.CNN: group(0.906, 0.908, 0.905)}
-    effects = tables.settings_effects(same, reference)
-    assert list(effects.index) == ["FC baseline accuracy", "CNN accuracy", tables.CNN_MINUS_FC_GAIN]
-    assert effects.loc[tables.CNN_MINUS_FC_GAIN, tables.REFERENCE_SETTINGS] == "+3.20 ± 0.10"
-    assert effects.loc["CNN accuracy", tables.RUN_SETTINGS] == "90.63 ± 0.15"
+    reference = {design.FC_BASELINE: group(0.875, 0.874, 0.876), design.CNN: group(0.907, 0.905, 0.909)}
+    same = {design.FC_BASELINE: group(0.874, 0.876, 0.875), design.CNN: group(0.906, 0.908, 0.905)}
+    effects = protocol_tables.settings_effects(same, reference)
+    assert list(effects.index) == ["FC baseline accuracy", "CNN accuracy", protocol_tables.CNN_MINUS_FC_GAIN]
+    assert effects.loc[protocol_tables.CNN_MINUS_FC_GAIN, protocol_tables.REFERENCE_SETTINGS] == "+3.20 ± 0.10"
+    assert effects.loc["CNN accuracy", protocol_tables.RUN_SETTINGS] == "90.63 ± 0.15"
     assert effects.loc["CNN accuracy", stats.DIFFERENCE] == pytest.approx(-0.0667, abs=1e-4)
-    assert tables.confidence_of(tables.settings_effects(same, reference, 0.9)) == 0.9
+    assert tables.confidence_of(protocol_tables.settings_effects(same, reference, 0.9)) == 0.9
 
 
 @pytest.mark.parametrize(
@@ -207,16 +208,20 @@ def stop(ran: int, best: int, cap: int = 10, patience: int = 2, seed: int = 0) -
 
 def test_training_stops_tell_early_stopping_from_the_cap():
     groups = {"cnn": [stop(6, 4), stop(10, 10, seed=1), stop(10, 8, seed=2)], "fc": [stop(10, 9)]}
-    table = tables.training_stops(groups)
-    assert table[tables.CAP_BOUND].tolist() == [False, True, False, True]  # 10 − 8 = patience: early stopping fired
-    assert table[[tables.MODEL, tables.SEED, tables.EPOCHS_RUN, tables.EPOCH_CAP, tables.BEST_EPOCH]].values.tolist() == [
+    table = protocol_tables.training_stops(groups)
+    assert table[protocol_tables.CAP_BOUND].tolist() == [False, True, False, True]  # 10 − 8 = patience: early stopping fired
+    assert table[
+        [tables.MODEL, tables.SEED, protocol_tables.EPOCHS_RUN, protocol_tables.EPOCH_CAP, protocol_tables.BEST_EPOCH]
+    ].values.tolist() == [
         ["cnn", 0, 6, 10, 4],
         ["cnn", 1, 10, 10, 10],
         ["cnn", 2, 10, 10, 8],
         ["fc", 0, 10, 10, 9],
     ]
-    assert tables.cap_bound_runs(table)[[tables.MODEL, tables.SEED]].values.tolist() == [["cnn", 1], ["fc", 0]]
-    assert tables.cap_bound_runs(tables.training_stops({"cnn": [stop(6, 4)]})) is None  # nothing for the report to show
+    assert protocol_tables.cap_bound_runs(table)[[tables.MODEL, tables.SEED]].values.tolist() == [["cnn", 1], ["fc", 0]]
+    assert (
+        protocol_tables.cap_bound_runs(protocol_tables.training_stops({"cnn": [stop(6, 4)]})) is None
+    )  # nothing for the report to show
 
 
 def test_resolution_table_takes_the_headline_pairs_present():

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from convlab import container, paths
+from convlab.serving import container
+from convlab.study import paths
 
 NAME = container.MODEL_NAME
 
@@ -29,7 +30,7 @@ def standin(tarball, tmp_path_factory):
     log = folder / "standin.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, str(paths.PACKAGE_DIR / "tfserving_standin.py"), str(folder), str(port), NAME],
+            [sys.executable, str(paths.PACKAGE_DIR / "serving" / "tfserving_standin.py"), str(folder), str(port), NAME],
             stdout=handle,
             stderr=subprocess.STDOUT,
         )

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from convlab import config, data, models, paths, precision, profiles, records, tables, training
+from convlab.datasets import data
+from convlab.store import records
+from convlab.study import config, paths, profiles
+from convlab.training import fit, models, precision, saved
 
-SETTINGS = training.TrainingConfig(epochs=2, batch_size=64)
+SETTINGS = fit.TrainingConfig(epochs=2, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +42,10 @@ def without_timings(record: dict) -> dict:
 
 def test_same_seed_same_record_and_weights_other_seed_other_weights(tiny):
     model_config = models.cnn_config("fashion_mnist")
-    settings = training.TrainingConfig(epochs=2, batch_size=64)
-    first_model, first = training.fit(model_config, tiny, 7, settings, verbose=0)
-    second_model, second = training.fit(model_config, tiny, 7, settings, verbose=0)
-    other_model, other = training.fit(model_config, tiny, 8, settings, verbose=0)
+    settings = fit.TrainingConfig(epochs=2, batch_size=64)
+    first_model, first = fit.fit(model_config, tiny, 7, settings, verbose=0)
+    second_model, second = fit.fit(model_config, tiny, 7, settings, verbose=0)
+    other_model, other = fit.fit(model_config, tiny, 8, settings, verbose=0)
     assert set(first) - set(without_timings(first)) == {"timing", "created"}
     assert without_timings(first) == without_timings(second), "the whole record, metrics, predictions and environment alike"
     assert first["timing"] != second["timing"], "timings are measured, not copied"
@@ -54,7 +57,7 @@ def test_same_seed_same_record_and_weights_other_seed_other_weights(tiny):
 
 
 def test_record_holds_what_the_report_needs(tiny, tmp_path):
-    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, run_params(tmp_path))
+    record = fit.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, run_params(tmp_path))
     stored = json.loads((tmp_path / "out" / "results" / "fc_baseline-seed0.json").read_text())
     assert stored == json.loads(json.dumps(record))
     assert stored["model"]["parameters"] == 109_386
@@ -70,8 +73,8 @@ def test_record_holds_what_the_report_needs(tiny, tmp_path):
 
 def test_saved_model_reproduces_the_recorded_predictions(tiny, tmp_path):
     params = run_params(tmp_path)
-    record = training.train_or_reuse(models.cnn_config("fashion_mnist"), tiny, 1, params)
-    model = training.load_trained_model(record, params.models_dir)
+    record = fit.train_or_reuse(models.cnn_config("fashion_mnist"), tiny, 1, params)
+    model = saved.load_trained_model(record, params.models_dir)
     predictions = model.predict(data.scale_images(tiny.x_test), verbose=0).argmax(axis=1)
     assert np.array_equal(predictions, record["test"]["predictions"])
 
@@ -79,18 +82,18 @@ def test_saved_model_reproduces_the_recorded_predictions(tiny, tmp_path):
 def test_identical_run_is_reused_changed_run_is_retrained(tiny, tmp_path, monkeypatch):
     params = run_params(tmp_path)
     model_config = models.fc_baseline_config("fashion_mnist")
-    first = training.train_or_reuse(model_config, tiny, 0, params)
+    first = fit.train_or_reuse(model_config, tiny, 0, params)
     calls = []
-    real_fit = training.fit
+    real_fit = fit.fit
 
     def counting_fit(*args, **kwargs):
         calls.append(args)
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(training, "fit", counting_fit)
-    assert training.train_or_reuse(model_config, tiny, 0, params) == first
+    monkeypatch.setattr(fit, "fit", counting_fit)
+    assert fit.train_or_reuse(model_config, tiny, 0, params) == first
     assert calls == []
-    training.train_or_reuse(model_config, tiny, 0, run_params(tmp_path, epochs=1))
+    fit.train_or_reuse(model_config, tiny, 0, run_params(tmp_path, epochs=1))
     assert len(calls) == 1, "a change of epochs retrains"
 
 
@@ -98,7 +101,7 @@ def test_identical_run_is_reused_changed_run_is_retrained(tiny, tmp_path, monkey
 def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     params = run_params(tmp_path)
     model_config = models.fc_baseline_config("fashion_mnist")
-    training.train_or_reuse(model_config, tiny, 0, params)
+    fit.train_or_reuse(model_config, tiny, 0, params)
     record_file = records.record_path(params.results_dir, "fc_baseline", 0)
     if damage == "truncated record":
         record_file.write_text(record_file.read_text()[:100])
@@ -115,35 +118,35 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     def refuse_to_train(*args, **kwargs):
         raise RuntimeError("training was attempted")
 
-    monkeypatch.setattr(training, "fit", refuse_to_train)
+    monkeypatch.setattr(fit, "fit", refuse_to_train)
     with pytest.raises(RuntimeError, match="training was attempted"):
-        training.train_or_reuse(model_config, tiny, 0, params)
+        fit.train_or_reuse(model_config, tiny, 0, params)
 
 
 def test_changed_model_file_is_refused_with_the_fix(tiny, tmp_path):
     params = run_params(tmp_path)
-    record = training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    record = fit.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
     model_file = records.model_path(params.models_dir, "fc_baseline", 0)
     model_file.write_bytes(model_file.read_bytes() + b"\0")
     with pytest.raises(records.MissingResultError, match="differs from the one the record was written with; rerun"):
-        training.load_trained_model(record, params.models_dir)
+        saved.load_trained_model(record, params.models_dir)
     model_file.unlink()
     with pytest.raises(records.MissingResultError, match="is missing; rerun"):
-        training.load_trained_model(record, params.models_dir)
+        saved.load_trained_model(record, params.models_dir)
 
 
 def test_cache_key_covers_settings_kernels_and_profile(tiny, monkeypatch):
     model_config = models.cnn_config("fashion_mnist")
-    key = training.cache_key(model_config, tiny, 0, SETTINGS)
-    assert training.cache_key(model_config, tiny, 0, training.TrainingConfig(epochs=2, batch_size=64, patience=2)) != key
-    assert training.cache_key(model_config, tiny, 1, SETTINGS) != key
-    assert training.cache_key(models.cnn_config("fashion_mnist", 5), tiny, 0, SETTINGS) != key
+    key = fit.cache_key(model_config, tiny, 0, SETTINGS)
+    assert fit.cache_key(model_config, tiny, 0, fit.TrainingConfig(epochs=2, batch_size=64, patience=2)) != key
+    assert fit.cache_key(model_config, tiny, 1, SETTINGS) != key
+    assert fit.cache_key(models.cnn_config("fashion_mnist", 5), tiny, 0, SETTINGS) != key
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
-    assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "a CNN rounds differently with two threads"
+    assert fit.cache_key(model_config, tiny, 0, SETTINGS) != key, "a CNN rounds differently with two threads"
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
-    assert training.cache_key(model_config, tiny, 0, SETTINGS) == key
+    assert fit.cache_key(model_config, tiny, 0, SETTINGS) == key
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert training.cache_key(model_config, tiny, 0, SETTINGS) != key, "the kernels TensorFlow uses decide round-off"
+    assert fit.cache_key(model_config, tiny, 0, SETTINGS) != key, "the kernels TensorFlow uses decide round-off"
 
 
 def test_convlab_gives_tensorflow_one_thread_per_pool():
@@ -159,19 +162,19 @@ def test_profile_settings_of_cnn_fc_and_gap_head():
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
     cnn, arithmetic = models.cnn_config("mnist"), precision.training_precision()
     cap, patience = profiles.EPOCH_CAP, profiles.PATIENCE
-    assert training.training_config_for(params, cnn) == training.TrainingConfig(
+    assert fit.training_config_for(params, cnn) == fit.TrainingConfig(
         epochs=cap, patience=patience, precision=arithmetic
     )
-    assert training.training_config_for(params, models.fc_baseline_config("mnist")) == training.TrainingConfig(
+    assert fit.training_config_for(params, models.fc_baseline_config("mnist")) == fit.TrainingConfig(
         epochs=cap, batch_size=32, patience=patience, precision="float32"
     )
-    gap = training.training_config_for(params, models.variant(cnn, head="gap"))
-    assert gap == training.TrainingConfig(epochs=cap, patience=patience, precision=arithmetic), "one learning rate for all"
+    gap = fit.training_config_for(params, models.variant(cnn, head="gap"))
+    assert gap == fit.TrainingConfig(epochs=cap, patience=patience, precision=arithmetic), "one learning rate for all"
     assert gap.learning_rate == 1e-3
 
 
 def test_test_metrics_match_keras_evaluate(tiny):
-    model, record = training.fit(models.fc_baseline_config("fashion_mnist"), tiny, 0, SETTINGS, verbose=0)
+    model, record = fit.fit(models.fc_baseline_config("fashion_mnist"), tiny, 0, SETTINGS, verbose=0)
     loss, accuracy = model.evaluate(data.scale_images(tiny.x_test), tiny.y_test, verbose=0)
     assert record["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert record["test"]["loss"] == pytest.approx(loss, rel=1e-5)
@@ -183,21 +186,21 @@ def test_steps_per_execution_leave_the_weights_unchanged(tiny):
 
     x, y = data.scale_images(tiny.x_train[:512]), tiny.y_train[:512]
     weights = []
-    for steps in (1, training.steps_per_execution(32)):
-        training.seed_everything(0)
+    for steps in (1, fit.steps_per_execution(32)):
+        fit.seed_everything(0)
         model = models.build_model(models.cnn_config("fashion_mnist"))
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", steps_per_execution=steps)
         model.fit(x, y, batch_size=32, epochs=1, verbose=0)
         weights.append(model.get_weights())
-    assert training.steps_per_execution(32) == 16
+    assert fit.steps_per_execution(32) == 16
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
 def test_clearing_the_cache_retrains(tiny, tmp_path, monkeypatch):
-    from convlab import cache
+    from convlab.store import cache
 
     params = run_params(tmp_path, output_dir=str(tmp_path / "reports" / "fashion_mnist"))
-    training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+    fit.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
     (tmp_path / "reports" / "fashion_mnist" / "03_cnn.ipynb").write_text("{}")
     assert cache.main(["clear", "--root", str(tmp_path / "reports")]) == 0
     assert not params.results_dir.exists() and not params.models_dir.exists()
@@ -207,25 +210,27 @@ def test_clearing_the_cache_retrains(tiny, tmp_path, monkeypatch):
     def refuse_to_train(*args, **kwargs):
         raise RuntimeError("training was attempted")
 
-    monkeypatch.setattr(training, "fit", refuse_to_train)
+    monkeypatch.setattr(fit, "fit", refuse_to_train)
     with pytest.raises(RuntimeError, match="training was attempted"):
-        training.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
+        fit.train_or_reuse(models.fc_baseline_config("fashion_mnist"), tiny, 0, params)
 
 
 def test_fingerprint_follows_the_code_that_decides_results(tmp_path, monkeypatch):
     copy = tmp_path / "convlab"
     copy.mkdir()
-    for name in training.RESULT_CODE:
-        (copy / f"{name}.py").write_text((paths.PACKAGE_DIR / f"{name}.py").read_text())
+    for relative in fit.RESULT_CODE_FILES.values():
+        (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+        (copy / relative).write_text((paths.PACKAGE_DIR / relative).read_text())
     monkeypatch.setattr(paths, "PACKAGE_DIR", copy)
-    original = training.code_fingerprint()
-    models_source = (copy / "models.py").read_text()
-    (copy / "models.py").write_text(models_source.replace("def cost_table(", "def cost_table_renamed("))
-    assert training.code_fingerprint() == original, "a function outside RESULT_CODE does not decide results"
-    (copy / "models.py").write_text(models_source.replace("def build_model(", "# a comment\ndef build_model(  "))
-    assert training.code_fingerprint() == original, "comments and formatting do not decide results"
-    (copy / "models.py").write_text(models_source.replace('name="dense_1"', 'name="dense_one"'))
-    assert training.code_fingerprint() != original, "build_model decides results"
+    original = fit.code_fingerprint()
+    models_file = copy / fit.RESULT_CODE_FILES["models"]
+    models_source = models_file.read_text()
+    models_file.write_text(models_source.replace("def cost_table(", "def cost_table_renamed("))
+    assert fit.code_fingerprint() == original, "a function outside RESULT_CODE does not decide results"
+    models_file.write_text(models_source.replace("def build_model(", "# a comment\ndef build_model(  "))
+    assert fit.code_fingerprint() == original, "comments and formatting do not decide results"
+    models_file.write_text(models_source.replace('name="dense_1"', 'name="dense_one"'))
+    assert fit.code_fingerprint() != original, "build_model decides results"
 
 
 def test_a_model_file_carrying_python_code_is_refused(tmp_path):
@@ -238,7 +243,7 @@ def test_a_model_file_carrying_python_code_is_refused(tmp_path):
     model.save(model_file)
     record = {"model": {"name": "cnn"}, "seed": 0, "model_file": model_file.name, "model_sha256": records.file_sha256(model_file)}
     with pytest.raises(ValueError, match="safe_mode"):
-        training.load_trained_model(record, tmp_path)
+        saved.load_trained_model(record, tmp_path)
 
 
 def test_only_the_retracing_notice_is_dropped_from_tensorflow_warnings():
@@ -247,7 +252,7 @@ def test_only_the_retracing_notice_is_dropped_from_tensorflow_warnings():
     handler.emit = seen.append
     logger.addHandler(handler)
     try:
-        logger.warning("5 out of the last 5 calls to <function f> %s. Tracing is expensive.", training.RETRACING_NOTICE)
+        logger.warning("5 out of the last 5 calls to <function f> %s. Tracing is expensive.", saved.RETRACING_NOTICE)
         logger.warning("another TensorFlow warning")
     finally:
         logger.removeHandler(handler)
@@ -256,31 +261,31 @@ def test_only_the_retracing_notice_is_dropped_from_tensorflow_warnings():
 
 def test_every_family_trains_alike_under_both_profiles():
     """The profiles differ in seeds only, so no family needs reference runs; an explicit batch size makes them differ."""
-    from convlab import experiments
+    from convlab.experiments import design, plans
 
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
-    table = experiments.settings_by_family(params)
-    assert len(table) == 9 and table[tables.SAME_SETTINGS].all()
+    table = plans.settings_by_family(params)
+    assert len(table) == 9 and table[design.SAME_SETTINGS].all()
     cap, patience, arithmetic = profiles.EPOCH_CAP, profiles.PATIENCE, precision.training_precision()
     gap_settings = f"batch 32, ≤{cap} epochs, patience {patience}, learning rate 0.001, {arithmetic}"
-    assert table.loc[tables.CNN_GAP, "this run (full)"] == gap_settings
+    assert table.loc[design.CNN_GAP, "this run (full)"] == gap_settings
     explicit = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full", batch_size=64)
-    assert not experiments.settings_by_family(explicit)[tables.SAME_SETTINGS].any()
-    configs = {tables.FC_BASELINE: models.fc_baseline_config("mnist"), tables.CNN: models.cnn_config("mnist")}
-    assert experiments.settings_check({}, configs, None, params, train=True) is None, "nothing to compare: nothing trained"
+    assert not plans.settings_by_family(explicit)[design.SAME_SETTINGS].any()
+    configs = {design.FC_BASELINE: models.fc_baseline_config("mnist"), design.CNN: models.cnn_config("mnist")}
+    assert plans.settings_reference(configs, None, params, train=True) is None, "nothing to compare: nothing trained"
 
 
 def test_a_reference_run_trains_its_minimum_epochs_and_is_tested_after_each(tiny):
     """patience 1 would stop at once on a plateau; min_epochs holds it to 4 epochs, each one tested, and the record's
     last test accuracy per epoch is that of the weights after that epoch (the final test is of the best epoch's)."""
     model_config = models.fc_baseline_config("fashion_mnist")
-    settings = training.TrainingConfig(epochs=6, batch_size=64, patience=1, min_epochs=4, test_each_epoch=True)
-    model, record = training.fit(model_config, tiny, 0, settings, verbose=0)
+    settings = fit.TrainingConfig(epochs=6, batch_size=64, patience=1, min_epochs=4, test_each_epoch=True)
+    model, record = fit.fit(model_config, tiny, 0, settings, verbose=0)
     history = record["history"]
     assert record["epochs_run"] >= 4 and len(history["test_accuracy"]) == len(history["test_loss"]) == record["epochs_run"]
     assert history["test_accuracy"][record["best_epoch"] - 1] == pytest.approx(record["test"]["accuracy"])
-    plain = training.TrainingConfig(epochs=6, batch_size=64, patience=1)
-    _, without = training.fit(model_config, tiny, 0, plain, verbose=0)
+    plain = fit.TrainingConfig(epochs=6, batch_size=64, patience=1)
+    _, without = fit.fit(model_config, tiny, 0, plain, verbose=0)
     assert "test_accuracy" not in without["history"]
     assert without["history"]["val_loss"] == history["val_loss"][: without["epochs_run"]], "testing changes no trajectory"
 
@@ -289,7 +294,7 @@ def test_stopping_after_a_minimum_never_stops_before_it():
     class Model:
         stop_training = False
 
-    stopper = training.StoppingAfter(5, monitor="val_loss", patience=1)
+    stopper = fit.StoppingAfter(5, monitor="val_loss", patience=1)
     stopper.set_model(Model())
     stopper.on_train_begin()
     for epoch, loss in enumerate([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]):
@@ -299,9 +304,10 @@ def test_stopping_after_a_minimum_never_stops_before_it():
 
 FIT_IN_A_FRESH_PROCESS = """
 import sys
-from convlab import data, models, training
+from convlab.datasets import data
+from convlab.training import fit, models, saved
 ds = data.subset(data.load_dataset("fashion_mnist", sys.argv[1]), 600, 200, seed=0)
-model, record = training.fit(models.fc_baseline_config("fashion_mnist"), ds, 0, training.TrainingConfig(epochs=1, patience=1))
+model, record = fit.fit(models.fc_baseline_config("fashion_mnist"), ds, 0, fit.TrainingConfig(epochs=1, patience=1))
 print("accuracy", record["test"]["accuracy"])
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convlab import transforms
+from convlab.datasets import transforms
 
 
 @pytest.fixture

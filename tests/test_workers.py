@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convlab import config, data, models, paths, training, workers
+from convlab.datasets import data
+from convlab.study import config, paths
+from convlab.training import models, saved, workers
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def comparable(record: dict) -> dict:
 
 
 def weights(record: dict, params: config.RunParameters) -> list[np.ndarray]:
-    return training.load_trained_model(record, params.models_dir).get_weights()
+    return saved.load_trained_model(record, params.models_dir).get_weights()
 
 
 def test_workers_write_the_records_and_weights_of_a_sequential_run(tiny, tmp_path, capsys):

@@ -6,5 +6,5 @@ those records once; `family` holds every comparison the paper reports, corrected
 `figures` draws the paper's figures from the records at print size; `build` renders the HTML and the PDF.
 
 May import: the layers below the report (config, paths, records, stats, protocol, curves, tables, costs) and
-`document` for the PDF. Nothing outside this folder imports it except `convlab.report`.
+`document` for the PDF. Nothing outside this folder imports it except `convlab.report.report`.
 """

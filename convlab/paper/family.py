@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convlab import records, stats
+from convlab.analysis import stats
 from convlab.paper.runs import DatasetRun
+from convlab.store import records
 
 ALPHA = 0.05
 SHIFT = 3  # pixels: the translation probe's accuracy at this shift, mean over its three directions

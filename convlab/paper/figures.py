@@ -1,26 +1,22 @@
 """The paper's figures, drawn from the run's records at print size.
 
-Each figure is as wide as the printed text (`WIDTH` inches) with 8-point type, so no label prints below 7 points;
+Each figure is as wide as the printed text with 8-point type (`figure_style`), so no label prints below 7 points;
 legends sit below the axes, never over data. `FIGURES` lists them in the order the paper shows them, with
 their captions: a caption says what is plotted, and the build checks that every figure the text places is here.
 """
 
 from __future__ import annotations
 
-import base64
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from convlab import curves, profiles, protocol
-from convlab.paper import family
-from convlab.paper.runs import DatasetRun
-
-WIDTH = 6.3  # inches: the printed text's width
-FONT = 8  # points
-COLOURS = {"FC": "#1b6ca8", "CNN": "#d95f02", "GAP": "#7570b3", "avg": "#1b9e77", "CNN aug": "#e7298a", "FC aug": "#66a61e"}
+from convlab.analysis import curves
+from convlab.experiments import protocol
+from convlab.paper import family, figure_style
+from convlab.study import profiles
 
 
 @dataclass(frozen=True)
@@ -30,69 +26,12 @@ class Figure:
     draw: Callable  # (runs: Mapping[str, DatasetRun], data: Mapping[str, object]) -> matplotlib figure, or None
 
 
-def _style():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams.update(
-        {
-            "font.size": FONT,
-            "axes.titlesize": FONT,
-            "axes.labelsize": FONT,
-            "xtick.labelsize": FONT,
-            "ytick.labelsize": FONT,
-            "legend.fontsize": FONT,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "figure.dpi": 150,
-        }
-    )
-    return plt
-
-
-def _panels(runs: Mapping[str, DatasetRun], height: float = 2.5, sharey: bool = False):
-    plt = _style()
-    figure, axes = plt.subplots(1, len(runs), figsize=(WIDTH, height), sharey=sharey, squeeze=False)
-    for axis, run in zip(axes[0], runs.values(), strict=True):
-        axis.set_title(run.title)
-    return figure, list(axes[0])
-
-
-def _count_formatter():
-    """Log-axis ticks as 100k, 1M, 10M rather than powers of ten."""
-    from matplotlib.ticker import FuncFormatter
-
-    def text(value, _):
-        for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if value >= size:
-                return f"{value / size:g}{suffix}"
-        return f"{value:g}"
-
-    return FuncFormatter(text)
-
-
-def _seeds_and_mean(axis, position: float, values, dots: str, line: str) -> None:
-    """One column of a dot plot: each seed's value as a dot, their mean as a short line (labelled once per axis)."""
-    first = position == 0
-    axis.plot([position] * len(values), values, linestyle="none", marker="o", markersize=3, color=dots, alpha=0.8,
-              label="one seed" if first else None)  # fmt: skip
-    axis.plot([position - 0.25, position + 0.25], [values.mean()] * 2, color=line, linewidth=1.5,
-              label="mean over seeds" if first else None)  # fmt: skip
-
-
-def _legend_below(figure, axis, columns: int) -> None:
-    handles, labels = axis.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))
-
-
 def samples(runs, data):
-    plt = _style()
+    plt = figure_style.style()
     shown = [name for name in runs if name in data]
     if not shown:
         return None
-    figure, axes = plt.subplots(len(shown), 10, figsize=(WIDTH, 1.05 * len(shown) + 0.2), squeeze=False)
+    figure, axes = plt.subplots(len(shown), 10, figsize=(figure_style.WIDTH, 1.05 * len(shown) + 0.2), squeeze=False)
     for row, name in enumerate(shown):
         dataset = data[name]
         for label in range(10):
@@ -103,7 +42,7 @@ def samples(runs, data):
             axis.set_title(dataset.class_names[label], fontsize=7)
             for spine in axis.spines.values():
                 spine.set_visible(False)
-        axes[row][0].set_ylabel(runs[name].title, fontsize=FONT)
+        axes[row][0].set_ylabel(runs[name].title, fontsize=figure_style.FONT)
     figure.tight_layout(pad=0.3)
     return figure
 
@@ -112,9 +51,9 @@ def trajectories(runs, data):
     shown = {name: run for name, run in runs.items() if run.reference}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.6)
+    figure, axes = figure_style.panels(shown, 2.6)
     for axis, run in zip(axes, shown.values(), strict=True):
-        for family_name, colour in (("FC", COLOURS["FC"]), ("CNN", COLOURS["CNN"])):
+        for family_name, colour in (("FC", figure_style.COLOURS["FC"]), ("CNN", figure_style.COLOURS["CNN"])):
             for index, record in enumerate(run.reference.get(family_name, [])):
                 loss = record["history"]["val_loss"]
                 label = f"{family_name} (one line per seed)" if index == 0 else None
@@ -131,7 +70,7 @@ def trajectories(runs, data):
     axes[0].plot(
         [], [], color="0.5", linestyle="--", linewidth=0.8, label=f"epoch {protocol.STUDIES_EPOCHS}, the studies' protocol"
     )
-    _legend_below(figure, axes[0], 2)
+    figure_style.legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.16, 1, 1))
     return figure
 
@@ -140,12 +79,14 @@ def per_class(runs, data):
     shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline") and name in data}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.9)
+    figure, axes = figure_style.panels(shown, 2.9)
     width = 0.38
     for axis, (name, run) in zip(axes, shown.items(), strict=True):
         labels = data[name].test_labels
         classes = data[name].class_names
-        for offset, (model, colour, label) in enumerate((("fc_baseline", COLOURS["FC"], "FC"), ("cnn", COLOURS["CNN"], "CNN"))):
+        for offset, (model, colour, label) in enumerate(
+            (("fc_baseline", figure_style.COLOURS["FC"], "FC"), ("cnn", figure_style.COLOURS["CNN"], "CNN"))
+        ):
             per_seed = np.array(
                 [
                     [100 * np.mean(np.asarray(r["test"]["predictions"])[labels == c] == c) for c in range(10)]
@@ -160,7 +101,7 @@ def per_class(runs, data):
         axis.set_xticks(range(10), classes, rotation=60 if long_names else 0, ha="right" if long_names else "center")
         axis.set_ylabel("test error per class (%)")
     axes[0].plot([], [], linestyle="none", marker=".", color="0.15", markersize=2.5, label="one seed")
-    _legend_below(figure, axes[0], 3)
+    figure_style.legend_below(figure, axes[0], 3)
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     return figure
 
@@ -172,16 +113,16 @@ def kernels(runs, data):
     shown = {name: run for name, run in runs.items() if run.has("cnn", "cnn_k5")}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.4)
+    figure, axes = figure_style.panels(shown, 2.4)
     for axis, run in zip(axes, shown.values(), strict=True):
         present = [(name, label) for name, label in KERNEL_MODELS if run.groups.get(name)]
         for position, (name, _) in enumerate(present):
-            _seeds_and_mean(axis, position, run.accuracies(name), "0.45", COLOURS["CNN"])
+            figure_style.seeds_and_mean(axis, position, run.accuracies(name), "0.45", figure_style.COLOURS["CNN"])
         axis.set_xticks(range(len(present)), [label for _, label in present])
         axis.set_xlim(-0.6, len(present) - 0.4)
         axis.set_xlabel("kernel: first layer, or first and second")
         axis.set_ylabel("test accuracy (%)")
-    _legend_below(figure, axes[0], 2)
+    figure_style.legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     return figure
 
@@ -200,7 +141,7 @@ def shifts(runs, data):
     shown = {name: run for name, run in runs.items() if run.translation}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.7, sharey=True)
+    figure, axes = figure_style.panels(shown, 2.7, sharey=True)
     for axis, run in zip(axes, shown.values(), strict=True):
         for name, label, colour in SHIFT_MODELS:
             if name not in run.translation:
@@ -208,12 +149,14 @@ def shifts(runs, data):
             sizes = sorted({row["shift"] for row in run.translation[name][0]["result"]["rows"]})
             means = [family.shifted_accuracies(run, name, size).mean() for size in sizes]
             style = "--" if "aug" in colour else "-"
-            axis.plot(sizes, means, style, color=COLOURS[colour], marker="o", markersize=2.5, linewidth=1.2, label=label)
+            axis.plot(
+                sizes, means, style, color=figure_style.COLOURS[colour], marker="o", markersize=2.5, linewidth=1.2, label=label
+            )
         axis.axvline(family.SHIFT, color="0.6", linewidth=0.7, linestyle=":")
         axis.set_xlabel("shift (pixels)")
         axis.set_ylim(0, 100)
     axes[0].set_ylabel("accuracy on shifted test images (%)")
-    _legend_below(figure, axes[0], 3)
+    figure_style.legend_below(figure, axes[0], 3)
     figure.tight_layout(rect=(0, 0.14, 1, 1))
     return figure
 
@@ -222,17 +165,17 @@ def permutation(runs, data):
     shown = {name: run for name, run in runs.items() if run.has("cnn_perm0", "fc_baseline_perm0")}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.3)
+    figure, axes = figure_style.panels(shown, 2.3)
     pairs = (("fc_baseline", "FC_orig"), ("fc_baseline_perm0", "FC_perm"), ("cnn", "CNN_orig"), ("cnn_perm0", "CNN_perm"))
     ticks = ["FC,\noriginal", "FC,\npermuted", "CNN,\noriginal", "CNN,\npermuted"]
     for axis, run in zip(axes, shown.values(), strict=True):
         for position, (name, key) in enumerate(pairs):
-            colour = COLOURS["FC"] if key.startswith("FC") else COLOURS["CNN"]
-            _seeds_and_mean(axis, position, run.accuracies(name), colour, "0.2")
+            colour = figure_style.COLOURS["FC"] if key.startswith("FC") else figure_style.COLOURS["CNN"]
+            figure_style.seeds_and_mean(axis, position, run.accuracies(name), colour, "0.2")
         axis.set_xticks(range(4), ticks)
         axis.set_xlim(-0.6, 3.6)
         axis.set_ylabel("test accuracy (%)")
-    _legend_below(figure, axes[0], 2)
+    figure_style.legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.08, 1, 1))
     return figure
 
@@ -241,19 +184,24 @@ def learning_curves(runs, data):
     shown = {name: run for name, run in runs.items() if run.curves}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.5)
+    figure, axes = figure_style.panels(shown, 2.5)
     for axis, run in zip(axes, shown.values(), strict=True):
         table = curves.curve_table(run.curves)
         for model in ("FC", "CNN"):
             rows = table[table[curves.MODEL] == model].sort_values(curves.SIZE)
             axis.plot(
-                rows[curves.SIZE], rows[curves.MEAN], marker="o", markersize=2.5, color=COLOURS[model], label=f"{model}, mean"
+                rows[curves.SIZE],
+                rows[curves.MEAN],
+                marker="o",
+                markersize=2.5,
+                color=figure_style.COLOURS[model],
+                label=f"{model}, mean",
             )
             axis.fill_between(
                 rows[curves.SIZE],
                 rows[curves.LOW],
                 rows[curves.HIGH],
-                color=COLOURS[model],
+                color=figure_style.COLOURS[model],
                 alpha=0.2,
                 linewidth=0,
                 label=f"{model}, 95% interval of the mean",
@@ -264,7 +212,7 @@ def learning_curves(runs, data):
         axis.minorticks_off()
         axis.set_xlabel("training images (k: thousands)")
         axis.set_ylabel("test accuracy (%)")
-    _legend_below(figure, axes[0], 2)
+    figure_style.legend_below(figure, axes[0], 2)
     figure.tight_layout(rect=(0, 0.15, 1, 1))
     return figure
 
@@ -286,8 +234,8 @@ def filters(runs, data):
     shown = {name: data[f"{name}:filters"] for name in runs if data.get(f"{name}:filters") is not None}
     if not shown:
         return None
-    plt = _style()
-    figure = plt.figure(figsize=(WIDTH, 1.9))
+    plt = figure_style.style()
+    figure = plt.figure(figsize=(figure_style.WIDTH, 1.9))
     outer = figure.add_gridspec(1, len(shown), wspace=0.2, top=0.86)
     for column, (name, kernels) in enumerate(shown.items()):
         count = kernels.shape[-1]
@@ -302,7 +250,7 @@ def filters(runs, data):
             for spine in axis.spines.values():
                 spine.set_visible(False)
             if index == inner.ncols // 2:
-                axis.set_title(runs[name].title, x=0, fontsize=FONT)
+                axis.set_title(runs[name].title, x=0, fontsize=figure_style.FONT)
     return figure
 
 
@@ -322,7 +270,7 @@ def cost(runs, data):
     shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline")}
     if not shown:
         return None
-    figure, axes = _panels(shown, 2.9)
+    figure, axes = figure_style.panels(shown, 2.9)
     palette = ("#1b6ca8", "#d95f02", "#7570b3", "#1b9e77", "#e7298a", "#66a61e", "#a6761d", "#444444")
     for axis, run in zip(axes, shown.values(), strict=True):
         for (name, label, marker), colour in zip(COST_MODELS, palette, strict=True):
@@ -344,10 +292,10 @@ def cost(runs, data):
                 linestyle="none",
             )
         axis.set_xscale("log")
-        axis.xaxis.set_major_formatter(_count_formatter())
+        axis.xaxis.set_major_formatter(figure_style.count_formatter())
         axis.set_xlabel("multiply-accumulates per image")
         axis.set_ylabel("test accuracy (%)")
-    _legend_below(figure, axes[0], 4)
+    figure_style.legend_below(figure, axes[0], 4)
     figure.tight_layout(rect=(0, 0.17, 1, 1))
     return figure
 
@@ -407,12 +355,3 @@ FIGURES = (
     ),
 )
 BY_KEY = {figure.key: figure for figure in FIGURES}
-
-
-def png_data_uri(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=200, metadata={"Software": None})
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

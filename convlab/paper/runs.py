@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convlab import config, curves, protocol, records, tables
+from convlab.experiments import design, protocol
+from convlab.store import records
+from convlab.study import config
 
-CURVE_FAMILIES = {tables.FC: "fc_baseline", tables.CNN: "cnn"}
+CURVE_FAMILIES = {design.FC: "fc_baseline", design.CNN: "cnn"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def load(root: Path, dataset: str) -> DatasetRun:
 def _curves(results: Path, groups: dict[str, list[dict]]) -> dict[str, dict[int, list[dict]]]:
     """FC and CNN by training-set size, the full set's runs included; empty without curve runs."""
     found: dict[str, dict[int, list[dict]]] = {label: {} for label in CURVE_FAMILIES}
-    for folder in sorted((results / curves.CURVES_FOLDER).glob("n*")):
+    for folder in sorted((results / design.CURVES_FOLDER).glob("n*")):
         try:
             by_name = records.load_all_records(folder)
         except records.MissingResultError:

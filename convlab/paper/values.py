@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from convlab import curves, models, protocol, stats
+from convlab.analysis import curves, stats
+from convlab.experiments import protocol
 from convlab.paper import family
 from convlab.paper.runs import DatasetRun
+from convlab.training import models
 
 
 @dataclass(frozen=True)

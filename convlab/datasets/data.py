@@ -1,0 +1,370 @@
+"""Fashion-MNIST and MNIST: find the files, read them, verify them, subset them.
+
+`load_dataset(name)` returns uint8 images (N×28×28) and labels. Sources are
+tried in order: the data folder (IDX files or `mnist.npz`), the Debian package
+folder, the Keras cache, and finally a download through the Keras loaders.
+The first source that holds any file for the dataset is used; if it is broken
+the error says so instead of silently falling through to another source.
+Every source is verified against the sha256 of the decompressed IDX payloads.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from convlab.datasets.datafiles import SPLITS, DataError, idx_sha256, read_idx, read_npz
+from convlab.study import config, paths
+
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_SIDE, _TRAIN, _TEST = config.IMAGE_SIDE, config.SPLIT_SIZES["train_size"], config.SPLIT_SIZES["test_size"]
+EXPECTED_SHAPES = {
+    "x_train": (_TRAIN, _SIDE, _SIDE),
+    "y_train": (_TRAIN,),
+    "x_test": (_TEST, _SIDE, _SIDE),
+    "y_test": (_TEST,),
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset's files live and what their payloads must hash to."""
+
+    name: str
+    folder: str
+    npz_name: str
+    class_names: tuple[str, ...]
+    sha256: dict[str, str]
+    reference_mean_std: tuple[float, float]
+    debian_folder: str | None = None
+
+
+SPECS = {
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        folder="fashion-mnist",
+        npz_name="fashion-mnist.npz",
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        sha256={
+            "x_train": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "y_train": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "x_test": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "y_test": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        },
+        reference_mean_std=(0.2860, 0.3530),
+        debian_folder="fashion-mnist",
+    ),
+    "mnist": DatasetSpec(
+        name="mnist",
+        folder="mnist",
+        npz_name="mnist.npz",
+        class_names=tuple(str(digit) for digit in range(10)),
+        sha256={
+            "x_train": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+            "y_train": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+            "x_test": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+            "y_test": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        },
+        reference_mean_std=(0.1307, 0.3081),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images as uint8 (N×28×28) and labels as uint8 (N,), plus where they came from."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def describe(self) -> dict:
+        """Sizes and source, for result records."""
+        return {
+            "name": self.name,
+            "train_size": int(len(self.y_train)),
+            "test_size": int(len(self.y_test)),
+            "source": self.source,
+            "sha256": SPECS[self.name].sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a dataset may come from."""
+
+    description: str
+    kind: str  # "idx", "npz" or "download"
+    path: Path | None = None
+
+    def is_present(self) -> bool:
+        if self.kind == "download":
+            return True
+        if self.kind == "npz":
+            return self.path is not None and self.path.is_file()
+        return (
+            self.path is not None
+            and self.path.is_dir()
+            and any(_idx_file(self.path, stem) is not None for stem in IDX_NAMES.values())
+        )
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.path}" if self.path else self.description
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The spec of a dataset by name, with a clear error for unknown names."""
+    if name not in SPECS:
+        raise DataError(f"Unknown dataset {name!r}: choose one of {', '.join(SPECS)}.")
+    return SPECS[name]
+
+
+def candidate_sources(name: str, data_dir: str | Path | None = None) -> list[Source]:
+    """Every place searched for a dataset, in order of preference."""
+    spec = dataset_spec(name)
+    root = paths.resolve_data_dir(data_dir)
+    sources = [
+        Source("data folder (IDX files)", "idx", root / spec.folder),
+        Source("data folder (.npz)", "npz", root / spec.npz_name),
+        Source("data folder (.npz)", "npz", root / spec.folder / spec.npz_name),
+    ]
+    if spec.debian_folder:
+        sources.append(Source("Debian package", "idx", paths.DEBIAN_DATASETS_DIR / spec.debian_folder))
+    cache = paths.keras_cache_dir()
+    if spec.name == "mnist":
+        sources.append(Source("Keras cache", "npz", cache / spec.npz_name))
+    else:
+        sources.append(Source("Keras cache", "idx", cache / spec.folder))
+    return sources
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, *, allow_download: bool | None = None) -> Dataset:
+    """Load a dataset as uint8 arrays from the first source that holds it, verified by sha256."""
+    spec = dataset_spec(name)
+    sources = candidate_sources(name, data_dir)
+    for source in sources:
+        if source.is_present():
+            arrays = _read_source(spec, source)
+            return _verified_dataset(spec, arrays, source)
+    if allow_download is None:
+        switch = f"${paths.OFFLINE_ENV} is set; unset it to let Keras download the dataset"
+        allow_download = paths.downloads_allowed()
+    else:
+        switch = "allow_download=False; pass allow_download=True to let Keras download the dataset"
+    if not allow_download:
+        raise DataError(_not_found_message(spec, sources, data_dir, switch))
+    arrays = _download(spec, sources, data_dir)
+    return _verified_dataset(spec, arrays, "Keras download")
+
+
+def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None, switch: str) -> str:
+    """What was searched and every way to provide the files; `switch` says what turned downloads off and how to undo it."""
+    searched = "\n".join(
+        f"  - {source}"
+        + (f" ({source.path.name} {path_problem(source.path)})" if source.path and path_problem(source.path) else "")
+        for source in sources
+    )
+    root = paths.resolve_data_dir(data_dir)
+    files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
+    state = "" if root.is_dir() else "is a file, not a folder" if root.is_file() else "does not exist"
+    return (
+        f"Dataset {spec.name!r} not found, and downloads are switched off ({switch}).\n"
+        + (f"The data folder {root} {state}.\n" if state else "")
+        + f"Searched:\n{searched}\n"
+        f"Fix: copy the four IDX files ({files}) into {root / spec.folder}/"
+        + (f", or Keras's {spec.npz_name} into {root}/" if spec.name == "mnist" else "")
+        + f"; or point ${paths.DATA_DIR_ENV} (or the notebook parameter data_dir) at a folder that holds them"
+        + ("; or install the Debian package dataset-fashion-mnist" if spec.debian_folder else "")
+        + "."
+    )
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def path_problem(path: Path) -> str:
+    """What is wrong with a path where a data file should be ("" when it is a file or simply absent): a folder, a
+    symbolic link that loops or leads nowhere, or something that is not a regular file."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (RuntimeError, OSError) as error:
+            if isinstance(error, RuntimeError) or getattr(error, "errno", None) == errno.ELOOP:
+                return "is a symbolic link that loops back on itself"
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if path.exists() and not path.is_file():
+        return "is not a regular file"
+    return ""
+
+
+def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
+    assert source.path is not None
+    if source.kind == "npz":
+        return read_npz(source.path)
+    arrays = {}
+    for split, stem in IDX_NAMES.items():
+        path = _idx_file(source.path, stem)
+        if path is None:
+            for candidate in (source.path / f"{stem}.gz", source.path / stem):
+                problem = path_problem(candidate)
+                if problem:
+                    raise DataError(
+                        f"{candidate} {problem} ({source.description} for {spec.name!r}). "
+                        f"Fix: put the official file {stem}.gz there in its place."
+                    )
+            raise DataError(
+                f"{source.path / (stem + '.gz')} is missing ({source.description} for {spec.name!r}). "
+                f"Fix: copy the official file {stem}.gz there; a source must hold all four files."
+            )
+        arrays[split] = read_idx(path)
+    return arrays
+
+
+def _verified_dataset(spec: DatasetSpec, arrays: dict[str, np.ndarray], source: Source | str) -> Dataset:
+    for split in SPLITS:
+        array = arrays[split]
+        origin = _origin(source, split)
+        if array.dtype != np.uint8:
+            raise DataError(f"{origin} has dtype {array.dtype}, expected uint8. Fix: use the official {spec.name} files.")
+        if array.shape != EXPECTED_SHAPES[split]:
+            raise DataError(
+                f"{origin} has shape {array.shape}, expected {EXPECTED_SHAPES[split]} for {spec.name!r}. "
+                f"Fix: these are not the official {spec.name} files (wrong counts or image size)."
+            )
+        if idx_sha256(array) != spec.sha256[split]:
+            raise DataError(
+                f"{origin} fails its sha256 check: the content differs from the official {spec.name} release "
+                f"({IDX_NAMES[split]}). Fix: replace the file with the official one "
+                f"(or check that MNIST and Fashion-MNIST files were not swapped)."
+            )
+    return Dataset(
+        name=spec.name,
+        class_names=spec.class_names,
+        source=str(source),
+        **{split: arrays[split] for split in SPLITS},
+    )
+
+
+def _origin(source: Source | str, split: str) -> str:
+    """Where one split came from, as precisely as the source allows (file, or array in an .npz)."""
+    if isinstance(source, Source) and source.kind == "idx" and source.path is not None:
+        path = _idx_file(source.path, IDX_NAMES[split])
+        return str(path) if path else f"{source.path / IDX_NAMES[split]}"
+    if isinstance(source, Source) and source.kind == "npz":
+        return f"array {split!r} of {source.path}"
+    return f"{split} from {source}"
+
+
+def _download(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+    import keras
+
+    loader = {"fashion_mnist": keras.datasets.fashion_mnist, "mnist": keras.datasets.mnist}[spec.name]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:
+        searched = "\n".join(f"  - {source}" for source in sources)
+        raise DataError(
+            f"Dataset {spec.name!r} was not found locally and the download failed ({error}).\nSearched:\n{searched}\n"
+            f"Fix: on a machine without internet, copy the files into {paths.resolve_data_dir(data_dir) / spec.folder}/ "
+            f"or set ${paths.DATA_DIR_ENV}; set ${paths.OFFLINE_ENV}=1 to skip the download attempt."
+        ) from None
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def stratified_indices(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `size` items drawn without replacement, class proportions preserved."""
+    classes, counts = np.unique(labels, return_counts=True)
+    if not len(classes) <= size <= len(labels):
+        raise DataError(
+            f"A stratified subset of {size} items needs between {len(classes)} (one per class) and "
+            f"{len(labels)} (all items). Fix: choose a size in that range (0 means the full set)."
+        )
+    quotas = counts * size / len(labels)
+    taken = np.maximum(np.floor(quotas).astype(int), 1)
+    remainder = size - taken.sum()
+    order = np.argsort(-(quotas - np.floor(quotas)), kind="stable")
+    step = 1 if remainder > 0 else -1
+    position = 0
+    while remainder != 0:
+        index = order[position % len(order)]
+        if step > 0 or taken[index] > 1:
+            taken[index] += step
+            remainder -= step
+        position += 1
+    chosen = [rng.choice(np.flatnonzero(labels == label), quota, replace=False) for label, quota in zip(classes, taken)]
+    return np.sort(np.concatenate(chosen))
+
+
+def subset(dataset: Dataset, train_size: int = 0, test_size: int = 0, seed: int = 0) -> Dataset:
+    """A class-stratified, seeded subset; a size of 0 keeps that split whole."""
+    rng = np.random.default_rng(seed)
+    changes = {}
+    if train_size:
+        index = stratified_indices(dataset.y_train, train_size, rng)
+        changes.update(x_train=dataset.x_train[index], y_train=dataset.y_train[index])
+    if test_size:
+        index = stratified_indices(dataset.y_test, test_size, rng)
+        changes.update(x_test=dataset.x_test[index], y_test=dataset.y_test[index])
+    return replace(dataset, **changes) if changes else dataset
+
+
+def split_validation(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carve a stratified validation set from training data: (x_fit, y_fit, x_val, y_val)."""
+    if not 0 < fraction < 1:
+        raise DataError(f"validation fraction must lie strictly between 0 and 1, got {fraction}.")
+    size = max(int(round(len(labels) * fraction)), len(np.unique(labels)))
+    val_index = stratified_indices(labels, size, np.random.default_rng(seed))
+    fit_mask = np.ones(len(labels), dtype=bool)
+    fit_mask[val_index] = False
+    return images[fit_mask], labels[fit_mask], images[val_index], labels[val_index]
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N×28×28) to float32 in [0, 1] with a channel axis (N×28×28×1)."""
+    if images.dtype != np.uint8:
+        raise DataError(f"scale_images expects uint8 images, got {images.dtype}.")
+    scaled = images.astype(np.float32)
+    np.divide(scaled, np.float32(255), out=scaled)  # in place: one array, not two (10x faster on 60000 images, same values)
+    return scaled[..., np.newaxis]
+
+
+def load_for_run(params: config.RunParameters) -> Dataset:
+    """The dataset a notebook run asks for: loaded, verified, and subset if requested."""
+    dataset = load_dataset(params.dataset, params.data_dir)
+    return subset(dataset, params.train_size, params.test_size, seed=0)

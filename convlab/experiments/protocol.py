@@ -1,0 +1,329 @@
+"""The training protocol, chosen by measurement: reference runs, the stopping rules simulated on them, the studies' own.
+
+A reference run trains the FC network or the CNN with patience `REFERENCE_PATIENCE`, up to `REFERENCE_CAP` epochs and
+never fewer than `STUDIES_EPOCHS`, and records its validation loss and its test loss and accuracy after every epoch.
+Two things are read off those trajectories:
+
+- **The stopping rule.** Early stopping does not change the trajectory before it stops, so each candidate rule is
+  simulated on the recorded validation losses: where it would stop, and the best validation loss it would keep. A
+  stop is premature when that loss is more than `PREMATURE_TOLERANCE` above the reference run's own minimum. The
+  rule every family trains with (`profiles.PATIENCE`) is the cheapest candidate (fewest epochs per run) whose share
+  of premature stops is at most `PREMATURE_SHARE`; the report checks this on every run that has reference runs.
+- **The studies' protocol.** Adam at 1e-3, batch 32, exactly `STUDIES_EPOCHS` epochs, the last epoch's weights: the
+  test accuracy after epoch 15 of a reference run is that result, because the run's first 15 epochs are the same.
+
+Records come in as dicts (`fit.fit`); this module imports no TensorFlow unless a run trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from convlab.datasets import data
+from convlab.study import config
+from convlab.training import precision
+
+REFERENCE_PATIENCE = 10
+STUDIES_EPOCHS = 15
+STUDIES_LEARNING_RATE = 1e-3
+STUDIES_BATCH = 32
+PREMATURE_TOLERANCE = 0.02  # a kept validation loss more than 2% above the reference minimum is a premature stop
+PREMATURE_SHARE = 0.05  # the most premature stops a chosen rule may have
+CANDIDATE_PATIENCES = (1, 2, 3, 4, 5, 6, 8)
+FOLDER = "protocol"  # under results/ and models/: the reference runs
+FAMILIES = ("FC", "CNN")
+
+
+def reference_configs(dataset: str) -> dict:
+    """The studies' two models (`models.ModelConfig` by family), whose reference runs decide the protocol."""
+    from convlab.training import models
+
+    return {"FC": models.fc_baseline_config(dataset), "CNN": models.cnn_config(dataset)}
+
+
+def reference_settings(model_config, params: config.RunParameters):
+    """A reference run's settings: the studies' optimiser and batch, patience 10 up to the profile's cap (60), at least
+    15 epochs, tested after every epoch; CNNs in the run's training precision (`precision.training_precision`), like
+    every CNN. An explicit `epochs` or `batch_size` (a smoke test's) caps or sets these as it does every run's."""
+    from convlab.training import fit
+
+    cap = params.cnn_epochs if model_config.kind == "cnn" else params.epochs
+    return fit.TrainingConfig(
+        epochs=cap,
+        batch_size=params.batch_size if model_config.kind == "cnn" else params.fc_batch_size,
+        learning_rate=STUDIES_LEARNING_RATE,
+        patience=REFERENCE_PATIENCE,
+        min_epochs=min(STUDIES_EPOCHS, cap),
+        test_each_epoch=True,
+        precision=precision.training_precision() if model_config.kind == "cnn" else precision.FLOAT32,
+    )
+
+
+def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> dict[str, list[dict]]:
+    """Every reference run of this dataset (each trained at most once, side by side), by family."""
+    from convlab.training import workers
+
+    configs = reference_configs(params.dataset)
+    tasks = [
+        (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
+        for family, c in configs.items()
+        for seed in seeds
+    ]
+    trained = workers.train_all([task for _, task in tasks], params)
+    runs: dict[str, list[dict]] = {family: [] for family in configs}
+    for (family, _), record in zip(tasks, trained):
+        runs[family].append(record)
+    return runs
+
+
+def stored_reference_runs(results_dir) -> dict[str, list[dict]]:
+    """The reference runs stored under a report folder's results/ (by family; empty when there are none)."""
+    from convlab.store import records
+
+    try:
+        found = records.load_all_records(Path(results_dir) / FOLDER)
+    except records.MissingResultError:
+        return {}
+    names = {"fc_baseline": "FC", "cnn": "CNN"}
+    return {names[name]: runs for name, runs in found.items() if name in names}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a patience rule stops a run: the epoch it stops after, and the best epoch and validation loss it keeps."""
+
+    epochs: int
+    best_epoch: int
+    best_loss: float
+
+
+def simulate(val_loss: list[float], patience: int) -> Stop:
+    """Keras's `EarlyStopping(patience)` on the validation losses of a run (epochs counted from 1).
+
+    An epoch improves when its loss is lower than the best so far; training stops after `patience` epochs without
+    improvement, or at the last recorded epoch.
+    """
+    best, best_epoch = float("inf"), 0
+    for epoch, loss in enumerate(val_loss, start=1):
+        if epoch == 1 or loss < best:  # Keras counts the first epoch as an improvement, whatever its loss
+            best, best_epoch = loss, epoch
+        elif epoch - best_epoch >= patience:
+            return Stop(epoch, best_epoch, best)
+    return Stop(len(val_loss), best_epoch, best)
+
+
+def is_premature(val_loss: list[float], patience: int, tolerance: float = PREMATURE_TOLERANCE) -> bool:
+    """Whether the rule keeps a validation loss more than `tolerance` above the run's minimum."""
+    return simulate(val_loss, patience).best_loss > (1 + tolerance) * min(val_loss)
+
+
+def rule_name(patience: int) -> str:
+    return f"patience {patience}"
+
+
+def rule_table(histories: list[list[float]], patiences: tuple[int, ...] = CANDIDATE_PATIENCES) -> pd.DataFrame:
+    """Each candidate rule over the reference runs' validation losses: premature share and mean epochs per run."""
+    rows = []
+    for patience in patiences:
+        stops = [simulate(history, patience) for history in histories]
+        premature = [is_premature(history, patience) for history in histories]
+        rows.append(
+            {
+                "patience": patience,
+                "rule": rule_name(patience),
+                "runs": len(histories),
+                "premature stops": int(sum(premature)),
+                "premature share": float(np.mean(premature)) if histories else float("nan"),
+                "mean epochs per run": float(np.mean([stop.epochs for stop in stops])) if histories else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("rule")
+
+
+def cheapest_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> int | None:
+    """The patience of the cheapest rule (fewest mean epochs, then the smaller patience) with at most `share` premature
+    stops, or None when no candidate qualifies."""
+    allowed = table[table["premature share"] <= share + 1e-12]
+    if allowed.empty:
+        return None
+    return int(allowed.sort_values(["mean epochs per run", "patience"]).iloc[0]["patience"])
+
+
+def validation_histories(runs_by_dataset: dict[str, dict[str, list[dict]]]) -> list[list[float]]:
+    """The validation-loss trajectory of every reference run, over datasets and families."""
+    return [run["history"]["val_loss"] for runs in runs_by_dataset.values() for family in runs.values() for run in family]
+
+
+def follows_the_studies(run: dict, dataset: dict | None = None) -> bool:
+    """Whether a reference run's first `STUDIES_EPOCHS` epochs are a run of the studies' protocol: their learning
+    rate and batch, at least 15 epochs recorded, and (where given) the same data as the run it is set beside."""
+    settings = run["parameters"]
+    return (
+        settings["learning_rate"] == STUDIES_LEARNING_RATE
+        and settings["batch_size"] == STUDIES_BATCH
+        and len(run["history"].get("test_accuracy", [])) >= STUDIES_EPOCHS
+        and (dataset is None or run["dataset"] == dataset)
+    )
+
+
+def studies_protocol(
+    runs: dict[str, list[dict]], epochs: int = STUDIES_EPOCHS, metric: str = "test_accuracy"
+) -> dict[str, list[float]]:
+    """Per family, each seed's test accuracy (%) (or loss) after exactly `epochs` epochs: the studies' protocol.
+    Runs shorter than `epochs` (a smoke test's) are left out."""
+    scale = 100 if metric == "test_accuracy" else 1
+    return {
+        family: [scale * run["history"][metric][epochs - 1] for run in family_runs if len(run["history"][metric]) >= epochs]
+        for family, family_runs in runs.items()
+    }
+
+
+def kept_by_rule(run: dict, patience: int) -> dict:
+    """What a patience rule would have given this run: its stop, the epoch it keeps, that epoch's test accuracy (%)."""
+    history = run["history"]
+    stop = simulate(history["val_loss"], patience)
+    return {
+        "epochs": stop.epochs,
+        "kept epoch": stop.best_epoch,
+        "test accuracy": 100 * history["test_accuracy"][stop.best_epoch - 1],
+    }
+
+
+def runs_table(runs: dict[str, list[dict]], patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+    """One row per reference run: its length, the epoch of its lowest validation loss, the validation loss after
+    `epochs` epochs relative to that minimum, and its test accuracy after `epochs` epochs and under the rule."""
+    rows = []
+    for family, family_runs in runs.items():
+        for run in family_runs:
+            history = run["history"]
+            losses = history["val_loss"]
+            kept = kept_by_rule(run, patience)
+            at = min(epochs, len(losses))
+            rows.append(
+                {
+                    "model": family,
+                    "seed": run["seed"],
+                    "epochs run": len(losses),
+                    "lowest validation loss at epoch": int(np.argmin(losses)) + 1,
+                    f"validation loss after {at} epochs, above its lowest (%)": 100 * (losses[at - 1] / min(losses) - 1),
+                    f"test accuracy after {at} epochs (%)": 100 * history["test_accuracy"][at - 1],
+                    f"test accuracy, {rule_name(patience)} (%)": kept["test accuracy"],
+                    f"epochs, {rule_name(patience)}": kept["epochs"],
+                }
+            )
+    return pd.DataFrame(rows).set_index(["model", "seed"])
+
+
+def trajectory_frame(runs: dict[str, list[dict]]) -> pd.DataFrame:
+    """One row per family, seed and epoch: training, validation and test loss, validation and test accuracy (%)."""
+    rows = []
+    for family, family_runs in runs.items():
+        for run in family_runs:
+            history = run["history"]
+            for index, test_loss in enumerate(history["test_loss"]):
+                rows.append(
+                    {
+                        "family": family,
+                        "seed": run["seed"],
+                        "epoch": index + 1,
+                        "training loss": history["loss"][index],
+                        "validation loss": history["val_loss"][index],
+                        "test loss": test_loss,
+                        "test accuracy": 100 * history["test_accuracy"][index],
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def prediction_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """The Student-t prediction interval for one more run, from the seeds' runs (NaN with fewer than two)."""
+    from scipy import stats as scipy_stats
+
+    sample = np.asarray(values, dtype=float)
+    if len(sample) < 2:
+        return float("nan"), float("nan")
+    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, df=len(sample) - 1) * sample.std(ddof=1) * np.sqrt(1 + 1 / len(sample)))
+    return float(sample.mean()) - half, float(sample.mean()) + half
+
+
+def reproduction_table(runs: dict[str, list[dict]], published: dict, patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+    """FC and CNN under the studies' protocol (exactly `epochs` epochs, last weights) beside the study's figures.
+
+    `published` is the study's entry of `studies.json` ("models" by record name, "approximate"). The prediction
+    interval is where one more run of ours would land with 95% probability: a published single run outside it
+    differs by more than seed noise.
+    """
+    names = {"FC": "fc_baseline", "CNN": "cnn"}
+    at_epochs = studies_protocol(runs, epochs)
+    losses = studies_protocol(runs, epochs, "test_loss")
+    rows = []
+    for family, accuracies in at_epochs.items():
+        if not accuracies:
+            continue
+        theirs = published["models"].get(names[family], {})
+        low, high = prediction_interval(accuracies)
+        rule = [kept_by_rule(run, patience)["test accuracy"] for run in runs[family]]
+        rows.append(
+            {
+                "model": family,
+                "parameters": runs[family][0]["model"]["parameters"],
+                "seeds": len(accuracies),
+                f"{epochs} epochs: accuracy (%)": float(np.mean(accuracies)),
+                "std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else float("nan"),
+                "one run, 95% prediction interval": (round(low, 2), round(high, 2)),
+                f"{epochs} epochs: test loss": float(np.mean(losses[family])),
+                "published accuracy (%)": theirs.get("test_accuracy", float("nan")),
+                "published loss": theirs.get("test_loss", float("nan")),
+                "published parameters": theirs.get("parameters"),
+                f"{rule_name(patience)}: accuracy (%)": float(np.mean(rule)),
+                "approximate": bool(published.get("approximate")),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def overfitting(runs: dict[str, list[dict]], epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+    """Per family, means over seeds: the epoch of the lowest validation loss, and after `epochs` epochs how far the
+    validation and test losses stand above their lowest and how far training loss has fallen below validation loss."""
+    rows = []
+    for family, family_runs in runs.items():
+        usable = [run["history"] for run in family_runs if len(run["history"]["val_loss"]) >= epochs]
+        if not usable:
+            continue
+        rows.append(
+            {
+                "model": family,
+                "lowest validation loss at epoch": float(np.mean([np.argmin(h["val_loss"]) + 1 for h in usable])),
+                f"validation loss after {epochs} epochs, above its lowest (%)": float(
+                    np.mean([100 * (h["val_loss"][epochs - 1] / min(h["val_loss"]) - 1) for h in usable])
+                ),
+                f"test loss after {epochs} epochs, above its lowest (%)": float(
+                    np.mean([100 * (h["test_loss"][epochs - 1] / min(h["test_loss"]) - 1) for h in usable])
+                ),
+                f"training loss after {epochs} epochs, as a share of validation loss": float(
+                    np.mean([h["loss"][epochs - 1] / h["val_loss"][epochs - 1] for h in usable])
+                ),
+                f"best test accuracy minus accuracy after {epochs} epochs (points)": float(
+                    np.mean([100 * (max(h["test_accuracy"]) - h["test_accuracy"][epochs - 1]) for h in usable])
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def published_study(dataset: str) -> dict:
+    """The study's published figures for a dataset (`studies.json`: citation, "approximate", "models" by record name)."""
+    import json
+
+    from convlab.study import paths
+
+    return json.loads((paths.PACKAGE_DIR / "study" / "studies.json").read_text(encoding="utf-8"))["studies"][dataset]
+
+
+def like_for_like(reference: dict[str, list[dict]], dataset: dict) -> dict[str, list[dict]]:
+    """The reference runs that follow the studies' protocol on this data (`follows_the_studies`), by family."""
+    return {family: [run for run in runs if follows_the_studies(run, dataset)] for family, runs in reference.items()}

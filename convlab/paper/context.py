@@ -1,0 +1,223 @@
+"""What the paper's text and claims read, gathered from one run's records: the named values of each dataset, the
+findings family, the per-seed tests on the test labels, the stopping rule, serving and the run's cost (`context`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from convlab.analysis import costs
+from convlab.experiments import protocol
+from convlab.paper import claims, family, runs, values
+from convlab.store import records
+from convlab.study import config
+
+
+@dataclass
+class TestData:
+    """A dataset's test labels as the run's records saw them, its class names and its test images."""
+
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+    x_test: np.ndarray
+    y_test: np.ndarray
+    train_counts: np.ndarray  # training images per class
+
+
+def test_data(run: runs.DatasetRun, data_dir: str | None = None) -> TestData | None:
+    """The test split the run's records were evaluated on (a subset run's subset), from the data folder the run used
+    (`data_dir`, else the usual lookup), or None where the data are absent. The labels are checked against a record:
+    its stored predictions must give its stored accuracy."""
+    from convlab.datasets import data
+
+    record = next((group[0] for group in run.groups.values() if group), None)
+    if record is None:
+        return None
+    try:
+        dataset = data.load_dataset(run.name, data_dir or None, allow_download=False)
+    except Exception as error:  # noqa: BLE001  (a missing or damaged copy: the figures and tests that need it are left out)
+        print(f"Note: {run.name} not loaded ({error}); the paper leaves out what needs its test images.")
+        return None
+    sizes = record["dataset"]["train_size"], record["dataset"]["test_size"]
+    full = len(dataset.y_train), len(dataset.y_test)
+    dataset = data.subset(dataset, sizes[0] if sizes[0] < full[0] else 0, sizes[1] if sizes[1] < full[1] else 0, seed=0)
+    predictions = np.asarray(record["test"]["predictions"])
+    if len(predictions) != len(dataset.y_test) or not math.isclose(
+        float(np.mean(predictions == dataset.y_test)), record["test"]["accuracy"], abs_tol=1e-9
+    ):
+        print(
+            f"Note: the {run.name} test labels do not match the records' predictions, so the records were made on other "
+            "data; the paper leaves out what needs the test images. Build from the run that wrote them, with its data folder."
+        )
+        return None
+    counts = np.bincount(dataset.y_train, minlength=len(dataset.class_names))
+    return TestData(dataset.y_test, dataset.class_names, dataset.x_test, dataset.y_test, counts)
+
+
+def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleNamespace:
+    """Everything the text and the claims read: named values, comparisons, per-seed tests, the rule, serving."""
+    from convlab.store import runlog
+
+    loaded = runs.load_all(root, datasets)
+    folders = {name: runlog.read(root / name).get("parameters", {}).get("data_dir") for name in loaded}
+    tests = {name: test_data(run, folders[name]) for name, run in loaded.items()}
+    results = family.findings(loaded, lambda name: tests[name].test_labels if tests.get(name) else None)
+    named = {}
+    for name, run in loaded.items():
+        v = values.dataset_values(run, studies[name])
+        if tests.get(name) is not None:
+            v.update(_hardest_classes(run, tests[name]))
+        named[name] = v
+    empty = values.Names()
+    c = SimpleNamespace(
+        runs=loaded,
+        tests=tests,
+        results=results,
+        fm=named.get("fashion_mnist", empty),
+        mn=named.get("mnist", empty),
+        cf=values.comparisons(results, "fashion_mnist"),
+        cm=values.comparisons(results, "mnist"),
+        mcnemar=[r for r in results.values() if r.test == "McNemar"],
+        rule=_rule(loaded),
+        serving=_serving(root, datasets),
+        cost=_run_cost(root, datasets),
+    )
+    c.p = _protocol_values(loaded)
+    c.serving_difference = _scientific(c.serving.get("largest probability difference", math.nan))
+    c.family_size = values.count(sum(not math.isnan(r.p) for r in results.values()))
+    c.resolved_count = values.count(sum(r.resolved for r in results.values()))
+    c.kernel_largest = {
+        name: values.number(
+            max(
+                (abs(r.difference) for (d, key), r in results.items() if d == name and key in claims.KERNEL_KEYS),
+                default=math.nan,
+            ),
+            2,
+        )
+        for name in datasets
+    }
+    return c
+
+
+def _scientific(value: float) -> str:
+    """7.2 × 10<sup>−7</sup>, for a reader rather than a parser."""
+    if math.isnan(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa} × 10<sup>{int(exponent)}</sup>".replace("-", "−")
+
+
+def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
+    """The training protocol as the records hold it (the CNN's record, then a reference run's), and the rule's limits."""
+    found = values.Names()
+    record = next((run.groups["cnn"][0] for run in loaded.values() if run.groups.get("cnn")), None)
+    if record is not None:
+        settings = record["parameters"]
+        found["learning_rate"] = values.Value(settings["learning_rate"], f"{settings['learning_rate']:g}")
+        found["batch_size"] = values.count(settings["batch_size"])
+        found["patience"] = values.count(settings["patience"])
+        found["epoch_cap"] = values.count(settings["epochs"])
+        found["validation_percent"] = values.number(100 * settings["validation_fraction"], 0)
+        seeds = sorted({r["seed"] for run in loaded.values() for r in run.groups.get("cnn", [])})
+        found["seeds"] = values.Value(
+            len(seeds), ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+        )
+    reference = next((r for run in loaded.values() for family_runs in run.reference.values() for r in family_runs), None)
+    if reference is not None:
+        found["reference_patience"] = values.count(reference["parameters"]["patience"])
+        found["reference_min_epochs"] = values.count(reference["parameters"]["min_epochs"])
+    found["studies_epochs"] = values.count(protocol.STUDIES_EPOCHS)
+    found["premature_percent"] = values.number(100 * protocol.PREMATURE_TOLERANCE, 0)
+    found["share_percent"] = values.number(100 * protocol.PREMATURE_SHARE, 0)
+    curve_seeds = sorted(
+        {r["seed"] for run in loaded.values() for by_size in run.curves.values() for group in by_size.values() for r in group}
+    )
+    if curve_seeds:
+        found["curve_seeds"] = values.Value(len(curve_seeds), f"{curve_seeds[0]} to {curve_seeds[-1]}")
+    shifts = {
+        row["shift"]
+        for run in loaded.values()
+        for probes in run.translation.values()
+        for probe in probes
+        for row in probe["result"]["rows"]
+    }
+    if shifts:
+        found["max_shift"] = values.count(max(shifts))
+    augmented = next((run.groups["cnn_shift4"][0] for run in loaded.values() if run.groups.get("cnn_shift4")), None)
+    if augmented is not None:
+        found["augmentation_shift"] = values.count(augmented["model"]["shift_augmentation"])
+    return found
+
+
+def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:
+    found = {}
+    for name, key in (("fc_baseline", "fc"), ("cnn", "cnn")):
+        if not run.groups.get(name):
+            continue
+        errors = np.mean(
+            [
+                [100 * np.mean(np.asarray(r["test"]["predictions"])[test.test_labels == k] != k) for k in range(10)]
+                for r in run.groups[name]
+            ],
+            axis=0,
+        )
+        hardest = int(np.argmax(errors))
+        found["class_min"] = values.count(int(test.train_counts.min()))
+        found["class_max"] = values.count(int(test.train_counts.max()))
+        found["class_min_name"] = values.Value(0, test.class_names[int(np.argmin(test.train_counts))])
+        found["class_max_name"] = values.Value(0, test.class_names[int(np.argmax(test.train_counts))])
+        found[f"{key}_hardest"] = values.Value(hardest, test.class_names[hardest])
+        found[f"{key}_hardest_error"] = values.number(errors[hardest], 1)
+        found[f"{key}_easiest_error"] = values.number(errors.min(), 1)
+    return found
+
+
+def _rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
+    histories = protocol.validation_histories({name: run.reference for name, run in loaded.items() if run.reference})
+    if not histories:
+        return SimpleNamespace(table=None, chosen=None, premature={}, runs=0)
+    table = protocol.rule_table(histories)
+    chosen = protocol.cheapest_rule(table)
+    premature = {int(p): int(n) for p, n in zip(table["patience"], table["premature stops"], strict=True)}
+    return SimpleNamespace(table=table, chosen=chosen, premature=premature, runs=len(histories))
+
+
+def _serving(root: Path, datasets: Sequence[str]) -> dict:
+    for dataset in datasets:
+        path = root / dataset / "results" / "serving" / "cnn-seed0-local.json"
+        if path.is_file():
+            stored = records.read_json(path)
+            return stored["comparison"] | {"front end": stored.get("front_end", ""), "dataset": config.DATASET_TITLES[dataset]}
+    return {}
+
+
+def _run_cost(root: Path, datasets: Sequence[str]) -> SimpleNamespace:
+    """The run's trainings: how many, epochs, training hours, and what the quick profile's share took."""
+    found = [
+        (relative, record) for dataset in datasets for relative, record in costs.training_records(root / dataset / "results")
+    ]
+    trained = [record for _, record in found]
+    quick = [  # the quick profile's trainings: seed 0 of the studies' models, trained in the results folder itself
+        record
+        for relative, record in found
+        if "/" not in relative and record["seed"] == 0 and record["model"]["name"] in ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
+    ]
+    seconds = sum(r["timing"]["train_seconds"] for r in trained)
+    stamp = trained[0]["environment"] if trained else {}
+    return SimpleNamespace(
+        trainings=values.count(len(trained)),
+        epochs=values.count(sum(r["epochs_run"] for r in trained)),
+        hours=values.number(seconds / 3600, 1),
+        quick_minutes=values.number(sum(r["timing"]["train_seconds"] for r in quick) / 60, 0),
+        cpu=stamp.get("cpu", "unknown"),
+        cores=stamp.get("cpu_count", "?"),
+        tensorflow=stamp.get("packages", {}).get("tensorflow-cpu") or stamp.get("packages", {}).get("tensorflow", "?"),
+    )

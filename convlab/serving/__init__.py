@@ -1,0 +1,6 @@
+"""SageMaker: the model artifact and the staged training source (`artifact`), training jobs (`cloud`), the local
+endpoint and client (`endpoint`, `client`), the serving container's conformance (`container`, `tfserving_standin`,
+`frontend_launcher`), the real endpoint (`aws_endpoint`), and the scripts that run inside AWS (`sagemaker_entry/`).
+
+May import `study`, `store`, `datasets` and `training`.
+"""

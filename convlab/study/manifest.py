@@ -1,0 +1,232 @@
+"""The study, declared once: each notebook, its scope, its parameters, the notebooks it reads and what it writes.
+
+The pipeline, the Makefile (through the pipeline's defaults), the report, the publish check and the smoke tests
+read `STUDY`; the order of a run follows from the declared inputs (`in_order`). A notebook is stale when its code,
+its parameters or anything it reads has changed since it ran (`convlab.run.pipeline`). Standard library only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from convlab.study import paths
+
+PER_DATASET = "per dataset"  # runs once for each dataset, into reports/<dataset>/
+ACROSS_DATASETS = "across datasets"  # runs once, after every dataset's notebooks, into reports/comparison/
+CHAPTER, APPENDIX = "chapter", "appendix"  # where the report prints a notebook: a chapter, or in the appendix
+COMPARISON_FOLDER = "comparison"  # the executed cross-dataset notebooks, beside the per-dataset report folders
+
+RUN = ("dataset", "data_dir", "train_size", "test_size", "output_dir", "images_dir")  # every per-dataset notebook's
+TRAINING = ("profile", "epochs", "batch_size")  # every notebook that trains
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One notebook of the study.
+
+    `writes` are glob patterns, relative to the notebook's report folder, of the result files only it writes;
+    `reads` names the notebooks whose results it reads, and `reads_files` files relative to the reports root.
+    `seeds` names the parameter that holds its training seeds ("" when it trains nothing); `report_part` says
+    whether the report prints it as a chapter or in the appendix.
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    scope: str = PER_DATASET
+    seeds: str = ""
+    reads_files: tuple[str, ...] = ()
+    report_part: str = CHAPTER
+
+    @property
+    def path(self):
+        return paths.NOTEBOOKS_DIR / f"{self.name}.ipynb"
+
+    @property
+    def per_dataset(self) -> bool:
+        return self.scope == PER_DATASET
+
+    def writes_file(self, relative: str) -> bool:
+        """Whether a file, given relative to the notebook's report folder, is one of its declared results
+        (a `*` stays within one folder: "results/*.json" does not match "results/probes/a.json")."""
+        if relative == f"results/claims/{self.name}.json":  # its ledger of checked claims (`convlab.analysis.claims`)
+            return True
+        parts = relative.split("/")
+        return any(
+            len(parts) == len(pattern.split("/")) and all(map(fnmatch.fnmatchcase, parts, pattern.split("/")))
+            for pattern in self.writes
+        )
+
+
+STUDY: tuple[Notebook, ...] = (
+    Notebook("01_eda", RUN),
+    Notebook("02_fc_baseline", (*RUN, *TRAINING, "seeds"), writes=("results/fc_baseline-seed*.json",), seeds="seeds"),
+    Notebook(
+        "03_cnn",
+        (*RUN, *TRAINING, "seeds", "check_settings"),
+        reads=("02_fc_baseline",),
+        writes=("results/cnn-seed*.json", "results/reference/*.json"),
+        seeds="seeds",
+    ),
+    Notebook(
+        "04_kernel_size_sweep",
+        (*RUN, *TRAINING, "sweep_seeds", "kernels", "variant_seeds"),
+        reads=("03_cnn",),
+        writes=("results/cnn_k*-seed*.json",),
+        seeds="sweep_seeds",
+    ),
+    Notebook("05_filter_visualisation", (*RUN, *TRAINING, "seeds"), reads=("02_fc_baseline", "03_cnn"), seeds="seeds"),
+    Notebook(
+        "06_sagemaker_deploy",
+        (*RUN, *TRAINING, "mode", "model", "seed", "latency_repeats", "aws_region", "role_arn", "aws_bucket")
+        + ("training_instance", "inference_instance", "training_version", "serving_version", "evaluation_images")
+        + ("aws_sweep", "kernels", "sweep_seeds"),
+        reads=("02_fc_baseline", "03_cnn"),
+        writes=("results/serving/*.json",),
+        seeds="seed",
+        report_part=APPENDIX,
+    ),
+    Notebook(
+        "07_translation",
+        (*RUN, *TRAINING, "probe_seeds", "max_shift", "probe_images", "augmentation_shift"),
+        reads=("02_fc_baseline", "03_cnn"),
+        writes=(
+            "results/cnn_gap-seed*.json",
+            "results/cnn_avgpool-seed*.json",
+            "results/*_shift*-seed*.json",
+            "results/probes/translation_*.json",
+        ),
+        seeds="probe_seeds",
+    ),
+    Notebook(
+        "08_pixel_permutation",
+        (*RUN, *TRAINING, "probe_seeds", "permutation_seed"),
+        reads=("02_fc_baseline", "03_cnn"),
+        writes=("results/*_perm*-seed*.json",),
+        seeds="probe_seeds",
+    ),
+    Notebook(
+        "09_efficiency",
+        (*RUN, "latency_repeats"),
+        reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "07_translation", "08_pixel_permutation"),
+        writes=("results/probes/latency_*.json",),
+    ),
+    Notebook(
+        "11_learning_curves",
+        (*RUN, *TRAINING, "seeds", "curve_sizes"),
+        reads=("02_fc_baseline", "03_cnn"),
+        writes=("results/curves/*/*-seed*.json",),
+        seeds="seeds",
+    ),
+    Notebook(
+        "12_training_protocol",
+        (*RUN, *TRAINING, "seeds"),
+        writes=("results/protocol/*.json",),
+        seeds="seeds",
+        report_part=APPENDIX,  # the methods show its stopping-rule table; its details sit in the appendix
+    ),
+    Notebook(
+        "10_dataset_comparison",
+        ("datasets", "reports_dir", "images_dir"),
+        reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "09_efficiency", "12_training_protocol"),
+        scope=ACROSS_DATASETS,
+        reads_files=("bench.json",),  # its appendix shows the latest bench
+    ),
+)
+
+
+class ManifestError(ValueError):
+    """The declared study is inconsistent (an unknown input, a cycle, a per-dataset notebook reading a comparison)."""
+
+
+def entries(study: Sequence[Notebook] | None = None) -> dict[str, Notebook]:
+    """The declared notebooks by name, checked: unique names, known inputs, no cycle, scopes that fit."""
+    study = STUDY if study is None else study
+    by_name = {notebook.name: notebook for notebook in study}
+    if len(by_name) != len(study):
+        raise ManifestError("Two notebooks of the study share a name: give each entry of convlab.study.manifest.STUDY its own.")
+    for notebook in study:
+        if notebook.scope not in (PER_DATASET, ACROSS_DATASETS):
+            raise ManifestError(f"{notebook.name}: scope {notebook.scope!r} is neither {PER_DATASET!r} nor {ACROSS_DATASETS!r}.")
+        for source in notebook.reads:
+            if source not in by_name:
+                raise ManifestError(f"{notebook.name} reads {source!r}, which the study does not declare.")
+            if notebook.per_dataset and not by_name[source].per_dataset:
+                raise ManifestError(f"{notebook.name} runs per dataset and cannot read {source}, which runs across datasets.")
+    _topological([notebook.name for notebook in study], by_name)
+    return by_name
+
+
+def names(study: Sequence[Notebook] | None = None) -> tuple[str, ...]:
+    """Every notebook of the study, in the order a run executes them."""
+    return in_order([notebook.name for notebook in (STUDY if study is None else study)])
+
+
+def entry(name: str) -> Notebook:
+    """One declared notebook; an unknown name is an error that lists the declared ones."""
+    declared = entries()
+    if name not in declared:
+        raise paths.ParameterError(f"Unknown notebook {name!r}: choose from {', '.join(names())}.")
+    return declared[name]
+
+
+def in_order(selected: Iterable[str]) -> tuple[str, ...]:
+    """The selected notebooks (names checked) in run order: per-dataset ones first, each after the ones it reads,
+    ties in declaration order; then the cross-dataset ones."""
+    declared = entries()
+    chosen = list(dict.fromkeys(selected))
+    for name in chosen:
+        entry(name)
+    ordered = _topological(chosen, declared)
+    return tuple(sorted(ordered, key=lambda name: not declared[name].per_dataset))
+
+
+def _topological(chosen: Sequence[str], declared: dict[str, Notebook]) -> list[str]:
+    """Kahn's algorithm over the declared reads among `chosen`, ties broken by declaration order."""
+    position = {name: index for index, name in enumerate(declared)}
+    pending = {name: {source for source in declared[name].reads if source in chosen} for name in chosen}
+    ordered = []
+    while pending:
+        ready = sorted((name for name, sources in pending.items() if not sources), key=position.__getitem__)
+        if not ready:
+            raise ManifestError(f"The notebooks {', '.join(sorted(pending))} read each other in a cycle: break it in STUDY.")
+        ordered.append(ready[0])
+        del pending[ready[0]]
+        for sources in pending.values():
+            sources.discard(ordered[-1])
+    return ordered
+
+
+def readers_of(name: str) -> tuple[str, ...]:
+    """The notebooks that read `name`'s results, directly."""
+    return tuple(notebook.name for notebook in entries().values() if name in notebook.reads)
+
+
+def writer_of(relative: str) -> str | None:
+    """The notebook that declares a result file (relative to its report folder) among its outputs, or None."""
+    writers = [notebook.name for notebook in entries().values() if notebook.writes_file(relative)]
+    if len(writers) > 1:
+        raise ManifestError(f"{relative} matches the outputs of {' and '.join(writers)}: make their `writes` patterns disjoint.")
+    return writers[0] if writers else None
+
+
+def per_dataset() -> tuple[str, ...]:
+    return tuple(name for name in names() if entry(name).per_dataset)
+
+
+def across_datasets() -> tuple[str, ...]:
+    return tuple(name for name in names() if not entry(name).per_dataset)
+
+
+def main() -> None:
+    """`python -m convlab.study.manifest`: print the notebooks in run order, one line each with scope and inputs."""
+    for name in names():
+        notebook = entry(name)
+        print(f"{name:26} {notebook.scope:16} reads: {', '.join(notebook.reads) or '-'}")
+
+
+if __name__ == "__main__":
+    main()
