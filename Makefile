@@ -6,38 +6,31 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-# Report parameters (passed to every notebook; see README)
+# Report parameters. Each notebook parameter that a make variable sets is declared in convlab/study/parameters.py
+# (standard library only, so any Python reads it): EPOCHS=2 passes epochs=2 to every notebook that takes it, a
+# variable left empty leaves the notebooks' default. docs/running.md lists them.
+PARAMETER_VARIABLES := $(shell $(PYTHON) -m convlab.study.parameters make)
 DATASET ?= fashion_mnist mnist
 # NOTEBOOKS empty: the profile's notebooks (quick: the studies' own; full and gpu: every one that convlab/study/manifest.py
 # declares, in its order; `python -m convlab.study.manifest` lists them)
 NOTEBOOKS ?=
-PROFILE ?=
 # JOBS: datasets run side by side, each in a process of its own (1: one after the other; the records are the same)
 JOBS ?= 2
-EPOCHS ?=
-SEEDS ?=
-TRAIN_SIZE ?= 0
-TEST_SIZE ?= 0
-BATCH_SIZE ?=
-DATA_DIR ?=
-SWEEP_SEEDS ?=
-KERNELS ?=
-VARIANT_SEEDS ?=
-PROBE_SEEDS ?=
-MAX_SHIFT ?=
-AUGMENTATION_SHIFT ?=
-CHECK_SETTINGS ?=
-CURVE_SIZES ?=
 PDF ?=
 
 # A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
-KNOWN_VARIABLES := PYTHON VENV DATASET NOTEBOOKS PROFILE JOBS EPOCHS SEEDS TRAIN_SIZE TEST_SIZE BATCH_SIZE DATA_DIR \
-	SWEEP_SEEDS KERNELS VARIANT_SEEDS PROBE_SEEDS MAX_SHIFT AUGMENTATION_SHIFT CHECK_SETTINGS CURVE_SIZES PDF FORCE FULL \
-	STUDIO_PYTHON WHEELHOUSE LOCKS REGISTER_KERNEL
+KNOWN_VARIABLES := PYTHON VENV DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON WHEELHOUSE LOCKS REGISTER_KERNEL \
+	$(foreach pair,$(PARAMETER_VARIABLES),$(firstword $(subst =, ,$(pair))))
+ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
+$(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
+endif
 UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach assignment,$(MAKEOVERRIDES),$(firstword $(subst =, ,$(subst :=,=,$(assignment))))))
 ifneq ($(UNKNOWN_VARIABLES),)
 $(error Unknown variable(s) $(UNKNOWN_VARIABLES): make reads only $(KNOWN_VARIABLES) (see docs/running.md))
 endif
+# `-p name "value"` for each report parameter whose make variable is set
+REPORT_PARAMETERS = $(foreach pair,$(PARAMETER_VARIABLES),$(if $(strip $($(firstword $(subst =, ,$(pair))))),\
+	-p $(lastword $(subst =, ,$(pair))) "$(strip $($(firstword $(subst =, ,$(pair)))))"))
 
 .PHONY: help setup serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
@@ -58,11 +51,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
 	$(BIN)/python -m convlab.run.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) \
-		-p profile "$(PROFILE)" -p epochs "$(EPOCHS)" -p seeds "$(SEEDS)" -p train_size "$(TRAIN_SIZE)" -p test_size "$(TEST_SIZE)" \
-		-p batch_size "$(BATCH_SIZE)" -p data_dir "$(DATA_DIR)" \
-		-p sweep_seeds "$(SWEEP_SEEDS)" -p kernels "$(KERNELS)" -p variant_seeds "$(VARIANT_SEEDS)" \
-		-p probe_seeds "$(PROBE_SEEDS)" -p max_shift "$(MAX_SHIFT)" -p augmentation_shift "$(AUGMENTATION_SHIFT)" \
-		-p check_settings "$(CHECK_SETTINGS)" -p curve_sizes "$(CURVE_SIZES)"
+		$(REPORT_PARAMETERS)
 	PDF="$(PDF)" $(BIN)/python -m convlab.report.report --datasets $(DATASET)
 
 publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and PDF, result records) to reports/published/, after its full check

@@ -11,23 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convlab.study import config, manifest
+from convlab.study import config, manifest, parameters
 
-SMOKE = {
-    "epochs": "1",
-    "seeds": "0",
-    "sweep_seeds": "0,1",
-    "kernels": "3,5",
-    "variant_seeds": "0",
-    "probe_seeds": "0",
-    "max_shift": "2",
-    "latency_repeats": "20",
-    "train_size": "2000",
-    "test_size": "500",
-    "batch_size": "32",
-    "check_settings": "True",
-    "curve_sizes": "300,1000",
-}
+SMOKE = parameters.smoke_values()  # each parameter's smoke value, declared with it
 ON_ONE_DATASET = {
     "06_sagemaker_deploy": "mnist",
     "08_pixel_permutation": "mnist",

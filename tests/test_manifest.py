@@ -10,7 +10,7 @@ import papermill
 import pytest
 
 from convlab.report import report
-from convlab.run import notebook, pipeline
+from convlab.run import pipeline
 from convlab.study import manifest, paths
 
 WRITER = [  # a throwaway study: writes one result file whose content is its parameter
@@ -101,15 +101,6 @@ def test_every_notebook_is_declared_with_the_parameters_its_cell_declares():
         assert not entry.seeds or entry.seeds in entry.parameters, name
 
 
-def test_shared_parameter_lines_are_word_for_word_the_canonical_ones():
-    for name in manifest.names():
-        cell = [cell for cell in nbformat.read(manifest.entry(name).path, as_version=4).cells if cell.cell_type == "code"][1]
-        for line in cell.source.splitlines():
-            parameter = line.split(":")[0]
-            if parameter in notebook.PARAMETER_LINES:
-                assert line == notebook.PARAMETER_LINES[parameter], f"{name}: {line}"
-
-
 def test_the_order_follows_the_declared_inputs():
     order = manifest.names()
     for name in order:
@@ -159,3 +150,23 @@ def test_each_result_file_has_one_declared_writer(monkeypatch):
 def test_an_unknown_notebook_names_the_declared_ones():
     with pytest.raises(paths.ParameterError, match="Unknown notebook '12_x': choose from 01_eda, 02_fc_baseline"):
         manifest.in_order(["12_x"])
+
+
+def test_every_caption_is_named_by_a_notebook_and_every_named_figure_has_one():
+    from convlab.figures import captions
+
+    named = {figure for entry in manifest.STUDY for figure in entry.figures}
+    assert named == set(captions.CAPTIONS)
+
+
+def test_each_comparison_of_the_findings_is_declared_by_the_notebook_whose_results_it_compares():
+    from convlab.paper import family
+
+    declared = [key for entry in manifest.STUDY for key in entry.comparisons]
+    assert sorted(declared) == sorted(comparison.key for comparison in family.COMPARISONS), "each declared once"
+    for comparison in family.COMPARISONS:
+        (owner,) = [entry.name for entry in manifest.STUDY if comparison.key in entry.comparisons]
+        probe = "results/probes/translation_x.json"  # a comparison at a shift reads the translation probes
+        source = f"results/{comparison.changed}-seed0.json" if comparison.metric == "test" else probe
+        assert owner == manifest.writer_of(source), comparison.key
+

@@ -121,6 +121,12 @@ def test_figures_are_written(smoke_dataset):
     for notebook, expected in probe_figures.items():
         assert (expected <= figures) == (dataset == ON_ONE_DATASET[notebook]), notebook
     assert json.loads((root / "reports" / dataset / "pipeline.json").read_text())["runs"].keys() == set(SMOKE_NOTEBOOKS[dataset])
+    from convlab.figures import captions
+
+    for figure in figures:
+        notebook, name = figure.split("/")
+        key = name.removesuffix(".png") if name.removesuffix(".png") in captions.CAPTIONS else name.split("_", 1)[0]
+        assert key in manifest.entry(notebook).figures, f"{notebook} files {name}, which its manifest entry does not name"
 
 
 @pytest.mark.smoke

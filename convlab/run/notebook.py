@@ -1,4 +1,4 @@
-"""What every notebook does first: its shared parameter lines, and `setup`, which validates them and loads the data.
+"""What every notebook does first: `setup`, which validates its parameters and loads the data.
 
     params, ds = notebook.setup("03_cnn", globals())        # a notebook per dataset
     names, root, figures_dir = notebook.setup_comparison("10_dataset_comparison", globals())  # across datasets
@@ -13,31 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from convlab.study import config, manifest, paths
-from convlab.study.profiles import PROFILES
-
-_QUICK, _FULL, _GPU = PROFILES["quick"], PROFILES["full"], PROFILES["gpu"]
-
-# The parameters-cell lines that several notebooks share, word for word (a test checks every notebook against them).
-PARAMETER_LINES = {
-    "dataset": 'dataset: str = "fashion_mnist"  # "fashion_mnist" (first study) or "mnist" (second study)',
-    "data_dir": 'data_dir: str = ""  # folder with the dataset files; empty: $CONVLAB_DATA_DIR, else data/',
-    "profile": (
-        f'profile: str = "auto"  # "quick" ({len(_QUICK.seeds)} seed), "full" ({len(_FULL.seeds)} seeds) or "gpu" '
-        f"({len(_GPU.seeds)} seeds); auto: gpu when a GPU is present, else quick"
-    ),
-    "epochs": (
-        f'epochs: str = "auto"  # most epochs per training run; auto: the profile\'s cap ({_FULL.epochs}); '
-        f"early stopping (patience {_FULL.patience}) ends a run sooner"
-    ),
-    "seeds": 'seeds: str = "auto"  # training seeds, comma-separated, e.g. "0,1,2"; auto: the profile\'s',
-    "probe_seeds": 'probe_seeds: str = "auto"  # seeds per probed model; auto: the profile\'s',
-    "train_size": "train_size: int = 0  # stratified training subset; 0 keeps all 60000 images",
-    "test_size": "test_size: int = 0  # stratified test subset; 0 keeps all 10000 images",
-    "batch_size": f"batch_size: str = \"auto\"  # mini-batch size; auto: the profile's ({_FULL.batch_size}, the studies' batch)",
-    "output_dir": 'output_dir: str = ""  # result records, models and other outputs; empty: reports/<dataset>',
-    "images_dir": 'images_dir: str = ""  # PNG figures go to <images_dir>/<dataset or comparison>/<notebook>/; empty: images/',
-}
-RUN_FIELDS = ("dataset", "data_dir", "profile", "epochs", "train_size", "test_size", "batch_size", "output_dir", "images_dir")
+from convlab.study.parameters import RUN_FIELDS
 
 
 def parameters_of(name: str, namespace: Mapping[str, object]) -> dict:

@@ -40,6 +40,7 @@ from convlab.run.jupyter_kernels import (
 )
 from convlab.store import cache, locking, records, runlog
 from convlab.study import config, manifest, paths, profiles
+from convlab.study import parameters as study_parameters
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 FOLDER_PARAMETERS = ("data_dir", "images_dir")  # the run sets output_dir and reports_dir itself
@@ -309,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _stop_on_signal) if in_main_thread else None
     try:
         parameters = absolute_folders(parameters)
-        config.validate_upfront(parameters)
+        study_parameters.validate_upfront(parameters)
         absolute_environment()
         html = run(
             args.datasets,

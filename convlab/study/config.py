@@ -28,7 +28,7 @@ def dataset_names(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _as_int(name: str, value: object, minimum: int, fix: str = "") -> int:
+def as_int(name: str, value: object, minimum: int, fix: str = "") -> int:
     """An integer from an int or its text (papermill's -p); `fix` tells what to set instead (a default is derived)."""
     fix = fix or f"set {name} to a whole number ≥ {minimum}"
     if isinstance(value, bool):
@@ -52,7 +52,7 @@ def _int_list(name: str, value: object, minimum: int, fix: str) -> tuple[int, ..
         items = list(value)
     else:
         raise ParameterError(f"{name} must be a list of integers or a comma-separated string, got {value!r}: {fix}.")
-    return tuple(_as_int(f"each of {name}", item, minimum, fix) for item in items)
+    return tuple(as_int(f"each of {name}", item, minimum, fix) for item in items)
 
 
 def parse_kernel_sizes(value: object) -> tuple[int, ...]:
@@ -107,7 +107,7 @@ def parse_variant_seeds(value: object, profile: str) -> tuple[int, ...]:
 
 def parse_max_shift(value: object) -> tuple[int, ...]:
     """The test shifts 0, 1, …, `value` pixels (at least 1, less than the image side)."""
-    largest = _as_int("max_shift", value, 1, f"set max_shift to a whole number from 1 to {IMAGE_SIDE - 1}")
+    largest = as_int("max_shift", value, 1, f"set max_shift to a whole number from 1 to {IMAGE_SIDE - 1}")
     if largest >= IMAGE_SIDE:
         raise ParameterError(f"max_shift={largest} moves a {IMAGE_SIDE}-pixel image out of the frame: use 1 to {IMAGE_SIDE - 1}.")
     return tuple(range(largest + 1))
@@ -115,7 +115,7 @@ def parse_max_shift(value: object) -> tuple[int, ...]:
 
 def parse_augmentation_shift(value: object) -> int:
     """The largest random shift (pixels) of the augmented training runs: 1 to a quarter of the image side."""
-    shift = _as_int("augmentation_shift", value, 1, f"set augmentation_shift to a whole number from 1 to {IMAGE_SIDE // 4}")
+    shift = as_int("augmentation_shift", value, 1, f"set augmentation_shift to a whole number from 1 to {IMAGE_SIDE // 4}")
     if shift > IMAGE_SIDE // 4:
         raise ParameterError(
             f"augmentation_shift={shift} would push much of each object out of the frame: use 1 to {IMAGE_SIDE // 4} pixels."
@@ -136,6 +136,7 @@ def parse_flag(name: str, value: object) -> bool:
 
 
 DEPLOY_MODES = ("local", "aws")
+MODEL_NAMES = ("cnn", "fc_baseline")  # the configurations 06 trains and serves (the entry script's --model)
 
 
 def parse_mode(value: object) -> str:
@@ -144,6 +145,14 @@ def parse_mode(value: object) -> str:
     if mode not in DEPLOY_MODES:
         raise ParameterError(f"mode={value!r} is not a mode: use 'local' (offline) or 'aws' (needs role_arn and aws_region).")
     return mode
+
+
+def parse_model_name(value: object) -> str:
+    """The configuration notebook 06 trains and serves: "cnn" or "fc_baseline"."""
+    name = str(value).strip().lower()
+    if name not in MODEL_NAMES:
+        raise ParameterError(f"model={value!r} is not a configuration 06 serves: use {' or '.join(map(repr, MODEL_NAMES))}.")
+    return name
 
 
 def parse_datasets(value: object) -> tuple[str, ...]:
@@ -234,7 +243,7 @@ class RunParameters:
         chosen = resolve_profile(profile)
         explicit_epochs, explicit_batch = or_profile(epochs, None), or_profile(batch_size, None)
         epochs_fix, batch_fix = _AUTO_FIX.format("epochs", 15), _AUTO_FIX.format("batch_size", 32)
-        most_epochs = _as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1, epochs_fix)
+        most_epochs = as_int("epochs", chosen.epochs if explicit_epochs is None else explicit_epochs, 1, epochs_fix)
         return cls(
             dataset=name,
             data_dir=resolve_data_dir(str(data_dir) if data_dir else None),
@@ -242,13 +251,13 @@ class RunParameters:
             seeds=parse_seeds(or_profile(seeds, chosen.seeds)),
             train_size=_subset_size("train_size", train_size),
             test_size=_subset_size("test_size", test_size),
-            batch_size=_as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
+            batch_size=as_int("batch_size", chosen.batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
             output_dir=output,
             images_dir=images / name / notebook,
             profile=chosen.name,
             patience=chosen.patience,
             cnn_epochs=chosen.cnn_epochs if explicit_epochs is None else most_epochs,
-            fc_batch_size=_as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
+            fc_batch_size=as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
         )
 
     @property
@@ -268,7 +277,7 @@ def _subset_size(name: str, value: object) -> int:
     """A stratified subset's size: 0 (the whole split), or from one image per class to the whole split."""
     largest = SPLIT_SIZES[name]
     fix = f"set {name} to 0 (the full set) or to a whole number from {NUM_CLASSES} to {largest}"
-    size = _as_int(name, value, 0, fix)
+    size = as_int(name, value, 0, fix)
     if 0 < size < NUM_CLASSES:
         raise ParameterError(
             f"{name}={size} is smaller than the {NUM_CLASSES} classes: a stratified subset needs at least one image "
@@ -277,34 +286,3 @@ def _subset_size(name: str, value: object) -> int:
     if size > largest:
         raise ParameterError(f"{name}={size} is larger than the {largest} images of the split: {fix}.")
     return size
-
-
-# Each notebook parameter that is not a `RunParameters` field, and the check a notebook applies to it
-_OTHER_PARAMETERS = {
-    "kernels": parse_kernel_sizes,
-    "max_shift": parse_max_shift,
-    "augmentation_shift": parse_augmentation_shift,
-    "curve_sizes": parse_curve_sizes,
-    "permutation_seed": parse_seeds,
-    "check_settings": lambda value: parse_flag("check_settings", value),
-    "mode": parse_mode,
-    "latency_repeats": lambda value: _as_int("latency_repeats", value, 1),
-    "probe_images": lambda value: _as_int("probe_images", value, 0),
-}
-_SEED_PARAMETERS = ("sweep_seeds", "probe_seeds")
-
-
-def validate_upfront(parameters: dict) -> None:
-    """Check every parameter a run was given as the notebooks would, before any notebook runs, whichever notebooks
-    are selected: a bad value (epochs=0, kernels=4) is refused at once, not after an hour or never."""
-    run_fields = ("data_dir", "profile", "epochs", "seeds", "train_size", "test_size", "batch_size")
-    given = {name: value for name, value in parameters.items() if name in run_fields}
-    chosen = RunParameters.from_notebook(notebook="02_fc_baseline", dataset=DATASETS[0], **given)
-    for name in _SEED_PARAMETERS:
-        if name in parameters:
-            seeds_or_profile(parameters[name], chosen.profile)
-    if "variant_seeds" in parameters:
-        parse_variant_seeds(parameters["variant_seeds"], chosen.profile)
-    for name, check in _OTHER_PARAMETERS.items():
-        if name in parameters:
-            check(parameters[name])

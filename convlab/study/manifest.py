@@ -18,8 +18,18 @@ ACROSS_DATASETS = "across datasets"  # runs once, after every dataset's notebook
 CHAPTER, APPENDIX = "chapter", "appendix"  # where the report prints a notebook: a chapter, or in the appendix
 COMPARISON_FOLDER = "comparison"  # the executed cross-dataset notebooks, beside the per-dataset report folders
 
-RUN = ("dataset", "data_dir", "train_size", "test_size", "output_dir", "images_dir")  # every per-dataset notebook's
-TRAINING = ("profile", "epochs", "batch_size")  # every notebook that trains
+# The parameters every per-dataset notebook takes, in the order of its parameters cell (`convlab.study.parameters`
+# declares each one: type, default, help, check, make variable)
+WHERE, SIZES, OUTPUTS = ("dataset", "data_dir"), ("train_size", "test_size"), ("output_dir", "images_dir")
+
+
+def trains(*own: str, after: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The parameters of a notebook that trains: the run's, the profile's, then `own`, the sizes, `after`."""
+    return (*WHERE, "profile", "epochs", *own, *SIZES, "batch_size", *after, *OUTPUTS)
+
+
+AWS = ("aws_region", "role_arn", "aws_bucket", "training_instance", "inference_instance", "training_version")
+AWS += ("serving_version", "evaluation_images", "aws_sweep", "kernels", "sweep_seeds")
 
 
 @dataclass(frozen=True)
@@ -29,7 +39,9 @@ class Notebook:
     `writes` are glob patterns, relative to the notebook's report folder, of the result files only it writes;
     `reads` names the notebooks whose results it reads, and `reads_files` files relative to the reports root.
     `seeds` names the parameter that holds its training seeds ("" when it trains nothing); `report_part` says
-    whether the report prints it as a chapter or in the appendix.
+    whether the report prints it as a chapter or in the appendix. `figures` names the figures it files (their
+    captions are `convlab.figures.captions.CAPTIONS`'), `comparisons` those of the paper's findings family
+    (`convlab.paper.family.COMPARISONS`) that its results add; tests hold both to what the notebook does.
     """
 
     name: str
@@ -40,6 +52,8 @@ class Notebook:
     seeds: str = ""
     reads_files: tuple[str, ...] = ()
     report_part: str = CHAPTER
+    figures: tuple[str, ...] = ()
+    comparisons: tuple[str, ...] = ()
 
     @property
     def path(self):
@@ -62,28 +76,47 @@ class Notebook:
 
 
 STUDY: tuple[Notebook, ...] = (
-    Notebook("01_eda", RUN),
-    Notebook("02_fc_baseline", (*RUN, *TRAINING, "seeds"), writes=("results/fc_baseline-seed*.json",), seeds="seeds"),
+    Notebook(
+        "01_eda",
+        (*WHERE, *SIZES, *OUTPUTS),
+        figures=("class_balance", "samples", "mean_images", "intensity_histogram", "neighbour_correlation", "pixel_std"),
+    ),
+    Notebook(
+        "02_fc_baseline",
+        trains("seeds"),
+        writes=("results/fc_baseline-seed*.json",),
+        seeds="seeds",
+        figures=("training_curves", "confusion_matrix", "per_class_accuracy", "dense_weights"),
+    ),
     Notebook(
         "03_cnn",
-        (*RUN, *TRAINING, "seeds", "check_settings"),
+        trains("seeds", after=("check_settings",)),
         reads=("02_fc_baseline",),
         writes=("results/cnn-seed*.json", "results/reference/*.json"),
         seeds="seeds",
+        figures=("architecture", "training_curves", "confusion_matrix", "per_class_accuracy", "comparison", "gallery")
+        + ("probabilities",),
+        comparisons=("cnn_vs_fc",),
     ),
     Notebook(
         "04_kernel_size_sweep",
-        (*RUN, *TRAINING, "sweep_seeds", "kernels", "variant_seeds"),
+        trains("sweep_seeds", "kernels", "variant_seeds"),
         reads=("03_cnn",),
         writes=("results/cnn_k*-seed*.json",),
         seeds="sweep_seeds",
+        figures=("accuracy_by_kernel", "accuracy_vs_cost"),
+        comparisons=("k5_vs_k3", "k7_vs_k3", "k55_vs_k33", "k77_vs_k33"),
     ),
-    Notebook("05_filter_visualisation", (*RUN, *TRAINING, "seeds"), reads=("02_fc_baseline", "03_cnn"), seeds="seeds"),
+    Notebook(
+        "05_filter_visualisation",
+        trains("seeds"),
+        reads=("02_fc_baseline", "03_cnn"),
+        seeds="seeds",
+        figures=("filters", "activations_conv1", "activations_conv2", "orientation_tuning", "class_filters", "maximising_inputs"),
+    ),
     Notebook(
         "06_sagemaker_deploy",
-        (*RUN, *TRAINING, "mode", "model", "seed", "latency_repeats", "aws_region", "role_arn", "aws_bucket")
-        + ("training_instance", "inference_instance", "training_version", "serving_version", "evaluation_images")
-        + ("aws_sweep", "kernels", "sweep_seeds"),
+        (*trains("mode", "model", "seed", after=("latency_repeats",)), *AWS),
         reads=("02_fc_baseline", "03_cnn"),
         writes=("results/serving/*.json",),
         seeds="seed",
@@ -91,7 +124,7 @@ STUDY: tuple[Notebook, ...] = (
     ),
     Notebook(
         "07_translation",
-        (*RUN, *TRAINING, "probe_seeds", "max_shift", "probe_images", "augmentation_shift"),
+        trains("probe_seeds", "max_shift", "probe_images", "augmentation_shift"),
         reads=("02_fc_baseline", "03_cnn"),
         writes=(
             "results/cnn_gap-seed*.json",
@@ -100,33 +133,41 @@ STUDY: tuple[Notebook, ...] = (
             "results/probes/translation_*.json",
         ),
         seeds="probe_seeds",
+        figures=("shift_examples", "accuracy_vs_shift"),
+        comparisons=("gap_vs_flatten", "gap_vs_fc", "avg_vs_max", "cnn_shift_aug", "fc_shift_aug", "cnn_vs_fc_shifted")
+        + ("gap_vs_flatten_shifted", "avg_vs_max_shifted", "cnn_aug_vs_fc_aug_shifted"),
     ),
     Notebook(
         "08_pixel_permutation",
-        (*RUN, *TRAINING, "probe_seeds", "permutation_seed"),
+        trains("probe_seeds", "permutation_seed"),
         reads=("02_fc_baseline", "03_cnn"),
         writes=("results/*_perm*-seed*.json",),
         seeds="probe_seeds",
+        figures=("permuted_examples", "accuracy_permuted"),
+        comparisons=("cnn_perm", "fc_perm", "cnn_vs_fc_perm"),
     ),
     Notebook(
         "09_efficiency",
-        (*RUN, "latency_repeats"),
+        (*WHERE, "latency_repeats", *SIZES, *OUTPUTS),
         reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "07_translation", "08_pixel_permutation"),
         writes=("results/probes/latency_*.json",),
+        figures=("efficiency_frontier",),
     ),
     Notebook(
         "11_learning_curves",
-        (*RUN, *TRAINING, "seeds", "curve_sizes"),
+        trains("seeds", "curve_sizes"),
         reads=("02_fc_baseline", "03_cnn"),
         writes=("results/curves/*/*-seed*.json",),
         seeds="seeds",
+        figures=("learning_curves",),
     ),
     Notebook(
         "12_training_protocol",
-        (*RUN, *TRAINING, "seeds"),
+        trains("seeds"),
         writes=("results/protocol/*.json",),
         seeds="seeds",
         report_part=APPENDIX,  # the methods show its stopping-rule table; its details sit in the appendix
+        figures=("protocol_trajectories",),
     ),
     Notebook(
         "10_dataset_comparison",
@@ -134,6 +175,7 @@ STUDY: tuple[Notebook, ...] = (
         reads=("02_fc_baseline", "03_cnn", "04_kernel_size_sweep", "09_efficiency", "12_training_protocol"),
         scope=ACROSS_DATASETS,
         reads_files=("bench.json",),  # its appendix shows the latest bench
+        figures=("gain_by_dataset",),
     ),
 )
 
