@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,23 @@ def test_each_record_kind_is_read_against_its_one_schema(kind, read, schema, ver
     records.write_json(path, complete | {"schema_version": version + 1})
     with pytest.raises(records.MissingResultError, match="of another schema"):
         read(path)
+
+
+def test_within_read_once_a_build_reads_each_record_file_once_and_a_replaced_file_again(tmp_path, monkeypatch):
+    for seed in (0, 1):
+        fields = {key: 0 for key in records.REQUIRED_KEYS} | {"schema_version": 1, "seed": seed, "model": {"name": "cnn"}}
+        records.write_json(records.record_path(tmp_path, "cnn", seed), fields | {"test": {"accuracy": 0.9}})
+    reads = []
+    real_read_json = records.read_json
+    monkeypatch.setattr(records, "read_json", lambda path: reads.append(Path(path).name) or real_read_json(path))
+    with records.read_once():
+        first = records.load_all_records(tmp_path)
+        assert records.load_all_records(tmp_path) == first and records.read_record(tmp_path / "cnn-seed0.json") == first["cnn"][0]
+        assert sorted(reads) == ["cnn-seed0.json", "cnn-seed1.json"], "each file read once"
+        replaced = first["cnn"][0] | {"test": {"accuracy": 0.5}}
+        records.write_json(tmp_path / "cnn-seed0.json", replaced)
+        assert records.read_record(tmp_path / "cnn-seed0.json")["test"]["accuracy"] == 0.5, "a file written since is read again"
+    reads.clear()
+    records.load_all_records(tmp_path)
+    records.load_all_records(tmp_path)
+    assert len(reads) == 4, "outside the block every load reads the files"

@@ -13,7 +13,7 @@ from convlab.store import records
 from convlab.study import config
 
 
-def dataset_groups(root: Path, datasets: Sequence[str]) -> dict[str, dict[str, list[dict]]]:
+def dataset_groups(root: Path, datasets: Sequence[str]) -> dict[str, records.RecordGroups]:
     """Each dataset's training records by model name (an empty dict where there are none)."""
     found = {}
     for dataset in datasets:

@@ -148,7 +148,7 @@ def describe_settings_check(
     """Whether the run's training settings change the headline result, in Markdown (or how to check it).
 
     `effects` is a `protocol_tables.settings_effects`, or None where the reference runs are not stored; `families`,
-    an `experiments.settings_by_family`, says which model families train with other settings than the reference.
+    a `plans.settings_by_family`, says which model families train with other settings than the reference.
     """
     if profile == reference_profile:
         return f"This run uses the {reference_profile!r} profile's settings itself: there is nothing to compare."

@@ -140,7 +140,7 @@ def describe_translation(frame: pd.DataFrame, augmentation_shift: int, direction
     return "\n".join(f"- {line}" for line in lines)
 
 
-def describe_permutation(effects: pd.DataFrame, groups: dict[str, list[dict]]) -> str:
+def describe_permutation(effects: pd.DataFrame, groups: records.RecordGroups) -> str:
     """The permutation experiment's answer in Markdown, with its figures (`effects`: `tables.permutation_effects`)."""
     fc, cnn, after = effects.loc[design.FC], effects.loc[design.CNN], effects.loc[tables.CNN_MINUS_FC_PERMUTED]
     if len(groups[design.FC]) < 2:
@@ -175,7 +175,7 @@ def describe_permutation(effects: pd.DataFrame, groups: dict[str, list[dict]]) -
     return f"- {fc_text}\n- {cnn_text}"
 
 
-def describe_pooling(frame: pd.DataFrame, groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> str:
+def describe_pooling(frame: pd.DataFrame, groups: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE) -> str:
     """Max against average pooling: test accuracy, and the share of it kept at small shifts (both directions pooled).
 
     `frame` is `probes.translation_frame` over `groups`, which hold `design.CNN` and `design.CNN_AVERAGE_POOLING`.

@@ -23,7 +23,7 @@ CAP_BOUND = "ended at the cap"
 
 
 def settings_effects(
-    chosen: dict[str, list[dict]], reference: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE
+    chosen: records.RecordGroups, reference: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE
 ) -> pd.DataFrame:
     """Each model under the run's training settings against the reference settings, and the CNN's gain under both.
 
@@ -57,7 +57,7 @@ def settings_effects(
     return with_confidence(table, confidence)
 
 
-def training_stops(groups: dict[str, list[dict]]) -> pd.DataFrame:
+def training_stops(groups: records.RecordGroups) -> pd.DataFrame:
     """How each run ended: epochs run, its cap, its best epoch, and whether the cap ended it.
 
     Early stopping ends a run `patience` epochs after its best one; a run that reached its cap sooner after its

@@ -158,7 +158,7 @@ def paired_effect(original: list[dict], changed: list[dict], confidence: float =
     }
 
 
-def gain(baseline: list[dict], challenger: list[dict]) -> dict:
+def gain(baseline: list[records.ResultRecord], challenger: list[records.ResultRecord]) -> dict:
     """Accuracy gain and error-rate ratio of `challenger` over `baseline` (means over the seeds both have, if any)."""
     common = {record["seed"] for record in baseline} & {record["seed"] for record in challenger}
     if common:
@@ -178,7 +178,9 @@ def gain(baseline: list[dict], challenger: list[dict]) -> dict:
     }
 
 
-def dataset_gain(baseline: list[dict], challenger: list[dict], confidence: float = DEFAULT_CONFIDENCE) -> dict:
+def dataset_gain(
+    baseline: list[records.ResultRecord], challenger: list[records.ResultRecord], confidence: float = DEFAULT_CONFIDENCE
+) -> dict:
     """CNN-over-FC gain in points with its Welch interval, the error ratio with a delta-method interval (Welch's
     degrees of freedom), and Welch's p."""
     from scipy import stats as scipy_stats

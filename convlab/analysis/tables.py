@@ -87,7 +87,7 @@ def model_label(model: dict) -> str:
     return label
 
 
-def summarize(group: list[dict], label: str | None = None) -> dict:
+def summarize(group: list[records.ResultRecord], label: str | None = None) -> dict:
     """One row of a comparison table: cost and test metrics, mean and std over seeds."""
     accuracy = stats.mean_confidence_interval(records.accuracies(group))
     loss = np.array([record["test"]["loss"] for record in group])
@@ -108,7 +108,7 @@ def summarize(group: list[dict], label: str | None = None) -> dict:
     }
 
 
-def comparison_table(groups: dict[str, list[dict]]) -> pd.DataFrame:
+def comparison_table(groups: records.RecordGroups) -> pd.DataFrame:
     """Models side by side, one row each, from their result records (rounded for display)."""
     table = pd.DataFrame([summarize(group, label) for label, group in groups.items()]).set_index(MODEL)
     return table.round(
@@ -125,7 +125,7 @@ def comparison_table(groups: dict[str, list[dict]]) -> pd.DataFrame:
     )
 
 
-def history_frame(record: dict) -> pd.DataFrame:
+def history_frame(record: records.ResultRecord) -> pd.DataFrame:
     """Per-epoch training and validation metrics of one run."""
     history = record["history"]
     frame = pd.DataFrame({key: history[key] for key in ("loss", "val_loss", "accuracy", "val_accuracy")})
@@ -133,7 +133,7 @@ def history_frame(record: dict) -> pd.DataFrame:
     return frame
 
 
-def overfitting_summary(record: dict) -> dict:
+def overfitting_summary(record: records.ResultRecord) -> dict:
     """How far validation loss rose after its minimum, and which epoch's weights were kept."""
     history = record["history"]
     best = record["best_epoch"]
@@ -146,7 +146,7 @@ def overfitting_summary(record: dict) -> dict:
     }
 
 
-def sweep_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
+def sweep_table(groups: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
     """Cost and accuracy (mean ± std and t interval over seeds, in %) of each configuration."""
     low, high = ci_columns(confidence)
     rows = []
@@ -175,7 +175,7 @@ def sweep_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT
     return with_confidence(table, confidence)
 
 
-def pairwise_comparisons(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
+def pairwise_comparisons(groups: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
     """Every pair of configurations: accuracy difference, its Welch interval, Welch p-value and Holm-adjusted p."""
     low_column, high_column = stats.interval_columns(confidence)
     labels = list(groups)
@@ -231,7 +231,7 @@ def mean_shift_accuracy(frame: pd.DataFrame, model: str, shift: int, direction: 
     return float(rows["accuracy"].mean())
 
 
-def permutation_effects(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
+def permutation_effects(groups: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
     """For FC and CNN: accuracy on original and on permuted pixels, the change and whether it exceeds seed noise."""
     permuted = {design.FC: design.FC_PERMUTED, design.CNN: design.CNN_PERMUTED}
     rows = [
@@ -255,7 +255,7 @@ def pareto_mask(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
     )
 
 
-def efficiency_table(groups: dict[str, list[dict]], latencies: dict[str, dict]) -> pd.DataFrame:
+def efficiency_table(groups: records.RecordGroups, latencies: dict[str, dict]) -> pd.DataFrame:
     """One row per trained model: cost (parameters, MACs, training time, latency) and test accuracy over its seeds."""
     rows = []
     for name, group in groups.items():
@@ -327,7 +327,7 @@ def dataset_gains_for_reading(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def resolution_table(groups: dict[str, list[dict]], confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
+def resolution_table(groups: records.RecordGroups, confidence: float = stats.DEFAULT_CONFIDENCE) -> pd.DataFrame:
     """Per headline comparison present in `groups`: the accuracy difference and the half-width of its Welch interval,
     the smallest difference these seeds resolve; `RESOLVED` when the difference exceeds it."""
     rows = []
@@ -355,7 +355,9 @@ def resolution_for_reading(table: pd.DataFrame, difference: str = stats.DIFFEREN
     return shown
 
 
-def image_by_image(baseline: list[dict], challenger: list[dict], labels: np.ndarray) -> pd.DataFrame:
+def image_by_image(
+    baseline: list[records.ResultRecord], challenger: list[records.ResultRecord], labels: np.ndarray
+) -> pd.DataFrame:
     """Per seed both groups share: the test images only the baseline gets right, only the challenger, and McNemar's exact p."""
     by_seed = {record["seed"]: record for record in baseline}
     rows = []

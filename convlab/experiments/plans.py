@@ -29,7 +29,7 @@ def train_groups(
     dataset: data.Dataset,
     params: config.RunParameters,
     seeds: tuple[int, ...] | None = None,
-) -> dict[str, list[dict]]:
+) -> records.RecordGroups:
     """Every configuration with every seed (the run's seeds unless given), each trained at most once."""
     seeds = params.seeds if seeds is None else seeds
     tasks = [(label, workers.Task(model_config, dataset, seed)) for label, model_config in configs.items() for seed in seeds]
@@ -37,9 +37,9 @@ def train_groups(
     return {label: groups.get(label, []) for label in configs}
 
 
-def _grouped(labelled: list[tuple], trained: list[dict]) -> dict[str, list[dict]]:
+def _grouped(labelled: list[tuple], trained: list[dict]) -> records.RecordGroups:
     """Records grouped by label, in the order of `labelled` (label, task) pairs."""
-    groups: dict[str, list[dict]] = {}
+    groups: records.RecordGroups = {}
     for (label, _), record in zip(labelled, trained):
         groups.setdefault(label, []).append(record)
     return groups
@@ -69,7 +69,7 @@ def reference_runs(
     *,
     train: bool,
     profile: str = "gpu",
-) -> dict[str, list[dict]]:
+) -> records.RecordGroups:
     """The configurations under `profile`'s training settings with the run's seeds.
 
     Where those settings are the run's own, the run's records serve; otherwise the runs are kept
@@ -150,7 +150,7 @@ def settings_reference(
     *,
     train: bool,
     reference_profile: str = "gpu",
-) -> dict[str, list[dict]] | None:
+) -> records.RecordGroups | None:
     """The runs of `configs` under `reference_profile`'s settings, for `protocol_tables.settings_effects` to hold against the
     run's own.
 
@@ -198,7 +198,7 @@ def permutation_configs(dataset: str, permutation_seed: int) -> dict[str, models
 
 def train_curves(
     configs: dict[str, models.ModelConfig],
-    full_runs: dict[str, list[dict]],
+    full_runs: records.RecordGroups,
     dataset: data.Dataset,
     params: config.RunParameters,
     sizes: tuple[int, ...],
@@ -227,7 +227,7 @@ def train_curves(
     return trained
 
 
-def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> dict[str, list[dict]]:
+def load_kernel_sweep(results_dir: str | Path, dataset: str, needed_by: str) -> records.RecordGroups:
     """The first-layer kernel sweep's records, by kernel label, for the kernel sizes that were run."""
     groups = {}
     for size in range(1, 29, 2):

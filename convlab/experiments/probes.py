@@ -23,18 +23,18 @@ SHIFT_DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)
 PROBE_IMAGES = 1000  # test images per shifted copy, stratified: a standard error of at most 1.6 points per accuracy
 
 
-def probe_path(results_dir: str | Path, probe: str, record: dict) -> Path:
+def probe_path(results_dir: str | Path, probe: str, record: records.ResultRecord) -> Path:
     name = f"{probe}_{record['model']['name']}-seed{record['seed']}.json"
     return paths.confined(Path(results_dir) / "probes", name, "The probe record's file name")
 
 
-def probe_key(record: dict, inputs: dict) -> str:
+def probe_key(record: records.ResultRecord, inputs: dict) -> str:
     """The key a probe result is stored with: the probe format, the training run it measured, and its inputs."""
     inputs_of_the_probe = {"schema_version": records.PROBE_SCHEMA_VERSION, "for_cache_key": record["cache_key"], "inputs": inputs}
     return cache.fingerprint(inputs_of_the_probe)
 
 
-def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
+def _stored_probe(path: Path, record: records.ResultRecord, inputs: dict) -> dict | None:
     """The stored probe result if it measured this very training run with these inputs, else None."""
     try:
         stored = records.read_probe(path)
@@ -43,7 +43,7 @@ def _stored_probe(path: Path, record: dict, inputs: dict) -> dict | None:
     return stored if cache.is_current(stored.get("key"), probe_key(record, inputs)) else None
 
 
-def _write_probe(path: Path, probe: str, record: dict, inputs: dict, result: dict) -> dict:
+def _write_probe(path: Path, probe: str, record: records.ResultRecord, inputs: dict, result: dict) -> dict:
     payload = {
         "schema_version": records.PROBE_SCHEMA_VERSION,
         "probe": probe,
@@ -93,7 +93,7 @@ class TrainedModels:
         self.models_dir = models_dir
         self.loaded: dict[str, object] = {}
 
-    def __call__(self, record: dict):
+    def __call__(self, record: records.ResultRecord):
         name = record["model"]["name"]
         if name not in self.loaded:
             self.loaded[name] = saved.load_trained_model(record, self.models_dir)
@@ -102,7 +102,7 @@ class TrainedModels:
 
 
 def translation_probe(
-    record: dict,
+    record: records.ResultRecord,
     dataset: data.Dataset,
     params: config.RunParameters,
     shifts: tuple[int, ...],
@@ -126,7 +126,7 @@ def translation_probe(
 
 
 def translation_frame(
-    groups: dict[str, list[dict]], dataset: data.Dataset, params, shifts: tuple[int, ...], images: int = PROBE_IMAGES
+    groups: records.RecordGroups, dataset: data.Dataset, params, shifts: tuple[int, ...], images: int = PROBE_IMAGES
 ) -> pd.DataFrame:
     """Long table (model, seed, direction, shift, accuracy in %) over every model and seed of `groups`."""
     rows, trained_models = [], TrainedModels(params.models_dir)
@@ -164,7 +164,7 @@ def measure_latency(model, images: np.ndarray, repeats: int = 200, batch_size: i
     }
 
 
-def latency_probe(record: dict, dataset: data.Dataset, params: config.RunParameters, repeats: int = 200) -> dict:
+def latency_probe(record: records.ResultRecord, dataset: data.Dataset, params: config.RunParameters, repeats: int = 200) -> dict:
     """Inference latency of a trained model on this machine's CPU (stored, or measured now)."""
     inputs = {"repeats": repeats, "cpu": records.cpu_model(), "cpu_count": records.environment_stamp()["cpu_count"]}
     path = probe_path(params.results_dir, "latency", record)
@@ -176,7 +176,7 @@ def latency_probe(record: dict, dataset: data.Dataset, params: config.RunParamet
     return _write_probe(path, "latency", record, inputs, result)
 
 
-def latency_for_groups(groups: dict[str, list[dict]], dataset: data.Dataset, params, repeats: int = 200) -> dict[str, dict]:
+def latency_for_groups(groups: records.RecordGroups, dataset: data.Dataset, params, repeats: int = 200) -> dict[str, dict]:
     """The latency probe of each model's first seed (a model's seeds share its architecture, hence its cost)."""
     return {name: latency_probe(group[0], dataset, params, repeats) for name, group in groups.items()}
 

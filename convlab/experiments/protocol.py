@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ import pandas as pd
 from convlab.datasets import data
 from convlab.study import config
 from convlab.training import precision
+
+if TYPE_CHECKING:
+    from convlab.store import records
 
 REFERENCE_PATIENCE = 10
 STUDIES_EPOCHS = 15
@@ -63,7 +67,7 @@ def reference_settings(model_config, params: config.RunParameters):
     )
 
 
-def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> dict[str, list[dict]]:
+def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:
     """Every reference run of this dataset (each trained at most once, side by side), by family."""
     from convlab.training import workers
 
@@ -74,13 +78,13 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
         for seed in seeds
     ]
     trained = workers.train_all([task for _, task in tasks], params)
-    runs: dict[str, list[dict]] = {family: [] for family in configs}
+    runs: records.RecordGroups = {family: [] for family in configs}
     for (family, _), record in zip(tasks, trained):
         runs[family].append(record)
     return runs
 
 
-def stored_reference_runs(results_dir) -> dict[str, list[dict]]:
+def stored_reference_runs(results_dir) -> records.RecordGroups:
     """The reference runs stored under a report folder's results/ (by family; empty when there are none)."""
     from convlab.store import records
 
@@ -153,7 +157,7 @@ def cheapest_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> int | 
     return int(allowed.sort_values(["mean epochs per run", "patience"]).iloc[0]["patience"])
 
 
-def validation_histories(runs_by_dataset: dict[str, dict[str, list[dict]]]) -> list[list[float]]:
+def validation_histories(runs_by_dataset: dict[str, records.RecordGroups]) -> list[list[float]]:
     """The validation-loss trajectory of every reference run, over datasets and families."""
     return [run["history"]["val_loss"] for runs in runs_by_dataset.values() for family in runs.values() for run in family]
 
@@ -171,7 +175,7 @@ def follows_the_studies(run: dict, dataset: dict | None = None) -> bool:
 
 
 def studies_protocol(
-    runs: dict[str, list[dict]], epochs: int = STUDIES_EPOCHS, metric: str = "test_accuracy"
+    runs: records.RecordGroups, epochs: int = STUDIES_EPOCHS, metric: str = "test_accuracy"
 ) -> dict[str, list[float]]:
     """Per family, each seed's test accuracy (%) (or loss) after exactly `epochs` epochs: the studies' protocol.
     Runs shorter than `epochs` (a smoke test's) are left out."""
@@ -193,7 +197,7 @@ def kept_by_rule(run: dict, patience: int) -> dict:
     }
 
 
-def runs_table(runs: dict[str, list[dict]], patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+def runs_table(runs: records.RecordGroups, patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
     """One row per reference run: its length, the epoch of its lowest validation loss, the validation loss after
     `epochs` epochs relative to that minimum, and its test accuracy after `epochs` epochs and under the rule."""
     rows = []
@@ -218,7 +222,7 @@ def runs_table(runs: dict[str, list[dict]], patience: int, epochs: int = STUDIES
     return pd.DataFrame(rows).set_index(["model", "seed"])
 
 
-def trajectory_frame(runs: dict[str, list[dict]]) -> pd.DataFrame:
+def trajectory_frame(runs: records.RecordGroups) -> pd.DataFrame:
     """One row per family, seed and epoch: training, validation and test loss, validation and test accuracy (%)."""
     rows = []
     for family, family_runs in runs.items():
@@ -250,7 +254,7 @@ def prediction_interval(values: list[float], confidence: float = 0.95) -> tuple[
     return float(sample.mean()) - half, float(sample.mean()) + half
 
 
-def reproduction_table(runs: dict[str, list[dict]], published: dict, patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+def reproduction_table(runs: records.RecordGroups, published: dict, patience: int, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
     """FC and CNN under the studies' protocol (exactly `epochs` epochs, last weights) beside the study's figures.
 
     `published` is the study's entry of `studies.json` ("models" by record name, "approximate"). The prediction
@@ -286,7 +290,7 @@ def reproduction_table(runs: dict[str, list[dict]], published: dict, patience: i
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 
 
-def overfitting(runs: dict[str, list[dict]], epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
+def overfitting(runs: records.RecordGroups, epochs: int = STUDIES_EPOCHS) -> pd.DataFrame:
     """Per family, means over seeds: the epoch of the lowest validation loss, and after `epochs` epochs how far the
     validation and test losses stand above their lowest and how far training loss has fallen below validation loss."""
     rows = []
@@ -324,6 +328,6 @@ def published_study(dataset: str) -> dict:
     return json.loads((paths.PACKAGE_DIR / "study" / "studies.json").read_text(encoding="utf-8"))["studies"][dataset]
 
 
-def like_for_like(reference: dict[str, list[dict]], dataset: dict) -> dict[str, list[dict]]:
+def like_for_like(reference: records.RecordGroups, dataset: dict) -> records.RecordGroups:
     """The reference runs that follow the studies' protocol on this data (`follows_the_studies`), by family."""
     return {family: [run for run in runs if follows_the_studies(run, dataset)] for family, runs in reference.items()}

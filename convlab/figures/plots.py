@@ -196,7 +196,7 @@ def pixel_map(image: np.ndarray, title: str, colour_label: str) -> plt.Figure:
     return figure
 
 
-def accuracy_with_intervals(table: pd.DataFrame, groups: dict[str, list[dict]], title: str) -> plt.Figure:
+def accuracy_with_intervals(table: pd.DataFrame, groups: records.RecordGroups, title: str) -> plt.Figure:
     """Mean test accuracy per configuration (a `tables.sweep_table`) with its t interval, and every seed as a dot."""
     figure, axis = plt.subplots(figsize=(6.5, 3.6))
     positions = np.arange(len(table))

@@ -18,8 +18,8 @@ class DatasetRun:
 
     name: str
     title: str
-    groups: dict[str, list[dict]]  # model name -> its records, one per seed
-    reference: dict[str, list[dict]]  # "FC" / "CNN" -> reference runs (patience 10, 15 epochs at least)
+    groups: records.RecordGroups  # model name -> its records, one per seed
+    reference: records.RecordGroups  # "FC" / "CNN" -> reference runs (patience 10, 15 epochs at least)
     translation: dict[str, list[dict]] = field(default_factory=dict)  # model name -> translation probe per seed
     latency: dict[str, dict] = field(default_factory=dict)  # model name -> latency probe result (seed 0)
     curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)  # "FC" / "CNN" -> size -> records
@@ -62,7 +62,7 @@ def load(root: Path, dataset: str) -> DatasetRun:
     )
 
 
-def _curves(results: Path, groups: dict[str, list[dict]]) -> dict[str, dict[int, list[dict]]]:
+def _curves(results: Path, groups: records.RecordGroups) -> dict[str, dict[int, list[dict]]]:
     """FC and CNN by training-set size, the full set's runs included; empty without curve runs."""
     found: dict[str, dict[int, list[dict]]] = {label: {} for label in CURVE_FAMILIES}
     for folder in sorted((results / design.CURVES_FOLDER).glob("n*")):

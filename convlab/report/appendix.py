@@ -274,7 +274,7 @@ def _record_folders(results_dir: Path) -> list[Path]:
     return [Path("."), *sorted(p.relative_to(results_dir) for p in (results_dir / design.CURVES_FOLDER).glob("n*"))]
 
 
-def _comparison(name: str, folder: Path, runs: list[dict], reference: list[dict], confidence: float) -> dict:
+def _comparison(name: str, folder: Path, runs: list[records.ResultRecord], reference: list[dict], confidence: float) -> dict:
     ours, theirs = records.accuracies(runs), records.accuracies(reference)
     low, high = stats.welch_difference_interval(ours, theirs, confidence)
     return {
@@ -290,7 +290,7 @@ def _comparison(name: str, folder: Path, runs: list[dict], reference: list[dict]
     }
 
 
-def _comparable(runs: list[dict], reference: list[dict]) -> bool:
+def _comparable(runs: list[records.ResultRecord], reference: list[dict]) -> bool:
     """Same seeds, dataset and settings but the precision, and a run that did not train in float32 itself."""
     if not reference or sorted(r["seed"] for r in runs) != sorted(r["seed"] for r in reference):
         return False
@@ -305,5 +305,5 @@ def _comparable(runs: list[dict], reference: list[dict]) -> bool:
     )
 
 
-def _epochs(runs: list[dict]) -> str:
+def _epochs(runs: list[records.ResultRecord]) -> str:
     return ", ".join(str(r["epochs_run"]) for r in sorted(runs, key=lambda r: r["seed"]))

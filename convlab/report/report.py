@@ -323,8 +323,9 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
         print("The report's inputs are unchanged since it was built; nothing to do.")
         return []
     about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
-    paper = paper_build.render(root, datasets, studies(), paper_build.stamp_line(root, datasets, state, built))
-    body, contents, title = assemble(root, datasets, built=built, state=state, paper=paper)
+    with records.read_once():  # the paper, the supplement and the appendix read the same records
+        paper = paper_build.render(root, datasets, studies(), paper_build.stamp_line(root, datasets, state, built))
+        body, contents, title = assemble(root, datasets, built=built, state=state, paper=paper)
     with records.atomic_path(outputs[1]) as temporary:
         temporary.write_text(to_html(body, contents, title), encoding="utf-8")
     with records.atomic_path(outputs[0]) as temporary:

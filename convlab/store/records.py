@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -24,13 +24,13 @@ PROBE_SCHEMA_VERSION = 1
 
 
 class ResultRecord(TypedDict):
-    """A training run, as `training.fit` records it and `training.store_run` completes it (its model file)."""
+    """A training run, as `fit.fit` records it and `saved.store_run` completes it (its model file)."""
 
     schema_version: int
     dataset: dict  # name, sizes, source, the payloads' sha256
     model: dict  # `models.ModelConfig.to_dict()`
     seed: int
-    parameters: dict  # `training.TrainingConfig.to_dict()`
+    parameters: dict  # `fit.TrainingConfig.to_dict()`
     macs_per_image: int
     history: dict  # per epoch: loss, accuracy, val_loss, val_accuracy
     test: dict  # loss, accuracy, predictions
@@ -157,14 +157,45 @@ def validated(payload: dict, kind: str, path: str | Path) -> dict:
     return payload
 
 
+RecordGroups = dict[str, list[ResultRecord]]  # records by model name, each group sorted by seed
+_read_once: dict[tuple, dict] | None = None  # while `read_once` holds: (path, its file's identity) → the record
+
+
+@contextmanager
+def read_once() -> Iterator[None]:
+    """Within the block, each record file is read and validated once, however many readers load it (a build
+    reads the same records for the paper, the supplement, its tables and its appendix). A file replaced in the
+    meantime (records are written by rename) is read again. The records handed out are shared: read only."""
+    global _read_once
+    outer = _read_once
+    _read_once = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _read_once = outer
+
+
+def _once(path: str | Path, read: Callable[[], dict]) -> dict:
+    if _read_once is None:
+        return read()
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return read()  # absent or unreadable: `read` names the problem
+    identity = (str(Path(path).resolve()), status.st_ino, status.st_mtime_ns, status.st_size)
+    if identity not in _read_once:
+        _read_once[identity] = read()
+    return _read_once[identity]
+
+
 def read_record(path: str | Path) -> ResultRecord:
     """Read a training result record, refusing files that are partial, corrupt or of another schema."""
-    return validated(read_json(path), "result record", path)
+    return _once(path, lambda: validated(read_json(path), "result record", path))
 
 
 def read_probe(path: str | Path) -> ProbeRecord:
     """Read a probe record, refusing files that are partial, corrupt or of another schema."""
-    return validated(read_json(path), "probe record", path)
+    return _once(path, lambda: validated(read_json(path), "probe record", path))
 
 
 def file_sha256(path: str | Path) -> str:
@@ -212,9 +243,9 @@ def load_records(
     return sorted(records, key=lambda record: record["seed"])
 
 
-def load_all_records(results_dir: str | Path, *, needed_by: str = "") -> dict[str, list[dict]]:
+def load_all_records(results_dir: str | Path, *, needed_by: str = "") -> RecordGroups:
     """Every complete training record in `results_dir`, grouped by model name, each group sorted by seed."""
-    groups: dict[str, list[dict]] = {}
+    groups: RecordGroups = {}
     for path in committed(Path(results_dir).glob("*-seed*.json")):
         try:
             record = read_record(path)

@@ -30,7 +30,7 @@ class Profile:
     Every run trains until `patience` epochs pass without a lower validation loss, and keeps the weights
     of its best epoch; `epochs` (FC networks) and `cnn_epochs` (CNNs) are caps. `batch_size` is the CNNs'
     batch and `fc_batch_size` the FC networks'. The profiles differ in their seeds and notebooks only, so no
-    model family's result depends on the profile (`experiments.settings_by_family`). `notebooks` empty: all.
+    model family's result depends on the profile (`plans.settings_by_family`). `notebooks` empty: all.
     """
 
     name: str

@@ -1,6 +1,6 @@
 """Training throughput of two processes at once against one alone: what `make report`'s side-by-side datasets buy.
 
-Each process trains the CNN as `training.fit` does, with convlab's one TensorFlow thread per pool. A round
+Each process trains the CNN as `fit.fit` does, with convlab's one TensorFlow thread per pool. A round
 times one process alone and two at once back to back (the order alternates between rounds), so that each
 round's ratio compares states of the shared machine seconds apart; the bench reports every round's ratio
 and their median.

@@ -296,14 +296,14 @@ def stored_task(task, params: config.RunParameters) -> dict | None:
     return saved.stored_run(name, task.seed, key, params.results_dir / folder, params.models_dir / folder)
 
 
-def print_reuse(record: dict, subfolder: str, params: config.RunParameters) -> None:
+def print_reuse(record: records.ResultRecord, subfolder: str, params: config.RunParameters) -> None:
     """The note that a run is reused: where its record is stored (relative to the report folder)."""
     name, seed = record["model"]["name"], record["seed"]
     where = records.record_path(params.results_dir / subfolder, name, seed).relative_to(params.output_dir).as_posix()
     print(f"Reusing {name} (seed {seed}): an identical run is stored in {where}.{other_machine(record)}")
 
 
-def other_machine(record: dict) -> str:
+def other_machine(record: records.ResultRecord) -> str:
     """A note when a record was trained on another machine: results are bit-identical only on the same one."""
     here, there = records.machine_of(records.environment_stamp()), records.machine_of(record.get("environment", {}))
     if here == there:

@@ -50,7 +50,7 @@ def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, mo
     return stored if _model_intact(stored, models_dir) else None
 
 
-def _model_intact(record: dict, models_dir: str | Path) -> bool:
+def _model_intact(record: records.ResultRecord, models_dir: str | Path) -> bool:
     """The model file a record names exists and has the bytes it was written with."""
     if not record.get("model_file"):
         return False
@@ -58,13 +58,15 @@ def _model_intact(record: dict, models_dir: str | Path) -> bool:
     return model_file.is_file() and records.file_sha256(model_file) == record.get("model_sha256")
 
 
-def model_file_of(record: dict, models_dir: str | Path) -> Path:
+def model_file_of(record: records.ResultRecord, models_dir: str | Path) -> Path:
     """The model file a record names, refused (`paths.UnsafePath`) unless it lies inside `models_dir`."""
     what = f"The result record of {record['model']['name']} (seed {record['seed']}) names the model file"
     return paths.confined(models_dir, record.get("model_file", ""), what)
 
 
-def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Path, models_dir: str | Path) -> dict:
+def store_run(
+    model: keras.Model, record: records.ResultRecord, key: str, results_dir: str | Path, models_dir: str | Path
+) -> dict:
     """Write the model, then its record with the model's sha256 (both atomically: a record always names a complete model)."""
     name, seed = record["model"]["name"], record["seed"]
     model_file = records.model_path(models_dir, name, seed)
@@ -76,13 +78,13 @@ def store_run(model: keras.Model, record: dict, key: str, results_dir: str | Pat
     return records.read_record(record_file)
 
 
-def load_trained_model(record: dict, models_dir: str | Path) -> keras.Model:
+def load_trained_model(record: records.ResultRecord, models_dir: str | Path) -> keras.Model:
     """The Keras model that a result record describes (refused if its file is missing or was changed)."""
     quiet_retracing_notice()
     return keras.models.load_model(_intact_model_file(record, models_dir), safe_mode=True)  # never runs code stored in the file
 
 
-def load_trained_weights(model: keras.Model, record: dict, models_dir: str | Path) -> keras.Model:
+def load_trained_weights(model: keras.Model, record: records.ResultRecord, models_dir: str | Path) -> keras.Model:
     """`model`, a model of the same configuration, with the weights of the run a record describes (checked as above).
 
     Cheaper than loading a model: the model is not rebuilt, and functions Keras has traced for it stay valid.
@@ -91,7 +93,7 @@ def load_trained_weights(model: keras.Model, record: dict, models_dir: str | Pat
     return model
 
 
-def _intact_model_file(record: dict, models_dir: str | Path) -> Path:
+def _intact_model_file(record: records.ResultRecord, models_dir: str | Path) -> Path:
     path = model_file_of(record, models_dir)
     if not _model_intact(record, models_dir):
         state = "differs from the one the record was written with" if path.is_file() else "is missing"
