@@ -175,6 +175,8 @@ def test_within_read_once_a_build_reads_each_record_file_once_and_a_replaced_fil
         replaced = first["cnn"][0] | {"test": {"accuracy": 0.5}}
         records.write_json(tmp_path / "cnn-seed0.json", replaced)
         assert records.read_record(tmp_path / "cnn-seed0.json")["test"]["accuracy"] == 0.5, "a file written since is read again"
+        with pytest.raises(records.MissingResultError, match="incomplete"):
+            records.read_probe(tmp_path / "cnn-seed1.json")  # read once as a result record, still checked as a probe's
     reads.clear()
     records.load_all_records(tmp_path)
     records.load_all_records(tmp_path)

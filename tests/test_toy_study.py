@@ -126,6 +126,7 @@ def test_the_toy_study_touches_only_its_own_files(toy_repository):
     assert touched == set(TOY_FILES), "\n".join(f"{name}: {why}" for name, why in TOY_FILES.items())
 
 
+@pytest.mark.slow  # about 20 s: a pipeline, a kernel and pytest in the copy (tests/test_manifest.py runs new notebooks fast)
 def test_the_toy_study_is_declared_made_checked_and_run(toy_repository, tmp_path):
     made = subprocess.run(["make", "-n", "report", "TOY_VALUE=4"], cwd=toy_repository, capture_output=True, text=True)
     assert '-p toy_value "4"' in made.stdout, made.stdout + made.stderr

@@ -175,14 +175,14 @@ def read_once() -> Iterator[None]:
         _read_once = outer
 
 
-def _once(path: str | Path, read: Callable[[], dict]) -> dict:
+def _once(path: str | Path, kind: str, read: Callable[[], dict]) -> dict:
     if _read_once is None:
         return read()
     try:
         status = Path(path).stat()
     except OSError:
         return read()  # absent or unreadable: `read` names the problem
-    identity = (str(Path(path).resolve()), status.st_ino, status.st_mtime_ns, status.st_size)
+    identity = (kind, str(Path(path).resolve()), status.st_ino, status.st_mtime_ns, status.st_size)
     if identity not in _read_once:
         _read_once[identity] = read()
     return _read_once[identity]
@@ -190,12 +190,12 @@ def _once(path: str | Path, read: Callable[[], dict]) -> dict:
 
 def read_record(path: str | Path) -> ResultRecord:
     """Read a training result record, refusing files that are partial, corrupt or of another schema."""
-    return _once(path, lambda: validated(read_json(path), "result record", path))
+    return _once(path, "result record", lambda: validated(read_json(path), "result record", path))
 
 
 def read_probe(path: str | Path) -> ProbeRecord:
     """Read a probe record, refusing files that are partial, corrupt or of another schema."""
-    return _once(path, lambda: validated(read_json(path), "probe record", path))
+    return _once(path, "probe record", lambda: validated(read_json(path), "probe record", path))
 
 
 def file_sha256(path: str | Path) -> str:
