@@ -40,13 +40,14 @@ help: ## Show the targets
 
 setup: $(VENV)/.installed ## Create .venv with the pinned dependencies and the convlab kernel (idempotent)
 
-# uv installs the pinned packages of requirements.txt exactly as pip would, in seconds once its cache holds them
+# uv installs the pinned packages of requirements.txt exactly as pip would (bytecode compiled, as pip does), in seconds
+# once its cache holds them
 # (pip remains for the offline wheelhouse, `make offline-install`)
 UV_VERSION := 0.13.9
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
 	@touch $@

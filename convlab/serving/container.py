@@ -146,7 +146,7 @@ def _installer(building: Path) -> list[str]:
     the environment's own pip: the same packages, uv in seconds once its cache holds them."""
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if uv:
-        return [uv, "pip", "install", "--quiet", "--python", str(building / "bin" / "python")]
+        return [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(building / "bin" / "python")]
     return [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
 
 
