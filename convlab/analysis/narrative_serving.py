@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from convlab.store import records
-
 
 def describe_front_end(endpoint) -> str:
     """Which front-end answered, and why the container's did not where the fallback did."""
@@ -14,7 +9,7 @@ def describe_front_end(endpoint) -> str:
     return f"Served by {endpoint.front_end}." + (f" The container's front-end did not run here: {reason}" if reason else "")
 
 
-def describe_serving(record: records.ResultRecord) -> str:
+def describe_serving(record: dict) -> str:
     """What the local serving run showed, in a few sentences that follow its numbers."""
     comparison, serving = record["comparison"], record["serving"]
     same = comparison["same predicted class for every image"]

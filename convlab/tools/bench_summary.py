@@ -92,7 +92,7 @@ def load(reports_dir: Path) -> dict | None:
         return None
 
 
-def describe(stored: records.ResultRecord | None) -> str:
+def describe(stored: dict | None) -> str:
     """The bench's findings in Markdown (or how to measure them)."""
     if stored is None:
         return (
