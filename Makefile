@@ -5,6 +5,20 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
+# IMAGE_PYTHON: run with an interpreter as it is, instead of .venv: nothing is installed, nothing downloaded, and
+# the interpreter must already hold the packages (SageMaker Studio's image: `make report IMAGE_PYTHON=python`).
+ifdef IMAGE_PYTHON
+IMAGE_BIN := $(shell command -v $(IMAGE_PYTHON))
+ifeq ($(IMAGE_BIN),)
+$(error IMAGE_PYTHON=$(IMAGE_PYTHON) is no interpreter on this machine: give its path, e.g. IMAGE_PYTHON=/opt/conda/bin/python)
+endif
+BIN := $(patsubst %/,%,$(dir $(IMAGE_BIN)))
+PY := $(IMAGE_BIN)
+ENVIRONMENT := image-check
+else
+PY := $(BIN)/python
+ENVIRONMENT := $(VENV)/.installed
+endif
 
 # Report parameters. Each notebook parameter that a make variable sets is declared in convlab/study/parameters.py
 # (standard library only, so any Python reads it): EPOCHS=2 passes epochs=2 to every notebook that takes it, a
@@ -19,7 +33,7 @@ JOBS ?= 2
 PDF ?=
 
 # A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
-KNOWN_VARIABLES := PYTHON VENV DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON WHEELHOUSE LOCKS REGISTER_KERNEL \
+KNOWN_VARIABLES := PYTHON VENV IMAGE_PYTHON DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON WHEELHOUSE LOCKS REGISTER_KERNEL \
 	$(foreach pair,$(PARAMETER_VARIABLES),$(firstword $(subst =, ,$(pair))))
 ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
 $(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
@@ -32,13 +46,20 @@ endif
 REPORT_PARAMETERS = $(foreach pair,$(PARAMETER_VARIABLES),$(if $(strip $($(firstword $(subst =, ,$(pair))))),\
 	-p $(lastword $(subst =, ,$(pair))) "$(strip $($(firstword $(subst =, ,$(pair)))))"))
 
-.PHONY: help setup serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
+.PHONY: help setup image-check smoke serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed ## Create .venv with the pinned dependencies and the convlab kernel (idempotent)
+setup: $(ENVIRONMENT) ## Create .venv with the pinned dependencies and the convlab kernel (idempotent; IMAGE_PYTHON: check that interpreter instead)
+
+IMAGE_PACKAGES := tensorflow keras numpy pandas scipy matplotlib seaborn papermill nbconvert ipykernel jinja2
+image-check:
+	@$(IMAGE_BIN) -c "import importlib.util, sys; missing = [n for n in sys.argv[1:] if importlib.util.find_spec(n) is None]; \
+		sys.exit(f'$(IMAGE_BIN) lacks {\", \".join(missing)}: use an image that has them, or make report without IMAGE_PYTHON') if missing else None" \
+		$(IMAGE_PACKAGES)
+	@echo "Running with $(IMAGE_BIN) as it is: nothing installed, nothing downloaded."
 
 # uv installs the pinned packages of requirements.txt exactly as pip would (bytecode compiled, as pip does), in seconds
 # once its cache holds them
@@ -46,38 +67,41 @@ setup: $(VENV)/.installed ## Create .venv with the pinned dependencies and the c
 UV_VERSION := 0.13.9
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
+	$(PY) -m pip install --quiet --upgrade pip uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.txt
+	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
+	$(PY) -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null
 	@touch $@
-	@echo "Environment ready in $(VENV) ($$($(BIN)/python --version))."
+	@echo "Environment ready in $(VENV) ($$($(PY) --version))."
 
 report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
-	$(BIN)/python -m convlab.run.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) \
+	$(PY) -m convlab.run.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) \
 		$(REPORT_PARAMETERS)
-	PDF="$(PDF)" $(BIN)/python -m convlab.report.report --datasets $(DATASET)
+	PDF="$(PDF)" $(PY) -m convlab.report.report --datasets $(DATASET)
 
 publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and PDF, result records) to reports/published/, after its full check
-	$(BIN)/python -m convlab.report.report --publish
+	$(PY) -m convlab.report.report --publish
 
 # FULL=1: a full run, in which every checked claim must hold (a subset run's claims may fairly fail)
 FULL ?=
 check-report: setup ## Check the built report: no script or network reference, no machine path or template leak, figures numbered and captioned, claims listed, PDF margins
-	$(BIN)/python -m convlab.report.doccheck $(if $(FULL),--full)
+	$(PY) -m convlab.report.doccheck $(if $(FULL),--full)
 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
-	$(BIN)/python -m convlab.tools.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+	$(PY) -m convlab.tools.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 # The SageMaker TF Serving images' Python packages, read from ../shared/reference (skipped where it is absent)
 serving-envs: setup ## Build .venv-serving/: each TF Serving image's package set, for the container conformance tests
-	$(BIN)/python -m convlab.serving.container build 2.19 2.20
+	$(PY) -m convlab.serving.container build 2.19 2.20
 
 test: setup serving-envs ## Run the unit and notebook smoke tests (pytest), the slow tier aside; the data as `make report` finds them
-	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(BIN)/python -m pytest --durations=10
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest --durations=10
+
+smoke: setup ## Run the notebook smoke tests alone (with IMAGE_PYTHON: in that interpreter as it is, offline)
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest -m smoke
 
 test-slow: setup serving-envs ## Run the slow tier: end-to-end cases of a minute or more (CI runs it after make test)
-	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(BIN)/python -m pytest -m slow --durations=10
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest -m slow --durations=10
 
 # SageMaker Studio's image as it is: its versions (requirements/studio.txt) on Python 3.12 where the machine has it,
 # convlab installed the offline way a student would (no dependencies, no build isolation), then the smoke tests.
@@ -106,10 +130,10 @@ wheelhouse: ## Download the wheels of the locks in LOCKS (default: the core grou
 
 offline-install: ## Create .venv from wheelhouse/ alone (pip --no-index), with convlab and its kernel
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-index --find-links $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
-	$(BIN)/python -m pip install --quiet --no-index --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pip check
-	$(if $(filter no,$(REGISTER_KERNEL)),,$(BIN)/python -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null)
+	$(PY) -m pip install --quiet --no-index --find-links $(WHEELHOUSE) $(addprefix -r ,$(LOCKS))
+	$(PY) -m pip install --quiet --no-index --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	$(if $(filter no,$(REGISTER_KERNEL)),,$(PY) -m ipykernel install --user --name convlab --display-name "Python (convlab)" >/dev/null)
 
 # Every tracked file is checked. The size cap is 8000 KB because the repository holds the published report
 # (about 21 MB, split into files of at most about 6 MB each); models, datasets and run outputs stay out of git.
@@ -147,7 +171,7 @@ clean: ## Remove run outputs under reports/ (keeps the environment, the publishe
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md ! -name published ! -name reference -exec rm -rf {} +
 
 clean-cache: ## Delete every stored training run (records, models): the next report trains everything again
-	$(BIN)/python -m convlab.store.cache clear
+	$(PY) -m convlab.store.cache clear
 
 clean-venv: ## Remove the virtual environments (.venv, .venv-serving, .venv-studio)
 	rm -rf $(VENV) .venv-serving $(STUDIO_VENV)

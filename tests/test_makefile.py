@@ -83,3 +83,24 @@ def test_make_test_reads_the_data_where_make_report_does(monkeypatch):
     assert tests_data_folder() == paths.resolve_data_dir() == Path("/srv/idx")
     monkeypatch.delenv(paths.DATA_DIR_ENV)
     assert tests_data_folder() == paths.resolve_data_dir() == paths.PROJECT_DIR / "data"
+
+
+def test_image_python_runs_the_report_with_that_interpreter_and_installs_nothing():
+    """SageMaker Studio's switch: `make report IMAGE_PYTHON=python` uses the image's interpreter as it is."""
+    import sys
+
+    result = make("report", f"IMAGE_PYTHON={sys.executable}", "TRAIN_SIZE=100")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"{sys.executable} -m convlab.run.pipeline" in result.stdout
+        and f"{sys.executable} -m convlab.report.report" in result.stdout
+    )
+    assert not any(word in result.stdout for word in ("-m venv", "pip install", "uv pip", "ipykernel install")), result.stdout
+    assert "Running with" in result.stdout, "it checks that the interpreter holds the packages"
+    smoke = make("smoke", f"IMAGE_PYTHON={sys.executable}")
+    assert f"{sys.executable} -m pytest -m smoke" in smoke.stdout and "-m venv" not in smoke.stdout, smoke.stdout
+
+
+def test_image_python_that_is_no_interpreter_is_refused_with_the_fix():
+    result = make("report", "IMAGE_PYTHON=no-such-python")
+    assert result.returncode != 0 and "IMAGE_PYTHON=no-such-python is no interpreter" in result.stderr
