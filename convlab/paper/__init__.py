@@ -2,9 +2,10 @@
 
 `paper.md` is the text, Markdown with Jinja2 fields: each number is a named value (`values`), each qualitative
 sentence sits in a `claim` block whose predicate (`claims`) the build checks on the run's records. `runs` loads
-those records once; `family` holds every comparison the paper reports, corrected together with Holm's method;
-`figures` draws the paper's figures from the records at print size; `build` renders the HTML and the PDF.
+those records once and `context` gathers what the text reads; `family` holds every comparison the paper reports,
+corrected together with Holm's method; `figures` draws the paper's figures from the records at print size, in
+`figure_style`'s look; `build` renders the HTML (`convlab.report.report` prints it to PDF).
 
-May import: the layers below the report (config, paths, records, stats, protocol, curves, tables, costs) and
-`document` for the PDF. Nothing outside this folder imports it except `convlab.report.report`.
+May import every package below it (`study` to `run`: records, statistics, tables, the experiments' design).
+Nothing outside this folder imports it except `convlab.report.report`.
 """
