@@ -4,10 +4,10 @@ up-front check, the smoke run and docs/running.md follow from the declarations, 
 from __future__ import annotations
 
 import re
-import subprocess
 
 import nbformat
 import pytest
+from test_makefile import make
 
 from convlab.study import config, manifest, parameters, paths
 
@@ -37,10 +37,7 @@ def test_the_docs_table_is_the_declarations():
 
 
 def make_dry_run(*variables: str) -> str:
-    completed = subprocess.run(
-        ["make", "-n", "report", *variables], cwd=paths.PROJECT_DIR, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(paths.PROJECT_DIR)},
-    )  # fmt: skip
+    completed = make("report", *variables)  # `make -n` as typed in a shell (tests/test_makefile.py)
     return completed.stdout + completed.stderr
 
 

@@ -140,15 +140,8 @@ def test_every_studio_pin_is_the_images_version_or_named_as_one_pypi_could_not_g
     """requirements/studio.txt comes from the image's own list (`make lock-studio`): a package the image has is at
     the image's version, or its header names it with the reason."""
     from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
 
     from convlab.tools import studio_lock
-
-    def same_version(first: str, second: str) -> bool:
-        try:
-            return Version(first) == Version(second)
-        except InvalidVersion:
-            return first == second
 
     image = studio_lock.image_versions(STUDIO_PACKAGES)
     lines = (paths.PROJECT_DIR / "requirements" / "studio.txt").read_text(encoding="utf-8").splitlines()
@@ -156,6 +149,6 @@ def test_every_studio_pin_is_the_images_version_or_named_as_one_pypi_could_not_g
         canonicalize_name(line.split("==")[0]): line.split("==")[1] for line in lines if "==" in line and not line.startswith("#")
     }
     named = {canonicalize_name(line.split()[1]) for line in lines if line.startswith("#   ") and "(the image's " in line}
-    differing = {name for name, version in pinned.items() if name in image and not same_version(image[name], version)}
+    differing = {name for name, version in pinned.items() if name in image and not studio_lock.same_version(image[name], version)}
     assert differing == named, "each image version not pinned is named in the header, and only those"
     assert sum(name in image for name in pinned) > 200 and pinned["tensorflow-cpu"] == image["tensorflow-cpu"] == "2.19.1"

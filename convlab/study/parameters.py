@@ -208,14 +208,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def write_cells() -> None:
     """Rewrite each notebook's parameters cell from the declarations (nothing else of the notebook changes)."""
+    import nbformat  # only here: the rest of this module is read by the Makefile with any Python
+
     for entry in manifest.STUDY:
         text = entry.path.read_text(encoding="utf-8")
-        notebook = json.loads(text)
-        for cell in notebook["cells"]:
-            if "parameters" in cell.get("metadata", {}).get("tags", []):
-                lines = parameters_cell(entry.name).split("\n")
-                cell["source"] = [line + "\n" for line in lines[:-1]] + lines[-1:]
-        rewritten = json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"  # as nbformat writes
+        notebook = nbformat.reads(text, as_version=4)
+        for cell in notebook.cells:
+            if "parameters" in cell.metadata.get("tags", []):
+                cell.source = parameters_cell(entry.name)
+        rewritten = nbformat.writes(notebook) + "\n"
         if rewritten != text:
             entry.path.write_text(rewritten, encoding="utf-8")
             print(f"wrote {entry.path.name}")
