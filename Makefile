@@ -114,10 +114,11 @@ $(STUDIO_VENV)/.installed: requirements/studio.txt
 	$(STUDIO_VENV)/bin/python -m pip install --quiet -r requirements/studio.txt
 	@touch $@
 
-test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks in SageMaker Studio's package versions
+test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks, and mode aws against moto, in SageMaker Studio's package versions
 	$(STUDIO_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
 	$(STUDIO_VENV)/bin/python -m pip check
 	$(STUDIO_VENV)/bin/python -m pytest -m smoke
+	$(STUDIO_VENV)/bin/python -m pytest tests/test_cloud.py
 
 # Carrying the locked environment to a machine without internet: `make wheelhouse` where there is internet,
 # copy the repository with wheelhouse/, then `make offline-install` there (pip reads only that folder).

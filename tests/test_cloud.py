@@ -12,14 +12,10 @@ from aws_faults import CallLog, FaultPlan, client_error
 from packaging.version import Version
 
 from convlab.analysis import narrative_serving
-from convlab.serving import artifact, aws_endpoint, client, cloud
+from convlab.serving import artifact, aws_endpoint, client, cloud, images
 
-SDK = importlib.metadata.version("sagemaker")
-if Version(SDK) < Version("3.27"):
-    pytest.skip(
-        f"mode aws needs SageMaker SDK 3.27 or newer (SDK {SDK} lists no TF 2.21 or 2.20 image): pip install -e .[aws]",
-        allow_module_level=True,
-    )
+SDK = importlib.metadata.version("sagemaker")  # the locked 3.27.0, or Studio's 3.12.0 in make test-studio
+SDK_LISTS_OUR_IMAGES = Version(SDK) >= Version("3.27")
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 SETTINGS = cloud.AwsSettings(region=REGION, role_arn=f"arn:aws:iam::{ACCOUNT}:role/convlab", poll_seconds=0.1)
@@ -211,15 +207,15 @@ def test_settings_refuse_a_missing_region_or_role():
 
 
 def test_default_images_are_training_2_21_and_serving_2_20():
-    assert cloud.image_uri(SETTINGS, "training").endswith(f"{REGION}.amazonaws.com/tensorflow-training:2.21-cpu-py312")
-    assert cloud.image_uri(SETTINGS, "inference").endswith(f"{REGION}.amazonaws.com/tensorflow-inference:2.20-cpu-py312")
+    assert images.image_uri(SETTINGS, "training").endswith(f"{REGION}.amazonaws.com/tensorflow-training:2.21-cpu-py312")
+    assert images.image_uri(SETTINGS, "inference").endswith(f"{REGION}.amazonaws.com/tensorflow-inference:2.20-cpu-py312")
 
 
 @pytest.mark.parametrize(
     "versions, names",
     [
-        ({"training_version": "2.20"}, ["No TensorFlow 2.20 training image in SageMaker SDK 3.27.0", "2.19, 2.21 (parameter"]),
-        ({"serving_version": "2.21"}, ["No TensorFlow 2.21 inference image in SageMaker SDK 3.27.0", "2.19, 2.20 (parameter"]),
+        ({"training_version": "2.20"}, [f"No TensorFlow 2.20 training image in SageMaker SDK {SDK}", "(parameter training_"]),
+        ({"serving_version": "2.21"}, [f"No TensorFlow 2.21 inference image in SageMaker SDK {SDK}", "(parameter serving_"]),
     ],
 )
 def test_an_unavailable_image_stops_at_configuration_naming_the_versions_that_exist(versions, names):
@@ -227,6 +223,43 @@ def test_an_unavailable_image_stops_at_configuration_naming_the_versions_that_ex
         cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, **versions)
     for name in names:
         assert name in str(caught.value)
+    assert "19" in str(caught.value).rsplit("lists for", 1)[1]  # the versions that exist are named
+
+
+INSTANCES = ("ml.m5.large", "ml.c5.xlarge", "ml.m7i.2xlarge", "ml.g5.xlarge", "ml.g4dn.xlarge", "ml.p3.2xlarge")
+
+
+@pytest.mark.skipif(not SDK_LISTS_OUR_IMAGES, reason=f"SDK {SDK} lists no TF 2.21 or 2.20 image to compare the table with")
+@pytest.mark.parametrize("scope, version", [("training", "2.21"), ("inference", "2.20")])
+def test_the_image_table_is_what_the_locked_sdk_answers_in_every_region(scope, version):
+    from sagemaker.core import image_uris
+
+    table = images.table()
+    assert table["written_by"] == f"sagemaker {SDK}"
+    regions = table["images"][f"{scope} {version}"]["cpu"]
+    assert len(regions) >= 30 and REGION in regions
+    for region in regions:
+        for instance in INSTANCES:
+            expected = image_uris.retrieve(
+                "tensorflow", region, version=version, py_version="py312", instance_type=instance, image_scope=scope
+            )
+            assert images.uri(scope, version, region, instance) == expected, (region, instance)
+
+
+def test_without_the_versions_in_its_sdk_mode_aws_takes_the_table(monkeypatch):
+    monkeypatch.setattr(images, "available_versions", lambda scope: ["2.18", "2.19"])  # what Studio's 3.12.0 lists
+    for scope, instance in (("training", "ml.g5.xlarge"), ("inference", "ml.m5.large")):
+        settings = cloud.AwsSettings(
+            region=REGION, role_arn=SETTINGS.role_arn, training_instance=instance, inference_instance=instance
+        )
+        version = settings.training_version if scope == "training" else settings.serving_version
+        assert images.image_uri(settings, scope) == images.uri(scope, version, REGION, instance)
+    gpu = images.uri("training", "2.21", REGION, "ml.g5.xlarge")
+    assert gpu.endswith("/tensorflow-training:2.21-gpu-py312") and "cpu" not in gpu
+    with pytest.raises(ValueError, match="regions with one"):
+        cloud.AwsSettings(region="mars-north-1", role_arn=SETTINGS.role_arn)
+    with pytest.raises(ValueError, match="not a SageMaker instance type"):
+        cloud.AwsSettings(region=REGION, role_arn=SETTINGS.role_arn, training_instance="m5.large")
 
 
 def test_serving_older_than_training_is_refused_unless_the_pair_is_tested():

@@ -17,6 +17,7 @@ import numpy as np
 
 from convlab.datasets import data
 from convlab.serving import artifact, client, cloud
+from convlab.serving import images as aws_images
 
 CHANGING_ENDPOINT_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 
@@ -244,7 +245,7 @@ def train_deploy_and_evaluate(
     images, labels = dataset.x_test[:evaluation_images], dataset.y_test[:evaluation_images]
     served = deploy_invoke_and_clean_up(
         settings,
-        cloud.image_uri(settings, "inference"),
+        aws_images.image_uri(settings, "inference"),
         job["artifact_uri"],
         images,
         labels,

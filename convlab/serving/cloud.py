@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convlab.serving import artifact
+from convlab.serving import artifact, images
 
 TESTED_IMAGE_PAIRS = {("2.21", "2.20")}  # training → serving pairs whose SavedModel the tests load across versions
 
@@ -45,16 +45,12 @@ class AwsSettings:
             )
         check_image_pair(self.training_version, self.serving_version)
         for scope in ("training", "inference"):
-            image_uri(self, scope)  # an unavailable version stops here, naming the ones that exist
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
+            images.image_uri(self, scope)  # an unavailable version stops here, naming the ones that exist
 
 
 def check_image_pair(training_version: str, serving_version: str) -> None:
     """A SavedModel loads in TF Serving of its own version or newer; an older server only for a pair the tests load."""
-    newer_training = _version_key(training_version)[:2] > _version_key(serving_version)[:2]
+    newer_training = images.version_key(training_version)[:2] > images.version_key(serving_version)[:2]
     if newer_training and (training_version, serving_version) not in TESTED_IMAGE_PAIRS:
         tested = ", ".join(f"{train} → {serve}" for train, serve in sorted(TESTED_IMAGE_PAIRS))
         raise ValueError(
@@ -62,48 +58,6 @@ def check_image_pair(training_version: str, serving_version: str) -> None:
             f"SavedModel only when every op is known to it, which the tests check for {tested} only. Use a serving version "
             f"of at least {training_version}, or one of those pairs."
         )
-
-
-def _image_config(scope: str) -> dict:
-    from sagemaker.core import image_uris
-
-    return image_uris.config_for_framework("tensorflow")[scope]
-
-
-def available_versions(scope: str) -> list[str]:
-    """The TensorFlow versions (major.minor) the installed SageMaker SDK lists for `scope`, offline, oldest first."""
-    versions = set(_image_config(scope)["versions"]) | set(_image_config(scope).get("version_aliases", {}))
-    return sorted({".".join(version.split(".")[:2]) for version in versions}, key=_version_key)
-
-
-def _py_versions(scope: str, version: str) -> list[str]:
-    config = _image_config(scope)
-    full = config.get("version_aliases", {}).get(version, version)
-    return list(config["versions"].get(full, {}).get("py_versions", []))
-
-
-def image_uri(settings: AwsSettings, scope: str) -> str:
-    """The AWS TensorFlow image for `scope` ("training" or "inference") in the settings' region and version."""
-    import importlib.metadata
-
-    from sagemaker.core import image_uris
-
-    version = settings.training_version if scope == "training" else settings.serving_version
-    instance = settings.training_instance if scope == "training" else settings.inference_instance
-    parameter = "training_version" if scope == "training" else "serving_version"
-    if version not in available_versions(scope):
-        raise ValueError(
-            f"No TensorFlow {version} {scope} image in SageMaker SDK {importlib.metadata.version('sagemaker')}. "
-            f"Versions with a {scope} image: {', '.join(available_versions(scope)[-8:])} (parameter {parameter}). "
-            "A newer SDK lists newer images: `python -m pip install -e .[aws]` installs the one tested here."
-        )
-    python = settings.py_version if settings.py_version in _py_versions(scope, version) else None
-    try:
-        return image_uris.retrieve(
-            "tensorflow", settings.region, version=version, py_version=python, instance_type=instance, image_scope=scope
-        )
-    except ValueError as error:
-        raise ValueError(f"No TensorFlow {version} {scope} image for {instance} in {settings.region}: {error}") from None
 
 
 @dataclass
@@ -125,9 +79,19 @@ def connect(settings: AwsSettings, boto_session=None) -> AwsSession:
     from sagemaker.core.helper.session_helper import Session
 
     boto_session = boto_session or boto3.Session(region_name=settings.region)
+    _forget_earlier_sessions()
     sagemaker_session = Session(boto_session=boto_session, default_bucket=settings.bucket or None)
     bucket = settings.bucket or sagemaker_session.default_bucket()
     return AwsSession(settings, boto_session, sagemaker_session, bucket)
+
+
+def _forget_earlier_sessions() -> None:
+    """SDK 3.12 (Studio's) keeps the first boto3 session of the process for every resource call, whatever session a
+    call passes; resetting its client makes the session just opened (new credentials, say) the one used. SDK 3.27
+    caches a client per session, and its reset only empties that cache."""
+    from sagemaker.core.utils.utils import SageMakerClient
+
+    SageMakerClient.reset()
 
 
 # --- training jobs ---------------------------------------------------------------------------------------------
@@ -168,7 +132,7 @@ def _model_trainer(aws: AwsSession, source_dir, hyperparameters: dict, job_prefi
 
     settings = aws.settings
     return ModelTrainer(
-        training_image=image_uri(settings, "training"),
+        training_image=images.image_uri(settings, "training"),
         source_code=SourceCode(source_dir=str(source_dir), entry_script="train.py"),
         compute=Compute(instance_type=settings.training_instance, instance_count=1),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.max_run_seconds),
