@@ -32,8 +32,18 @@ NOTEBOOKS ?=
 JOBS ?= 2
 PDF ?=
 
+# TRAIN_ON=sagemaker: every training as parallel SageMaker training jobs before the notebooks run (docs/sagemaker.md);
+# SAGEMAKER_INSTANCE, SAGEMAKER_JOBS (at once), AWS_REGION, ROLE_ARN, AWS_BUCKET; CONFIRM=yes launches, else the estimate only
+TRAIN_ON ?= local
+ifeq ($(filter $(TRAIN_ON),local sagemaker),)
+$(error TRAIN_ON=$(TRAIN_ON): use local (the default) or sagemaker)
+endif
+SAGEMAKER_OPTIONS = $(if $(filter sagemaker,$(TRAIN_ON)),--instance $(or $(SAGEMAKER_INSTANCE),ml.m5.large) --max-jobs $(or $(SAGEMAKER_JOBS),8) \
+	$(if $(AWS_REGION),--aws-region $(AWS_REGION)) --role-arn "$(ROLE_ARN)" $(if $(AWS_BUCKET),--aws-bucket $(AWS_BUCKET)) $(if $(filter yes,$(CONFIRM)),--confirm))
+
 # A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
 KNOWN_VARIABLES := PYTHON VENV IMAGE_PYTHON DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON STUDIO_PACKAGES WHEELHOUSE LOCKS REGISTER_KERNEL \
+	TRAIN_ON SAGEMAKER_INSTANCE SAGEMAKER_JOBS AWS_REGION ROLE_ARN AWS_BUCKET CONFIRM \
 	$(foreach pair,$(PARAMETER_VARIABLES),$(firstword $(subst =, ,$(pair))))
 ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
 $(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
@@ -75,8 +85,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@echo "Environment ready in $(VENV) ($$($(PY) --version))."
 
 report: setup ## Run the notebooks, then build reports/report.html and report.pdf (PROFILE, DATASET, PDF=required|off, ...)
-	$(PY) -m convlab.run.pipeline --datasets $(DATASET) $(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) \
-		$(REPORT_PARAMETERS)
+	$(PY) -m convlab.run.$(if $(filter sagemaker,$(TRAIN_ON)),remote $(SAGEMAKER_OPTIONS),pipeline) --datasets $(DATASET) \
+		$(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) $(REPORT_PARAMETERS)
 	PDF="$(PDF)" $(PY) -m convlab.report.report --datasets $(DATASET)
 
 publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and PDF, result records) to reports/published/, after its full check

@@ -126,14 +126,17 @@ def validate_hyperparameters(source_dir, hyperparameters: dict) -> None:
         raise ValueError(f"The training job's hyperparameters do not parse ({problem}); fix them before submitting.") from None
 
 
-def _model_trainer(aws: AwsSession, source_dir, hyperparameters: dict, job_prefix: str):
+def model_trainer(
+    aws: AwsSession, source_dir, hyperparameters: dict, job_prefix: str, *, entry_script: str = "train.py", requirements=None
+):
+    """A `ModelTrainer` for the staged source: its entry script, image, instance, limits and output path."""
     from sagemaker.core.training.configs import Compute, OutputDataConfig, SourceCode, StoppingCondition
     from sagemaker.train import ModelTrainer
 
     settings = aws.settings
     return ModelTrainer(
         training_image=images.image_uri(settings, "training"),
-        source_code=SourceCode(source_dir=str(source_dir), entry_script="train.py"),
+        source_code=SourceCode(source_dir=str(source_dir), entry_script=entry_script, requirements=requirements),
         compute=Compute(instance_type=settings.training_instance, instance_count=1),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=settings.max_run_seconds),
         role=settings.role_arn,
@@ -171,7 +174,7 @@ def check_training_request(aws: AwsSession, source_dir, data_uri: str, hyperpara
     from sagemaker.core.training.configs import InputData
 
     validate_hyperparameters(source_dir, hyperparameters)
-    trainer = _model_trainer(aws, source_dir, hyperparameters, f"{job_prefix}-{secrets.token_hex(3)}")
+    trainer = model_trainer(aws, source_dir, hyperparameters, f"{job_prefix}-{secrets.token_hex(3)}")
     return trainer, [InputData(channel_name="train", data_source=data_uri)]
 
 

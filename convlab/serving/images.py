@@ -105,9 +105,7 @@ def uri(scope: str, version: str, region: str, instance_type: str) -> str:
         raise ValueError(f"The image table has no TensorFlow {version} {scope} image (it has: {listed}).")
     by_region = entries[wanted][processor(instance_type)]
     if region not in by_region:
-        raise ValueError(
-            f"No TensorFlow {version} {scope} image in {region}; regions with one: {', '.join(sorted(by_region))}."
-        )
+        raise ValueError(f"No TensorFlow {version} {scope} image in {region}; regions with one: {', '.join(sorted(by_region))}.")
     return by_region[region]
 
 

@@ -347,6 +347,9 @@ def thread_setting() -> str:
     return ", ".join(f"{name}={os.environ.get(name, 'default')}" for name in THREAD_POOLS)
 
 
+TRAINED_ON_ENV = "CONVLAB_TRAINED_ON"  # set by a SageMaker training job: "sagemaker <job name> <instance type>"
+
+
 def environment_stamp() -> dict:
     """Python and package versions, OS, CPU and the GPUs TensorFlow sees (if it is loaded)."""
     stamp = {
@@ -359,6 +362,8 @@ def environment_stamp() -> dict:
         "onednn": onednn_setting(),
         "threads": thread_setting(),
     }
+    if os.environ.get(TRAINED_ON_ENV):
+        stamp["trained_on"] = os.environ[TRAINED_ON_ENV]  # a record without it was trained where the run ran
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
         stamp["gpus"] = [device.name for device in tf.config.list_physical_devices("GPU")]

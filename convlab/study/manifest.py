@@ -42,6 +42,7 @@ class Notebook:
     whether the report prints it as a chapter or in the appendix. `figures` names the figures it files (their
     captions are `convlab.figures.captions.CAPTIONS`'), `comparisons` those of the paper's findings family
     (`convlab.paper.family.COMPARISONS`) that its results add; tests hold both to what the notebook does.
+    `trainings` says that it trains models through `workers.train_all` (notebook 06 trains in its own container).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Notebook:
     report_part: str = CHAPTER
     figures: tuple[str, ...] = ()
     comparisons: tuple[str, ...] = ()
+    trainings: bool = False  # it trains models through `workers.train_all` (what `make report TRAIN_ON=sagemaker` plans)
 
     @property
     def path(self):
@@ -87,6 +89,7 @@ STUDY: tuple[Notebook, ...] = (
         writes=("results/fc_baseline-seed*.json",),
         seeds="seeds",
         figures=("training_curves", "confusion_matrix", "per_class_accuracy", "dense_weights"),
+        trainings=True,
     ),
     Notebook(
         "03_cnn",
@@ -97,6 +100,7 @@ STUDY: tuple[Notebook, ...] = (
         figures=("architecture", "training_curves", "confusion_matrix", "per_class_accuracy", "comparison", "gallery")
         + ("probabilities",),
         comparisons=("cnn_vs_fc",),
+        trainings=True,
     ),
     Notebook(
         "04_kernel_size_sweep",
@@ -106,6 +110,7 @@ STUDY: tuple[Notebook, ...] = (
         seeds="sweep_seeds",
         figures=("accuracy_by_kernel", "accuracy_vs_cost"),
         comparisons=("k5_vs_k3", "k7_vs_k3", "k55_vs_k33", "k77_vs_k33"),
+        trainings=True,
     ),
     Notebook(
         "05_filter_visualisation",
@@ -136,6 +141,7 @@ STUDY: tuple[Notebook, ...] = (
         figures=("shift_examples", "accuracy_vs_shift"),
         comparisons=("gap_vs_flatten", "gap_vs_fc", "avg_vs_max", "cnn_shift_aug", "fc_shift_aug", "cnn_vs_fc_shifted")
         + ("gap_vs_flatten_shifted", "avg_vs_max_shifted", "cnn_aug_vs_fc_aug_shifted"),
+        trainings=True,
     ),
     Notebook(
         "08_pixel_permutation",
@@ -145,6 +151,7 @@ STUDY: tuple[Notebook, ...] = (
         seeds="probe_seeds",
         figures=("permuted_examples", "accuracy_permuted"),
         comparisons=("cnn_perm", "fc_perm", "cnn_vs_fc_perm"),
+        trainings=True,
     ),
     Notebook(
         "09_efficiency",
@@ -160,6 +167,7 @@ STUDY: tuple[Notebook, ...] = (
         writes=("results/curves/*/*-seed*.json",),
         seeds="seeds",
         figures=("learning_curves",),
+        trainings=True,
     ),
     Notebook(
         "12_training_protocol",
@@ -168,6 +176,7 @@ STUDY: tuple[Notebook, ...] = (
         seeds="seeds",
         report_part=APPENDIX,  # the methods show its stopping-rule table; its details sit in the appendix
         figures=("protocol_trajectories",),
+        trainings=True,
     ),
     Notebook(
         "10_dataset_comparison",

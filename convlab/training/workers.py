@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from convlab.datasets import data
 from convlab.study import config, paths
-from convlab.training import models
+from convlab.training import models, requests
 
 if TYPE_CHECKING:  # training imports TensorFlow, which this module leaves to the processes that train
     from convlab.training.fit import TrainingConfig
@@ -71,6 +71,11 @@ def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int 
     workers = worker_count() if workers is None else workers
     found = [fit.stored_task(task, params) for task in tasks]
     missing = [index for index, record in enumerate(found) if record is None]
+    plan = requests.plan_folder()
+    if plan is not None and missing:  # plan mode (`requests`): write the missing trainings down, train nothing
+        lacking = [tasks[index] for index in missing]
+        requests.write_plan(lacking, params, plan, [earlier_seconds(task, params) for task in lacking])
+        raise requests.PlanRecorded(f"{len(missing)} trainings written to the plan in {plan}.")
     if workers < 2 or len(missing) < 2:
         return [_train(*_arguments(task, params)) for task in tasks]
     for record, task in zip(found, tasks):
