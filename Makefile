@@ -43,7 +43,7 @@ SAGEMAKER_OPTIONS = $(if $(filter sagemaker,$(TRAIN_ON)),--instance $(or $(SAGEM
 
 # A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
 KNOWN_VARIABLES := PYTHON VENV IMAGE_PYTHON DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON STUDIO_PACKAGES WHEELHOUSE LOCKS REGISTER_KERNEL \
-	TRAIN_ON SAGEMAKER_INSTANCE SAGEMAKER_JOBS AWS_REGION ROLE_ARN AWS_BUCKET CONFIRM \
+	TRAIN_ON SAGEMAKER_INSTANCE SAGEMAKER_JOBS AWS_REGION ROLE_ARN AWS_BUCKET CONFIRM PORT \
 	$(foreach pair,$(PARAMETER_VARIABLES),$(firstword $(subst =, ,$(pair))))
 ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
 $(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
@@ -56,7 +56,7 @@ endif
 REPORT_PARAMETERS = $(foreach pair,$(PARAMETER_VARIABLES),$(if $(strip $($(firstword $(subst =, ,$(pair))))),\
 	-p $(lastword $(subst =, ,$(pair))) "$(strip $($(firstword $(subst =, ,$(pair)))))"))
 
-.PHONY: help setup image-check smoke serving-envs report publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
+.PHONY: help setup image-check smoke serving-envs report explore publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
 
 help: ## Show the targets
@@ -88,6 +88,10 @@ report: setup ## Run the notebooks, then build reports/report.html and report.pd
 	$(PY) -m convlab.run.$(if $(filter sagemaker,$(TRAIN_ON)),remote $(SAGEMAKER_OPTIONS),pipeline) --datasets $(DATASET) \
 		$(if $(strip $(NOTEBOOKS)),--notebooks $(NOTEBOOKS)) $(if $(FORCE),--force) --jobs $(JOBS) $(REPORT_PARAMETERS)
 	PDF="$(PDF)" $(PY) -m convlab.report.report --datasets $(DATASET)
+
+PORT ?= 8765
+explore: setup ## Serve the explorer on 127.0.0.1:$(PORT) over the latest run's FC network and CNN (DATASET: the first one named)
+	$(PY) -m convlab.explorer.server --dataset $(firstword $(DATASET)) --port $(PORT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and PDF, result records) to reports/published/, after its full check
 	$(PY) -m convlab.report.report --publish

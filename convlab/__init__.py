@@ -40,4 +40,5 @@ if "tensorflow" not in sys.modules:
 
 __version__ = "0.1.0"
 LAYERS = ("study", "store", "datasets", "training", "experiments", "analysis", "figures", "run", "paper", "report", "tools")
-BESIDE = {"serving": "training"}  # a package off the chain, and the last package of the chain it may import
+# packages off the chain, and the last package of the chain each may import
+BESIDE = {"serving": "training", "explorer": "experiments"}

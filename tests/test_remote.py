@@ -378,3 +378,14 @@ def test_a_subset_report_on_sagemaker_stores_the_records_local_training_does(aws
         assert record["environment"]["trained_on"].startswith("sagemaker convlab-"), name
         assert record["cache_key"] == local_records[name]["cache_key"], name
     assert sum(len(job.requests) for job in done) == len(remote_records)
+
+
+def test_the_docs_give_the_full_run_estimate_the_published_records_give():
+    from convlab.study import paths
+
+    text = (paths.PROJECT_DIR / "docs" / "train-on-sagemaker.md").read_text(encoding="utf-8")
+    block = text.split("<!-- estimate: python -m convlab.serving.jobs reports/published -->\n", 1)[1].split(
+        "\n<!-- /estimate -->"
+    )[0]
+    assert block == jobs.run_estimate(paths.REPORTS_DIR / "published")
+    assert "$" in block and jobs.price_table()["as_of"] in block

@@ -298,3 +298,47 @@ def outcome_table(jobs: list[Job]) -> str:
 
 def instance_processor(instance: str) -> str:
     return images.processor(instance)
+
+
+# --- what a whole run would cost ------------------------------------------------------------------------------------
+
+
+def recorded_trainings(report_root: Path) -> list[dict]:
+    """One pseudo-request per training record of a report folder (`reports/published`), with its training time."""
+    found = []
+    for path in sorted(records.committed(Path(report_root).glob("*/results/**/*-seed*.json"))):
+        if "probes" in path.parts or "serving" in path.parts:
+            continue
+        record = records.read_json(path)
+        found.append({"key": path.relative_to(report_root).as_posix(), "expected_seconds": record["timing"]["train_seconds"]})
+    return found
+
+
+def run_estimate(report_root: Path, instance: str = "ml.m5.large", max_parallel: int = 8) -> str:
+    """The docs' paragraph: what the run in `report_root` would cost as SageMaker jobs, from its records' times."""
+    trainings = recorded_trainings(report_root)
+    packed = pack(trainings, max_jobs=len(trainings))
+    found, all_at_once = estimate(packed, instance, max_parallel), estimate(packed, instance, len(packed))
+    longest = max(request["expected_seconds"] for request in trainings) / 60
+    return (
+        f"From the {found['trainings']} training records of `{_shown(report_root)}` (their training times, "
+        f"measured on the 2-core machine that ran it; an ml.m5.large has 2 vCPUs as well): {found['jobs']} jobs on "
+        f"{found['instance']}, {found['at_once']} at once, {found['instance_minutes']} instance-minutes, about "
+        f"**${found['usd']}** at {found['region_priced']} on-demand prices of {found['prices_as_of']}. The longest training "
+        f"took {longest:.0f} min, so the jobs take about {found['wall_minutes']} min with start-up, or about "
+        f"{all_at_once['wall_minutes']} min with all {found['jobs']} at once (`SAGEMAKER_JOBS={found['jobs']}`, where the "
+        "account's quota allows); the planning passes and the notebooks' own run come on top."
+    )
+
+
+def _shown(folder: Path) -> str:
+    from convlab.study import paths
+
+    folder = Path(folder).resolve()
+    return folder.relative_to(paths.PROJECT_DIR).as_posix() if folder.is_relative_to(paths.PROJECT_DIR) else folder.as_posix()
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(run_estimate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("reports/published")))
