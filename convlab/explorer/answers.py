@@ -47,7 +47,7 @@ def latest_record(results_dir: Path, models_dir: Path, name: str) -> records.Res
 
 @dataclass
 class Model:
-    """One trained model (`models.ModelConfig` in its record), ready to answer: its record, the Keras model and, for a CNN, its first layer's outputs."""
+    """One trained model, ready to answer: its record, the Keras model and, for a CNN, its first layer's outputs."""
 
     record: records.ResultRecord
     keras_model: object
@@ -55,7 +55,8 @@ class Model:
 
     @property
     def label(self) -> str:
-        return f"{self.record['model']['name']} (seed {self.record['seed']}, test accuracy {100 * self.record['test']['accuracy']:.2f}%)"
+        accuracy = 100 * self.record["test"]["accuracy"]
+        return f"{self.record['model']['name']} (seed {self.record['seed']}, test accuracy {accuracy:.2f}%)"
 
 
 @dataclass
