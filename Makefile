@@ -132,7 +132,7 @@ test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks,
 	$(STUDIO_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
 	$(STUDIO_VENV)/bin/python -m pip check
 	$(STUDIO_VENV)/bin/python -m pytest -m smoke
-	$(STUDIO_VENV)/bin/python -m pytest tests/test_cloud.py
+	$(STUDIO_VENV)/bin/python -m pytest tests/test_cloud.py tests/test_remote.py
 
 # Carrying the locked environment to a machine without internet: `make wheelhouse` where there is internet,
 # copy the repository with wheelhouse/, then `make offline-install` there (pip reads only that folder).

@@ -125,13 +125,14 @@ def application(explorer: answers.Explorer):
     return app
 
 
-def serve(explorer: answers.Explorer, port: int = 8765, *, say=print) -> int:
+def serve(explorer: answers.Explorer, port: int = 8765, *, say=None) -> int:
     """Serve until Ctrl-C (or SIGTERM); returns 0 once the server has closed its socket."""
     import signal
 
     from werkzeug.serving import make_server
 
     server = make_server(HOST, port, application(explorer), threaded=True)
+    say = say or (lambda line: print(line, flush=True))
     say(f"The explorer of {explorer.dataset.name} is at http://{HOST}:{server.port}/ (Ctrl-C stops it).")
 
     def stop(signum, frame):
@@ -139,12 +140,13 @@ def serve(explorer: answers.Explorer, port: int = 8765, *, say=print) -> int:
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug's returns on Ctrl-C (it catches KeyboardInterrupt itself)
     except KeyboardInterrupt:
-        say("\nStopped: the explorer has closed its port.")
+        pass
     finally:
         server.server_close()
         signal.signal(signal.SIGTERM, previous)
+    say("\nStopped: the explorer has closed its port.")
     return 0
 
 
