@@ -13,7 +13,7 @@ import pytest
 from convlab.serving import artifact
 from convlab.store import records
 
-ENTRY_FILES = {"train.py", "inference.py"}
+ENTRY_FILES = {"train.py", "train_requests.py", "inference.py"}
 
 
 def staged_files(source) -> set[str]:

@@ -379,7 +379,7 @@ def test_mode_aws_trains_deploys_invokes_and_cleans_up(aws, run_inputs, moto_url
     source = tmp_path / "source"
     staged = {path.relative_to(source).as_posix() for path in source.rglob("*") if path.is_file()}
     modules = {f"convlab/{relative}" for relative in artifact.shipped_files()}
-    assert staged == {"train.py", "inference.py"} | modules, "the entry script, its handlers and the modules it imports"
+    assert staged == {"train.py", "train_requests.py", "inference.py"} | modules, "the entry scripts, handlers, their modules"
     uploaded = {key.split("/input/code/", 1)[1] for key in keys if "/input/code/" in key}
     assert uploaded == staged, "the job ships what was staged, nothing else"
     assert result["accuracy"] == pytest.approx(2 / 3)

@@ -169,4 +169,3 @@ def test_each_comparison_of_the_findings_is_declared_by_the_notebook_whose_resul
         probe = "results/probes/translation_x.json"  # a comparison at a shift reads the translation probes
         source = f"results/{comparison.changed}-seed0.json" if comparison.metric == "test" else probe
         assert owner == manifest.writer_of(source), comparison.key
-

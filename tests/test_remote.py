@@ -9,6 +9,7 @@ import io
 import json
 import os
 import runpy
+import sys
 import tarfile
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def run_as_sagemaker(monkeypatch, tmp_path, spoil=None):
         }
         for key, value in environment.items():
             monkeypatch.setenv(key, value)
+        monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its staged copy first: this process keeps its own
         with pytest.raises(SystemExit) as ended:
             runpy.run_path(str(source / jobs.ENTRY_SCRIPT), run_name="__main__")
         assert ended.value.code == 0
@@ -310,7 +312,6 @@ def test_a_job_whose_output_is_missing_or_corrupt_adds_nothing_to_the_store(
 def test_the_staged_entry_script_trains_under_the_keys_this_run_looks_up(tiny, shared_data, tmp_path):
     """In a process of its own, from the staged copy only (as in the container): the records' keys are the requests'."""
     import subprocess
-    import sys
 
     params = tiny_params(tmp_path, shared_data)
     plan = plan_of(tiny, params, tmp_path / "plan", seeds=(0,))
@@ -389,3 +390,27 @@ def test_the_docs_give_the_full_run_estimate_the_published_records_give():
     )[0]
     assert block == jobs.run_estimate(paths.REPORTS_DIR / "published")
     assert "$" in block and jobs.price_table()["as_of"] in block
+
+
+def test_the_command_refuses_a_run_it_cannot_launch_before_planning(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(remote, "plan", lambda *arguments: pytest.fail("nothing may be planned"))
+    common = ["--datasets", "mnist", "--notebooks", "02_fc_baseline", "--output-root", str(tmp_path)]
+    assert remote.main(["--aws-region", REGION, *common]) == 1
+    assert "needs the ARN of a SageMaker execution role" in capsys.readouterr().err
+    assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "--max-jobs", "0", *common]) == 1
+    assert "--max-jobs 0: give at least 1" in capsys.readouterr().err
+    assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "--instance", "ml.g5.xlarge", *common]) == 1
+    assert "has a GPU, but this environment has tensorflow-cpu" in capsys.readouterr().err
+    assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "-p", "epochs", "0", *common]) == 1
+    assert "epochs" in capsys.readouterr().err
+
+
+def test_make_passes_the_switch_and_refuses_a_misspelt_value():
+    from test_makefile import make
+
+    dry = make("report", "TRAIN_ON=sagemaker", "AWS_REGION=eu-west-1", f"ROLE_ARN={ROLE}", "CONFIRM=yes", "SAGEMAKER_JOBS=19")
+    assert "-m convlab.run.remote --instance ml.m5.large --max-jobs 19 --aws-region eu-west-1" in dry.stdout
+    assert f'--role-arn "{ROLE}"' in dry.stdout and "--confirm" in dry.stdout
+    assert "-m convlab.run.pipeline" in make("report").stdout
+    refused = make("report", "TRAIN_ON=aws")
+    assert refused.returncode != 0 and "TRAIN_ON=aws: use local (the default) or sagemaker" in refused.stderr

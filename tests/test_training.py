@@ -162,9 +162,7 @@ def test_profile_settings_of_cnn_fc_and_gap_head():
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
     cnn, arithmetic = models.cnn_config("mnist"), precision.training_precision()
     cap, patience = profiles.EPOCH_CAP, profiles.PATIENCE
-    assert fit.training_config_for(params, cnn) == fit.TrainingConfig(
-        epochs=cap, patience=patience, precision=arithmetic
-    )
+    assert fit.training_config_for(params, cnn) == fit.TrainingConfig(epochs=cap, patience=patience, precision=arithmetic)
     assert fit.training_config_for(params, models.fc_baseline_config("mnist")) == fit.TrainingConfig(
         epochs=cap, batch_size=32, patience=patience, precision="float32"
     )

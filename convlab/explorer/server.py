@@ -139,6 +139,7 @@ def serve(explorer: answers.Explorer, port: int = 8765, *, say=None) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even where started with it ignored
     try:
         server.serve_forever()  # werkzeug's returns on Ctrl-C (it catches KeyboardInterrupt itself)
     except KeyboardInterrupt:
@@ -146,6 +147,7 @@ def serve(explorer: answers.Explorer, port: int = 8765, *, say=None) -> int:
     finally:
         server.server_close()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, interrupt)
     say("\nStopped: the explorer has closed its port.")
     return 0
 
