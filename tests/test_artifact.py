@@ -66,16 +66,16 @@ def test_the_staged_source_holds_the_entry_scripts_and_the_modules_they_import_o
 
 @pytest.mark.slow  # about 10 s: a fresh interpreter imports the staged copy
 def test_the_shipped_modules_are_those_the_entry_script_loads_from_its_staged_copy(tmp_path):
-    """A fresh interpreter runs train.py's convlab imports from the staged folder: every module it loads is shipped
-    and comes from there, and every module shipped is loaded."""
+    """A fresh interpreter runs the entry scripts' convlab imports from the staged folder: every module they load is
+    shipped and comes from there, and every module shipped is loaded."""
     source = artifact.stage_source(tmp_path / "source")
-    tree = ast.parse((source / "train.py").read_text(encoding="utf-8"))
     imports = [
         ast.unparse(node)
-        for node in ast.walk(tree)
+        for script in ("train.py", "train_requests.py")
+        for node in ast.walk(ast.parse((source / script).read_text(encoding="utf-8")))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("convlab")
     ]
-    assert imports, "train.py imports convlab modules"
+    assert len(imports) >= 2, "both entry scripts import convlab modules"
     program = "\n".join(
         [
             "import json, sys",
