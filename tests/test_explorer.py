@@ -139,6 +139,7 @@ def test_with_nothing_trained_it_names_the_command_that_trains_the_pair(tmp_path
     assert asked and "Train the quick pair now" in asked[0]
 
 
+@pytest.mark.slow  # about 8 s: a process of its own loads TensorFlow and the models
 def test_it_listens_on_the_loopback_address_only_and_stops_cleanly_on_ctrl_c(smoke_root, shared_data):
     process = subprocess.Popen(
         [sys.executable, "-m", "convlab.explorer.server", "--dataset", "mnist", "--port", "0"]

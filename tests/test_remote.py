@@ -309,6 +309,7 @@ def test_a_job_whose_output_is_missing_or_corrupt_adds_nothing_to_the_store(
     assert not list(params.results_dir.glob(".incoming-*")), "the scratch folder is gone"
 
 
+@pytest.mark.slow  # about 6 s: a fresh interpreter loads TensorFlow
 def test_the_staged_entry_script_trains_under_the_keys_this_run_looks_up(tiny, shared_data, tmp_path):
     """In a process of its own, from the staged copy only (as in the container): the records' keys are the requests'."""
     import subprocess
