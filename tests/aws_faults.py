@@ -95,3 +95,16 @@ def client_error(code: str, message: str, operation: str):
     from botocore.exceptions import ClientError
 
     return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+
+
+def stop_first_refuse_rest(stopped: list[str]):
+    """An answer for StopTrainingJob, which moto lacks: SageMaker's answer for the first job (its name goes to
+    `stopped`), a refusal for every later one."""
+
+    def stop(params):
+        if stopped:
+            raise client_error("ValidationException", "The job cannot be stopped now", "StopTrainingJob")
+        stopped.append(params["TrainingJobName"])
+        return {}
+
+    return stop

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import requests
-from aws_faults import CallLog, FaultPlan, client_error
+from aws_faults import CallLog, FaultPlan, client_error, stop_first_refuse_rest
 from packaging.version import Version
 
 from convlab.analysis import narrative_serving
@@ -686,18 +686,12 @@ def test_one_failed_sweep_job_does_not_hide_the_others(aws, run_inputs, tmp_path
 def test_a_quota_error_part_way_through_the_sweep_stops_the_jobs_already_started(aws, run_inputs, tmp_path):
     stopped = []
 
-    def stop(params):  # moto has no StopTrainingJob: SageMaker's answer, and one refusal
-        if stopped:
-            raise client_error("ValidationException", "The job cannot be stopped now", "StopTrainingJob")
-        stopped.append(params["TrainingJobName"])
-        return {}
-
     aws.faults.after("CreateTrainingJob", end_as("InProgress"))
     quota = client_error(
         "ResourceLimitExceeded", "The account-level service limit for ml.m5.large is 2 Instances", "CreateTrainingJob"
     )
     aws.faults.raise_on("CreateTrainingJob", quota, call=3)
-    aws.faults.answer("StopTrainingJob", stop)
+    aws.faults.answer("StopTrainingJob", stop_first_refuse_rest(stopped))
     with pytest.raises(cloud.SweepError, match="after starting 2 of 4 jobs .*ResourceLimitExceeded") as caught:
         sweep(aws, run_inputs, tmp_path)
     first, second = caught.value.outcomes

@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from aws_faults import client_error
+from aws_faults import client_error, stop_first_refuse_rest
 from test_cloud import ACCOUNT, BUCKET, REGION, aws, end_as, moto_url  # noqa: F401 (fixtures)
 
 from convlab.datasets import data
@@ -246,13 +246,7 @@ def test_ctrl_c_stops_every_running_job_and_prints_what_could_not_be_stopped(aws
     aws.faults.after("CreateTrainingJob", end_as("InProgress"))
     stopped = []
 
-    def stop(params_):  # moto has no StopTrainingJob: SageMaker's answer, and one refusal
-        if stopped:
-            raise client_error("ValidationException", "The job cannot be stopped now", "StopTrainingJob")
-        stopped.append(params_["TrainingJobName"])
-        return {}
-
-    aws.faults.answer("StopTrainingJob", stop)
+    aws.faults.answer("StopTrainingJob", stop_first_refuse_rest(stopped))
     said = []
 
     def interrupt(line):
