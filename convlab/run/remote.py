@@ -66,9 +66,7 @@ def plan(datasets: Sequence[str], notebooks: Sequence[str], parameters: dict, ro
 
 def check_instance(instance: str) -> None:
     """A GPU instance trains under this run's cache keys only where this run's TensorFlow is a GPU build too."""
-    from convlab.store import records as stamps
-
-    if images.processor(instance) == "gpu" and stamps.package_versions().get("tensorflow-cpu"):
+    if images.processor(instance) == "gpu" and records.package_versions().get("tensorflow-cpu"):
         raise ValueError(
             f"{instance} has a GPU, but this environment has tensorflow-cpu: the job installs this environment's "
             "TensorFlow, so it would train on the CPU. Use a CPU instance (ml.m5.large, ml.c5.xlarge), or run from an "

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convlab.serving import artifact, cloud, images
+from convlab.serving import artifact, cloud
 from convlab.store import records
 
 PRICES = Path(__file__).with_name("prices.json")
@@ -294,10 +294,6 @@ def outcome_table(jobs: list[Job]) -> str:
         names = ", ".join(f"{request['model']['name']}/s{request['seed']}" for request in job.requests)
         lines.append(f"{job.name:<44} {job.status:<15} {names}  {job.reason}")
     return "\n".join(lines)
-
-
-def instance_processor(instance: str) -> str:
-    return images.processor(instance)
 
 
 # --- what a whole run would cost ------------------------------------------------------------------------------------
