@@ -48,7 +48,10 @@ KNOWN_VARIABLES := PYTHON VENV IMAGE_PYTHON DATASET NOTEBOOKS JOBS PDF FORCE FUL
 ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
 $(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
 endif
-UNKNOWN_VARIABLES := $(filter-out $(KNOWN_VARIABLES),$(foreach assignment,$(MAKEOVERRIDES),$(firstword $(subst =, ,$(subst :=,=,$(assignment))))))
+# The names of the variables given on the command line, read from make itself: MAKEOVERRIDES holds `NOTEBOOKS=02_fc_baseline\ 03_cnn`,
+# whose words are not one assignment each, so a value with a space must not be split into names.
+COMMAND_LINE_VARIABLES := $(foreach variable,$(.VARIABLES),$(if $(filter command line,$(origin $(variable))),$(variable)))
+UNKNOWN_VARIABLES := $(sort $(filter-out $(KNOWN_VARIABLES),$(COMMAND_LINE_VARIABLES)))
 ifneq ($(UNKNOWN_VARIABLES),)
 $(error Unknown variable(s) $(UNKNOWN_VARIABLES): make reads only $(KNOWN_VARIABLES) (see docs/running.md))
 endif

@@ -31,6 +31,44 @@ def test_known_variables_pass():
     assert '-p epochs "2"' in result.stdout and '-p profile "full"' in result.stdout
 
 
+def pipeline_command(result: subprocess.CompletedProcess) -> str:
+    """The pipeline's command in `make -n report` output, its continued lines joined."""
+    assert result.returncode == 0, result.stderr
+    joined = " ".join(result.stdout.replace("\\\n", " ").split())
+    return next(line for line in joined.split(" PDF=") if "-m convlab.run.pipeline" in line)
+
+
+def test_values_with_spaces_pass_whole():
+    """NOTEBOOKS="02_fc_baseline 03_cnn", SEEDS="0 1" and DATASET="fashion_mnist mnist": one variable each, its
+    whole value carried into the command make runs (a word of a value is no variable name)."""
+    command = pipeline_command(make("report", "NOTEBOOKS=02_fc_baseline 03_cnn", "SEEDS=0 1", "DATASET=fashion_mnist mnist"))
+    assert "--notebooks 02_fc_baseline 03_cnn " in command
+    assert '-p seeds "0 1"' in command
+    assert "--datasets fashion_mnist mnist " in command
+
+
+def test_an_unknown_variable_with_spaces_is_still_refused():
+    result = make("report", "NOTEBOOK=02_fc_baseline 03_cnn", "SEEDS=0 1")
+    assert result.returncode != 0
+    assert "Unknown variable(s) NOTEBOOK:" in result.stderr, result.stderr
+    assert "03_cnn" not in result.stderr.split(":")[1], "a word of the value is not named as a variable"
+
+
+def test_the_explorers_training_command_runs_as_printed():
+    """The explorer (and docs/explorer.md) tells a student to type this command: make takes it as printed."""
+    import shlex
+
+    from convlab.explorer import answers
+
+    printed = answers.train_command("mnist")
+    assert printed in (paths.PROJECT_DIR / "docs" / "explorer.md").read_text(encoding="utf-8").replace("<dataset>", "mnist")
+    words = shlex.split(printed)
+    assert words[:2] == ["make", "report"]
+    command = pipeline_command(make(*words[1:]))
+    assert "--datasets mnist " in command and "--notebooks 02_fc_baseline 03_cnn " in command
+    assert '-p profile "quick"' in command
+
+
 def test_every_parameter_is_checked_before_any_notebook_runs(tmp_path, capsys):
     """EPOCHS=0 with only the EDA selected (which trains nothing) is still refused, at once."""
     from convlab.run import pipeline
