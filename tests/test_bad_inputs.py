@@ -182,6 +182,37 @@ def swapped(tree: Tree) -> None:
     link_official(tree.shared / MNIST, tree.data_dir / FASHION)
 
 
+def renamed(*pairs: tuple[str, str], folder: str = FASHION) -> Callable[[Tree], None]:
+    """Official files of one dataset under each other's names: each pair of stems trades places."""
+
+    def prepare(tree: Tree) -> None:
+        for first, second in pairs:
+            for stem, other in ((first, second), (second, first)):
+                (tree.data_dir / folder / f"{stem}.gz").unlink()
+                os.symlink(tree.shared / folder / f"{other}.gz", tree.data_dir / folder / f"{stem}.gz")
+
+    return prepare
+
+
+def _header_28_by_29(path: Path) -> bytes:
+    """The official file, its header's last dimension 28 changed to 29 (the data untouched)."""
+    payload = bytearray(gzip.decompress(path.read_bytes()))
+    payload[12:16] = struct.pack(">I", 29)
+    return gzip.compress(bytes(payload), compresslevel=1)
+
+
+def emptied(folder: str, *leftovers: str) -> Callable[[Tree], None]:
+    """A dataset folder that holds none of its files (only `leftovers`, empty files, if any)."""
+
+    def prepare(tree: Tree) -> None:
+        shutil.rmtree(tree.data_dir / folder)
+        (tree.data_dir / folder).mkdir()
+        for name in leftovers:
+            (tree.data_dir / folder / name).write_bytes(b"")
+
+    return prepare
+
+
 def npz(arrays: Callable[[data.Dataset], dict] | bytes) -> Callable[[Tree], None]:
     """Only a `mnist.npz` for MNIST: the arrays `arrays` makes of the official ones, or raw bytes."""
 
@@ -246,6 +277,7 @@ class DataCase(NamedTuple):
     call: Callable[[Tree], object]
     problem: Fragments
     fix: Fragments
+    misleading: Fragments = ()  # what the message must not say: a diagnosis that would send the reader the wrong way
 
 
 FIX_FILES = "Fix: copy the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz"
@@ -367,8 +399,68 @@ DATA_CASES = [
         "MNIST files in the Fashion-MNIST folder",
         swapped,
         load(),
-        "fails its sha256 check: the content differs from the official fashion_mnist release",
+        (
+            "fashion-mnist/train-images-idx3-ubyte.gz is the official mnist file train-images-idx3-ubyte",
+            "mnist instead of fashion_mnist",
+        ),
         "check that MNIST and Fashion-MNIST files were not swapped",
+        "fails its sha256 check",
+    ),
+    DataCase(
+        "images and labels swapped (official files under each other's names)",
+        renamed(("train-images-idx3-ubyte", "train-labels-idx1-ubyte")),
+        load(),
+        (
+            "The fashion_mnist files are official files under the wrong names (images and labels swapped)",
+            "fashion-mnist/train-images-idx3-ubyte.gz is the official fashion_mnist file train-labels-idx1-ubyte",
+            "fashion-mnist/train-labels-idx1-ubyte.gz is the official fashion_mnist file train-images-idx3-ubyte",
+        ),
+        "Fix: rename each file to the name of the official file it is",
+        ("not the official", "has shape"),
+    ),
+    DataCase(
+        "train and test swapped (official files under each other's names)",
+        renamed(("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"), ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte")),
+        load(),
+        (
+            "official files under the wrong names (train and test swapped)",
+            "fashion-mnist/t10k-labels-idx1-ubyte.gz is the official fashion_mnist file train-labels-idx1-ubyte",
+        ),
+        "Fix: rename each file to the name of the official file it is",
+        ("not the official", "has shape", "images and labels"),
+    ),
+    DataCase(
+        "IDX header declares 28x29 images, the data are 28x28",
+        replaced("t10k-images-idx3-ubyte", _header_28_by_29),
+        load(),
+        (
+            "t10k-images-idx3-ubyte.gz has a wrong shape in its IDX header (expected 28×28, got 28×29)",
+            "declares shape (10000, 28, 29) (8120000 bytes) where the official file's is (10000, 28, 28)",
+            "the 7840000 bytes of data that follow are exactly what the official shape holds",
+        ),
+        "Fix: copy the official file again",
+        ("truncated or padded", "holds 7840000 bytes of data"),
+    ),
+    DataCase(
+        "empty dataset folder",
+        emptied(MNIST),
+        load("mnist"),
+        (
+            "Dataset 'mnist' not found",
+            "data folder (IDX files): {data}/mnist (mnist is an empty folder: it should hold the four IDX files "
+            "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
+        ),
+        (FIX_FILES, "into {data}/mnist/"),
+        "a folder, not a file",
+    ),
+    DataCase(
+        "dataset folder holding other files only",
+        emptied(MNIST, "mnist.zip", "README"),
+        load("mnist"),
+        "(mnist holds none of the four IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (it holds README, mnist.zip))",
+        (FIX_FILES, "into {data}/mnist/"),
+        "a folder, not a file",
     ),
     DataCase(
         ".npz with wrong keys",
@@ -545,6 +637,8 @@ def test_bad_data_is_named_with_its_fix_and_writes_nothing(row: DataCase, tree: 
         row.call(tree)
     assert type(caught.value) is datafiles.DataError
     assert_names_problem_and_fix(str(caught.value), row.problem, row.fix, tree.folders())
+    for fragment in (row.misleading,) if isinstance(row.misleading, str) else row.misleading:
+        assert fragment not in str(caught.value), f"the message says {fragment!r}, which is not the problem:\n{caught.value}"
     assert snapshot(tree.root) == before, "the failing call changed, added or removed files"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convlab.datasets.datafiles import SPLITS, DataError, idx_sha256, read_idx, read_npz
+from convlab.datasets.datafiles import SPLITS, DataError, idx_sha256, read_idx, read_npz, shape_difference
 from convlab.study import config, paths
 
 IDX_NAMES = {
@@ -188,8 +188,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, *, allow_downloa
 def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str | Path | None, switch: str) -> str:
     """What was searched and every way to provide the files; `switch` says what turned downloads off and how to undo it."""
     searched = "\n".join(
-        f"  - {source}"
-        + (f" ({source.path.name} {path_problem(source.path)})" if source.path and path_problem(source.path) else "")
+        f"  - {source}" + (f" ({source.path.name} {source_problem(source)})" if source_problem(source) else "")
         for source in sources
     )
     root = paths.resolve_data_dir(data_dir)
@@ -205,6 +204,24 @@ def _not_found_message(spec: DatasetSpec, sources: list[Source], data_dir: str |
         + ("; or install the Debian package dataset-fashion-mnist" if spec.debian_folder else "")
         + "."
     )
+
+
+def source_problem(source: Source) -> str:
+    """What is wrong with a source that holds nothing ("" when it is simply absent): an IDX source is a folder, which
+    may be empty or hold other files; an .npz source is a file, which may be a folder or a broken link."""
+    if source.path is None:
+        return ""
+    if source.kind != "idx":
+        return path_problem(source.path)
+    if source.path.is_dir():
+        files = ", ".join(f"{stem}.gz" for stem in IDX_NAMES.values())
+        held = sorted(path.name for path in source.path.iterdir())
+        if not held:
+            return f"is an empty folder: it should hold the four IDX files {files}"
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        return f"holds none of the four IDX files {files} (it holds {shown})"
+    problem = path_problem(source.path)
+    return "is a file, not a folder" if source.path.is_file() else problem
 
 
 def _idx_file(folder: Path, stem: str) -> Path | None:
@@ -250,22 +267,35 @@ def _read_source(spec: DatasetSpec, source: Source) -> dict[str, np.ndarray]:
                 f"{source.path / (stem + '.gz')} is missing ({source.description} for {spec.name!r}). "
                 f"Fix: copy the official file {stem}.gz there; a source must hold all four files."
             )
-        arrays[split] = read_idx(path)
+        arrays[split] = read_idx(path, EXPECTED_SHAPES[split])
     return arrays
 
 
 def _verified_dataset(spec: DatasetSpec, arrays: dict[str, np.ndarray], source: Source | str) -> Dataset:
     for split in SPLITS:
+        if arrays[split].dtype != np.uint8:
+            raise DataError(
+                f"{_origin(source, split)} has dtype {arrays[split].dtype}, expected uint8. "
+                f"Fix: use the official {spec.name} files."
+            )
+    digests = {split: idx_sha256(arrays[split]) for split in SPLITS}
+    misplaced = {
+        split: official
+        for split, official in ((split, OFFICIAL_FILES.get(digest)) for split, digest in digests.items())
+        if official is not None and official != (spec.name, split)
+    }
+    if misplaced:
+        raise DataError(_misplaced_message(spec, source, misplaced))
+    for split in SPLITS:
         array = arrays[split]
         origin = _origin(source, split)
-        if array.dtype != np.uint8:
-            raise DataError(f"{origin} has dtype {array.dtype}, expected uint8. Fix: use the official {spec.name} files.")
         if array.shape != EXPECTED_SHAPES[split]:
             raise DataError(
-                f"{origin} has shape {array.shape}, expected {EXPECTED_SHAPES[split]} for {spec.name!r}. "
+                f"{origin} has shape {array.shape}, expected {EXPECTED_SHAPES[split]} for {spec.name!r} "
+                f"({shape_difference(EXPECTED_SHAPES[split], array.shape)}). "
                 f"Fix: these are not the official {spec.name} files (wrong counts or image size)."
             )
-        if idx_sha256(array) != spec.sha256[split]:
+        if digests[split] != spec.sha256[split]:
             raise DataError(
                 f"{origin} fails its sha256 check: the content differs from the official {spec.name} release "
                 f"({IDX_NAMES[split]}). Fix: replace the file with the official one "
@@ -276,6 +306,40 @@ def _verified_dataset(spec: DatasetSpec, arrays: dict[str, np.ndarray], source: 
         class_names=spec.class_names,
         source=str(source),
         **{split: arrays[split] for split in SPLITS},
+    )
+
+
+# Every official file by its checksum: a file that fails its own check may be another official one under a wrong name
+OFFICIAL_FILES = {digest: (spec.name, split) for spec in SPECS.values() for split, digest in spec.sha256.items()}
+
+
+def _misplaced_message(spec: DatasetSpec, source: Source | str, misplaced: dict[str, tuple[str, str]]) -> str:
+    """Official files under each other's names, each with what it is and which swap put it there."""
+    lines, swaps = [], []
+    for split, (dataset, official_split) in misplaced.items():
+        swap = []
+        if dataset != spec.name:
+            swap.append(f"{dataset} instead of {spec.name}")
+        if split[0] != official_split[0]:  # "x" images, "y" labels
+            swap.append("images and labels swapped")
+        if split[2:] != official_split[2:]:
+            swap.append("train and test swapped")
+        swaps += [part for part in swap if part not in swaps]
+        lines.append(
+            f"  - {_origin(source, split)} is the official {dataset} file {IDX_NAMES[official_split]} "
+            f"({official_split}, {', '.join(swap)})"
+        )
+    others = sorted({dataset for dataset, _ in misplaced.values() if dataset != spec.name})
+    if others:
+        fix = (
+            f"put the official {spec.name} files in their place; these are {' and '.join(others)}'s "
+            f"(check that MNIST and Fashion-MNIST files were not swapped)"
+        )
+    else:
+        fix = "rename each file to the name of the official file it is (given above for each), or copy the official files again"
+    return (
+        f"The {spec.name} files are official files under the wrong names ({'; '.join(swaps)}): their checksums are "
+        f"those of other official files.\n" + "\n".join(lines) + f"\nFix: {fix}."
     )
 
 

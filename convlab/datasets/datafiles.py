@@ -27,8 +27,9 @@ MAX_IDX_DATA_BYTES = 70_000 * 28 * 28  # more than any file of these datasets ho
 IDX_MARGIN_BYTES = 1  # read one byte past what the header declares: enough to tell a padded file
 
 
-def _read_bytes(path: Path) -> bytes:
-    """An IDX file's bytes, read no further than its header declares (plus a margin): a .gz cannot inflate unbounded."""
+def _read_bytes(path: Path, expected_bytes: int = 0) -> bytes:
+    """An IDX file's bytes, read no further than its header declares, or `expected_bytes` where that is more (plus a
+    margin): a .gz cannot inflate unbounded, and a header that declares too little still shows what the data hold."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
@@ -43,7 +44,7 @@ def _read_bytes(path: Path) -> bytes:
                     f"{path} declares {declared} bytes of data, more than any MNIST-style file holds "
                     f"({MAX_IDX_DATA_BYTES}); it was not read further. Fix: replace it with the official file."
                 )
-            return head + handle.read(declared + IDX_MARGIN_BYTES)
+            return head + handle.read(max(declared, min(expected_bytes, MAX_IDX_DATA_BYTES)) + IDX_MARGIN_BYTES)
     except EOFError:
         raise DataError(f"{path} is a truncated gzip file. Fix: copy the file again (the transfer was cut short).") from None
     except (gzip.BadGzipFile, zlib.error, OSError) as error:
@@ -53,10 +54,12 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file of unsigned bytes (.gz or uncompressed) into an array."""
+def read_idx(path: str | Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (.gz or uncompressed) into an array. With `expected_shape` (the official
+    file's), a header whose shape differs from it and from the data that follow is named as a wrong header."""
     path = Path(path)
-    raw = _read_bytes(path)
+    expected_shape = tuple(expected_shape) if expected_shape is not None else None
+    raw = _read_bytes(path, int(np.prod(expected_shape)) if expected_shape else 0)
     if len(raw) < 4:
         raise DataError(f"{path} holds {len(raw)} bytes, too few for an IDX file. Fix: copy the official file again.")
     zero1, zero2, dtype_code, ndim = raw[:4]
@@ -72,6 +75,20 @@ def read_idx(path: str | Path) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
     expected_bytes = int(np.prod(shape))
     held = len(raw) - header_size
+    if held != expected_bytes and expected_shape is not None and shape != expected_shape:
+        expected_size = int(np.prod(expected_shape))
+        if held == expected_size:
+            data_fit = f"the {held} bytes of data that follow are exactly what the official shape holds"
+        elif held < max(expected_bytes, expected_size):
+            data_fit = f"the file holds {held} bytes of data"
+        else:
+            data_fit = "the file holds more data than either"
+        raise DataError(
+            f"{path} has a wrong shape in its IDX header ({shape_difference(expected_shape, shape)}): the header "
+            f"declares shape {shape} ({expected_bytes} bytes) where the official file's is {expected_shape}, and "
+            f"{data_fit}. Fix: copy the official file again (a header edited by hand or by a tool is not the "
+            f"official one)."
+        )
     if held != expected_bytes:
         holds = f"holds {held} bytes of data" if held < expected_bytes else "holds more data than that"
         raise DataError(
@@ -79,6 +96,19 @@ def read_idx(path: str | Path) -> np.ndarray:
             f"Fix: the file is truncated or padded; copy the official file again."
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def shape_difference(expected: tuple[int, ...], got: tuple[int, ...]) -> str:
+    """How a shape differs from the expected one, as a reader checks it: "expected 28×28, got 28×29" for the image
+    size, "expected 10000 items, got 9999" for the count, both where both differ."""
+    if len(expected) != len(got):
+        return f"expected {len(expected)} dimensions {expected}, got {len(got)} {got}"
+    differences = []
+    if expected[0] != got[0]:
+        differences.append(f"expected {expected[0]} items, got {got[0]}")
+    if expected[1:] != got[1:]:
+        differences.append(f"expected {'×'.join(map(str, expected[1:]))}, got {'×'.join(map(str, got[1:]))}")
+    return "; ".join(differences)
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
