@@ -102,6 +102,33 @@ def test_download_is_used_when_nothing_is_local(tmp_path, monkeypatch, mnist):
     assert data.load_dataset("mnist", tmp_path, allow_download=True).source == "Keras download"
 
 
+def test_records_keep_the_kind_of_source_and_the_checksums_not_the_folder(shared_data, tmp_path, monkeypatch):
+    """A result record (and so a published one) names the kind of source and the files' checksums, never the build
+    machine's data folder; the training cache key never read the source, so stored trainings stay reusable."""
+    import json
+
+    from convlab.training import fit, models
+
+    elsewhere = link_dataset(shared_data / "mnist", tmp_path / "elsewhere" / "mnist").parent
+    here, there = data.load_dataset("mnist", shared_data), data.load_dataset("mnist", elsewhere)
+    assert str(shared_data / "mnist") in here.source, "in the run itself the source still says where"
+    for dataset in (here, there):
+        described = dataset.describe()
+        assert described["source"] == "data folder (IDX files)"
+        assert described["sha256"] == data.SPECS["mnist"].sha256
+        assert str(shared_data) not in json.dumps(described) and str(tmp_path) not in json.dumps(described)
+    for source, kind in (("data folder (.npz): /srv/idx/mnist.npz", "data folder (.npz)"), ("Keras download", "Keras download")):
+        assert data.Dataset(**{split: getattr(here, split) for split in data.SPLITS}, name="mnist",
+                            class_names=here.class_names, source=source).describe()["source"] == kind  # fmt: skip
+
+    settings, model_config = fit.TrainingConfig(), models.cnn_config("mnist")
+    key = fit.cache_key(model_config, here, 0, settings)
+    assert fit.cache_key(model_config, there, 0, settings) == key
+    with_folder = data.Dataset.describe
+    monkeypatch.setattr(data.Dataset, "describe", lambda self: with_folder(self) | {"source": self.source})
+    assert fit.cache_key(model_config, here, 0, settings) == key, "records written before keep their cache keys"
+
+
 # ---------------------------------------------------------------- subsets and scaling
 
 

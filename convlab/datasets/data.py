@@ -106,13 +106,19 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def source_kind(self) -> str:
+        """The kind of source without its folder ("data folder (IDX files)", "Keras cache", "Keras download"...)."""
+        return self.source.split(": ", 1)[0]
+
     def describe(self) -> dict:
-        """Sizes and source, for result records."""
+        """Sizes, the kind of source and the payloads' checksums, for result records: no folder of this machine (a
+        published record would carry the build machine's path; the checksums say which files were read)."""
         return {
             "name": self.name,
             "train_size": int(len(self.y_train)),
             "test_size": int(len(self.y_test)),
-            "source": self.source,
+            "source": self.source_kind,
             "sha256": SPECS[self.name].sha256,
         }
 
