@@ -174,10 +174,26 @@ def test_without_confirmation_nothing_is_launched(tiny, shared_data, tmp_path, m
 
 
 def test_a_gpu_instance_needs_the_gpu_build_here():
-    if not records.package_versions().get("tensorflow-cpu"):
-        pytest.skip("this environment has TensorFlow's GPU build")
-    with pytest.raises(ValueError, match="ml.g5.xlarge has a GPU, but this environment has tensorflow-cpu"):
+    if remote.tensorflow_build() != "cpu":
+        pytest.skip("this environment's TensorFlow is a CUDA build (tf.sysconfig.get_build_info())")
+    with pytest.raises(ValueError, match=r"ml.g5.xlarge has a GPU, but this environment's TensorFlow \(.*\) is a CPU build"):
         remote.check_instance("ml.g5.xlarge")
+    remote.check_instance("ml.m5.large")
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_the_build_is_what_tensorflow_reports_not_the_package_name(cuda, monkeypatch):
+    """SageMaker Studio's conda package is named `tensorflow` and is a CPU build: TensorFlow's own build info decides."""
+    import tensorflow as tf
+
+    monkeypatch.setattr(records, "package_versions", lambda: {"tensorflow": "2.19.1", "keras": "3.10.0"})  # Studio's names
+    monkeypatch.setattr(tf.sysconfig, "get_build_info", lambda: {"is_cuda_build": cuda, "is_rocm_build": False})
+    assert remote.tensorflow_build() == ("gpu" if cuda else "cpu")
+    if cuda:
+        remote.check_instance("ml.g5.xlarge")
+    else:
+        with pytest.raises(ValueError, match=r"this environment's TensorFlow \(tensorflow 2.19.1\) is a CPU build"):
+            remote.check_instance("ml.g5.xlarge")
     remote.check_instance("ml.m5.large")
 
 
@@ -388,13 +404,14 @@ def test_the_docs_give_the_full_run_estimate_the_published_records_give():
 
 def test_the_command_refuses_a_run_it_cannot_launch_before_planning(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(remote, "plan", lambda *arguments: pytest.fail("nothing may be planned"))
+    monkeypatch.setattr(remote, "tensorflow_build", lambda: "cpu")  # a GPU instance from a CPU build, whatever this one is
     common = ["--datasets", "mnist", "--notebooks", "02_fc_baseline", "--output-root", str(tmp_path)]
     assert remote.main(["--aws-region", REGION, *common]) == 1
     assert "needs the ARN of a SageMaker execution role" in capsys.readouterr().err
     assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "--max-jobs", "0", *common]) == 1
     assert "--max-jobs 0: give at least 1" in capsys.readouterr().err
     assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "--instance", "ml.g5.xlarge", *common]) == 1
-    assert "has a GPU, but this environment has tensorflow-cpu" in capsys.readouterr().err
+    assert "has a GPU, but this environment's TensorFlow (" in capsys.readouterr().err
     assert remote.main(["--aws-region", REGION, "--role-arn", ROLE, "-p", "epochs", "0", *common]) == 1
     assert "epochs" in capsys.readouterr().err
 

@@ -64,13 +64,28 @@ def plan(datasets: Sequence[str], notebooks: Sequence[str], parameters: dict, ro
     return requests.read_plan(folder)
 
 
+def tensorflow_build() -> str:
+    """This environment's TensorFlow as it reports itself: "gpu" for a CUDA build, "cpu" otherwise (or "" where there
+    is none). The package's name does not tell: SageMaker Studio's conda `tensorflow` is a CPU build."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return ""
+    import tensorflow as tf
+
+    return "gpu" if tf.sysconfig.get_build_info().get("is_cuda_build") else "cpu"
+
+
 def check_instance(instance: str) -> None:
     """A GPU instance trains under this run's cache keys only where this run's TensorFlow is a GPU build too."""
-    if images.processor(instance) == "gpu" and records.package_versions().get("tensorflow-cpu"):
+    if images.processor(instance) == "gpu" and tensorflow_build() == "cpu":
+        versions = records.package_versions()
+        name = "tensorflow-cpu" if versions.get("tensorflow-cpu") else "tensorflow"
         raise ValueError(
-            f"{instance} has a GPU, but this environment has tensorflow-cpu: the job installs this environment's "
-            "TensorFlow, so it would train on the CPU. Use a CPU instance (ml.m5.large, ml.c5.xlarge), or run from an "
-            "environment with TensorFlow's GPU build of the same version (the gpu profile)."
+            f"{instance} has a GPU, but this environment's TensorFlow ({name} {versions.get(name, '?')}) is a CPU build: "
+            "the job installs this environment's TensorFlow, so it would train on the CPU. Use a CPU instance "
+            "(ml.m5.large, ml.c5.xlarge), or run from an environment with TensorFlow's GPU build of the same version "
+            "(the gpu profile)."
         )
 
 
