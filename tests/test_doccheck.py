@@ -108,14 +108,7 @@ def test_the_command_fails_on_a_broken_report_and_names_every_problem(tmp_path, 
 @pytest.mark.parametrize(
     ("paper", "about", "expected"),
     [
-        (
-            PAPER.replace(
-                '<span class="claim" data-claim="cnn_wins">the CNN wins</span>',
-                '<mark class="claim-failed" data-claim="cnn_wins">the CNN wins</mark>',
-            ),
-            {},
-            "claims of the paper that fail on this run: cnn_wins",
-        ),
+        (PAPER, {"paper": {"failed_claims": ["cnn_wins"]}}, "claims of the paper that fail on this run: cnn_wins"),
         (PAPER, {"pdf_pages": 21}, "the paper has 21 PDF pages; at most 20"),
         (PAPER, {"pdf_pages": None}, "the paper was not printed"),
         (
@@ -132,3 +125,12 @@ def test_a_published_paper_keeps_its_limits(tmp_path, paper, about, expected):
     assert any(expected in problem for problem in full), full
     if "claims of the paper" in expected or "PDF pages" in expected:
         assert not any(expected in problem for problem in doccheck.check(tmp_path, full=False)), "a subset run may fail them"
+
+
+@pytest.mark.parametrize("printed", ["nan", "n/a", "NaN", "[claim “cnn_wins” fails on this run]"])
+def test_a_missing_value_in_the_paper_fails_every_check_subset_included(tmp_path, printed):
+    write_report(tmp_path, page(), {}, PAPER.replace("the CNN wins", f"the CNN wins by {printed} points"))
+    for full in (False, True):
+        assert any("missing value" in problem for problem in doccheck.check(tmp_path, full=full)), printed
+    write_report(tmp_path, page(), {}, PAPER.replace("the CNN wins", "the CNN wins by 3.2 points, a nano-scale change"))
+    assert not any("missing value" in problem for problem in doccheck.check(tmp_path, full=False))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convlab.analysis import stats
-from convlab.paper import build, claims, family, figures, runs, values
+from convlab.paper import build, claims, family, runs, values
 from convlab.study import paths
 from convlab.training import models
 
@@ -20,17 +20,17 @@ PUBLISHED = paths.REPORTS_DIR / "published"
 
 
 def test_every_claim_the_text_names_is_declared_and_every_declared_claim_is_used():
-    named = set(re.findall(r'claim\("([\w-]+)"\)', TEXT))
+    named = set(re.findall(r'holds\("([\w-]+)"\)', TEXT))
     assert named == set(claims.BY_KEY), named ^ set(claims.BY_KEY)
     assert len(claims.BY_KEY) == len(claims.CLAIMS), "claim keys are unique"
 
 
 def test_every_figure_is_declared_placed_once_and_at_most_twelve():
     placed = re.findall(r'figure\("([\w-]+)"\)', TEXT)
-    assert sorted(placed) == sorted(figures.BY_KEY) and len(placed) == len(set(placed))
-    assert len(figures.FIGURES) <= 12
+    assert sorted(placed) == sorted(build.DECLARED) and len(placed) == len(set(placed))
+    assert len(build.DECLARED) <= 12
     for key in re.findall(r'fig\("([\w-]+)"\)', TEXT):
-        assert key in figures.BY_KEY, key
+        assert key in build.DECLARED, key
 
 
 @pytest.mark.parametrize(

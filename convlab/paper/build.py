@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from convlab.paper import claims, context, family, figure_style, figures, values
+from convlab.paper import claims, context, explain_figures, family, figure_style, figures, values
 
 FOLDER = Path(__file__).resolve().parent
 TEXT = FOLDER / "paper.md"
 STYLE = FOLDER / "paper.css"
 SUPPLEMENT = "supplement.html"
+# Every figure the paper can place: the records' plots and the figures that explain the mechanism.
+DECLARED = {figure.key: figure for figure in (*figures.FIGURES, *explain_figures.EXPLAIN_FIGURES)}
 TITLE = "What convolutional layers buy over fully connected networks: Fashion-MNIST and MNIST revisited"
 
 
@@ -42,33 +44,32 @@ class Renderer:
         self.numbers = {key: index for index, key in enumerate(drawn, start=1)}
         self.checked: list[dict] = []
 
-    def claim(self, key: str, caller) -> str:
+    def holds(self, key: str) -> bool:
+        """Whether the declared claim holds on this run; the text prints its sentence when it does and what the run
+        shows instead when it does not (`{% if holds("key") %}...{% else %}...{% endif %}`)."""
         declared = claims.BY_KEY.get(key)
         if declared is None:
             raise KeyError(f"The text names a claim {key!r} that convlab/paper/claims.py does not declare.")
         holds = claims.evaluate(declared, self.c)
         self.checked.append({"claim": key, "rule": declared.rule, "holds": holds})
-        text = caller().strip()
-        if holds:
-            return f'<span class="claim" data-claim="{key}">{text}</span>'
-        note = f'<sup class="claim-failed">[claim “{key}” fails on this run]</sup>'
-        return f'<mark class="claim-failed" data-claim="{key}">{text}</mark>{note}'
+        return holds
 
     def fig(self, key: str) -> str:
-        if key not in figures.BY_KEY:
+        if key not in DECLARED:
             raise KeyError(f"The text refers to a figure {key!r} that convlab/paper/figures.py does not declare.")
-        return (
-            f'<a href="#figure-{self.numbers[key]}">Figure {self.numbers[key]}</a>'
-            if key in self.numbers
-            else "(a figure this run cannot draw)"
-        )
+        if key not in self.numbers:
+            raise LookupError(
+                f"The text refers to figure {key!r}, which this run cannot draw: guard the sentence in "
+                "convlab/paper/paper.md by what the run holds (`has`)."
+            )
+        return f'<a href="#figure-{self.numbers[key]}">Figure {self.numbers[key]}</a>'
 
     def figure(self, key: str) -> str:
-        if key not in figures.BY_KEY:
+        if key not in DECLARED:
             raise KeyError(f"The text places a figure {key!r} that convlab/paper/figures.py does not declare.")
         if key not in self.drawn:
             return ""
-        caption = html.escape(figures.BY_KEY[key].caption)
+        caption = html.escape(DECLARED[key].caption_for(self.c))
         return (
             f'\n<figure id="figure-{self.numbers[key]}"><img src="{self.drawn[key]}" alt="{caption}">'
             f"<figcaption><strong>Figure {self.numbers[key]}.</strong> {caption}</figcaption></figure>\n"
@@ -128,12 +129,13 @@ def _finding_cell(text: values.ComparisonText) -> str:
 def draw(c: SimpleNamespace, root: Path) -> dict[str, str]:
     """Every figure this run can draw, as data URIs, in the paper's order."""
     data: dict[str, object] = {name: test for name, test in c.tests.items() if test is not None}
+    data["findings"] = c.results
     for name in c.runs:
-        model_file = root / name / "models" / "cnn-seed0.keras"
-        if model_file.is_file():
-            data[f"{name}:filters"] = figures.first_layer_kernels(model_file)
+        model_file = context.cnn_model_file(root, name)
+        if model_file is not None:
+            data[f"{name}:cnn_model"] = model_file
     drawn = {}
-    for declared in figures.FIGURES:
+    for declared in DECLARED.values():
         figure = declared.draw(c.runs, data)
         if figure is not None:
             drawn[declared.key] = figure_style.png_data_uri(figure)
@@ -149,34 +151,22 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
     drawn = draw(c, root)
     source = TEXT.read_text(encoding="utf-8")
     placed = re.findall(r'figure\("([\w-]+)"\)', source)  # the text's order numbers the figures
-    unplaced = sorted(set(figures.BY_KEY) - set(placed))
+    unplaced = sorted(set(DECLARED) - set(placed))
     if unplaced:
         raise KeyError(f"convlab/paper/figures.py declares figures the text never places: {', '.join(unplaced)}.")
     renderer = Renderer(c, {key: drawn[key] for key in placed if key in drawn})
+    for names in (c.fm, c.mn, c.cf, c.cm, c.p):
+        names.strict = True  # a name the run lacks stops the build: the text must not print it
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    text = environment.from_string(source).render(
-        c=c,
-        fm=c.fm,
-        mn=c.mn,
-        cf=c.cf,
-        cm=c.cm,
-        claim=renderer.claim,
-        fig=renderer.fig,
-        figure=renderer.figure,
-        findings_table=renderer.findings_table,
-        rule_table=renderer.rule_table,
-        stamp=stamp,
-        supplement=SUPPLEMENT,
-    )
+    try:
+        text = _render_text(environment, source, c, renderer, stamp)
+    except (jinja2.UndefinedError, AttributeError, KeyError) as error:
+        raise LookupError(
+            f"convlab/paper/paper.md prints a value this run's records do not give ({error}): guard its sentence by "
+            "what the run holds (`has`), so that the paper fits every run."
+        ) from error
     body = mistune.create_markdown(escape=False, plugins=["table"])(text)
     failed = [item["claim"] for item in renderer.checked if not item["holds"]]
-    if failed:
-        listed = "".join(f"<li>{html.escape(key)}: {html.escape(claims.BY_KEY[key].rule)}</li>" for key in dict.fromkeys(failed))
-        body += (
-            '<section class="failed-claims"><h2>Claims that fail on this run</h2><p>The sentences marked in the text make '
-            "claims that this run's records do not support. The text was written for the published run.</p>"
-            f"<ul>{listed}</ul></section>"
-        )
     style = STYLE.read_text(encoding="utf-8")
     page = (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(TITLE)}</title>\n'
@@ -184,6 +174,24 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
     )
     words = len(_plain_text(body).split())
     return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words)
+
+
+def _render_text(environment, source: str, c: SimpleNamespace, renderer: Renderer, stamp: str) -> str:
+    return environment.from_string(source).render(
+        c=c,
+        fm=c.fm,
+        mn=c.mn,
+        cf=c.cf,
+        cm=c.cm,
+        holds=renderer.holds,
+        has=c.has,
+        fig=renderer.fig,
+        figure=renderer.figure,
+        findings_table=renderer.findings_table,
+        rule_table=renderer.rule_table,
+        stamp=stamp,
+        supplement=SUPPLEMENT,
+    )
 
 
 def _plain_text(body: str) -> str:

@@ -4,9 +4,11 @@ findings family, the per-seed tests on the test labels, the stopping rule, servi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +19,91 @@ from convlab.experiments import protocol
 from convlab.paper import claims, family, runs, values
 from convlab.store import records
 from convlab.study import config
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What the run holds on both datasets, so that the text fits it: a chapter whose records are absent is left out,
+    and statements across seeds need at least two."""
+
+    seeds: int  # the CNN's seeds on the dataset with fewest
+    test_images: bool  # the test labels the records were evaluated on (McNemar, per-class errors, figures)
+    reference: bool  # the reference runs of 12_training_protocol
+    kernels: bool  # 5×5 and 7×7 first layers
+    kernels_both: bool  # 5×5 and 7×7 in both layers
+    gap: bool
+    pooling: bool
+    permutation: bool
+    translation: bool
+    augmentation: bool
+    curves: bool
+    latency: bool
+    serving: bool
+    cnn_model: bool = False  # the seed-0 CNN's model file on both datasets (the figures that run it)
+
+    @property
+    def several_seeds(self) -> bool:
+        return self.seeds >= 2
+
+    @property
+    def every_experiment(self) -> bool:
+        return all(getattr(self, name) for name in EXPERIMENTS)
+
+
+# What each experiment adds, for the box that lists what a run without it leaves out.
+EXPERIMENTS = {
+    "reference": "reference runs that measure the stopping rule and read the studies' own 15-epoch protocol",
+    "kernels": "the kernel sweep in the first convolutional layer",
+    "kernels_both": "the kernel sweep in both convolutional layers",
+    "gap": "a head without position-specific weights (global average pooling)",
+    "pooling": "average pooling against max pooling",
+    "permutation": "models trained on shuffled pixels (locality)",
+    "translation": "accuracy on shifted test images",
+    "augmentation": "models trained on shifted images",
+    "curves": "learning curves on smaller training sets",
+    "latency": "single-image latency",
+}
+
+
+def cnn_model_file(root: Path, dataset: str) -> Path | None:
+    """The seed-0 CNN's model file of a dataset's run, where it is stored."""
+    path = root / dataset / "models" / "cnn-seed0.keras"
+    return path if path.is_file() else None
+
+
+PROBED_SHIFTS = (0, 3, 6)  # pixels: the shifts the text reads from the translation probe
+
+
+def _probed_far_enough(run: runs.DatasetRun) -> bool:
+    """The FC network's and the CNN's translation probes, each reaching every shift the text reads."""
+    return all(
+        probes and all(set(PROBED_SHIFTS) <= {row["shift"] for row in probe["result"]["rows"]} for probe in probes)
+        for probes in (run.translation.get("cnn"), run.translation.get("fc_baseline"))
+    )
+
+
+def holdings(loaded: Mapping[str, runs.DatasetRun], tests: Mapping[str, object], serving: Mapping) -> Holdings:
+    every = [loaded.get(name) for name in config.DATASETS]
+    present = [run for run in every if run is not None]
+
+    def on_both(test) -> bool:
+        return len(present) == len(config.DATASETS) and all(test(run) for run in present)
+
+    return Holdings(
+        seeds=min((len(run.groups.get("cnn", [])) for run in present), default=0),
+        test_images=all(tests.get(name) is not None for name in config.DATASETS),
+        reference=on_both(lambda run: bool(run.reference)),
+        kernels=on_both(lambda run: run.has("cnn_k5", "cnn_k7")),
+        kernels_both=on_both(lambda run: run.has("cnn_k5-5", "cnn_k7-7")),
+        gap=on_both(lambda run: run.has("cnn_gap")),
+        pooling=on_both(lambda run: run.has("cnn_avgpool")),
+        permutation=on_both(lambda run: run.has("cnn_perm0", "fc_baseline_perm0")),
+        translation=on_both(_probed_far_enough),
+        augmentation=on_both(lambda run: run.has("cnn_shift4", "fc_baseline_shift4")),
+        curves=on_both(lambda run: bool(run.curves)),
+        latency=on_both(lambda run: {"cnn", "fc_baseline"} <= set(run.latency)),
+        serving=bool(serving),
+    )
 
 
 @dataclass
@@ -88,6 +175,16 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         serving=_serving(root, datasets),
         cost=_run_cost(root, datasets),
     )
+    c.has = dataclasses.replace(
+        holdings(loaded, tests, c.serving), cnn_model=all(cnn_model_file(root, name) for name in config.DATASETS)
+    )
+    c.missing = [text for name, text in EXPERIMENTS.items() if not getattr(c.has, name)]
+    c.seeds_text = seeds_text(c.has.seeds)
+    c.section = Numbering(2 if c.has.reference else 1)
+    c.chapter = (lambda n: n) if c.has.serving else (lambda n: n - 1)
+    c.published = _published_cost(root)
+    c.serving_images = values.count(int(c.serving.get("images", 0)))
+    c.serving_accuracy = c.serving.get("served accuracy (%)", "")
     c.p = _protocol_values(loaded)
     c.serving_difference = _scientific(c.serving.get("largest probability difference", math.nan))
     c.family_size = values.count(sum(not math.isnan(r.p) for r in results.values()))
@@ -103,6 +200,37 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         for name in datasets
     }
     return c
+
+
+NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def seeds_text(count: int) -> str:
+    """ "one seed", "three seeds": how the text names a run's seeds."""
+    word = NUMBER_WORDS[count] if count < len(NUMBER_WORDS) else f"{count:,}"
+    return f"{word} seed" if count == 1 else f"{word} seeds"
+
+
+class Numbering:
+    """Consecutive section numbers in the order the text asks for them, so that a left-out section leaves no gap."""
+
+    def __init__(self, first: int):
+        self.next = first
+
+    def __call__(self, _declared: int) -> int:
+        number, self.next = self.next, self.next + 1
+        return number
+
+
+def _published_cost(root: Path) -> SimpleNamespace | None:
+    """The published run's training cost, for a run that is not it (the box that lists what `full` adds)."""
+    from convlab.study import paths
+
+    published = paths.REPORTS_DIR / "published"
+    if root.resolve() == published.resolve() or not published.is_dir():
+        return None
+    cost = _run_cost(published, config.DATASETS)
+    return cost if cost.trainings.raw else None
 
 
 def _scientific(value: float) -> str:
@@ -177,17 +305,25 @@ def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:
         found[f"{key}_hardest"] = values.Value(hardest, test.class_names[hardest])
         found[f"{key}_hardest_error"] = values.number(errors[hardest], 1)
         found[f"{key}_easiest_error"] = values.number(errors.min(), 1)
+    first = {name: next((r for r in run.groups.get(name, []) if r["seed"] == 0), None) for name in ("fc_baseline", "cnn")}
+    if all(first.values()):
+        fc_right = np.asarray(first["fc_baseline"]["test"]["predictions"]) == test.test_labels
+        cnn_right = np.asarray(first["cnn"]["test"]["predictions"]) == test.test_labels
+        found["fc_only_errors"] = values.count(int(np.sum(~fc_right & cnn_right)))
+        found["cnn_only_errors"] = values.count(int(np.sum(fc_right & ~cnn_right)))
+        found["both_errors"] = values.count(int(np.sum(~fc_right & ~cnn_right)))
     return found
 
 
 def _rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
     histories = protocol.validation_histories({name: run.reference for name, run in loaded.items() if run.reference})
     if not histories:
-        return SimpleNamespace(table=None, chosen=None, premature={}, runs=0)
+        return SimpleNamespace(table=None, chosen=None, chosen_text="", premature={}, runs=0)
     table = protocol.rule_table(histories)
     chosen = protocol.cheapest_rule(table)
     premature = {int(p): int(n) for p, n in zip(table["patience"], table["premature stops"], strict=True)}
-    return SimpleNamespace(table=table, chosen=chosen, premature=premature, runs=len(histories))
+    chosen_text = protocol.rule_name(chosen) if chosen else "none of the candidates"
+    return SimpleNamespace(table=table, chosen=chosen, chosen_text=chosen_text, premature=premature, runs=len(histories))
 
 
 def _serving(root: Path, datasets: Sequence[str]) -> dict:
@@ -199,8 +335,37 @@ def _serving(root: Path, datasets: Sequence[str]) -> dict:
     return {}
 
 
+def _interval(record: dict) -> tuple[float, float]:
+    """A training's start and end (seconds since the epoch): it ended when its record was created."""
+    end = datetime.fromisoformat(record["created"]).timestamp()
+    return end - float(record["timing"]["train_seconds"]), end
+
+
+def most_at_once(intervals: Sequence[tuple[float, float]]) -> int:
+    """The largest number of intervals that overlap at one moment."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals], key=lambda e: (e[0], e[1]))
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def _latency_beside_training(root: Path, datasets: Sequence[str], intervals: Sequence[tuple[float, float]]) -> bool:
+    """Whether any FC or CNN latency probe of seed 0 was taken while a training of the run was going on."""
+    for dataset in datasets:
+        for name in ("cnn", "fc_baseline"):
+            path = root / dataset / "results" / "probes" / f"latency_{name}-seed0.json"
+            if path.is_file():
+                taken = datetime.fromisoformat(records.read_json(path)["created"]).timestamp()
+                if any(start <= taken <= end for start, end in intervals):
+                    return True
+    return False
+
+
 def _run_cost(root: Path, datasets: Sequence[str]) -> SimpleNamespace:
-    """The run's trainings: how many, epochs, training hours, and what the quick profile's share took."""
+    """The run's trainings: how many, epochs, training hours, how many ran at once at most, what the quick
+    profile's share took, and whether the latency probes had the machine to themselves."""
     found = [
         (relative, record) for dataset in datasets for relative, record in costs.training_records(root / dataset / "results")
     ]
@@ -210,13 +375,18 @@ def _run_cost(root: Path, datasets: Sequence[str]) -> SimpleNamespace:
         for relative, record in found
         if "/" not in relative and record["seed"] == 0 and record["model"]["name"] in ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
     ]
+    intervals = [_interval(record) for record in trained]
     seconds = sum(r["timing"]["train_seconds"] for r in trained)
     stamp = trained[0]["environment"] if trained else {}
+    precisions = sorted({r["parameters"]["precision"] for r in trained if r["model"]["kind"] == "cnn"})
     return SimpleNamespace(
         trainings=values.count(len(trained)),
         epochs=values.count(sum(r["epochs_run"] for r in trained)),
         hours=values.number(seconds / 3600, 1),
         quick_minutes=values.number(sum(r["timing"]["train_seconds"] for r in quick) / 60, 0),
+        at_once=values.count(most_at_once(intervals)),
+        latency_under_load=_latency_beside_training(root, datasets, intervals),
+        cnn_precision=" and ".join(precisions) or "float32",
         cpu=stamp.get("cpu", "unknown"),
         cores=stamp.get("cpu_count", "?"),
         tensorflow=stamp.get("packages", {}).get("tensorflow-cpu") or stamp.get("packages", {}).get("tensorflow", "?"),

@@ -7,7 +7,6 @@ their captions: a caption says what is plotted, and the build checks that every 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,29 +21,11 @@ from convlab.study import profiles
 @dataclass(frozen=True)
 class Figure:
     key: str
-    caption: str
+    caption: str | Callable  # the caption, or a function of the paper's context that words it for the run
     draw: Callable  # (runs: Mapping[str, DatasetRun], data: Mapping[str, object]) -> matplotlib figure, or None
 
-
-def samples(runs, data):
-    plt = figure_style.style()
-    shown = [name for name in runs if name in data]
-    if not shown:
-        return None
-    figure, axes = plt.subplots(len(shown), 10, figsize=(figure_style.WIDTH, 1.05 * len(shown) + 0.2), squeeze=False)
-    for row, name in enumerate(shown):
-        dataset = data[name]
-        for label in range(10):
-            axis = axes[row][label]
-            index = int(np.flatnonzero(dataset.y_test == label)[0])
-            axis.imshow(dataset.x_test[index], cmap="gray_r")
-            axis.set_xticks([]), axis.set_yticks([])
-            axis.set_title(dataset.class_names[label], fontsize=7)
-            for spine in axis.spines.values():
-                spine.set_visible(False)
-        axes[row][0].set_ylabel(runs[name].title, fontsize=figure_style.FONT)
-    figure.tight_layout(pad=0.3)
-    return figure
+    def caption_for(self, c) -> str:
+        return self.caption(c) if callable(self.caption) else self.caption
 
 
 def trajectories(runs, data):
@@ -94,13 +75,21 @@ def per_class(runs, data):
                 ]
             )
             positions = np.arange(10) + (offset - 0.5) * width
-            axis.bar(positions, 100 - per_seed.mean(axis=0), width, color=colour, label=f"{label}, mean over seeds")
-            for seed_row in per_seed:
+            several = len(per_seed) > 1
+            axis.bar(
+                positions,
+                100 - per_seed.mean(axis=0),
+                width,
+                color=colour,
+                label=f"{label}, mean over seeds" if several else label,
+            )
+            for seed_row in per_seed if several else ():
                 axis.plot(positions, 100 - seed_row, linestyle="none", marker=".", color="0.15", markersize=2.5)
         long_names = max(len(name) for name in classes) > 2
         axis.set_xticks(range(10), classes, rotation=60 if long_names else 0, ha="right" if long_names else "center")
         axis.set_ylabel("test error per class (%)")
-    axes[0].plot([], [], linestyle="none", marker=".", color="0.15", markersize=2.5, label="one seed")
+    if any(len(run.groups["cnn"]) > 1 for run in shown.values()):
+        axes[0].plot([], [], linestyle="none", marker=".", color="0.15", markersize=2.5, label="one seed")
     figure_style.legend_below(figure, axes[0], 3)
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     return figure
@@ -217,43 +206,6 @@ def learning_curves(runs, data):
     return figure
 
 
-def first_layer_kernels(model_file) -> np.ndarray | None:
-    """The first convolution's kernels (k×k×1×filters) read from a stored .keras file, without TensorFlow."""
-    import zipfile
-
-    import h5py
-
-    try:
-        with zipfile.ZipFile(model_file) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
-            return np.asarray(weights["layers/conv2d/vars/0"])
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
-
-
-def filters(runs, data):
-    shown = {name: data[f"{name}:filters"] for name in runs if data.get(f"{name}:filters") is not None}
-    if not shown:
-        return None
-    plt = figure_style.style()
-    figure = plt.figure(figsize=(figure_style.WIDTH, 1.9))
-    outer = figure.add_gridspec(1, len(shown), wspace=0.2, top=0.86)
-    for column, (name, kernels) in enumerate(shown.items()):
-        count = kernels.shape[-1]
-        rows = 4
-        inner = outer[column].subgridspec(rows, -(-count // rows), wspace=0.3, hspace=0.3)
-        for index in range(count):
-            axis = figure.add_subplot(inner[index // inner.ncols, index % inner.ncols])
-            kernel = kernels[:, :, 0, index]
-            limit = float(np.abs(kernel).max()) or 1.0
-            axis.imshow(kernel, cmap="gray", vmin=-limit, vmax=limit)
-            axis.set_xticks([]), axis.set_yticks([])
-            for spine in axis.spines.values():
-                spine.set_visible(False)
-            if index == inner.ncols // 2:
-                axis.set_title(runs[name].title, x=0, fontsize=figure_style.FONT)
-    return figure
-
-
 COST_MODELS = (
     ("fc_baseline", "FC", "o"),
     ("cnn", "CNN, 3×3", "s"),
@@ -301,7 +253,6 @@ def cost(runs, data):
 
 
 FIGURES = (
-    Figure("samples", "One test image of each class, Fashion-MNIST (top) and MNIST (bottom), with its class name.", samples),
     Figure(
         "trajectories",
         f"Validation loss after each epoch of the reference runs (patience {protocol.REFERENCE_PATIENCE}, at least "
@@ -311,13 +262,23 @@ FIGURES = (
     ),
     Figure(
         "per_class",
-        "Test error per class of the FC network and the CNN: bars are means over the seeds, dots single seeds.",
+        lambda c: (
+            "Test error per class of the FC network and the CNN: "
+            + (
+                f"bars are means over the {c.has.seeds} seeds, dots single seeds."
+                if c.has.several_seeds
+                else f"seed {c.p.seeds}."
+            )
+        ),
         per_class,
     ),
     Figure(
         "kernels",
-        "Test accuracy by kernel size, in the first layer only (3×3, 5×5, 7×7) and in both layers (5×5, 5×5 and 7×7, 7×7): "
-        "dots are single seeds, short horizontal lines their means.",
+        lambda c: (
+            "Test accuracy by kernel size, in the first layer only (3×3, 5×5, 7×7)"
+            + (" and in both layers (5×5, 5×5 and 7×7, 7×7)" if c.has.kernels_both else "")
+            + (": dots are single seeds, short horizontal lines their means." if c.has.several_seeds else f": seed {c.p.seeds}.")
+        ),
         kernels,
     ),
     Figure(
@@ -341,16 +302,12 @@ FIGURES = (
         learning_curves,
     ),
     Figure(
-        "filters",
-        "The 32 first-layer kernels of the CNN trained with seed 0, 3×3 weights each: light is positive, dark negative, "
-        "mid-grey zero, each kernel on its own symmetric scale.",
-        filters,
-    ),
-    Figure(
         "cost",
-        "Test accuracy against multiply-accumulates per image (log scale; k thousands, M millions) for the models "
-        "trained on original, unshifted images: "
-        "the mean over the seeds, with the range of the seeds as a bar.",
+        lambda c: (
+            "Test accuracy against multiply-accumulates per image (log scale; k thousands, M millions) for the models "
+            "trained on original, unshifted images: "
+            + ("the mean over the seeds, with the range of the seeds as a bar." if c.has.several_seeds else f"seed {c.p.seeds}.")
+        ),
         cost,
     ),
 )

@@ -9,11 +9,14 @@ reads `<root>/report.html` (the paper), `<root>/supplement.html` and `<root>/rep
   word such as "epochs epochs", `None` or `nan` in a table cell), in the text a reader sees (folded code aside);
 - a figure without its number, caption or alt text, or figures numbered out of order;
 - in the supplement, no "Claims checked" table; with `--full` (the published run), a claim in it that does not hold;
-- with `--full`, a claim of the paper that fails on the run, a paper of more than 20 PDF pages or 12 figures;
+- in the paper, whatever the run: a value printed as "nan" or "n/a", or a failed-claim marker (the text fits every run);
+- with `--full`, a claim of the paper that fails on the run, a paper of more than 20 PDF pages or 12 figures, and
+  "nan" or "n/a" in the supplement;
 - a PDF page with content past its right or bottom margin (from report.json, when the PDF was printed).
 
-A subset run trains on a few images for one epoch, so its claims may fairly fail: only `--full` requires every
-claim to hold. `make publish` runs the full check, and CI the subset check on its `make report`.
+A subset run trains on a few images for one epoch, so its claims may fairly fail (the paper then prints what the run
+shows instead): only `--full` requires every claim to hold. `make publish` runs the full check, and CI the subset
+check on its `make report`.
 """
 
 from __future__ import annotations
@@ -108,6 +111,21 @@ def figure_problems(page: str) -> list[str]:
     return problems
 
 
+MISSING_VALUE = re.compile(r"\b[Nn]a[Nn]\b|\bn/a\b|fails on this run|\[claim")
+
+
+def missing_value_problems(page: str) -> list[str]:
+    """What a reader should never see: a value printed as "nan" or "n/a", or a marker of a claim that failed."""
+    visible = re.sub(r"<[^>]+>", " ", reader_text(page))
+    found = sorted({match.group(0) for match in MISSING_VALUE.finditer(visible)})
+    count = len(MISSING_VALUE.findall(visible))
+    return (
+        [f"{count} missing value(s) or failed-claim marker(s) in the text: {', '.join(found)}"]
+        if found
+        else []
+    )
+
+
 def claims_problems(page: str) -> list[str]:
     """The claims that do not hold, from the "Claims checked" table (the last column says yes or no)."""
     section = page.split('id="claims-checked"', 1)[-1]
@@ -132,7 +150,7 @@ def pdf_problems(about: dict) -> list[str]:
 def paper_problems(page: str, about: dict) -> list[str]:
     """A published paper's own limits: no failing claim, at most 20 pages and 12 figures."""
     problems = []
-    failed = sorted(set(re.findall(r'<mark class="claim-failed" data-claim="([\w-]+)"', page)))
+    failed = sorted(set(about.get("paper", {}).get("failed_claims", [])))
     if failed:
         problems.append(f"claims of the paper that fail on this run: {', '.join(failed)}")
     pages = about.get("pdf_pages")
@@ -157,10 +175,12 @@ def check(root: Path, *, full: bool) -> list[str]:
     about = json.loads(about_file.read_text(encoding="utf-8")) if about_file.is_file() else {}
     own = machine_paths()
     problems = [f"paper: {problem}" for problem in html_problems(pages["report.html"], own_paths=own, claims_table=False)]
+    problems += [f"paper: {problem}" for problem in missing_value_problems(pages["report.html"])]
     problems += [f"supplement: {problem}" for problem in html_problems(pages["supplement.html"], own_paths=own)]
     problems += pdf_problems(about)
     if full:
         problems += claims_problems(pages["supplement.html"]) + paper_problems(pages["report.html"], about)
+        problems += [f"supplement: {problem}" for problem in missing_value_problems(pages["supplement.html"])]
     return problems
 
 

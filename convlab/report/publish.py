@@ -15,6 +15,7 @@ PUBLISHED_FOLDER = "published"
 
 
 PUBLISHED_FILES = ("report.html", "report.pdf", "supplement.html", "report.json")
+PUBLISHED_MODELS = ("cnn-seed0.keras",)  # per dataset: what the paper's figures of the first layer run
 
 
 DEFAULT_SIZES = {("train_size", "0"), ("test_size", "0")}  # what `make report` passes when no subset is asked for
@@ -77,6 +78,10 @@ def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> 
     for dataset in datasets:
         shutil.copytree(root / dataset / "results", staging / dataset / "results", ignore=shutil.ignore_patterns(".*"))
         shutil.copy2(runlog.path_of(root / dataset), runlog.path_of(staging / dataset))
+        for model in PUBLISHED_MODELS:  # the figures that run a model draw from these when the paper is rebuilt
+            if (root / dataset / "models" / model).is_file():
+                (staging / dataset / "models").mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / dataset / "models" / model, staging / dataset / "models" / model)
     if (root / "bench.json").is_file():
         shutil.copy2(root / "bench.json", staging / "bench.json")
     previous = target.with_name(f".{target.name}.old")
@@ -86,3 +91,41 @@ def publish(root: Path, datasets: Sequence[str], target: Path | None = None) -> 
     staging.rename(target)
     shutil.rmtree(previous, ignore_errors=True)
     return target
+
+
+def refresh_paper(target: Path, paper, pdf: bool = True) -> list[Path]:
+    """Rewrite a published paper from its own records after a change to the text, the claims or the figures: the
+    paper (HTML and PDF), the two sections of the supplement that the paper's build gives (the findings family and
+    the paper's claims), and the paper's entry in report.json. The notebooks of the supplement are the run's own and
+    stay as they executed. `paper` is the build (`convlab.paper.build.Built`) rendered from `target`."""
+    import re
+
+    from convlab.report import document, report
+
+    supplement = (target / "supplement.html").read_text(encoding="utf-8")
+    sections = {
+        r'<table class="findings">.*?</table>': paper.findings,
+        r'<table class="paper-claims">.*?</table>': report.paper_claims_html(paper.claims),
+    }
+    for pattern, replacement in sections.items():
+        supplement, replaced = re.subn(pattern, lambda _match, new=replacement: new, supplement, count=1, flags=re.DOTALL)
+        if replaced != 1:
+            raise NotPublishable(f"The published supplement has no section matching {pattern!r} to refresh.")
+    about = records.read_json(target / "report.json")
+    about["paper"] = {
+        "words": paper.words,
+        "figures": paper.figures,
+        "claims": len({item["claim"] for item in paper.claims}),
+        "failed_claims": sorted(set(paper.failed)),
+        "refreshed": True,
+    }
+    written = []
+    for name, text in (("report.html", paper.html), ("supplement.html", supplement)):
+        with records.atomic_path(target / name) as temporary:
+            temporary.write_text(text, encoding="utf-8")
+        written.append(target / name)
+    if pdf:
+        about |= document.to_pdf(target / "report.html", target / "report.pdf")
+        written.append(target / "report.pdf")
+    written.append(records.write_json(target / "report.json", about))
+    return written

@@ -351,12 +351,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-pdf", action="store_true", help="HTML only")
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--publish", action="store_true", help=f"copy a full default run to <root>/{publish.PUBLISHED_FOLDER}/")
+    parser.add_argument(
+        "--refresh-published",
+        action="store_true",
+        help=f"rewrite <root>/{publish.PUBLISHED_FOLDER}/'s paper from its own records (the notebooks stay as they ran)",
+    )
     args = parser.parse_args(argv)
     try:
         args.root = paths.output_folder(args.root, "--root", paths.REPORTS_DIR)
         with locking.hold(report_folders(args.root, args.datasets), "pass another --root"):
             if args.publish:
                 print(f"Published to {publish.publish(args.root, args.datasets)}")
+                return 0
+            if args.refresh_published:
+                for path in refresh_published(args.root / publish.PUBLISHED_FOLDER, pdf=document.pdf_wanted(args.no_pdf)):
+                    print(f"  {path}")
                 return 0
             for path in build(args.root, args.datasets, pdf=document.pdf_wanted(args.no_pdf), force=args.force):
                 print(f"  {path}")
@@ -370,6 +379,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR: {error}")
         return 1
     return 0
+
+
+def refresh_published(target: Path, *, pdf: bool = True) -> list[Path]:
+    """The published paper rendered again from the published records (`publish.refresh_paper`)."""
+    from convlab.paper import build as paper_build
+
+    state = git_state()
+    with records.read_once():
+        paper = paper_build.render(target, config.DATASETS, studies(), paper_build.stamp_line(target, config.DATASETS, state))
+    return publish.refresh_paper(target, paper, pdf=pdf)
 
 
 def report_folders(root: Path, datasets: Sequence[str]) -> list[Path]:

@@ -1,0 +1,106 @@
+"""The paper fits every run: rendered from record sets shaped like each profile's (quick, full, gpu), it prints no
+"nan", no "n/a" and no failed-claim marker, names the seeds it has, and leaves out the chapters the run lacks."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from convlab.paper import build, figure_style
+from convlab.report import report
+from convlab.study import config, paths
+
+PUBLISHED = paths.REPORTS_DIR / "published"
+QUICK_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
+DEFECTS = re.compile(r"\b[Nn]a[Nn]\b|n/a|fails on this run|\bNone\b|\[claim")
+
+
+def _quick(source: Path, target: Path) -> None:
+    """Seed 0 of the studies' models and the serving record: what `make report` (quick) writes."""
+    target.mkdir(parents=True)
+    for name in QUICK_MODELS:
+        shutil.copy2(source / f"{name}-seed0.json", target / f"{name}-seed0.json")
+    if (source / "serving").is_dir():
+        shutil.copytree(source / "serving", target / "serving")
+
+
+def _reseeded(path: Path, seed: int, into: Path) -> None:
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["seed"] = seed
+    name = re.sub(r"seed\d+", f"seed{seed}", path.name)
+    (into / name).write_text(json.dumps(record), encoding="utf-8")
+
+
+def _gpu(source: Path, target: Path) -> None:
+    """The full run's records with seeds 3 and 4 added (copies of seeds 1 and 2): the gpu profile's shape."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("claims"))
+    for folder in (target, target / "probes", *sorted((target / "protocol").glob("*"))):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*-seed[12].json")):
+            _reseeded(path, int(path.stem[-1]) + 2, folder)
+
+
+def _full(source: Path, target: Path) -> None:
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("claims"))
+
+
+def _not_rasterised(figure) -> str:
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return "data:image/png;base64,"
+
+
+SHAPES = {"quick": _quick, "full": _full, "gpu": _gpu}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Each profile's paper, its figures drawn but not rasterised (the text is what is checked here)."""
+    papers = {}
+    patch = pytest.MonkeyPatch()
+    patch.setattr(figure_style, "png_data_uri", _not_rasterised)
+    try:
+        for shape, make in SHAPES.items():
+            root = tmp_path_factory.mktemp(shape)
+            for dataset in config.DATASETS:
+                make(PUBLISHED / dataset / "results", root / dataset / "results")
+            papers[shape] = build.render(root, config.DATASETS, report.studies(), "Built for a test.")
+    finally:
+        patch.undo()
+    return papers
+
+
+def _text(built) -> str:
+    """What a reader reads: the page's main part as plain text."""
+    return build._plain_text(built.html.split("<main>", 1)[1])
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_profiles_paper_prints_no_missing_value_and_no_failed_claim_marker(rendered, shape):
+    text = _text(rendered[shape])
+    assert not DEFECTS.findall(text), sorted({match.group(0) for match in DEFECTS.finditer(text)})
+
+
+def test_the_quick_paper_says_it_has_one_seed_and_what_the_full_profile_adds(rendered):
+    text = _text(rendered["quick"]).split("References")[0]  # the box at the end names every profile's seeds
+    assert "one seed" in text and "three seeds" not in text
+    assert re.search(r"make report PROFILE=full\s+adds seeds up to three", text)
+    for left_out in ("4.4 Where the advantage comes from", "Every comparison", "Welch"):
+        assert left_out not in text
+    assert "McNemar" in text
+
+
+def test_the_full_and_gpu_papers_name_their_seeds(rendered):
+    assert "three seeds" in _text(rendered["full"])
+    gpu = _text(rendered["gpu"]).split("Reproduce this")[0]
+    assert "five seeds" in gpu and "three seeds" not in gpu
+
+
+def test_the_published_runs_claims_all_hold(rendered):
+    assert rendered["full"].failed == []
