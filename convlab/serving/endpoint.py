@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import socket
 import sys
 import tarfile
 import tempfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -70,13 +72,14 @@ class LocalEndpoint:
         self.max_body_bytes = max_body_bytes
         self.read_timeout = read_timeout
         self._server = _QuietServer(("127.0.0.1", port), self._request_handler())
+        self._address = self._server.socket.getsockname()[:2]  # kept: the url still names the endpoint once it is stopped
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     @property
     def address(self) -> tuple[str, int]:
-        """The host and port the listening socket is bound to, as the operating system reports them."""
-        host, port = self._server.socket.getsockname()[:2]
+        """The host and port the listening socket is bound to, as the operating system reported them."""
+        host, port = self._address
         return host, port
 
     @property
@@ -280,3 +283,31 @@ def serve(tarball: Path, version: str = SERVING_IMAGE_VERSION):
         endpoint = LocalEndpoint(tarball)
         endpoint.fallback_reason = str(missing)
         return endpoint
+
+
+def answers(url: str) -> bool:
+    """Whether anything accepts a connection at an endpoint's address."""
+    address = urlsplit(url)
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def clean_up(served, aws_deletions: list[dict] | None = None) -> str:
+    """What a notebook ends with, as the SageMaker examples end with `predictor.delete_endpoint()`: stop the local
+    endpoint (stopping one already stopped changes nothing), check that nothing answers at its address any more, and
+    list what mode aws deleted (`aws_endpoint.clean_up`'s outcomes; None: mode local, nothing was created in AWS)."""
+    served.stop()
+    state = "still answers: stop the process that listens there" if answers(served.url) else "stopped, nothing answers there"
+    lines = [f"Local endpoint {served.url}: {state}."]
+    if aws_deletions is None:
+        lines.append("AWS: nothing was created (mode local).")
+    for outcome in aws_deletions or ():
+        what = f"AWS {outcome['resource'].replace('_', ' ')} {outcome['name']}"
+        if outcome["deleted"]:
+            lines.append(f"{what}: deleted.")
+        else:
+            lines.append(f"{what}: NOT deleted ({outcome['error']}); delete it with `{outcome['delete it with']}`.")
+    return "\n".join(lines)
