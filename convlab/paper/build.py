@@ -34,6 +34,7 @@ class Built:
     claims: list[dict] = field(default_factory=list)
     figures: int = 0
     words: int = 0
+    notebook_findings: dict[str, str] = field(default_factory=dict)  # each notebook's paragraph, from this context
 
 
 class Renderer:
@@ -144,7 +145,6 @@ def draw(c: SimpleNamespace, root: Path) -> dict[str, str]:
 
 def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) -> Built:
     """The paper as one HTML page, with the claims it checked and those that failed."""
-    import jinja2
     import mistune
 
     c = context.context(root, datasets, studies)
@@ -155,43 +155,51 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
     if unplaced:
         raise KeyError(f"convlab/paper/figures.py declares figures the text never places: {', '.join(unplaced)}.")
     renderer = Renderer(c, {key: drawn[key] for key in placed if key in drawn})
-    for names in (c.fm, c.mn, c.cf, c.cm, c.p):
-        names.strict = True  # a name the run lacks stops the build: the text must not print it
-    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    try:
-        text = _render_text(environment, source, c, renderer, stamp)
-    except (jinja2.UndefinedError, AttributeError, KeyError) as error:
-        raise LookupError(
-            f"convlab/paper/paper.md prints a value this run's records do not give ({error}): guard its sentence by "
-            "what the run holds (`has`), so that the paper fits every run."
-        ) from error
+    text = render_fragment(source, c, renderer, stamp=stamp, supplement=SUPPLEMENT)
     body = mistune.create_markdown(escape=False, plugins=["table"])(text)
-    failed = [item["claim"] for item in renderer.checked if not item["holds"]]
     style = STYLE.read_text(encoding="utf-8")
     page = (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(TITLE)}</title>\n'
         f"<style>\n{style}\n</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     words = len(_plain_text(body).split())
-    return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words)
+    from convlab.paper import notebook_findings
+
+    paragraphs = {}
+    for notebook in notebook_findings.sections():
+        paragraphs[notebook], checked = notebook_findings.render(notebook, c)
+        renderer.checked += checked  # the supplement's verdicts are the paper's claims, checked once more
+    failed = [item["claim"] for item in renderer.checked if not item["holds"]]
+    return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words, paragraphs)
 
 
-def _render_text(environment, source: str, c: SimpleNamespace, renderer: Renderer, stamp: str) -> str:
-    return environment.from_string(source).render(
-        c=c,
-        fm=c.fm,
-        mn=c.mn,
-        cf=c.cf,
-        cm=c.cm,
-        holds=renderer.holds,
-        has=c.has,
-        fig=renderer.fig,
-        figure=renderer.figure,
-        findings_table=renderer.findings_table,
-        rule_table=renderer.rule_table,
-        stamp=stamp,
-        supplement=SUPPLEMENT,
-    )
+def render_fragment(source: str, c: SimpleNamespace, renderer: Renderer, **extra) -> str:
+    """Jinja2-Markdown over the paper's context: the names the run lacks stop the rendering with a clear error."""
+    import jinja2
+
+    for names in (c.fm, c.mn, c.cf, c.cm, c.p):
+        names.strict = True  # a name the run lacks stops the build: the text must not print it
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    try:
+        return environment.from_string(source).render(
+            c=c,
+            fm=c.fm,
+            mn=c.mn,
+            cf=c.cf,
+            cm=c.cm,
+            holds=renderer.holds,
+            has=c.has,
+            fig=renderer.fig,
+            figure=renderer.figure,
+            findings_table=renderer.findings_table,
+            rule_table=renderer.rule_table,
+            **extra,
+        )
+    except (jinja2.UndefinedError, AttributeError, KeyError) as error:
+        raise LookupError(
+            f"The text prints a value this run's records do not give ({error}): guard its sentence by what the run "
+            "holds (`has`), so that it fits every run."
+        ) from error
 
 
 def _plain_text(body: str) -> str:

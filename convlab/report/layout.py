@@ -128,13 +128,20 @@ def figure_of(output) -> dict | None:
     )
 
 
-def output_html(output) -> str:
-    """A non-figure output as HTML ("" for log lines: streams are left out)."""
+FINDINGS_METADATA = "convlab-findings"  # a notebook's findings paragraph (`convlab.paper.notebook_findings`)
+
+
+def output_html(output, findings: Mapping[str, str] | None = None) -> str:
+    """A non-figure output as HTML ("" for log lines: streams are left out). A notebook's findings paragraph is
+    replaced by `findings[notebook]` where given: the finished run's paragraph, rendered with the paper."""
     if output.output_type == "stream":
         return ""
     if output.output_type == "error":
         return f'<pre class="error">{html.escape(output.ename)}: {html.escape(output.evalue)}</pre>'
     data = output.get("data", {})
+    notebook = output.get("metadata", {}).get("text/markdown", {}).get(FINDINGS_METADATA)
+    if notebook and findings and notebook in findings:
+        return f'<div class="output findings">{markdown_to_html(findings[notebook])}</div>'
     if "text/html" in data:
         return f'<div class="output">{data["text/html"]}</div>'
     if "text/markdown" in data:
@@ -192,14 +199,21 @@ def figure_html(panels: Sequence[tuple[str, dict]], figures: Figures) -> str:
     )
 
 
-def code_cell_html(cells: Mapping[str, object], titles: Mapping[str, str], figures: Figures, *, with_code: bool) -> str:
+def code_cell_html(
+    cells: Mapping[str, object],
+    titles: Mapping[str, str],
+    figures: Figures,
+    *,
+    with_code: bool,
+    findings: Mapping[str, str] | None = None,
+) -> str:
     """What one code cell showed for every dataset (`cells`: dataset → executed cell), code folded when `with_code`."""
     first = next(iter(cells.values()))
     parts = []
     if with_code and first.source.strip():
         code = html.escape(first.source)
         parts.append(f'<details class="code"><summary>Code</summary><pre><code>{code}</code></pre></details>')
-    shown = {dataset: [output_html(o) for o in cell.outputs if figure_of(o) is None] for dataset, cell in cells.items()}
+    shown = {dataset: [output_html(o, findings) for o in cell.outputs if figure_of(o) is None] for dataset, cell in cells.items()}
     shown = {dataset: [item for item in items if item] for dataset, items in shown.items()}
     if len({tuple(items) for items in shown.values()}) == 1 or len(cells) == 1:
         parts += next(iter(shown.values()))
@@ -244,7 +258,14 @@ def aligned(notebooks: Mapping[str, object]) -> bool:
 
 
 def chapter_html(
-    executed: Mapping[str, Path], titles: Mapping[str, str], number: str, contents: Contents, figures: Figures, *, with_code: bool
+    executed: Mapping[str, Path],
+    titles: Mapping[str, str],
+    number: str,
+    contents: Contents,
+    figures: Figures,
+    *,
+    with_code: bool,
+    findings: Mapping[str, str] | None = None,
 ) -> str:
     """One notebook's chapter from its executed copies (dataset → executed notebook), datasets side by side."""
     import nbformat
@@ -252,8 +273,8 @@ def chapter_html(
     notebooks = {dataset: nbformat.read(path, as_version=4) for dataset, path in executed.items()}
     if not aligned(notebooks):  # copies from different sources: one after the other, whole
         first, *rest = notebooks
-        body = [chapter_html({first: executed[first]}, titles, number, contents, figures, with_code=with_code)]
-        return "\n".join(body + [_whole(executed[name], titles[name], figures, with_code) for name in rest])
+        body = [chapter_html({first: executed[first]}, titles, number, contents, figures, with_code=with_code, findings=findings)]
+        return "\n".join(body + [_whole(executed[name], titles[name], figures, with_code, findings) for name in rest])
     counter, parts, first_figure = [0], [], len(figures.entries)
     rows = list(zip(*(nb.cells for nb in notebooks.values())))
     for index, cells in enumerate(rows):
@@ -265,11 +286,11 @@ def chapter_html(
             parts.append(markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter)))
         elif cell.cell_type == "code" and not (set(cell.metadata.get("tags", [])) & HIDDEN_TAGS and not with_code):
             if "injected-parameters" not in cell.metadata.get("tags", []):
-                parts.append(code_cell_html(by_dataset, titles, figures, with_code=with_code))
+                parts.append(code_cell_html(by_dataset, titles, figures, with_code=with_code, findings=findings))
     return resolve_references("\n".join(part for part in parts if part), figures.entries[first_figure:])
 
 
-def _whole(path: Path, title: str, figures: Figures, with_code: bool) -> str:
+def _whole(path: Path, title: str, figures: Figures, with_code: bool, findings: Mapping[str, str] | None = None) -> str:
     """A notebook's outputs alone, under its dataset's title (when its copies differ in their cells)."""
     import nbformat
 
@@ -277,5 +298,5 @@ def _whole(path: Path, title: str, figures: Figures, with_code: bool) -> str:
     parts = [f'<p class="dataset-label">{html.escape(title)}</p>']
     for cell in notebook.cells:
         if cell.cell_type == "code" and not set(cell.metadata.get("tags", [])) & HIDDEN_TAGS:
-            parts.append(code_cell_html({title: cell}, {title: ""}, figures, with_code=with_code))
+            parts.append(code_cell_html({title: cell}, {title: ""}, figures, with_code=with_code, findings=findings))
     return "\n".join(parts)

@@ -17,14 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from convlab.analysis import findings
 from convlab.report import appendix, doccheck, document, layout, publish
 from convlab.store import cache, locking, records, runlog
 from convlab.study import config, manifest, paths
 
 TITLE = "What convolutional layers buy over fully connected networks: supplement"
 SUPPLEMENT = "supplement.html"
-STUDIES_FILE = paths.PACKAGE_DIR / "study" / "studies.json"
 HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
 
 
@@ -93,7 +91,9 @@ def git_state() -> dict:
 
 
 def studies() -> dict:
-    return json.loads(STUDIES_FILE.read_text(encoding="utf-8"))["studies"]
+    from convlab.study import studies as known
+
+    return known.published()
 
 
 def key_results_table(results_dir: Path, dataset: str):
@@ -255,8 +255,11 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
         body.append(paper_claims_html(paper.claims))
     body.append(CONTENTS_HERE)
     chapters = [item for item in plan if item["number"].isdigit()]
+    findings = paper.notebook_findings if paper is not None else None
     for item in chapters:
-        body.append(layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True))
+        body.append(
+            layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True, findings=findings)
+        )
     body.append(contents.heading(2, "methods", "Methods"))
     body.append("<p>The methods are the paper's (section 3); these tables give the run's settings.</p>")
     body.append(findings.methods_tables(root, datasets))
@@ -264,7 +267,9 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
     body.append(layout.markdown_to_html(appendix.section(root, datasets, contents, built, state)))
     for item in plan:
         if not item["number"].isdigit():
-            body.append(layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True))
+            body.append(
+                layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True, findings=findings)
+            )
     return "\n".join(part for part in body if part), contents, title_block(root, datasets, built, state)
 
 
