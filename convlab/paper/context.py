@@ -18,7 +18,7 @@ from convlab.analysis import costs
 from convlab.experiments import protocol
 from convlab.paper import claims, family, runs, values
 from convlab.store import records
-from convlab.study import config
+from convlab.study import config, identities
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _probed_far_enough(run: runs.DatasetRun) -> bool:
     """The FC network's and the CNN's translation probes, each reaching every shift the text reads."""
     return all(
         probes and all(set(PROBED_SHIFTS) <= {row["shift"] for row in probe["result"]["rows"]} for probe in probes)
-        for probes in (run.translation.get("cnn"), run.translation.get("fc_baseline"))
+        for probes in (run.translation.get("cnn"), run.translation.get(identities.FC))
     )
 
 
@@ -101,7 +101,7 @@ def holdings(loaded: Mapping[str, runs.DatasetRun], tests: Mapping[str, object],
         translation=on_both(_probed_far_enough),
         augmentation=on_both(lambda run: run.has("cnn_shift4", "fc_baseline_shift4")),
         curves=on_both(lambda run: bool(run.curves)),
-        latency=on_both(lambda run: {"cnn", "fc_baseline"} <= set(run.latency)),
+        latency=on_both(lambda run: {"cnn", identities.FC} <= set(run.latency)),
         serving=bool(serving),
     )
 
@@ -287,7 +287,7 @@ def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
 
 def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:
     found = {}
-    for name, key in (("fc_baseline", "fc"), ("cnn", "cnn")):
+    for name, key in ((identities.FC, "fc"), ("cnn", "cnn")):
         if not run.groups.get(name):
             continue
         errors = np.mean(
@@ -305,9 +305,9 @@ def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:
         found[f"{key}_hardest"] = values.Value(hardest, test.class_names[hardest])
         found[f"{key}_hardest_error"] = values.number(errors[hardest], 1)
         found[f"{key}_easiest_error"] = values.number(errors.min(), 1)
-    first = {name: next((r for r in run.groups.get(name, []) if r["seed"] == 0), None) for name in ("fc_baseline", "cnn")}
+    first = {name: next((r for r in run.groups.get(name, []) if r["seed"] == 0), None) for name in (identities.FC, "cnn")}
     if all(first.values()):
-        fc_right = np.asarray(first["fc_baseline"]["test"]["predictions"]) == test.test_labels
+        fc_right = np.asarray(first[identities.FC]["test"]["predictions"]) == test.test_labels
         cnn_right = np.asarray(first["cnn"]["test"]["predictions"]) == test.test_labels
         found["fc_only_errors"] = values.count(int(np.sum(~fc_right & cnn_right)))
         found["cnn_only_errors"] = values.count(int(np.sum(fc_right & ~cnn_right)))
@@ -354,7 +354,7 @@ def most_at_once(intervals: Sequence[tuple[float, float]]) -> int:
 def _latency_beside_training(root: Path, datasets: Sequence[str], intervals: Sequence[tuple[float, float]]) -> bool:
     """Whether any FC or CNN latency probe of seed 0 was taken while a training of the run was going on."""
     for dataset in datasets:
-        for name in ("cnn", "fc_baseline"):
+        for name in ("cnn", identities.FC):
             path = root / dataset / "results" / "probes" / f"latency_{name}-seed0.json"
             if path.is_file():
                 taken = datetime.fromisoformat(records.read_json(path)["created"]).timestamp()
@@ -373,7 +373,7 @@ def _run_cost(root: Path, datasets: Sequence[str]) -> SimpleNamespace:
     quick = [  # the quick profile's trainings: seed 0 of the studies' models, trained in the results folder itself
         record
         for relative, record in found
-        if "/" not in relative and record["seed"] == 0 and record["model"]["name"] in ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
+        if "/" not in relative and record["seed"] == 0 and record["model"]["name"] in (identities.FC, "cnn", "cnn_k5", "cnn_k7")
     ]
     intervals = [_interval(record) for record in trained]
     seconds = sum(r["timing"]["train_seconds"] for r in trained)

@@ -17,6 +17,7 @@ import numpy as np
 
 from convlab.datasets import transforms
 from convlab.paper import family, figure_style, figures, values
+from convlab.study import identities
 
 SHIFT = 3  # pixels to the right: the shift the feature-map figure applies
 SHIFT_CLASS = {"fashion_mnist": "Trouser", "mnist": "7"}  # its image: the first test image of this class
@@ -137,7 +138,7 @@ BOX_COLOURS = {"input": "white", "conv": "#fbd9bf", "dense": "#c9dcec", "output"
 def architecture(runs, data):
     rows = []
     for run in runs.values():
-        for model, label in (("cnn", "CNN"), ("fc_baseline", "FC")):
+        for model, label in (("cnn", "CNN"), (identities.FC, "FC")):
             if run.groups.get(model):
                 entry = run.groups[model][0]["model"]
                 padding = f", '{entry['padding']}' padding" if entry["kind"] == "cnn" else ""
@@ -279,7 +280,7 @@ def error_indices(labels, fc, cnn) -> tuple[np.ndarray, np.ndarray]:
 
 def _predictions(runs, data, name):
     run, test = runs[name], data.get(name)
-    fc, cnn = _seed0(run, "fc_baseline"), _seed0(run, "cnn")
+    fc, cnn = _seed0(run, identities.FC), _seed0(run, "cnn")
     if test is None or fc is None or cnn is None:
         return None
     fc, cnn = np.asarray(fc["test"]["predictions"]), np.asarray(cnn["test"]["predictions"])

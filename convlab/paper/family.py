@@ -18,6 +18,7 @@ import numpy as np
 from convlab.analysis import stats
 from convlab.paper.runs import DatasetRun
 from convlab.store import records
+from convlab.study import identities
 
 ALPHA = 0.05
 SHIFT = 3  # pixels: the translation probe's accuracy at this shift, mean over its three directions
@@ -35,20 +36,20 @@ class Comparison:
 
 
 COMPARISONS = (
-    Comparison("cnn_vs_fc", "CNN − FC", "cnn", "fc_baseline"),
+    Comparison("cnn_vs_fc", "CNN − FC", "cnn", identities.FC),
     Comparison("k5_vs_k3", "5×5 − 3×3, first layer", "cnn_k5", "cnn"),
     Comparison("k7_vs_k3", "7×7 − 3×3, first layer", "cnn_k7", "cnn"),
     Comparison("k55_vs_k33", "5×5 − 3×3, both layers", "cnn_k5-5", "cnn"),
     Comparison("k77_vs_k33", "7×7 − 3×3, both layers", "cnn_k7-7", "cnn"),
     Comparison("gap_vs_flatten", "GAP head − flatten head", "cnn_gap", "cnn"),
-    Comparison("gap_vs_fc", "CNN with GAP head − FC", "cnn_gap", "fc_baseline"),
+    Comparison("gap_vs_fc", "CNN with GAP head − FC", "cnn_gap", identities.FC),
     Comparison("avg_vs_max", "average − max pooling", "cnn_avgpool", "cnn"),
     Comparison("cnn_perm", "CNN, permuted − original pixels", "cnn_perm0", "cnn"),
-    Comparison("fc_perm", "FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),
+    Comparison("fc_perm", "FC, permuted − original pixels", "fc_baseline_perm0", identities.FC),
     Comparison("cnn_vs_fc_perm", "CNN − FC, both on permuted pixels", "cnn_perm0", "fc_baseline_perm0"),
     Comparison("cnn_shift_aug", "CNN, shift-augmented − plain", "cnn_shift4", "cnn"),
-    Comparison("fc_shift_aug", "FC, shift-augmented − plain", "fc_baseline_shift4", "fc_baseline"),
-    Comparison("cnn_vs_fc_shifted", f"CNN − FC, images shifted {SHIFT} px", "cnn", "fc_baseline", "shifted"),
+    Comparison("fc_shift_aug", "FC, shift-augmented − plain", "fc_baseline_shift4", identities.FC),
+    Comparison("cnn_vs_fc_shifted", f"CNN − FC, images shifted {SHIFT} px", "cnn", identities.FC, "shifted"),
     Comparison("gap_vs_flatten_shifted", f"GAP − flatten head, images shifted {SHIFT} px", "cnn_gap", "cnn", "shifted"),
     Comparison("avg_vs_max_shifted", f"average − max pooling, images shifted {SHIFT} px", "cnn_avgpool", "cnn", "shifted"),
     Comparison(
@@ -122,11 +123,11 @@ def welch(comparison: Comparison, run: DatasetRun) -> Result | None:
 
 def mcnemar(run: DatasetRun, seed: int, labels: np.ndarray) -> Result | None:
     """CNN against FC on the same test images, one seed: McNemar's exact test (difference in points, no interval)."""
-    by_seed = {name: {r["seed"]: r for r in run.groups.get(name, [])} for name in ("cnn", "fc_baseline")}
-    if seed not in by_seed["cnn"] or seed not in by_seed["fc_baseline"]:
+    by_seed = {name: {r["seed"]: r for r in run.groups.get(name, [])} for name in ("cnn", identities.FC)}
+    if seed not in by_seed["cnn"] or seed not in by_seed[identities.FC]:
         return None
     cnn = records.record_predictions(by_seed["cnn"][seed]) == labels
-    fc = records.record_predictions(by_seed["fc_baseline"][seed]) == labels
+    fc = records.record_predictions(by_seed[identities.FC][seed]) == labels
     test = stats.mcnemar_exact(cnn, fc)
     difference = 100 * float(cnn.mean() - fc.mean())
     key = f"cnn_vs_fc_seed{seed}"

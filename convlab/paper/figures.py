@@ -15,7 +15,7 @@ import numpy as np
 from convlab.analysis import curves
 from convlab.experiments import protocol
 from convlab.paper import family, figure_style
-from convlab.study import profiles
+from convlab.study import identities, profiles
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def trajectories(runs, data):
 
 
 def per_class(runs, data):
-    shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline") and name in data}
+    shown = {name: run for name, run in runs.items() if run.has("cnn", identities.FC) and name in data}
     if not shown:
         return None
     figure, axes = figure_style.panels(shown, 2.9)
@@ -66,7 +66,7 @@ def per_class(runs, data):
         labels = data[name].test_labels
         classes = data[name].class_names
         for offset, (model, colour, label) in enumerate(
-            (("fc_baseline", figure_style.COLOURS["FC"], "FC"), ("cnn", figure_style.COLOURS["CNN"], "CNN"))
+            ((identities.FC, figure_style.COLOURS["FC"], "FC"), ("cnn", figure_style.COLOURS["CNN"], "CNN"))
         ):
             per_seed = np.array(
                 [
@@ -117,7 +117,7 @@ def kernels(runs, data):
 
 
 SHIFT_MODELS = (
-    ("fc_baseline", "FC", "FC"),
+    (identities.FC, "FC", "FC"),
     ("cnn", "CNN", "CNN"),
     ("cnn_gap", "CNN, GAP head", "GAP"),
     ("cnn_avgpool", "CNN, average pooling", "avg"),
@@ -155,7 +155,7 @@ def permutation(runs, data):
     if not shown:
         return None
     figure, axes = figure_style.panels(shown, 2.3)
-    pairs = (("fc_baseline", "FC_orig"), ("fc_baseline_perm0", "FC_perm"), ("cnn", "CNN_orig"), ("cnn_perm0", "CNN_perm"))
+    pairs = ((identities.FC, "FC_orig"), ("fc_baseline_perm0", "FC_perm"), ("cnn", "CNN_orig"), ("cnn_perm0", "CNN_perm"))
     ticks = ["FC,\noriginal", "FC,\npermuted", "CNN,\noriginal", "CNN,\npermuted"]
     for axis, run in zip(axes, shown.values(), strict=True):
         for position, (name, key) in enumerate(pairs):
@@ -207,7 +207,7 @@ def learning_curves(runs, data):
 
 
 COST_MODELS = (
-    ("fc_baseline", "FC", "o"),
+    (identities.FC, "FC", "o"),
     ("cnn", "CNN, 3×3", "s"),
     ("cnn_k5", "CNN, 5×5 first", "^"),
     ("cnn_k7", "CNN, 7×7 first", "v"),
@@ -219,7 +219,7 @@ COST_MODELS = (
 
 
 def cost(runs, data):
-    shown = {name: run for name, run in runs.items() if run.has("cnn", "fc_baseline")}
+    shown = {name: run for name, run in runs.items() if run.has("cnn", identities.FC)}
     if not shown:
         return None
     figure, axes = figure_style.panels(shown, 2.9)

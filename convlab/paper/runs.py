@@ -7,9 +7,9 @@ from pathlib import Path
 
 from convlab.experiments import design, protocol
 from convlab.store import records
-from convlab.study import config
+from convlab.study import config, identities
 
-CURVE_FAMILIES = {design.FC: "fc_baseline", design.CNN: "cnn"}
+CURVE_FAMILIES = {design.FC: identities.FC, design.CNN: "cnn"}
 
 
 @dataclass(frozen=True)

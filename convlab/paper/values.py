@@ -18,6 +18,7 @@ from convlab.analysis import curves, stats
 from convlab.experiments import protocol
 from convlab.paper import family
 from convlab.paper.runs import DatasetRun
+from convlab.study import identities
 from convlab.training import models
 
 
@@ -151,7 +152,7 @@ def dataset_values(run: DatasetRun, study: Mapping) -> Names:
     v["validation_size"] = count(first["parameters"]["validation_size"])
     v["seeds"] = count(len(run.groups.get("cnn", [])))
     for name, runs in run.groups.items():
-        key = name.replace("-", "").replace("fc_baseline", "fc")
+        key = identities.short(name)
         accuracy = run.accuracies(name)
         v[f"{key}_accuracy"] = mean_sd(accuracy)
         v[f"{key}_mean"] = number(accuracy.mean())
@@ -161,10 +162,10 @@ def dataset_values(run: DatasetRun, study: Mapping) -> Names:
         v[f"{key}_epochs"] = number(np.mean([r["epochs_run"] for r in runs]), 1)
         v[f"{key}_cap_bound"] = count(sum(r["epochs_run"] >= r["parameters"]["epochs"] for r in runs))
         v[f"{key}_precision"] = Value(0, runs[0]["parameters"]["precision"])
-    if run.has("cnn", "fc_baseline"):
-        v["parameter_ratio"] = number(run.parameters("cnn") / run.parameters("fc_baseline"), 2)
-        v["mac_ratio"] = number(run.groups["cnn"][0]["macs_per_image"] / run.groups["fc_baseline"][0]["macs_per_image"], 1)
-        fc_error, cnn_error = 100 - run.accuracies("fc_baseline").mean(), 100 - run.accuracies("cnn").mean()
+    if run.has("cnn", identities.FC):
+        v["parameter_ratio"] = number(run.parameters("cnn") / run.parameters(identities.FC), 2)
+        v["mac_ratio"] = number(run.groups["cnn"][0]["macs_per_image"] / run.groups[identities.FC][0]["macs_per_image"], 1)
+        fc_error, cnn_error = 100 - run.accuracies(identities.FC).mean(), 100 - run.accuracies("cnn").mean()
         v["fc_error"], v["cnn_error"] = number(fc_error), number(cnn_error)
         v["errors_removed"] = number(100 * (1 - cnn_error / fc_error), 0)
     if run.has("cnn_gap", "cnn"):
@@ -176,7 +177,7 @@ def dataset_values(run: DatasetRun, study: Mapping) -> Names:
     published = study["models"]
     approximate = "~" if study["approximate"] else ""
     for name, figures in published.items():
-        key = name.replace("fc_baseline", "fc")
+        key = identities.short(name)
         if "test_accuracy" in figures:
             places = 0 if approximate else 2
             v[f"study_{key}_accuracy"] = Value(figures["test_accuracy"], f"{approximate}{figures['test_accuracy']:.{places}f}")
@@ -220,7 +221,7 @@ def _shift_values(run: DatasetRun) -> dict:
     """Translation-probe accuracy (%), mean over seeds and directions, at 0 and `family.SHIFT` pixels."""
     found = {}
     for name in run.translation:
-        key = name.replace("-", "").replace("fc_baseline", "fc")
+        key = identities.short(name)
         for shift in (0, family.SHIFT, 6):
             values = family.shifted_accuracies(run, name, shift)
             if len(values):
@@ -281,9 +282,9 @@ def _curve_values(run: DatasetRun) -> dict:
 
 
 def _latency_values(run: DatasetRun) -> dict:
-    if not {"cnn", "fc_baseline"} <= set(run.latency):
+    if not {"cnn", identities.FC} <= set(run.latency):
         return {}
-    cnn, fc = run.latency["cnn"]["single_p50_ms"], run.latency["fc_baseline"]["single_p50_ms"]
+    cnn, fc = run.latency["cnn"]["single_p50_ms"], run.latency[identities.FC]["single_p50_ms"]
     return {"cnn_latency": number(cnn, 2), "fc_latency": number(fc, 2), "latency_ratio": number(cnn / fc, 1)}
 
 
