@@ -34,7 +34,21 @@ class Built:
     claims: list[dict] = field(default_factory=list)
     figures: int = 0
     words: int = 0
-    notebook_findings: dict[str, str] = field(default_factory=dict)  # each notebook's paragraph, from this context
+    notebook_findings: dict[str, str] = field(default_factory=dict)  # each notebook's paragraph (`notebook_findings`)
+    context: SimpleNamespace | None = None  # what the text read: the notebooks' paragraphs read it too
+
+    def claims_table(self) -> str:
+        """The claims checked, each with the rule its predicate checks and whether it holds on this run."""
+        rows = []
+        for item in {item["claim"]: item for item in self.claims}.values():
+            rows.append(
+                f"<tr><td>{html.escape(item['claim'])}</td><td>{html.escape(item['rule'])}</td>"
+                f"<td>{'yes' if item['holds'] else 'no'}</td></tr>"
+            )
+        return (
+            '<table class="paper-claims"><thead><tr><th>claim</th><th>predicate, in words</th><th>holds</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
 
 
 class Renderer:
@@ -163,14 +177,8 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
         f"<style>\n{style}\n</style>\n</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     words = len(_plain_text(body).split())
-    from convlab.paper import notebook_findings
-
-    paragraphs = {}
-    for notebook in notebook_findings.sections():
-        paragraphs[notebook], checked = notebook_findings.render(notebook, c)
-        renderer.checked += checked  # the supplement's verdicts are the paper's claims, checked once more
     failed = [item["claim"] for item in renderer.checked if not item["holds"]]
-    return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words, paragraphs)
+    return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words, context=c)
 
 
 def render_fragment(source: str, c: SimpleNamespace, renderer: Renderer, **extra) -> str:

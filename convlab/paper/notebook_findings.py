@@ -39,12 +39,14 @@ def render(notebook: str, c) -> tuple[str, list[dict]]:
     return re.sub(r"[ \t]+\n", "\n", text).strip() or NOT_YET, renderer.checked
 
 
-def rendered(root: Path, datasets=config.DATASETS, studies=None) -> dict[str, str]:
-    """Every notebook's paragraph from the records under `root` (one context for all)."""
-    from convlab.study import studies as known
-
-    c = context.context(root, datasets, studies or known.published())
-    return {name: render(name, c)[0] for name in sections()}
+def attach(paper: build.Built) -> build.Built:
+    """Every notebook's paragraph rendered from the paper's own context, and their claims added to the paper's
+    (the same predicates on the same records, so the supplement's verdicts are the paper's)."""
+    for notebook in sections():
+        paper.notebook_findings[notebook], checked = render(notebook, paper.context)
+        paper.claims += checked
+    paper.failed = sorted({item["claim"] for item in paper.claims if not item["holds"]})
+    return paper
 
 
 def show(notebook: str, results_dir: str | Path) -> None:

@@ -100,12 +100,12 @@ def refresh_paper(target: Path, paper, pdf: bool = True) -> list[Path]:
     stay as they executed. `paper` is the build (`convlab.paper.build.Built`) rendered from `target`."""
     import re
 
-    from convlab.report import document, report
+    from convlab.report import document
 
     supplement = (target / "supplement.html").read_text(encoding="utf-8")
     sections = {
         r'<table class="findings">.*?</table>': paper.findings,
-        r'<table class="paper-claims">.*?</table>': report.paper_claims_html(paper.claims),
+        r'<table class="paper-claims">.*?</table>': paper.claims_table(),
     }
     for pattern, replacement in sections.items():
         supplement, replaced = re.subn(pattern, lambda _match, new=replacement: new, supplement, count=1, flags=re.DOTALL)
@@ -129,3 +129,14 @@ def refresh_paper(target: Path, paper, pdf: bool = True) -> list[Path]:
         written.append(target / "report.pdf")
     written.append(records.write_json(target / "report.json", about))
     return written
+
+
+def refresh_published(target: Path, state: dict, *, pdf: bool = True) -> list[Path]:
+    """The published paper rendered again from the published records (`refresh_paper`); `state` is the checkout's."""
+    from convlab.paper import build, notebook_findings
+    from convlab.study import studies
+
+    with records.read_once():
+        stamp = build.stamp_line(target, config.DATASETS, state)
+        paper = notebook_findings.attach(build.render(target, config.DATASETS, studies.published(), stamp))
+    return refresh_paper(target, paper, pdf=pdf)

@@ -225,20 +225,6 @@ SUPPLEMENT_NOTE = (
 )
 
 
-def paper_claims_html(checked: Sequence[dict]) -> str:
-    """The paper's claims: each with the rule its predicate checks and whether it holds on this run."""
-    rows = []
-    for item in {item["claim"]: item for item in checked}.values():
-        rows.append(
-            f"<tr><td>{html.escape(item['claim'])}</td><td>{html.escape(item['rule'])}</td>"
-            f"<td>{'yes' if item['holds'] else 'no'}</td></tr>"
-        )
-    return (
-        '<table class="paper-claims"><thead><tr><th>claim</th><th>predicate, in words</th><th>holds</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
 def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = None, state: dict | None = None, paper=None):
     """The supplement's body (findings, chapters, methods, appendix), its table of contents and its title block.
     `paper` (a `convlab.paper.build.Built`) gives the findings family and the paper's claims."""
@@ -252,7 +238,7 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
     if paper is not None:
         body.append(paper.findings)
         body.append(contents.heading(3, "paper-claims", "The paper's claims"))
-        body.append(paper_claims_html(paper.claims))
+        body.append(paper.claims_table())
     body.append(CONTENTS_HERE)
     chapters = [item for item in plan if item["number"].isdigit()]
     findings = paper.notebook_findings if paper is not None else None
@@ -319,6 +305,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     rebuilds regardless).
     """
     from convlab.paper import build as paper_build
+    from convlab.paper import notebook_findings
 
     datasets = config.dataset_names(datasets)  # they name folders under root
     built, state = datetime.now(UTC), git_state()
@@ -330,6 +317,7 @@ def build(root: Path, datasets: Sequence[str], *, pdf: bool = True, force: bool 
     about = {"built": built.isoformat(timespec="seconds"), "datasets": list(datasets), "git": state, "inputs": key}
     with records.read_once():  # the paper, the supplement and the appendix read the same records
         paper = paper_build.render(root, datasets, studies(), paper_build.stamp_line(root, datasets, state, built))
+        notebook_findings.attach(paper)
         body, contents, title = assemble(root, datasets, built=built, state=state, paper=paper)
     with records.atomic_path(outputs[1]) as temporary:
         temporary.write_text(to_html(body, contents, title), encoding="utf-8")
@@ -369,7 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"Published to {publish.publish(args.root, args.datasets)}")
                 return 0
             if args.refresh_published:
-                for path in refresh_published(args.root / publish.PUBLISHED_FOLDER, pdf=document.pdf_wanted(args.no_pdf)):
+                target, wanted = args.root / publish.PUBLISHED_FOLDER, document.pdf_wanted(args.no_pdf)
+                for path in publish.refresh_published(target, git_state(), pdf=wanted):
                     print(f"  {path}")
                 return 0
             for path in build(args.root, args.datasets, pdf=document.pdf_wanted(args.no_pdf), force=args.force):
@@ -384,16 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR: {error}")
         return 1
     return 0
-
-
-def refresh_published(target: Path, *, pdf: bool = True) -> list[Path]:
-    """The published paper rendered again from the published records (`publish.refresh_paper`)."""
-    from convlab.paper import build as paper_build
-
-    state = git_state()
-    with records.read_once():
-        paper = paper_build.render(target, config.DATASETS, studies(), paper_build.stamp_line(target, config.DATASETS, state))
-    return publish.refresh_paper(target, paper, pdf=pdf)
 
 
 def report_folders(root: Path, datasets: Sequence[str]) -> list[Path]:
