@@ -1,7 +1,9 @@
-"""The explorer (`make explore`) over the smoke run's MNIST models: its API case by case, its process (loopback only,
-Ctrl-C), and the page in a real headless browser (Debian's chromium through chromium-driver): shifting with the
-arrow keys, drawing, noise and the permutation, each time the probabilities shown being the models' own for the
-pixels shown. The screenshot is kept (`EXPLORER_SCREENSHOT`, else under the test's temporary folder)."""
+"""The explorer (`make explore`) over the smoke run's MNIST models: its API case by case, its server against raw
+hostile requests on a socket (foreign Host, oversized, stalled or garbage requests: JSON 4xx and a closed connection
+within a second), its process (loopback only, Ctrl-C), and the page in a real headless browser (Debian's chromium
+through chromium-driver): shifting with the arrow keys, drawing, noise and the permutation, each time the
+probabilities shown being the models' own for the pixels shown. The screenshot is kept (`EXPLORER_SCREENSHOT`, else
+under the test's temporary folder)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -34,6 +38,16 @@ def explorer(smoke_root, shared_data):
 @pytest.fixture(scope="module")
 def client(explorer):
     return Client(server.application(explorer))
+
+
+@pytest.fixture(scope="module")
+def live(explorer):
+    """The explorer's own server (`server.make_server`) on a free port, in a thread; yields its port."""
+    running = server.make_server(explorer, 0)
+    thread = threading.Thread(target=running.serve_forever, daemon=True)
+    thread.start()
+    yield running.port
+    running.shutdown()
 
 
 def predict(client, body, content_type="application/json"):
@@ -139,6 +153,111 @@ def test_with_nothing_trained_it_names_the_command_that_trains_the_pair(tmp_path
     assert asked and "Train the quick pair now" in asked[0]
 
 
+# --- the server against a hostile client: raw bytes on a socket -------------------------------------------------------
+
+
+def exchange(port: int, request: bytes) -> tuple[int, dict, dict, float]:
+    """Send `request` whole, read until the server closes: status, headers, JSON body and seconds to the close."""
+    with socket.create_connection((server.HOST, port), timeout=5) as sock:
+        start = time.monotonic()
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):  # b"": the server closed; a connection left open fails on the timeout
+            received += chunk
+        elapsed = time.monotonic() - start
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    assert status_line.startswith("HTTP/1.1 ") and len(body) == int(headers["content-length"]), received[:300]
+    return int(status_line.split()[1]), headers, json.loads(body), elapsed
+
+
+def client_hello() -> bytes:
+    """The first bytes a TLS client sends (`https://127.0.0.1:<port>/`): its ClientHello."""
+    tls = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.do_handshake()
+    return outgoing.read()
+
+
+def chunked(size: int, chunk: int = 60_000) -> bytes:
+    pieces = [b"%x\r\n%s\r\n" % (min(chunk, size - at), b"1" * min(chunk, size - at)) for at in range(0, size, chunk)]
+    return b"".join(pieces) + b"0\r\n\r\n"
+
+
+def post(host: str, body: bytes, framing: str | None = None) -> bytes:
+    framing = framing or f"Content-Length: {len(body)}"
+    return f"POST /api/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n".encode() + body
+
+
+HOSTILE = {  # name: (the request, given this server's host:port; status; words in the JSON error)
+    "foreign Host": (lambda here: b"GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", 400, "Host 'evil.example' is not this"),
+    "foreign Host, right port": (
+        lambda here: f"GET /api/info HTTP/1.1\r\nHost: evil.example:{here.split(':')[1]}\r\n\r\n".encode(),
+        400,
+        "is not this server's: open http://127.0.0.1:",
+    ),
+    "two Host headers": (
+        lambda here: f"GET / HTTP/1.1\r\nHost: {here}\r\nHost: {here}\r\n\r\n".encode(),
+        400,
+        "2 Host headers",
+    ),
+    "no Host (HTTP/1.0)": (lambda here: b"GET / HTTP/1.0\r\n\r\n", 400, "no Host header"),
+    "absolute URL to another host": (
+        lambda here: f"GET http://evil.example/ HTTP/1.1\r\nHost: {here}\r\n\r\n".encode(),
+        400,
+        "Host 'evil.example' is not this",
+    ),
+    "JSON nested 30,000 deep": (lambda here: post(here, b"[" * 30_000 + b"]" * 30_000), 400, "nested too deep"),
+    "chunked body of 1.2 MB": (
+        lambda here: post(here, chunked(1_200_000), "Transfer-Encoding: chunked"),
+        413,
+        "an image needs less than 65536",
+    ),
+    "1.2 MB announced, 100 KB sent, the socket left open": (
+        lambda here: post(here, b" " * 100_000, "Content-Length: 1200000"),
+        413,
+        "(Content-Length 1200000) is over the limit",
+    ),
+    "malformed chunks": (lambda here: post(here, b"zz\r\n{}\r\n0\r\n\r\n", "Transfer-Encoding: chunked"), 400, "malformed"),
+    "short body": (lambda here: post(here, b'{"pixels": [', "Content-Length: 4000"), 408, "The body stalled"),
+    "garbage request line": (lambda here: b"\x00\xffHELLO there\r\n\r\n", 400, "Bad HTTP/0.9 request type"),
+    "garbage of three words": (lambda here: b"HELLO THERE WORLD\r\n\r\n", 400, "Bad request version ('WORLD')"),
+    "empty request line": (lambda here: b"\r\n\r\n", 400, "The request line is empty"),
+    "HTTP/0.9 request line": (lambda here: b"GET /\r\n", 400, "HTTP/0.9 is not served"),
+    "TLS ClientHello": (lambda here: client_hello(), 400, "plain HTTP, not HTTPS"),
+    "URL of 70 KB": (lambda here: f"GET /{'a' * 70_000} HTTP/1.1\r\nHost: {here}\r\n\r\n".encode(), 414, "over 65536"),
+    "stalled headers": (lambda here: f"GET / HTTP/1.1\r\nHost: {here}\r\n".encode(), 408, "The request stalled"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_request_gets_a_json_4xx_within_a_second_and_the_connection_closes(live, name):
+    make, expected, words = HOSTILE[name]
+    status, headers, body, elapsed = exchange(live, make(f"127.0.0.1:{live}"))
+    assert (status, headers["content-type"], headers["connection"]) == (expected, "application/json", "close")
+    assert words in body["error"], body
+    assert elapsed < 1, f"{name}: answered and closed after {elapsed:.2f} s"
+
+
+def test_the_servers_own_names_are_served_over_a_socket_chunked_bodies_too(live, explorer):
+    for host in (f"127.0.0.1:{live}", f"localhost:{live}", f"LOCALHOST:{live}"):
+        status, headers, body, _ = exchange(live, f"GET /api/image/5 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert status == 200 and body["label"] == int(explorer.dataset.y_test[5]) and headers["connection"] == "close"
+    image = json.dumps({"pixels": explorer.dataset.x_test[5].reshape(-1).tolist()}).encode()
+    for framing, sent in (("Transfer-Encoding: chunked", b"%x\r\n%s\r\n0\r\n\r\n" % (len(image), image)), (None, image)):
+        status, _, body, elapsed = exchange(live, post(f"127.0.0.1:{live}", sent, framing))
+        assert status == 200 and set(body["models"]) == {"fc", "cnn"} and elapsed < 1
+    status, _, body, _ = exchange(live, f"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1:{live + 1}\r\n\r\n".encode())
+    assert status == 400 and "is not this server's" in body["error"], "another port on this machine is another server"
+
+
+def test_a_connection_that_sends_nothing_is_closed_without_an_answer(live):
+    with socket.create_connection((server.HOST, live), timeout=5) as sock:
+        start = time.monotonic()
+        assert sock.recv(1024) == b"" and time.monotonic() - start < 1
+
+
 @pytest.mark.slow  # about 8 s: a process of its own loads TensorFlow and the models
 def test_it_listens_on_the_loopback_address_only_and_stops_cleanly_on_ctrl_c(smoke_root, shared_data):
     process = subprocess.Popen(
@@ -177,9 +296,8 @@ def browser(explorer):
             pytest.fail("CI must run the browser test: apt-get install chromium chromium-driver")
         pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
     from selenium import webdriver
-    from werkzeug.serving import make_server
 
-    running = make_server(server.HOST, 0, server.application(explorer), threaded=True)
+    running = server.make_server(explorer, 0)
     thread = threading.Thread(target=running.serve_forever, daemon=True)
     thread.start()
     options = webdriver.ChromeOptions()

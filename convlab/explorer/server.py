@@ -6,19 +6,29 @@
     POST /api/predict           {"pixels": [784 integers 0-255], "permuted": false} → each model's probabilities,
                                 its top three, and the CNN's first-layer maps
 
-A bad request gets a 4xx with a JSON body that names the problem; any other method gets 405 with `Allow`.
+A bad request gets a 4xx with a JSON body that names the problem; any other method gets 405 with `Allow`. The
+server (`make_server`: werkzeug's, with `Handler`) answers only requests addressed to it by name (`Host`
+127.0.0.1:<port> or localhost:<port>: a page on the loopback address is otherwise open to DNS rebinding), answers
+everything that is not such a request in JSON too, waits at most `READ_TIMEOUT` for a stalled client, and closes
+the connection after each answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import select
+import socket
 import sys
+import time
+import traceback
+from http import HTTPStatus
 from pathlib import Path
 
 import numpy as np
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from convlab.explorer import answers
@@ -26,6 +36,9 @@ from convlab.study import config, paths
 
 HOST = "127.0.0.1"  # the loopback address only: the page is for the student at this machine
 MAX_BODY = 64 * 1024
+MAX_LINE = 65536  # the request line's limit (http.server's): a longer one gets 414
+READ_TIMEOUT = 0.5  # seconds a client may pause mid-request (the socket timeout): then 408, or a silent close if it sent none
+LINGER = 0.5  # after answering, what the client still sends is read and dropped for at most this long, then the socket closes
 PAGE = Path(__file__).with_name("page.html")
 ROUTES = Map(
     [
@@ -43,8 +56,32 @@ class BadRequest(ValueError):
         self.status = status
 
 
+class ApiRequest(Request):
+    # werkzeug refuses a Content-Length over it (RequestEntityTooLarge) and reads a chunked body no further than it
+    max_content_length = MAX_BODY
+
+
 def error(status: int, message: str, headers: dict | None = None) -> Response:
     return Response(json.dumps({"error": message}), status=status, mimetype="application/json", headers=headers)
+
+
+def foreign_host(environ) -> str | None:
+    """Why the request's `Host` (or its absolute URL's host, which werkzeug puts there) is not this server's, or None.
+
+    Only 127.0.0.1:<port> and localhost:<port> (and [::1]:<port> when bound there) are this server's names: a page
+    on the loopback address that answered any name could be read and driven by any website through DNS rebinding.
+    werkzeug's `trusted_hosts` ignores the port, so the names are compared here, exactly."""
+    port, bound = environ.get("SERVER_PORT", ""), environ.get("SERVER_NAME", HOST)
+    names = ["127.0.0.1", "localhost"] + (["[::1]"] if ":" in bound else [])
+    accepted = {f"{name}:{port}" for name in names} | (set(names) if port == "80" else set())
+    host, here = environ.get("HTTP_HOST"), f"open http://{HOST}:{port}/"
+    if host is None or not host.strip():
+        return f"The request has no Host header; {here}"
+    if "," in host:  # werkzeug joins repeated headers with commas
+        return f"The request has {host.count(',') + 1} Host headers; send one. {here}"
+    if host.lower() not in accepted:
+        return f"Host {host!r} is not this server's: {here}"
+    return None
 
 
 def parse_pixels(body: bytes) -> tuple[np.ndarray, bool]:
@@ -53,6 +90,8 @@ def parse_pixels(body: bytes) -> tuple[np.ndarray, bool]:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest('The body is not JSON: send {"pixels": [784 integers 0-255], "permuted": false}.') from None
+    except RecursionError:
+        raise BadRequest('The JSON is nested too deep: send {"pixels": [784 integers 0-255], "permuted": false}.') from None
     if not isinstance(payload, dict) or "pixels" not in payload:
         raise BadRequest('The body must be a JSON object with "pixels": [784 integers 0-255].')
     unknown = set(payload) - {"pixels", "permuted"}
@@ -86,6 +125,9 @@ def application(explorer: answers.Explorer):
         }
 
     def respond(request: Request) -> Response:
+        refused = foreign_host(request.environ)
+        if refused:
+            return error(400, refused)
         adapter = ROUTES.bind_to_environ(request.environ)
         try:
             endpoint, arguments = adapter.match()
@@ -109,10 +151,20 @@ def application(explorer: answers.Explorer):
             return Response(json.dumps({"index": index, "pixels": pixels, "label": label}), mimetype="application/json")
         if request.mimetype != "application/json":
             return error(415, f"Send the image as application/json, not {request.mimetype or 'no content type'}.")
-        if (request.content_length or 0) > MAX_BODY:
-            return error(413, f"The body is {request.content_length} bytes; an image needs less than {MAX_BODY}.")
+        framing = "chunked" if request.content_length is None else f"Content-Length {request.content_length}"
+        too_large = error(413, f"The body ({framing}) is over the limit; an image needs less than {MAX_BODY} bytes.")
         try:
-            pixels, permuted = parse_pixels(request.get_data(cache=False))
+            body = request.get_data(cache=False)
+        except RequestEntityTooLarge:  # a Content-Length over the limit: nothing is read
+            return too_large
+        except ClientDisconnected as cut:  # werkzeug's answer to a read that failed or ended early
+            if isinstance(cut.__context__, TimeoutError):
+                return error(408, f"The body stalled: nothing more came for {READ_TIMEOUT} s ({framing}).")
+            return error(400, f"The body ended early or its chunks are malformed ({framing}).")
+        if len(body) >= MAX_BODY:  # werkzeug stops a chunked body at the limit without saying whether more followed
+            return too_large
+        try:
+            pixels, permuted = parse_pixels(body)
             return Response(json.dumps(explorer.answer(pixels, permuted)), mimetype="application/json")
         except BadRequest as refused:
             return error(refused.status, str(refused))
@@ -120,18 +172,127 @@ def application(explorer: answers.Explorer):
             return error(409, str(missing))
 
     def app(environ, start_response):
-        return respond(Request(environ))(environ, start_response)
+        try:
+            response = respond(ApiRequest(environ))
+        except Exception as failure:  # a JSON 500 rather than werkzeug's HTML one; the traceback goes to the terminal
+            traceback.print_exc()
+            response = error(500, f"The explorer failed on this request ({type(failure).__name__}); its terminal shows why.")
+        return response(environ, start_response)
 
     return app
+
+
+class _Drained:
+    """`self.rfile` while werkzeug runs the app: after answering, werkzeug reads what is left of the request in
+    10 MB reads until 10 GB or the end, so a client that keeps its socket open holds the connection until it gives
+    up. This stand-in reports the end at once; `Handler.finish` reads what is left instead, for at most LINGER."""
+
+    def __init__(self, rfile):
+        self.rfile = rfile
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        self.rfile.close()
+
+
+class Handler(WSGIRequestHandler):
+    """werkzeug's request handler with JSON errors, a read timeout, and one request per connection, closed promptly.
+
+    http.server answers a malformed request (a garbage or HTTP/0.9 request line, a TLS handshake, a request line
+    over 64 KiB, too many headers) with an HTML page, or not at all; here each gets a JSON 4xx naming the problem."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT  # socketserver sets it on each connection's socket
+
+    def handle_one_request(self) -> None:
+        # http.server's, but a request that stalls gets 408 where that closes silently, and a TLS handshake, an empty
+        # or an HTTP/0.9 request line (which that would answer with a bare body, or not at all) get 400.
+        self.close_connection = True  # werkzeug closes after every answer anyway (Connection: close)
+        self.command, self.request_version, self.requestline = "", "", ""
+        try:
+            first = self.rfile.peek(1)[:1]
+        except TimeoutError:
+            return  # a connection that sent nothing (a browser's spare one): closed without an answer
+        if not first:
+            return
+        here = f"http://{HOST}:{self.server.port}/"
+        try:
+            if first == b"\x16":  # a TLS record: a handshake
+                self.send_error(HTTPStatus.BAD_REQUEST, f"This server speaks plain HTTP, not HTTPS: open {here}")
+                return
+            self.raw_requestline = self.rfile.readline(MAX_LINE + 1)
+            if len(self.raw_requestline) > MAX_LINE:
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, f"The request line is over {MAX_LINE} bytes.")
+                return
+            if not self.raw_requestline.strip():
+                self.send_error(HTTPStatus.BAD_REQUEST, f"The request line is empty; send an HTTP/1.1 request to {here}")
+                return
+            if self.raw_requestline.split()[0] == b"GET" and len(self.raw_requestline.split()) == 2:  # "GET /"
+                self.send_error(HTTPStatus.BAD_REQUEST, f"HTTP/0.9 is not served; send HTTP/1.1 to {here}")
+                return
+            if self.parse_request():  # else it has answered
+                self.run_wsgi()
+        except TimeoutError:
+            self.send_error(HTTPStatus.REQUEST_TIMEOUT, f"The request stalled: nothing more came for {READ_TIMEOUT} s.")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's error answer as JSON: {"error": message}, then the connection closes."""
+        phrase = HTTPStatus(code).phrase
+        text = f"{message or phrase}: {explain}" if explain else message or phrase
+        self.log_error("code %d, message %s", code, text)
+        if self.request_version == "HTTP/0.9":  # http.server would send the body alone, without a status line
+            self.request_version = ""
+        body = json.dumps({"error": text}).encode()
+        self.send_response(code, phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
+    def run_wsgi(self) -> None:
+        rfile = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile, self.close_connection = rfile, True
+
+    def make_environ(self):
+        environ = super().make_environ()  # its wsgi.input reads the real stream
+        self.rfile = _Drained(self.rfile)
+        return environ
+
+    def finish(self) -> None:
+        """After the answer: end our side (the client sees the end at once), read and drop what the client still
+        sends until it pauses, closes, or LINGER has passed, so that closing does not reset the connection under the
+        answer; socketserver then closes the socket."""
+        super().finish()
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + LINGER
+            while (left := deadline - time.monotonic()) > 0:
+                if not select.select([self.connection], [], [], min(left, 0.05))[0] or not self.connection.recv(65536):
+                    break
+        except OSError:
+            pass
+
+
+def make_server(explorer: answers.Explorer, port: int = 8765):
+    """werkzeug's threaded server on HOST:port (0: any free one) with `Handler`; `.port` is the port it got."""
+    from werkzeug.serving import make_server as werkzeug_server
+
+    return werkzeug_server(HOST, port, application(explorer), threaded=True, request_handler=Handler)
 
 
 def serve(explorer: answers.Explorer, port: int = 8765, *, say=None) -> int:
     """Serve until Ctrl-C (or SIGTERM); returns 0 once the server has closed its socket."""
     import signal
 
-    from werkzeug.serving import make_server
-
-    server = make_server(HOST, port, application(explorer), threaded=True)
+    server = make_server(explorer, port)
     say = say or (lambda line: print(line, flush=True))
     say(f"The explorer of {explorer.dataset.name} is at http://{HOST}:{server.port}/ (Ctrl-C stops it).")
 
