@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from convlab.paper import build, figure_style
+from convlab.paper import build, figure_style, notebook_findings
 from convlab.report import report
-from convlab.study import config, paths
+from convlab.study import config, manifest, paths
 
 PUBLISHED = paths.REPORTS_DIR / "published"
 QUICK_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
@@ -70,7 +70,8 @@ def rendered(tmp_path_factory):
             root = tmp_path_factory.mktemp(shape)
             for dataset in config.DATASETS:
                 make(PUBLISHED / dataset / "results", root / dataset / "results")
-            papers[shape] = build.render(root, config.DATASETS, report.studies(), "Built for a test.")
+            paper = build.render(root, config.DATASETS, report.studies(), "Built for a test.")
+            papers[shape] = notebook_findings.attach(paper)
     finally:
         patch.undo()
     return papers
@@ -87,8 +88,19 @@ def test_every_profiles_paper_prints_no_missing_value_and_no_failed_claim_marker
     assert not DEFECTS.findall(text), sorted({match.group(0) for match in DEFECTS.finditer(text)})
 
 
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_notebooks_findings_paragraph_fits_the_run_and_shares_the_papers_verdicts(rendered, shape):
+    paper = rendered[shape]
+    assert set(paper.notebook_findings) == set(manifest.per_dataset()) | set(manifest.across_datasets())
+    for notebook, text in paper.notebook_findings.items():
+        assert not DEFECTS.findall(text), (notebook, text)
+    verdicts = {}
+    for item in paper.claims:  # the paper's sentences and the notebooks' paragraphs: one verdict per claim
+        assert verdicts.setdefault(item["claim"], item["holds"]) == item["holds"], item["claim"]
+
+
 def test_the_quick_paper_says_it_has_one_seed_and_what_the_full_profile_adds(rendered):
-    text = _text(rendered["quick"]).split("References")[0]  # the box at the end names every profile's seeds
+    text = _text(rendered["quick"]).split("Reproduce this")[0]  # the box names every profile's seeds
     assert "one seed" in text and "three seeds" not in text
     assert re.search(r"make report PROFILE=full\s+adds seeds up to three", text)
     for left_out in ("4.4 Where the advantage comes from", "Every comparison", "Welch"):
@@ -104,3 +116,15 @@ def test_the_full_and_gpu_papers_name_their_seeds(rendered):
 
 def test_the_published_runs_claims_all_hold(rendered):
     assert rendered["full"].failed == []
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_profiles_notebook_paragraphs_print_no_missing_value(rendered, shape):
+    """Each notebook's findings paragraph, rendered with the paper's context of each profile's run."""
+    from convlab.paper import notebook_findings
+
+    paragraphs = {name: notebook_findings.render(name, rendered[shape].context)[0] for name in notebook_findings.sections()}
+    for name, text in paragraphs.items():
+        assert not DEFECTS.findall(text), (shape, name, sorted({match.group(0) for match in DEFECTS.finditer(text)}))
+    if shape != "quick":
+        assert notebook_findings.NOT_YET not in paragraphs.values(), "a finished run gives every notebook its paragraph"

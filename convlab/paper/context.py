@@ -26,7 +26,7 @@ class Holdings:
     """What the run holds on both datasets, so that the text fits it: a chapter whose records are absent is left out,
     and statements across seeds need at least two."""
 
-    seeds: int  # the CNN's seeds on the dataset with fewest
+    seeds: int  # the seeds of the FC network and the CNN, on the dataset and model with fewest
     test_images: bool  # the test labels the records were evaluated on (McNemar, per-class errors, figures)
     reference: bool  # the reference runs of 12_training_protocol
     kernels: bool  # 5×5 and 7×7 first layers
@@ -71,6 +71,12 @@ def cnn_model_file(root: Path, dataset: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def _read_like_the_studies(run: runs.DatasetRun) -> bool:
+    """Reference runs of both families long enough to be read after the studies' epochs (a smoke run's are not)."""
+    at_studies = protocol.studies_protocol(run.reference) if run.reference else {}
+    return all(at_studies.get(family) for family in ("FC", "CNN"))
+
+
 PROBED_SHIFTS = (0, 3, 6)  # pixels: the shifts the text reads from the translation probe
 
 
@@ -90,9 +96,9 @@ def holdings(loaded: Mapping[str, runs.DatasetRun], tests: Mapping[str, object],
         return len(present) == len(config.DATASETS) and all(test(run) for run in present)
 
     return Holdings(
-        seeds=min((len(run.groups.get("cnn", [])) for run in present), default=0),
+        seeds=min((len(run.groups.get(name, [])) for run in present for name in (identities.CNN, identities.FC)), default=0),
         test_images=all(tests.get(name) is not None for name in config.DATASETS),
-        reference=on_both(lambda run: bool(run.reference)),
+        reference=on_both(_read_like_the_studies),
         kernels=on_both(lambda run: run.has("cnn_k5", "cnn_k7")),
         kernels_both=on_both(lambda run: run.has("cnn_k5-5", "cnn_k7-7")),
         gap=on_both(lambda run: run.has("cnn_gap")),
@@ -175,8 +181,12 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         serving=_serving(root, datasets),
         cost=_run_cost(root, datasets),
     )
+    held = holdings(loaded, tests, c.serving)
     c.has = dataclasses.replace(
-        holdings(loaded, tests, c.serving), cnn_model=all(cnn_model_file(root, name) for name in config.DATASETS)
+        held,
+        cnn_model=all(cnn_model_file(root, name) for name in config.DATASETS),
+        # curves that cross: a smoke run's tiny sets may never reach the FC network's accuracy
+        curves=held.curves and all("efficiency_ratio" in named.get(name, {}) for name in config.DATASETS),
     )
     c.missing = [text for name, text in EXPERIMENTS.items() if not getattr(c.has, name)]
     c.seeds_text = seeds_text(c.has.seeds)

@@ -65,8 +65,9 @@ def seeds_and_mean(axis, position: float, values, dots: str, line: str) -> None:
     first = position == 0
     axis.plot([position] * len(values), values, linestyle="none", marker="o", markersize=3, color=dots, alpha=0.8,
               label="one seed" if first else None)  # fmt: skip
-    axis.plot([position - 0.25, position + 0.25], [values.mean()] * 2, color=line, linewidth=1.5,
-              label="mean over seeds" if first else None)  # fmt: skip
+    if len(values) > 1:  # one seed has no mean to draw
+        axis.plot([position - 0.25, position + 0.25], [values.mean()] * 2, color=line, linewidth=1.5,
+                  label="mean over seeds" if first else None)  # fmt: skip
 
 
 def legend_below(figure, axis, columns: int) -> None:

@@ -66,9 +66,12 @@ def pages_past_margin(document, tolerance: float = 1.0) -> list[int]:
     content area (a wide table cut off at the side, a figure running into the footer)."""
 
     def far_edges(box) -> tuple[float, float]:
-        right = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
-        # the border box: a bottom margin may run into the page's margin, where it is truncated at the break
-        bottom = box.position_y + box.margin_top + box.border_height() if hasattr(box, "border_height") else 0.0
+        if getattr(box, "element_tag", "") in ("html", "body"):  # the page's own boxes: only what they hold counts
+            right = bottom = 0.0  # (their height takes in the last paragraph's bottom margin, which prints nothing)
+        else:
+            right = box.position_x + box.margin_width() if hasattr(box, "margin_width") else 0.0
+            # the border box: a bottom margin may run into the page's margin, where it is truncated at the break
+            bottom = box.position_y + box.margin_top + box.border_height() if hasattr(box, "border_height") else 0.0
         for child in getattr(box, "children", ()):
             if type(child).__name__ != "MarginBox":
                 child_right, child_bottom = far_edges(child)
