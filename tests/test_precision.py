@@ -20,16 +20,17 @@ def tiny(fashion) -> data.Dataset:
 @pytest.mark.parametrize(
     ("environment", "isa", "expected"),
     [
-        ({}, ["avx2", "avx512f", "amx_bf16"], "bfloat16"),
-        ({}, ["avx2", "avx512_bf16"], "bfloat16"),
-        ({}, ["avx2", "avx512f", "avx512_vnni"], "float32"),  # e.g. Cascade Lake: no native bfloat16
+        ({}, ["avx2", "avx512f", "amx_bf16"], "float32"),  # float32 by default, even where bfloat16 is native
+        ({}, ["avx2", "avx512_bf16"], "float32"),
+        ({precision.PRECISION_ENV: "auto"}, ["avx2", "avx512_bf16"], "bfloat16"),
+        ({precision.PRECISION_ENV: "auto"}, ["avx2", "avx512f", "avx512_vnni"], "float32"),  # no native bfloat16
         ({}, [], "float32"),
         ({precision.PRECISION_ENV: "auto"}, ["amx_bf16"], "bfloat16"),
         ({precision.PRECISION_ENV: "float32"}, ["amx_bf16"], "float32"),
         ({precision.PRECISION_ENV: " BFloat16 "}, [], "bfloat16"),
     ],
 )
-def test_training_precision_follows_the_cpu_unless_the_environment_says(environment, isa, expected):
+def test_training_is_float32_unless_the_environment_asks_otherwise(environment, isa, expected):
     assert precision.training_precision(environment, isa) == expected
 
 

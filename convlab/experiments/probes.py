@@ -17,7 +17,7 @@ import pandas as pd
 from convlab.datasets import data, transforms
 from convlab.store import cache, records
 from convlab.study import config, paths
-from convlab.training import fit, saved
+from convlab.training import fit, saved, slots
 
 SHIFT_DIRECTIONS = {"horizontal": (0, 1), "vertical": (1, 0), "diagonal": (1, 1)}  # (rows down, columns right) per step
 PROBE_IMAGES = 1000  # test images per shifted copy, stratified: a standard error of at most 1.6 points per accuracy
@@ -172,7 +172,9 @@ def latency_probe(record: records.ResultRecord, dataset: data.Dataset, params: c
     if stored:
         return stored
     model = saved.load_trained_model(record, params.models_dir)
-    result = measure_latency(model, data.scale_images(dataset.x_test[:512]), repeats=repeats)
+    with slots.training_slot() as slot:  # a core of its own, and a count of what ran beside it
+        result = measure_latency(model, data.scale_images(dataset.x_test[:512]), repeats=repeats)
+    result |= {"trainings_at_once": slot.most, "slots": slot.slots}
     return _write_probe(path, "latency", record, inputs, result)
 
 

@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from convlab.datasets import data  # noqa: E402
 from convlab.store import cache, records
 from convlab.study import config, paths
-from convlab.training import models, precision, saved
+from convlab.training import models, precision, saved, slots
 
 # The functions and classes whose behaviour decides a training result; the cache key hashes their source.
 # The loaders are not listed: every split they return is verified against its sha256, which the key holds.
@@ -283,8 +283,10 @@ def train_or_reuse(
     if stored:
         print_reuse(stored, subfolder, params)
         return stored
-    print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.", flush=True)
-    model, record = fit(model_config, dataset, seed, settings)
+    with slots.training_slot() as slot:  # never more trainings than cores, across processes
+        print(f"Training {model_config.name} (seed {seed}) on {dataset.describe()['train_size']} images.", flush=True)
+        model, record = fit(model_config, dataset, seed, settings)
+    record["timing"] |= {"trainings_at_once": slot.most, "slots": slot.slots}
     return saved.store_run(model, record, key, results_dir, models_dir)
 
 
@@ -312,5 +314,3 @@ def other_machine(record: records.ResultRecord) -> str:
         f" It was trained on {there}, not on this machine ({here}): retrained here, it would agree within seed noise, "
         "not bit for bit."
     )
-
-
