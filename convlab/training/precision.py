@@ -1,15 +1,15 @@
 """The arithmetic of training: float32 for every model, unless `CONVLAB_PRECISION` asks for bfloat16.
 
 Every model of a run trains in float32 by default, so that no comparison between two families carries a
-difference of precision (the CNNs and the FC networks alike). bfloat16 mixed precision is there on request:
-
-On a CPU with AMX-BF16 or AVX512-BF16, oneDNN runs a convolution's bfloat16 products in hardware; measured side by
-side on such a CPU (Intel Xeon, AMX), a CNN epoch took 1.6× to 2.5× less time than in float32. Mixed precision keeps
-the weights and the optimizer in float32 and computes the layers in bfloat16; the output layer computes in float32
+difference of precision. bfloat16 mixed precision is there on request (`CONVLAB_PRECISION=bfloat16`, or `auto`:
+bfloat16 where the CPU computes it natively). On a CPU with AMX-BF16 or AVX512-BF16, oneDNN runs a convolution's
+bfloat16 products in hardware; measured side by side on such a CPU (Intel Xeon, AMX), a CNN epoch took 1.6× to 2.5×
+less time than in float32 (on an AMD EPYC with AVX512-BF16, 1.05×). Mixed precision keeps the weights and the
+optimizer in float32 and computes the layers in bfloat16; the output layer computes in float32
 (`models.build_model`). Training alone uses it: every stored model is a float32 copy of the trained weights, so
-every evaluation, probe, figure and served model computes in float32 on any machine. `CONVLAB_PRECISION` overrides
-the choice ("float32" or "bfloat16"). The precision is part of every run's settings and cache key, and the report
-compares each CNN's accuracy with a float32 run of it (`appendix.precision_check`). `CONVLAB_PRECISION=auto` chooses bfloat16 where the CPU computes it natively.
+every evaluation, probe, figure and served model computes in float32 on any machine. The precision is part of every
+run's settings and cache key, and the report compares each CNN's accuracy with a float32 run of it
+(`appendix.precision_check`).
 """
 
 from __future__ import annotations
