@@ -4,7 +4,7 @@ Every model of a run trains in float32 by default, so that no comparison between
 difference of precision. bfloat16 mixed precision is there on request (`CONVLAB_PRECISION=bfloat16`, or `auto`:
 bfloat16 where the CPU computes it natively). On a CPU with AMX-BF16 or AVX512-BF16, oneDNN runs a convolution's
 bfloat16 products in hardware; measured side by side on such a CPU (Intel Xeon, AMX), a CNN epoch took 1.6× to 2.5×
-less time than in float32 (on an AMD EPYC with AVX512-BF16, 1.05×). Mixed precision keeps the weights and the
+less time than in float32. Mixed precision keeps the weights and the
 optimizer in float32 and computes the layers in bfloat16; the output layer computes in float32
 (`models.build_model`). Training alone uses it: every stored model is a float32 copy of the trained weights, so
 every evaluation, probe, figure and served model computes in float32 on any machine. The precision is part of every
