@@ -110,3 +110,12 @@ def test_weights_by_pixel_variation_groups_the_first_layer():
 def test_per_class_accuracy_is_indexed_by_class():
     accuracy = eda.per_class_accuracy(np.array([0, 1, 1]), np.array([0, 1, 0]), ("a", "b"))
     assert isinstance(accuracy, pd.Series) and accuracy.index.name == "class" and accuracy.tolist() == [1.0, 0.5]
+
+
+def test_per_class_gain_orders_the_classes_by_the_lead():
+    per_class = pd.DataFrame({"FC": [0.90, 0.80, 0.70, 0.60], "CNN": [0.95, 0.78, 0.71, 0.60]}, index=list("abcd"))
+    table = eda.per_class_gain(per_class, "CNN", "FC")
+    assert table.columns.tolist() == ["FC", "CNN", "CNN − FC (points)"]
+    assert table.index.tolist() == ["a", "c", "d", "b"], "largest lead first"
+    assert table["CNN − FC (points)"].tolist() == pytest.approx([5.0, 1.0, 0.0, -2.0])
+    assert table.loc["a", "CNN"] == pytest.approx(95.0)

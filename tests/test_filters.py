@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from convlab.experiments import filters
@@ -55,3 +56,48 @@ def test_class_means_are_relative_to_the_overall_mean():
     frame = filters.class_filter_means(maps, np.array([0, 0, 1, 1]), ("a", "b"))
     assert frame.loc[0].tolist() == [2.0, 0.0] and frame.loc[1].tolist() == [1.0, 1.0]
     assert filters.class_spread(frame) == pytest.approx(np.sqrt(2) / 2)
+
+
+def tuning(selectivity, response, preferred, disagreement) -> pd.DataFrame:
+    """A `tuning_summary` with the notebook's disagreement column, by hand."""
+    return pd.DataFrame(
+        {
+            "selectivity": selectivity,
+            "mean response": response,
+            "preferred orientation (°)": preferred,
+            "disagreement (°)": disagreement,
+        }
+    )
+
+
+def test_tuning_counts_the_selective_filters_by_orientation():
+    summary = tuning([0.5, 0.1, 0.3, 0.9], [1.0, 0.0, 0.5, 2.0], [0.0, 45.0, 90.0, 170.0], [5.0, 50.0, 30.0, 10.0])
+    assert filters.tuning_counts(summary) == {
+        "filters": 4,
+        "orientation-selective (selectivity ≥ 0.25)": 3,
+        "selective, horizontal": 2,  # 0° and 170°
+        "selective, rising diagonal": 0,
+        "selective, vertical": 1,
+        "selective, falling diagonal": 0,
+        "selective, weights within 22.5° of the gratings": 2,
+        "never respond to a grating": 1,
+    }
+    none = filters.tuning_counts(tuning([0.1, 0.0], [0.4, 0.0], [10.0, 0.0], [1.0, 0.0]))
+    assert none["orientation-selective (selectivity ≥ 0.25)"] == 0 and none["never respond to a grating"] == 1
+    assert none["selective, weights within 22.5° of the gratings"] == 0
+
+
+def test_tuning_counts_name_both_diagonals():
+    counts = filters.tuning_counts(tuning([0.5] * 3, [1.0] * 3, [45.0, 135.0, 140.0], [0.0] * 3))
+    assert counts["selective, rising diagonal"] == 1 and counts["selective, falling diagonal"] == 2
+
+
+def test_class_preferences_per_layer():
+    layers = {
+        "conv_1": pd.DataFrame([[2.0, 0.0], [1.0, 1.5], [3.0, 0.0]], columns=["a", "b"]),
+        "conv_2": pd.DataFrame([[0.0, 1.0], [0.0, 1.0]], columns=["a", "b"]),
+    }
+    table = filters.class_preferences(layers)
+    assert table.index.tolist() == ["conv_1", "conv_2"]
+    assert table["class spread"].round(2).tolist() == [1.30, 0.71]
+    assert table["classes that drive the most filters"].tolist() == ["a (2), b (1)", "b (2)"]

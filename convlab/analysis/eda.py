@@ -7,7 +7,7 @@ import pandas as pd
 
 from convlab.datasets import data
 
-PIXELS = "pixels"  # columns of `weights_by_pixel_variation` that the prose reads
+PIXELS = "pixels"  # columns of `weights_by_pixel_variation`
 FIRST_LAYER_PARAMETERS = "first-layer parameters"
 
 
@@ -116,6 +116,14 @@ def per_class_accuracy(true_labels: np.ndarray, predicted_labels: np.ndarray, cl
     """Share of each class's test images that were classified correctly."""
     matrix = confusion_matrix(true_labels, predicted_labels, len(class_names))
     return pd.Series(np.diag(matrix) / matrix.sum(axis=1), index=pd.Index(class_names, name="class"))
+
+
+def per_class_gain(per_class: pd.DataFrame, challenger: str, baseline: str) -> pd.DataFrame:
+    """Per class: both models' test accuracy (%) and the challenger's lead in points, largest lead first
+    (`per_class`: a column of `per_class_accuracy` per model)."""
+    table = 100 * per_class[[baseline, challenger]]
+    table[f"{challenger} − {baseline} (points)"] = table[challenger] - table[baseline]
+    return table.sort_values(f"{challenger} − {baseline} (points)", ascending=False, kind="stable")
 
 
 def top_confusions(matrix: np.ndarray, class_names: tuple[str, ...], count: int = 5) -> pd.DataFrame:

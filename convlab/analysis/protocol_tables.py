@@ -76,6 +76,12 @@ def training_stops(groups: records.RecordGroups) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[MODEL, SEED, EPOCHS_RUN, EPOCH_CAP, BEST_EPOCH, CAP_BOUND])
 
 
+def stops_by_model(stops: pd.DataFrame) -> pd.DataFrame:
+    """Per model of `training_stops`: its runs, and how many of them the epoch cap ended."""
+    table = stops.groupby(MODEL, sort=False)[CAP_BOUND].agg(["size", "sum"]).astype(int)
+    return table.rename(columns={"size": "runs", "sum": CAP_BOUND})
+
+
 def cap_bound_runs(stops: pd.DataFrame) -> pd.DataFrame | None:
     """The rows of `training_stops` that the epoch cap ended; None when there are none (nothing to show)."""
     bound = stops[stops[CAP_BOUND]]

@@ -8,7 +8,7 @@ import pandas as pd
 from convlab.analysis import stats
 from convlab.experiments import design
 from convlab.store import records
-from convlab.study import config
+from convlab.study import config, identities
 
 CNN_MINUS_FC_PERMUTED = "CNN − FC, permuted"  # a row of `permutation_effects`
 
@@ -33,13 +33,13 @@ HALF_WIDTH = "interval half-width (points)"
 RESOLVED = "resolved"
 # The headline comparisons: (label, the changed model, the model it is compared with), by record group name.
 HEADLINE_PAIRS = (
-    ("CNN − FC", "cnn", "fc_baseline"),
-    ("5×5 − 3×3 first kernel", "cnn_k5", "cnn"),
-    ("7×7 − 3×3 first kernel", "cnn_k7", "cnn"),
-    ("GAP head − flatten head", "cnn_gap", "cnn"),
-    ("average − max pooling", "cnn_avgpool", "cnn"),
-    ("CNN, permuted − original pixels", "cnn_perm0", "cnn"),
-    ("FC, permuted − original pixels", "fc_baseline_perm0", "fc_baseline"),
+    ("CNN − FC", identities.CNN, identities.FC),
+    ("5×5 − 3×3 first kernel", f"{identities.CNN}_k5", identities.CNN),
+    ("7×7 − 3×3 first kernel", f"{identities.CNN}_k7", identities.CNN),
+    ("GAP head − flatten head", f"{identities.CNN}_gap", identities.CNN),
+    ("average − max pooling", f"{identities.CNN}_avgpool", identities.CNN),
+    ("CNN, permuted − original pixels", f"{identities.CNN}_perm0", identities.CNN),
+    ("FC, permuted − original pixels", f"{identities.FC}_perm0", identities.FC),
 )
 
 

@@ -110,3 +110,11 @@ def claim_holds(row: pd.Series) -> bool:
     """The Fashion-MNIST study's claim for one seed: besides oriented edges, the first layer holds texture
     (checkerboard) and contrast (centre–surround) detectors: at least one filter of each of the three kinds."""
     return bool(row[ORIENTED] > 0 and row[CHECKERBOARD] > 0 and row[CENTRE_SURROUND] > 0)
+
+
+STUDY_CLAIM = "oriented, checkerboard and centre–surround filters"  # the column `with_claim` adds
+
+
+def with_claim(table: pd.DataFrame) -> pd.DataFrame:
+    """`counts` with a column saying, per seed, whether the Fashion-MNIST study's claim holds (`claim_holds`)."""
+    return table.assign(**{STUDY_CLAIM: ["yes" if claim_holds(row) else "no" for _, row in table.iterrows()]})

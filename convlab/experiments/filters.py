@@ -132,6 +132,42 @@ def class_spread(by_class: pd.DataFrame) -> float:
     return float(by_class.std(axis=1).mean())
 
 
+ORIENTATIONS = ("horizontal", "rising diagonal", "vertical", "falling diagonal")
+
+
+def tuning_counts(summary: pd.DataFrame, threshold: float = 0.25, tolerance: float = 22.5) -> dict[str, int]:
+    """How many filters are orientation-selective, by preferred orientation (in words: a backslash would not survive
+    Markdown), how many of those the weights' orientation agrees with, and how many never respond to a grating.
+
+    `summary` is a `tuning_summary` with a "disagreement (°)" column (weights against gratings).
+    """
+    selective = summary[summary["selectivity"] >= threshold]
+    bins = pd.cut(selective["preferred orientation (°)"] % 180, [0, 22.5, 67.5, 112.5, 157.5, 180], right=False, labels=False)
+    by_bin = bins.value_counts()
+    counts = {
+        "filters": len(summary),
+        f"orientation-selective (selectivity ≥ {threshold})": len(selective),
+        **{f"selective, {name}": int(by_bin.get(index, 0)) for index, name in enumerate(ORIENTATIONS)},
+    }
+    counts["selective, horizontal"] += int(by_bin.get(4, 0))  # 157.5° to 180° is horizontal again
+    counts[f"selective, weights within {tolerance}° of the gratings"] = int((selective["disagreement (°)"] <= tolerance).sum())
+    counts["never respond to a grating"] = int((summary["mean response"] <= 1e-6).sum())
+    return counts
+
+
+def class_preferences(layers: dict[str, pd.DataFrame], count: int = 3) -> pd.DataFrame:
+    """Per layer: the class spread (`class_spread`) and the classes that drive the most filters, with how many
+    (`layers`: a `class_filter_means` per layer)."""
+    rows = {}
+    for name, by_class in layers.items():
+        favourite = by_class.idxmax(axis=1).value_counts()
+        top = ", ".join(f"{label} ({number})" for label, number in favourite.head(count).items())
+        rows[name] = {"class spread": round(class_spread(by_class), 4), "classes that drive the most filters": top}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "layer"
+    return table
+
+
 def census_of(model, images: np.ndarray) -> pd.DataFrame:
     """`census.census` of a trained CNN's first layer, with each filter's dead share measured on `images` (uint8)."""
     maps = activations(model, images, ("conv_1",))["conv_1"]
