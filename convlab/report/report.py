@@ -1,5 +1,5 @@
 """The reader's documents: the paper (`convlab.paper`: written prose over the run's records, at most 20 pages) and its
-supplement (every executed notebook, the code folded, with the findings family, the claims checked and the appendix).
+supplement (every executed notebook, the code folded, with the findings family, the paper's claims and the appendix).
 
     python -m convlab.report.report [--root reports] [--datasets fashion_mnist mnist] [--no-pdf]
 
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from convlab.analysis import findings
 from convlab.report import appendix, doccheck, document, layout, publish
 from convlab.store import cache, locking, records, runlog
 from convlab.study import config, manifest, paths
@@ -219,9 +220,10 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
 SUPPLEMENT_NOTE = (
     "This supplement holds every notebook of the run as it executed, the code folded under each cell, for the paper "
     "(report.html and report.pdf beside it). The findings table is the paper's: every comparison of the family with "
-    "its one verdict, Holm's correction over the whole family. A notebook's own sentences judge its comparisons "
-    "within that notebook; where a notebook and this table differ on whether a difference is resolved, this table "
-    "is the verdict."
+    "its one verdict, Holm's correction over the whole family. Each notebook's findings paragraph is rendered again "
+    "here from the finished run with the paper's values and claims, so its verdicts are the paper's; the notebooks' "
+    "tables judge their comparisons within the notebook, and where one of them and this table differ on whether a "
+    "difference is resolved, this table is the verdict."
 )
 
 
@@ -241,10 +243,10 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
         body.append(paper.claims_table())
     body.append(CONTENTS_HERE)
     chapters = [item for item in plan if item["number"].isdigit()]
-    findings = paper.notebook_findings if paper is not None else None
+    paragraphs = paper.notebook_findings if paper is not None else None
     for item in chapters:
         body.append(
-            layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True, findings=findings)
+            layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True, findings=paragraphs)
         )
     body.append(contents.heading(2, "methods", "Methods"))
     body.append("<p>The methods are the paper's (section 3); these tables give the run's settings.</p>")
@@ -254,7 +256,9 @@ def assemble(root: Path, datasets: Sequence[str], *, built: datetime | None = No
     for item in plan:
         if not item["number"].isdigit():
             body.append(
-                layout.chapter_html(item["copies"], titles, item["number"], contents, figures, with_code=True, findings=findings)
+                layout.chapter_html(
+                    item["copies"], titles, item["number"], contents, figures, with_code=True, findings=paragraphs
+                )
             )
     return "\n".join(part for part in body if part), contents, title_block(root, datasets, built, state)
 
