@@ -1,0 +1,61 @@
+"""The primary hypotheses, declared before the run that tests them: what the paper exists to decide.
+
+Each is tested on both datasets; together they form one family, corrected with Holm's method, and every other
+comparison of a run is an estimate with its interval, labelled exploratory. A superiority hypothesis is decided by a
+one-sided test of the difference (changed − original > 0, or < 0 for `direction` −1); an equivalence hypothesis by two
+one-sided tests against ±`margin` points; an interaction compares two differences. `paired` says whether the two
+samples share their seeds' initial stream and batch order, so that the analysis may pair them by seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EQUIVALENCE_MARGIN = 0.5  # points of test accuracy: a kernel size within this of 3×3 is "as good" for a reader
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    key: str
+    statement: str
+    kind: str  # "superiority", "equivalence" or "interaction"
+    changed: str  # model names as stored (`identities` and their variants)
+    original: str
+    metric: str = "test"  # "test": test accuracy; "shifted": accuracy at a 3-pixel shift
+    direction: int = 1  # +1: changed above original; −1: below
+    margin: float = 0.0  # equivalence only
+    paired: bool = True
+    changed_control: str = ""  # interaction: the difference changed − original against changed_control − original_control
+    original_control: str = ""
+
+
+PRIMARY = (
+    Hypothesis("cnn_above_fc", "the CNN is more accurate than the FC network", "superiority", "cnn", "fc_baseline"),
+    Hypothesis(
+        "locality_interaction",
+        "shuffling the pixels costs the CNN more than the FC network",
+        "interaction",
+        "cnn_perm0",
+        "cnn",
+        direction=-1,
+        changed_control="fc_baseline_perm0",
+        original_control="fc_baseline",
+    ),
+    Hypothesis("weight_sharing", "the CNN is more accurate than its locally connected twin", "superiority", "cnn", "cnn_local"),
+    Hypothesis(
+        "shift_cnn_above_fc",
+        "at a 3-pixel shift the CNN keeps more accuracy than the FC network",
+        "superiority",
+        "cnn",
+        "fc_baseline",
+        metric="shifted",
+    ),
+    Hypothesis(
+        "k5_equivalent", "a 5×5 first layer is as accurate as 3×3", "equivalence", "cnn_k5", "cnn", margin=EQUIVALENCE_MARGIN
+    ),
+    Hypothesis(
+        "k7_equivalent", "a 7×7 first layer is as accurate as 3×3", "equivalence", "cnn_k7", "cnn", margin=EQUIVALENCE_MARGIN
+    ),
+)
+DATASETS_PER_HYPOTHESIS = 2
+FAMILY_SIZE = len(PRIMARY) * DATASETS_PER_HYPOTHESIS  # the tests Holm corrects together (at most 12)

@@ -1,0 +1,41 @@
+"""Seeds by design: the power functions against simulation, and the power table on the published records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convlab.analysis import power
+from convlab.paper import power_table, runs
+from convlab.study import config, hypotheses, paths
+
+
+def test_superiority_power_matches_a_simulated_one_sided_welch_test():
+    from scipy import stats
+
+    n, delta, sd, alpha, trials = 6, 1.0, 0.8, 0.01, 20000
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(delta, sd, (trials, n)), rng.normal(0.0, sd, (trials, n))
+    found = stats.ttest_ind(first, second, axis=1, equal_var=False, alternative="greater").pvalue < alpha
+    se, df = power.standard_error(sd, sd, n)
+    assert power.superiority_power(delta, se, df, alpha) == pytest.approx(found.mean(), abs=0.03)
+    assert power.superiority_power(0.0, se, df, alpha) == pytest.approx(alpha, abs=1e-9), "no effect: the level"
+
+
+def test_equivalence_power_grows_with_seeds_and_is_zero_outside_the_margin():
+    powers = [power.equivalence_power(0.1, *power.standard_error(0.3, 0.3, n), 0.01, 0.5) for n in (3, 6, 12, 24)]
+    assert powers == sorted(powers) and powers[-1] > 0.8
+    assert power.equivalence_power(0.6, *power.standard_error(0.3, 0.3, 1000), 0.01, 0.5) < 0.01
+
+
+def test_seeds_needed_is_the_first_count_reaching_the_target():
+    assert power.seeds_needed(lambda n: n / 10) == 8
+    assert power.seeds_needed(lambda n: 0.0) is None
+
+
+def test_the_primary_family_holds_at_most_twelve_tests_and_the_table_covers_it():
+    assert hypotheses.FAMILY_SIZE <= 12
+    table = power_table.power_table(runs.load_all(paths.REPORTS_DIR / "published", config.DATASETS))
+    assert len(table) == hypotheses.FAMILY_SIZE
+    headline = table[(table["hypothesis"] == "cnn_above_fc")]
+    assert all(isinstance(value, int) and 2 <= value <= 30 for value in headline["seeds needed"])
