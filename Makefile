@@ -126,9 +126,12 @@ STUDIO_VENV := .venv-studio
 STUDIO_PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) $(PYTHON); do \
 	$$p -c pass 2>/dev/null && { echo $$p; break; }; done)
 
-$(STUDIO_VENV)/.installed: requirements/studio.txt
+# Studio's conda TensorFlow is a CPU build named `tensorflow`; PyPI's CPU build is `tensorflow-cpu`, which
+# convlab.tools.studio_env renames once installed (PyPI's Linux `tensorflow` is the CUDA build).
+$(STUDIO_VENV)/.installed: requirements/studio.txt convlab/tools/studio_env.py
 	rm -rf $(STUDIO_VENV) && $(STUDIO_PYTHON) -m venv $(STUDIO_VENV)
 	$(STUDIO_VENV)/bin/python -m pip install --quiet -r requirements/studio.txt
+	$(STUDIO_VENV)/bin/python -m convlab.tools.studio_env
 	@touch $@
 
 test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks, and mode aws against moto, in SageMaker Studio's package versions
@@ -136,6 +139,7 @@ test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks,
 	$(STUDIO_VENV)/bin/python -m pip check
 	$(STUDIO_VENV)/bin/python -m pytest -m smoke
 	$(STUDIO_VENV)/bin/python -m pytest tests/test_cloud.py tests/test_remote.py
+	$(STUDIO_VENV)/bin/python -m pytest tests/test_student_path.py -m "not smoke and not slow"
 
 # Carrying the locked environment to a machine without internet: `make wheelhouse` where there is internet,
 # copy the repository with wheelhouse/, then `make offline-install` there (pip reads only that folder).

@@ -152,3 +152,133 @@ def test_every_studio_pin_is_the_images_version_or_named_as_one_pypi_could_not_g
     differing = {name for name, version in pinned.items() if name in image and not studio_lock.same_version(image[name], version)}
     assert differing == named, "each image version not pinned is named in the header, and only those"
     assert sum(name in image for name in pinned) > 200 and pinned["tensorflow-cpu"] == image["tensorflow-cpu"] == "2.19.1"
+
+
+def test_the_aws_extra_accepts_studios_sdk_and_the_locked_one_and_pulls_no_s3fs():
+    """`pip install -e .[aws]` in Studio keeps the image's SageMaker SDK, boto3 and botocore (aiobotocore pins botocore,
+    s3fs pins aiobotocore); the locked versions (requirements/aws.txt) are accepted too, and mode aws is tested in both."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from convlab.tools import pins
+
+    extra = tomllib.loads((paths.PROJECT_DIR / "pyproject.toml").read_text())["project"]["optional-dependencies"]["aws"]
+    requirements = {requirement.name: requirement.specifier for requirement in map(Requirement, extra)}
+    studio = pins.pins(paths.PROJECT_DIR / "requirements" / "studio.txt")
+    locked = pins.pins(paths.PROJECT_DIR / "requirements" / "aws.txt")
+    assert set(requirements) == {"sagemaker", "boto3", "botocore"}, "botocore: convlab imports it itself; no s3fs"
+    for name, specifier in requirements.items():
+        assert specifier.contains(studio[name]) and specifier.contains(locked[name]), (name, studio[name], locked[name])
+
+
+def test_the_studio_tensorflow_renaming_keeps_every_file_listed(tmp_path):
+    """studio_env.rename on a folder holding a tensorflow-cpu dist-info: the folder, METADATA's Name and RECORD
+    become tensorflow's, and a second run changes nothing."""
+    import base64
+    import hashlib
+    import importlib.metadata
+
+    from convlab.tools import studio_env
+
+    old = tmp_path / "tensorflow_cpu-2.19.1.dist-info"
+    old.mkdir()
+    (old / "METADATA").write_text("Metadata-Version: 2.1\nName: tensorflow-cpu\nVersion: 2.19.1\n\nName: in the body\n")
+    (old / "WHEEL").write_text("Wheel-Version: 1.0\n")
+    (old / "RECORD").write_text(
+        "tensorflow/__init__.py,sha256=abc,10\n"
+        "tensorflow_cpu-2.19.1.dist-info/METADATA,sha256=old,60\n"
+        "tensorflow_cpu-2.19.1.dist-info/WHEEL,sha256=wheel,20\n"
+        "tensorflow_cpu-2.19.1.dist-info/RECORD,,\n"
+    )
+    assert "is now distributed as tensorflow" in studio_env.rename(path=[str(tmp_path)])
+    new = tmp_path / "tensorflow-2.19.1.dist-info"
+    assert not old.exists() and new.is_dir()
+    metadata = (new / "METADATA").read_bytes()
+    assert metadata == b"Metadata-Version: 2.1\nName: tensorflow\nVersion: 2.19.1\n\nName: in the body\n"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(metadata).digest()).rstrip(b"=").decode()
+    assert (new / "RECORD").read_text().splitlines() == [
+        "tensorflow/__init__.py,sha256=abc,10",
+        f"tensorflow-2.19.1.dist-info/METADATA,sha256={digest},{len(metadata)}",
+        "tensorflow-2.19.1.dist-info/WHEEL,sha256=wheel,20",
+        "tensorflow-2.19.1.dist-info/RECORD,,",
+    ]
+    found = {dist.metadata["Name"]: dist.version for dist in importlib.metadata.distributions(path=[str(tmp_path)])}
+    assert found == {"tensorflow": "2.19.1"}
+    assert "already" in studio_env.rename(path=[str(tmp_path)])
+
+
+# SageMaker Studio's package set, built by `make .venv-studio/.installed` (CI builds it before `make test-studio`,
+# which runs these tests in it; `make test` runs them too wherever .venv-studio is built)
+STUDIO_VENV = paths.PROJECT_DIR / ".venv-studio"
+STUDIO_PYTHON = STUDIO_VENV / "bin" / "python"
+needs_studio_venv = pytest.mark.skipif(
+    not (STUDIO_VENV / ".installed").is_file(),
+    reason=f"{STUDIO_VENV} is not built (make .venv-studio/.installed; CI builds it before make test-studio)",
+)
+
+
+def studio_run(*arguments: str, **options):
+    """A command in .venv-studio's interpreter, pip's configuration (indexes, find-links, constraints) left out."""
+    import os
+    import subprocess
+
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("PIP_")}
+    environment |= {"PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    return subprocess.run([str(STUDIO_PYTHON), *arguments], capture_output=True, text=True, env=environment, **options)
+
+
+@needs_studio_venv
+def test_studios_tensorflow_is_a_cpu_build_distributed_under_the_name_tensorflow():
+    """As conda installs it in the image: `tensorflow` at the image's version, a CPU build, and no `tensorflow-cpu`
+    (`.venv-studio` installs PyPI's tensorflow-cpu and renames it: convlab/tools/studio_env.py)."""
+    import json
+
+    from convlab.tools import pins
+
+    check = (
+        "import importlib.metadata as m, json, tensorflow as tf\n"
+        "def version(name):\n"
+        "    try:\n"
+        "        return m.version(name)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        return None\n"
+        "print(json.dumps({'tensorflow': version('tensorflow'), 'tensorflow-cpu': version('tensorflow-cpu'),\n"
+        "    'module': tf.__version__, 'cuda': tf.sysconfig.get_build_info().get('is_cuda_build')}))\n"
+    )
+    result = studio_run("-c", check)
+    assert result.returncode == 0, result.stderr[-3000:]
+    image = pins.pins(paths.PROJECT_DIR / "requirements" / "studio.in")["tensorflow-cpu"]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found == {"tensorflow": image, "tensorflow-cpu": None, "module": image, "cuda": False}
+
+
+@needs_studio_venv
+def test_installing_the_aws_extra_in_studio_changes_none_of_its_packages(tmp_path):
+    """`pip install -e .[aws]` resolved against Studio's packages (.venv-studio) from them alone (`--no-index`:
+    offline, as `make test-studio` runs in CI): it succeeds only if every requirement of convlab[aws], all the way
+    down, is met by a version already installed, so the dry run installs convlab and nothing else."""
+    import json
+
+    from packaging.utils import canonicalize_name
+
+    from convlab.tools import pins
+
+    listed = studio_run("-m", "pip", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed.stdout)}
+    report = tmp_path / "report.json"
+    command = ["install", "--dry-run", "--no-index", "--no-build-isolation", "--quiet", "--report", str(report)]
+    result = studio_run("-m", "pip", *command, "-e", f"{paths.PROJECT_DIR}[aws]", cwd=tmp_path)
+    assert result.returncode == 0, (
+        f"convlab[aws] needs what Studio's packages do not hold (the same dry run without --no-index lists every "
+        f"package it would install or change):\n{result.stderr[-3000:]}"
+    )
+    install = {canonicalize_name(item["metadata"]["name"]): item for item in json.loads(report.read_text())["install"]}
+    assert install.pop("convlab")["requested_extras"] == ["aws"]
+    changed = {name: (installed[name], item["metadata"]["version"]) for name, item in install.items() if name in installed}
+    new = {name: item["metadata"]["version"] for name, item in install.items() if name not in installed}
+    assert (changed, new) == ({}, {}), "(Studio's version, the one pip would install) and packages Studio lacks"
+    studio = pins.pins(paths.PROJECT_DIR / "requirements" / "studio.txt")
+    kept = ("sagemaker", "boto3", "botocore", "aiobotocore", "s3fs")
+    assert {name: installed[name] for name in kept} == {name: studio[name] for name in kept}, "the environment is Studio's"

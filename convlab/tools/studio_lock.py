@@ -27,7 +27,8 @@ from convlab.study import paths
 
 STUDIO_IN = paths.PROJECT_DIR / "requirements" / "studio.in"
 STUDIO_TXT = paths.PROJECT_DIR / "requirements" / "studio.txt"
-# Conda packages whose PyPI distribution has another name (the image's TensorFlow is a CPU build: tensorflow-cpu)
+# Conda packages whose PyPI distribution has another name (the image's TensorFlow is a CPU build: tensorflow-cpu,
+# renamed to tensorflow once installed in .venv-studio by convlab.tools.studio_env)
 PYPI_NAMES = {
     "tensorflow-base": "tensorflow-cpu",
     "tensorflow": "tensorflow-cpu",
