@@ -7,7 +7,7 @@ Subpackages by concern, in the order the data travel, each importing only those 
     datasets     the IDX files, their checksums, the splits
     training     architectures, seeded training, precision, workers
     experiments  what is trained together, probes, filters, the protocol check
-    analysis     statistics, tables, the notebooks' sentences and their claims
+    analysis     statistics and tables
     figures      captions and plots
     run          the notebook setup call, the pipeline, its Jupyter kernels
     paper        the reader's document, written over the records

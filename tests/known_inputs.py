@@ -1,4 +1,4 @@
-"""Hand-made result records for the known-answer tests of `stats`, `tables` and `narrative`."""
+"""Hand-made result records for the known-answer tests of `stats`, `tables` and `curves`."""
 
 from __future__ import annotations
 

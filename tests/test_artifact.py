@@ -59,7 +59,7 @@ def test_the_staged_source_holds_the_entry_scripts_and_the_modules_they_import_o
     assert what_train_imports | {"datasets.transforms", "study", "training"} <= set(shipped)
     left_out = {"serving.artifact", "serving.aws_endpoint", "tools.bench", "serving.client", "serving.cloud", "analysis.eda"}
     left_out |= {"experiments.plans", "experiments.filters", "run.jupyter_kernels", "run.pipeline", "figures.plots"}
-    left_out |= {"experiments.probes", "report.report", "analysis.stats", "analysis.tables", "analysis.narrative"}
+    left_out |= {"experiments.probes", "report.report", "analysis.stats", "analysis.tables", "serving.summary"}
     assert not left_out & set(shipped), "the notebooks', the report's and the SageMaker path's own modules stay behind"
     assert {f"convlab/{path}" for path in fit.RESULT_CODE_FILES.values()} <= staged_files(source), "code_fingerprint reads them"
 

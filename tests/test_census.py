@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convlab.analysis import narrative_filters
 from convlab.experiments import census
 
 SOBEL = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
@@ -75,7 +74,7 @@ def test_dead_shares_count_zero_outputs_per_filter():
     assert census.dead_shares(maps).tolist() == [pytest.approx(17 / 18), 0.0]
 
 
-def test_the_study_claim_per_seed_and_its_wording():
+def test_the_study_claim_per_seed():
 
     def row(oriented, centre, blob, board, unused):
         return dict(zip(census.KINDS, (oriented, centre, blob, board, unused), strict=True))
@@ -83,14 +82,10 @@ def test_the_study_claim_per_seed_and_its_wording():
     def counts(*rows):
         return pd.DataFrame(list(rows), index=pd.Index(range(len(rows)), name="seed"))
 
-    every = counts(row(20, 4, 3, 2, 3), row(22, 3, 3, 1, 3))
-    text = narrative_filters.describe_census(every)
-    assert text.startswith("Of the 32 first-layer filters per seed (2 seeds; a range is the lowest to the highest count): ")
-    assert f"{census.ORIENTED} 20–22; {census.CENTRE_SURROUND} 3–4; {census.BLOB} 3; " in text
-    assert text.endswith("The measurements support it in all 2 seeds.")
-    some = counts(row(20, 4, 3, 2, 3), row(22, 3, 3, 0, 4))
-    assert narrative_filters.describe_census(some).endswith("The measurements support it in 1 of 2 seeds only (seeds 0).")
-    none = counts(row(25, 0, 3, 2, 2))
-    assert narrative_filters.describe_census(none).endswith(
-        "The measurements do not support it: no seed of 1 has all three kinds."
-    )
+    every = census.with_claim(counts(row(20, 4, 3, 2, 3), row(22, 3, 3, 1, 3)))
+    assert every[census.STUDY_CLAIM].tolist() == ["yes", "yes"]
+    assert every[list(census.KINDS)].sum(axis=1).tolist() == [32, 32], "the counts are kept as they were"
+    some = census.with_claim(counts(row(20, 4, 3, 2, 3), row(22, 3, 3, 0, 4)))
+    assert some[census.STUDY_CLAIM].tolist() == ["yes", "no"], "seed 1 has no checkerboard filter"
+    none = census.with_claim(counts(row(25, 0, 3, 2, 2)))
+    assert none[census.STUDY_CLAIM].tolist() == ["no"], "no centre–surround filter"

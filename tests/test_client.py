@@ -1,4 +1,4 @@
-"""Talking to a served model: predictions against in-process Keras, request formats, timings, and the serving paragraph."""
+"""Talking to a served model: predictions against in-process Keras, request formats, timings, and the serving summary."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from convlab.analysis import narrative_serving
 from convlab.datasets import data
-from convlab.serving import client, endpoint
+from convlab.serving import client, endpoint, summary
 
 
 @pytest.fixture(scope="module")
@@ -71,20 +70,20 @@ SERVING_RECORD = {
     },
     "bad_requests": [{"status": 400}, {"status": 415}, {"status": 400}],
 }
-TIMINGS = (
-    "Single-image requests took 3.2 ms (median) and 7.9 ms (99th percentile) over 20 requests; "
-    "batches of 256 went through at 1234 images/s. "
-)
-SERVING_CASES = [  # case, what changes in the record, the paragraph
+TIMINGS = {
+    "single image, median (ms)": 3.21,
+    "single image, 99th percentile (ms)": 7.89,
+    "single-image requests timed": 20,
+    "images per second in batches of 256": 1234.4,
+}
+SERVING_CASES = [  # case, what changes in the record, the summary
     (
         "front-end named, same classes, all refused",
         {"front_end": "the TF Serving 2.20 container's front-end"},
-        "Front-end: the TF Serving 2.20 container's front-end. Served over HTTP, the model classified 200 test images "
-        "with accuracy 85.50% against 85.50% in this process; it predicted the same class for every image "
-        "(largest probability difference 2.5e-07). "
-        + TIMINGS
-        + "All 3 bad requests were refused with a 4xx status (400, 415), and the endpoint kept serving: "
-        "the timings above were taken after them.",
+        {"served by": "the TF Serving 2.20 container's front-end", "test images": 200, "served accuracy (%)": 85.5}
+        | {"accuracy in memory (%)": 85.5, "same class for every image": "yes", "largest probability difference": "2.5e-07"}
+        | TIMINGS
+        | {"bad requests refused with a 4xx status": "3 of 3 (400, 415)"},
     ),
     (
         "no front-end, classes differ, one not refused",
@@ -93,14 +92,14 @@ SERVING_CASES = [  # case, what changes in the record, the paragraph
             | {"served accuracy (%)": 85.0, "same predicted class for every image": False, "largest probability difference": 0.3},
             "bad_requests": [{"status": 400}, {"status": 500}],
         },
-        "Served over HTTP, the model classified 200 test images with accuracy 85.00% against 85.50% in this process; "
-        "**the predicted classes differ for some images** (largest probability difference 3.0e-01). "
-        + TIMINGS
-        + "**Some bad requests were not refused with a 4xx status**: see the table above.",
+        {"test images": 200, "served accuracy (%)": 85.0, "accuracy in memory (%)": 85.5}
+        | {"same class for every image": "no", "largest probability difference": "3.0e-01"}
+        | TIMINGS
+        | {"bad requests refused with a 4xx status": "1 of 2 (400)"},
     ),
 ]
 
 
 @pytest.mark.parametrize("case, changed, expected", SERVING_CASES, ids=[row[0] for row in SERVING_CASES])
-def test_describe_serving_follows_the_numbers_of_the_record(case, changed, expected):
-    assert narrative_serving.describe_serving(SERVING_RECORD | changed) == expected
+def test_the_serving_summary_follows_the_numbers_of_the_record(case, changed, expected):
+    assert summary.local_run(SERVING_RECORD | changed) == expected

@@ -11,8 +11,7 @@ import requests
 from aws_faults import CallLog, FaultPlan, client_error, stop_first_refuse_rest
 from packaging.version import Version
 
-from convlab.analysis import narrative_serving
-from convlab.serving import artifact, aws_endpoint, client, cloud, images
+from convlab.serving import artifact, aws_endpoint, client, cloud, images, summary
 
 SDK = importlib.metadata.version("sagemaker")  # the locked 3.27.0, or Studio's 3.12.0 in make test-studio
 SDK_LISTS_OUR_IMAGES = Version(SDK) >= Version("3.27")
@@ -544,7 +543,7 @@ def test_mode_aws_writes_no_credentials_anywhere(aws, run_inputs, moto_url, tmp_
     assert session.boto_session.get_credentials().secret_key == credentials["AWS_SECRET_ACCESS_KEY"], "the run used them"
     training_record = {"model": {"name": "cnn"}, "seed": 0, "cache_key": "key", "test": {"accuracy": 0.5}}
     client.save_serving_record(params, training_record, "aws", endpoint=result)
-    print(narrative_serving.describe_aws_run(result))
+    print(summary.aws_run(result))
     out, err = capfd.readouterr()
     texts = written_texts(tmp_path) | {"stdout": out, "stderr": err, "log": caplog.text}
     texts |= {"call log": json.dumps(session.log.calls, default=str), "result": json.dumps(result, default=str)}
@@ -700,7 +699,7 @@ def test_a_quota_error_part_way_through_the_sweep_stops_the_jobs_already_started
     assert second["stop it with"] == f"aws sagemaker stop-training-job --training-job-name {second['job']}"
 
 
-# --- the paragraph on what mode aws measured ------------------------------------------------------------------
+# --- the summary of what mode aws measured --------------------------------------------------------------------
 
 AWS_RUN = {
     "training_job": {"job": "convlab-cnn-1", "status": "Completed", "artifact_uri": "s3://b/model.tar.gz"},
@@ -710,18 +709,24 @@ AWS_RUN = {
     "single_ms_p50": 12.34,
     "single_ms_p99": 56.78,
 }
-AWS_RUN_OPENING = (
-    "Training job `convlab-cnn-1` ended as Completed; its artifact `s3://b/model.tar.gz` was served by endpoint "
-    "`convlab-endpoint-1`. Through the endpoint, 1000 test images were classified with accuracy 91.23%; single-image "
-    "requests took 12.3 ms (median) and 56.8 ms (99th percentile) from this machine, network included. "
-)
+AWS_RUN_OPENING = {
+    "training job": "convlab-cnn-1",
+    "training job status": "Completed",
+    "artifact": "s3://b/model.tar.gz",
+    "endpoint": "convlab-endpoint-1",
+    "test images classified through the endpoint": 1000,
+    "accuracy (%)": 91.23,
+    "single image, median (ms, network included)": 12.34,
+    "single image, 99th percentile (ms, network included)": 56.78,
+}
 DELETED = [{"resource": kind, "deleted": True} for kind in ("endpoint", "endpoint_config", "model")]
 NOT_DELETED = {"resource": "endpoint", "deleted": False, "error": "still Creating", "delete it with": "aws sagemaker x"}
-AWS_RUN_CASES = [  # case, what the run adds, the sentences after the opening
+REFUSED = "bad requests answered by ModelError with the container's 4xx status"
+AWS_RUN_CASES = [  # case, what the run adds, the rows after the opening
     (
         "no bad requests, all deleted",
         {"clean_up": DELETED},
-        "Deleted afterwards: endpoint yes, endpoint_config yes, model yes.",
+        {"deleted afterwards": "endpoint, endpoint_config, model"},
     ),
     (
         "bad requests refused, one resource left",
@@ -735,18 +740,20 @@ AWS_RUN_CASES = [  # case, what the run adds, the sentences after the opening
             ],
             "clean_up": [NOT_DELETED, *DELETED[1:]],
         },
-        "Of 5 bad requests, 3 came back as ModelError with the container's 4xx status (400, 415) as OriginalStatusCode. "
-        "Deleted afterwards: endpoint **NO** (still Creating; `aws sagemaker x`), endpoint_config yes, model yes.",
+        {
+            REFUSED: "3 of 5 (400, 415)",
+            "deleted afterwards": "endpoint_config, model",
+            "NOT deleted": "endpoint (still Creating; aws sagemaker x)",
+        },
     ),
     (
         "no bad request refused",
         {"bad_requests": [{"error": "ValidationError", "status": None}], "clean_up": DELETED},
-        "Of 1 bad requests, 0 came back as ModelError with the container's 4xx status (none) as OriginalStatusCode. "
-        "Deleted afterwards: endpoint yes, endpoint_config yes, model yes.",
+        {REFUSED: "0 of 1", "deleted afterwards": "endpoint, endpoint_config, model"},
     ),
 ]
 
 
 @pytest.mark.parametrize("case, added, expected", AWS_RUN_CASES, ids=[row[0] for row in AWS_RUN_CASES])
-def test_describe_aws_run_says_what_was_measured_and_what_was_deleted(case, added, expected):
-    assert narrative_serving.describe_aws_run(AWS_RUN | added) == AWS_RUN_OPENING + expected
+def test_the_aws_run_summary_says_what_was_measured_and_what_was_deleted(case, added, expected):
+    assert summary.aws_run(AWS_RUN | added) == AWS_RUN_OPENING | expected

@@ -1,4 +1,4 @@
-"""Learning-curve tables, data efficiency and their wording, on known inputs."""
+"""Learning-curve tables and data efficiency, on known inputs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from known_inputs import group
 
-from convlab.analysis import curves, narrative_probes
+from convlab.analysis import curves
 from convlab.experiments import design
 from convlab.study import config
 from convlab.study.paths import ParameterError
@@ -70,40 +70,29 @@ def test_data_efficiency_both_ways():
     assert efficiency["baseline_needs"] is None and math.isnan(efficiency["baseline_ratio"])
 
 
-def test_describe_learning_curves():
-    table, gains = curves.curve_table(CURVES), curves.gain_table(CURVES, design.CNN, design.FC)
-    lines = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, design.CNN, design.FC)).split(
-        "\n"
-    )
-    assert lines[0].startswith("- CNN − FC at each size: 100 images +2.00 ± 2.27; 1,000 images +2.00 ± 1.13; ")
-    assert lines[1] == (
-        "- The CNN reaches the FC baseline's full-set accuracy (85.00%) with about 2,894 images (interpolated in log size): "
-        "20.7× less data than the baseline's 60,000."
-    )
-    assert lines[2] == "- The FC baseline does not reach the CNN's full-set accuracy (91.00%) within the 60,000 images."
-    assert lines[3] == (
-        "- The Fashion-MNIST study's advice against convolution on very small datasets: not resolved: at 100 images, "
-        "the smallest size, the two are within seed noise."
-    )
-    assert lines[4] == "- The claim that the CNN learns more from the same data: supported at 1,000, 10,000, 60,000 images only."
+def test_data_efficiency_as_printed():
+    table = curves.curve_table(CURVES)
+    shown = curves.efficiency_for_reading(curves.data_efficiency(table, design.CNN, design.FC))
+    assert shown == {
+        "full training set": "60,000 images",
+        "CNN reaches FC's full-set accuracy with": "2,894 images (20.7× fewer)",
+        "FC reaches CNN's full-set accuracy with": "not within the measured sizes",
+    }
 
 
 @pytest.mark.parametrize(
-    "cnn_at_100, small, same",
+    "cnn_at_100, gain_at_100, ahead",
     [
-        ((0.60, 0.61, 0.62), "supported: at 100 images, the smallest size, the FC baseline is ahead beyond seed noise", "only"),
-        (
-            (0.80, 0.81, 0.82),
-            "not supported: at 100 images, the smallest size, the CNN is still ahead beyond seed noise (+10.00 points)",
-            "every size",
-        ),
+        ((0.60, 0.61, 0.62), -10.0, [1000, 10000, 60000]),  # the FC network ahead beyond seed noise at the smallest size
+        ((0.80, 0.81, 0.82), 10.0, [100, 1000, 10000, 60000]),  # the CNN ahead at every size
     ],
 )
-def test_the_small_data_claim_each_way(cnn_at_100, small, same):
+def test_the_gain_at_the_smallest_size_each_way(cnn_at_100, gain_at_100, ahead):
     data = runs(
         {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[design.FC].items()},
         {size: tuple(r["test"]["accuracy"] for r in group_) for size, group_ in CURVES[design.CNN].items()} | {100: cnn_at_100},
     )
-    table, gains = curves.curve_table(data), curves.gain_table(data, design.CNN, design.FC)
-    text = narrative_probes.describe_learning_curves(table, gains, curves.data_efficiency(table, design.CNN, design.FC))
-    assert f"on very small datasets: {small}." in text and same in text.split("\n")[-1]
+    gains = curves.gain_table(data, design.CNN, design.FC)
+    smallest = gains.sort_values(curves.SIZE).iloc[0]
+    assert smallest[curves.GAIN] == pytest.approx(gain_at_100) and smallest[curves.RESOLVED]
+    assert gains[gains[curves.RESOLVED] & (gains[curves.GAIN] > 0)][curves.SIZE].tolist() == ahead

@@ -12,11 +12,11 @@ FIGURE = (
     '<figure id="figure-{n}" class="panels-1"><div class="panel"><img src="data:image/png;base64,iVBORw0K" alt="A chart.">'
     "</div><figcaption><strong>Figure {n}.</strong> What it shows.</figcaption></figure>"
 )
-CLAIMS = (
-    '<h3 id="claims-checked">Claims checked</h3><table class="dataframe compact claims"><thead><tr><th>where</th>'
-    "<th>claim</th><th>rule</th><th>values</th><th>holds</th></tr></thead><tbody>{rows}</tbody></table>"
+CLAIMS = (  # as `build.Built.claims_table` writes it
+    '<h3 id="paper-claims">The paper\'s claims</h3><table class="paper-claims"><thead><tr><th>claim</th>'
+    "<th>predicate, in words</th><th>holds</th></tr></thead><tbody>{rows}</tbody></table>"
 )
-HOLDS = "<tr><td>MNIST, 07</td><td>The GAP head keeps more.</td><td>a &gt; b</td><td>a 1, b 0</td><td>{}</td></tr>"
+HOLDS = "<tr><td>gap_keeps_more</td><td>GAP head &gt; flatten head at 3 px</td><td>{}</td></tr>"
 CODE = '<details class="code"><summary>Code</summary><pre><code>print(f"{dataset}") # /work/main/x</code></pre></details>'
 
 
@@ -73,9 +73,13 @@ def test_each_defect_is_found(body, expected):
 
 
 def test_the_claims_table_must_exist_and_in_a_full_run_every_claim_must_hold():
-    without = page().replace('id="claims-checked"', 'id="other"')
-    assert 'no "Claims checked" table' in doccheck.html_problems(without)
-    assert doccheck.claims_problems(page(claim="no")) == ["a claim does not hold: MNIST, 07: The GAP head keeps more."]
+    for without in (page().replace('id="paper-claims"', 'id="other"'), page().replace('class="paper-claims"', 'class="x"')):
+        assert "no table of the paper's claims" in doccheck.html_problems(without)
+    assert doccheck.claims_problems(page(claim="no")) == [
+        "a claim does not hold: gap_keeps_more: GAP head > flatten head at 3 px"
+    ]
+    other = '<table class="findings"><tr><td>x</td><td>y</td><td>no</td></tr></table>'
+    assert doccheck.claims_problems(page(other)) == [], "only the table of claims is read"
 
 
 PAPER = (
@@ -100,7 +104,7 @@ def test_the_command_fails_on_a_broken_report_and_names_every_problem(tmp_path, 
     assert "supplement: a path of the build machine" in error and "PDF pages with content past a margin: [4]" in error
     assert "does not hold" not in error, "a subset run's claims may fail"
     assert doccheck.main(["--root", str(tmp_path / "broken"), "--full"]) == 1
-    assert "a claim does not hold: MNIST, 07" in capsys.readouterr().err
+    assert "a claim does not hold: gap_keeps_more" in capsys.readouterr().err
     assert doccheck.main(["--root", str(tmp_path / "missing")]) == 1
     assert "run `make report` first" in capsys.readouterr().err
 

@@ -6,8 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from convlab.analysis import narrative_serving
-from convlab.serving import client, endpoint
+from convlab.serving import client, endpoint, summary
 
 
 def test_server_listens_on_loopback_only(tarball):
@@ -107,21 +106,21 @@ def test_notebook_06_serves_in_a_with_block_and_ends_with_its_clean_up():
     assert 'in_aws["clean_up"] if mode == "aws"' in last.source, "in mode aws it lists the AWS endpoint's deletion"
 
 
-FRONT_END_CASES = [  # case, the endpoint, the sentence
+FRONT_END_CASES = [  # case, the endpoint, the table
     (
         "the container's front-end",
         SimpleNamespace(front_end="the TF Serving 2.20 container's front-end"),
-        "Served by the TF Serving 2.20 container's front-end.",
+        {"served by": "the TF Serving 2.20 container's front-end"},
     ),
     (
         "the fallback, and why",
         SimpleNamespace(front_end="the fallback", fallback_reason="no reference code in /srv/reference."),
-        "Served by the fallback. The container's front-end did not run here: no reference code in /srv/reference.",
+        {"served by": "the fallback", "why not the container's front end": "no reference code in /srv/reference."},
     ),
-    ("the fallback, no reason", SimpleNamespace(front_end="the fallback", fallback_reason=""), "Served by the fallback."),
+    ("the fallback, no reason", SimpleNamespace(front_end="the fallback", fallback_reason=""), {"served by": "the fallback"}),
 ]
 
 
 @pytest.mark.parametrize("case, served, expected", FRONT_END_CASES, ids=[row[0] for row in FRONT_END_CASES])
-def test_describe_front_end_names_who_answered_and_why_the_container_did_not(case, served, expected):
-    assert narrative_serving.describe_front_end(served) == expected
+def test_the_front_end_table_names_who_answered_and_why_the_container_did_not(case, served, expected):
+    assert summary.front_end(served) == expected

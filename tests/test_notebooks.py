@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tarfile
 import time
@@ -51,6 +52,24 @@ def error_outputs(notebook_path: Path) -> list[str]:
     ]
 
 
+def findings_shown(notebook_path: Path) -> list[str]:
+    """The notebooks whose findings paragraph an executed notebook shows (the output's metadata names it)."""
+    from convlab.paper import notebook_findings
+
+    return [
+        output["metadata"]["text/markdown"][notebook_findings.METADATA]
+        for cell in nbformat.read(notebook_path, as_version=4).cells
+        for output in cell.get("outputs", [])
+        if notebook_findings.METADATA in output.get("metadata", {}).get("text/markdown", {})
+    ]
+
+
+def shown_html(notebook_path: Path) -> str:
+    """Every table an executed notebook shows, as HTML."""
+    cells = nbformat.read(notebook_path, as_version=4).cells
+    return "".join(output.get("data", {}).get("text/html", "") for cell in cells for output in cell.get("outputs", []))
+
+
 @pytest.fixture(params=config.DATASETS)
 def smoke_dataset(request, smoke_root):
     html = [smoke_root / "reports" / request.param / f"{notebook}.html" for notebook in SMOKE_NOTEBOOKS[request.param]]
@@ -66,6 +85,7 @@ def test_notebooks_execute_without_errors(smoke_dataset):
         assert error_outputs(executed) == []
         papermill_parameters = nbformat.read(executed, as_version=4).metadata["papermill"]["parameters"]
         assert papermill_parameters["dataset"] == dataset and papermill_parameters["train_size"] == "2000"
+        assert findings_shown(executed) == [notebook], "the notebook shows its findings paragraph, marked for the supplement"
     assert all(path.is_file() and path.stat().st_size > 10_000 for path in html)
 
 
@@ -91,9 +111,9 @@ def test_sweep_trains_two_seeds_and_reuses_the_cnn(smoke_dataset):
     notebook = nbformat.read(root / "reports" / dataset / "04_kernel_size_sweep.ipynb", as_version=4)
     text = "\n".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert "Reusing cnn (seed 0)" in text, "the 3×3 run of 03_cnn is loaded, not trained again"
-    shown = [output.get("data", {}).get("text/markdown", "") for cell in notebook.cells for output in cell.get("outputs", [])]
-    verdicts = [text for text in shown if text.startswith("**Verdict.** ")]
-    assert len(verdicts) == 1 and len(verdicts[0]) > len("**Verdict.** ") + 20, "the sweep's verdict is shown, computed"
+    tables_shown = shown_html(root / "reports" / dataset / "04_kernel_size_sweep.ipynb")
+    assert "Holm-adjusted p" in tables_shown, "the pairwise comparisons are shown with their adjusted p-values"
+    assert "MACs per image, change (%)" in tables_shown and "cheapest by" in tables_shown, "each kernel size's costs"
 
 
 @pytest.mark.smoke
@@ -188,8 +208,9 @@ def test_dataset_comparison_reads_both_datasets(smoke_root):
     executed = smoke_root / "reports" / "comparison" / "10_dataset_comparison.ipynb"
     assert error_outputs(executed) == []
     assert (smoke_root / "images" / "comparison" / "10_dataset_comparison" / "gain_by_dataset.png").is_file()
-    text = str(nbformat.read(executed, as_version=4))
-    assert "Fashion-MNIST: the CNN gains" in text and "- MNIST: the CNN gains" in text
+    gains = shown_html(executed)
+    assert "<td>Fashion-MNIST</td>" in gains and "<td>MNIST</td>" in gains, "the gain table has a row per dataset"
+    assert findings_shown(executed) == ["10_dataset_comparison"]
 
 
 def test_comparison_is_skipped_with_a_single_dataset(tmp_path, capsys):
@@ -313,26 +334,24 @@ def test_settings_check_trains_reference_runs_apart(smoke_root):
         for cell in nbformat.read(smoke_root / "reports" / "mnist" / "03_cnn.ipynb", as_version=4).cells
         for output in cell.get("outputs", [])
     )
-    assert "CNN − FC gain" in text and "with the 'gpu' settings" in text
-    assert "Families trained with other settings than the 'gpu' profile's: FC, " in text, "epochs=1 sets every family apart"
+    assert "CNN − FC gain" in text and "reference settings" in text, "the check's table"
+    shown = shown_html(smoke_root / "reports" / "mnist" / "03_cnn.ipynb")
+    families = shown.split("<th>same settings</th>", 1)[1].split("</table>", 1)[0]
+    assert "<td>False</td>" in families and "<td>True</td>" not in families, "epochs=1 sets every family apart"
 
 
 @pytest.mark.smoke
 def test_filter_census_counts_every_filter_of_each_seed(smoke_root):
     """05 classifies all 32 first-layer filters of each seed's CNN and says whether the study's claim holds."""
+    from convlab.experiments import census
+
     for dataset in ("fashion_mnist", "mnist"):
-        cells = nbformat.read(smoke_root / "reports" / dataset / "05_filter_visualisation.ipynb", as_version=4).cells
-        text = "".join(
-            output.get("text", "") + json.dumps(output.get("data", {}), ensure_ascii=False)
-            for cell in cells
-            for output in cell.get("outputs", [])
-        )
-        assert "Of the 32 first-layer filters per seed (" in text, dataset
-        assert (
-            "The measurements support it in all" in text
-            or "The measurements do not support it" in text
-            or " seeds only (seeds " in text
-        )
+        table = shown_html(smoke_root / "reports" / dataset / "05_filter_visualisation.ipynb").split(census.STUDY_CLAIM, 1)
+        assert len(table) == 2, dataset
+        row = r"<tr>\s*<td>(\d+)</td>((?:\s*<td>\d+</td>){5})\s*<td>(yes|no)</td>"
+        counts = re.findall(row, table[1].split("</table>", 1)[0])
+        assert counts and counts[0][0] == "0", "one row per seed of the CNN, seed 0 first"
+        assert all(sum(map(int, re.findall(r"\d+", kinds))) == 32 for _, kinds, _ in counts), "all 32 filters classified"
 
 
 def executed_text(smoke_root, dataset: str, name: str) -> str:
@@ -349,8 +368,8 @@ def test_learning_curves_run_on_both_datasets_and_judge_both_claims(smoke_root):
     """11 trains FC and CNN on 300 and 1,000 of the smoke run's 2,000 images (seed 0 and two more); the full set is reused."""
     for dataset in ("fashion_mnist", "mnist"):
         text = executed_text(smoke_root, dataset, "11_learning_curves")
-        assert "CNN − FC at each size: 300 images " in text and "; 2,000 images " in text, dataset
-        assert "advice against convolution on very small datasets: " in text and "learns more from the same data: " in text
+        assert "reaches FC&#x27;s full-set accuracy with" in text or "reaches FC's full-set accuracy with" in text, dataset
+        assert "<td>300</td>" in text and "<td>2000</td>" in text, "the gain at each size, the full set included"
         folder = smoke_root / "reports" / dataset / "results" / "curves"
         assert sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*.json")) == [
             f"n{size}/{model}-seed{seed}.json" for size in (1000, 300) for model in ("cnn", "fc_baseline") for seed in (0, 1, 2)
@@ -361,7 +380,7 @@ def test_learning_curves_run_on_both_datasets_and_judge_both_claims(smoke_root):
 def test_pooling_and_both_layer_kernels_are_trained_and_compared(smoke_root):
     for dataset in ("fashion_mnist", "mnist"):
         text = executed_text(smoke_root, dataset, "07_translation")
-        assert "Average pooling scores " in text and "The MNIST study chose max pooling for its accuracy on strokes" in text
+        assert "average − max pooling" in text and "share kept at 1 px (%)" in text, dataset
         assert (smoke_root / "reports" / dataset / "results" / "cnn_avgpool-seed0.json").is_file(), dataset
         assert (smoke_root / "reports" / dataset / "results" / "cnn_k5-5-seed0.json").is_file(), dataset
         assert "5×5 both" in executed_text(smoke_root, dataset, "04_kernel_size_sweep")

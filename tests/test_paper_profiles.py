@@ -117,14 +117,3 @@ def test_the_full_and_gpu_papers_name_their_seeds(rendered):
 def test_the_published_runs_claims_all_hold(rendered):
     assert rendered["full"].failed == []
 
-
-@pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_every_profiles_notebook_paragraphs_print_no_missing_value(rendered, shape):
-    """Each notebook's findings paragraph, rendered with the paper's context of each profile's run."""
-    from convlab.paper import notebook_findings
-
-    paragraphs = {name: notebook_findings.render(name, rendered[shape].context)[0] for name in notebook_findings.sections()}
-    for name, text in paragraphs.items():
-        assert not DEFECTS.findall(text), (shape, name, sorted({match.group(0) for match in DEFECTS.finditer(text)}))
-    if shape != "quick":
-        assert notebook_findings.NOT_YET not in paragraphs.values(), "a finished run gives every notebook its paragraph"

@@ -1,5 +1,5 @@
-"""The inductive-bias probes: model variants, the permutation layer and probe records; their tables and prose: test_tables.py,
-test_narrative.py."""
+"""The inductive-bias probes: model variants, the permutation layer and probe records; their tables: test_tables.py,
+test_probe_and_cost_tables.py."""
 
 from __future__ import annotations
 

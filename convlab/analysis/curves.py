@@ -85,17 +85,20 @@ def data_efficiency(table: pd.DataFrame, challenger: str, baseline: str) -> dict
     }
 
 
-def smallest_size_gain(gains: pd.DataFrame) -> pd.Series:
-    """The gain row of the smallest size."""
-    return gains.sort_values(SIZE).iloc[0]
+def efficiency_for_reading(efficiency: dict, challenger: str = "CNN", baseline: str = "FC") -> dict[str, str]:
+    """`data_efficiency` as printed: the sizes rounded to whole images, the ratios to one decimal, and in words
+    where a model does not reach the other's full-set accuracy within the measured sizes."""
 
+    def reaches(needs: float | None, ratio: float) -> str:
+        return "not within the measured sizes" if needs is None else f"{needs:,.0f} images ({ratio:.1f}× fewer)"
 
-def sign_of_gains(gains: pd.DataFrame) -> dict[str, list[int]]:
-    """Sizes where the challenger is ahead beyond seed noise, behind beyond it, and where the two are not resolved."""
-    ahead = gains[gains[RESOLVED] & (gains[GAIN] > 0)][SIZE].astype(int).tolist()
-    behind = gains[gains[RESOLVED] & (gains[GAIN] < 0)][SIZE].astype(int).tolist()
-    unresolved = gains[~gains[RESOLVED].astype(bool)][SIZE].astype(int).tolist()
-    return {"ahead": ahead, "behind": behind, "unresolved": unresolved}
+    return {
+        "full training set": f"{efficiency['full_size']:,} images",
+        f"{challenger} reaches {baseline}'s full-set accuracy with": reaches(efficiency["challenger_needs"], efficiency["ratio"]),
+        f"{baseline} reaches {challenger}'s full-set accuracy with": reaches(
+            efficiency["baseline_needs"], efficiency["baseline_ratio"]
+        ),
+    }
 
 
 def mean_at(table: pd.DataFrame, model: str, size: int) -> float:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convlab.analysis import claims, stats
+from convlab.analysis import stats
 from convlab.experiments import design
 from convlab.store import records, runlog
 from convlab.study import config, manifest, paths
@@ -72,15 +72,6 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     if timings is not None:
         sections.append(f"\n**{COMPARISON_TITLE}**\n")
         sections.append(timings.to_html(border=0, classes="compact"))
-    checked = claims_table(root, datasets)
-    if checked is not None:
-        held = int(checked["holds"].eq("yes").sum())
-        first = int(checked["first wording held"].eq("yes").sum())
-        sections += [
-            contents.heading(3, "claims-checked", "Claims checked"),
-            f"\n{CLAIMS_CAPTION} {held} of the {len(checked)} claims hold as printed; the first wording held for {first}.\n",
-            checked.to_html(border=0, classes="compact claims", index=False),
-        ]
     compared = precision_table(root, datasets)
     if compared is None and trained_in_bfloat16(root, datasets):
         sections += [
@@ -114,13 +105,6 @@ def section(root: Path, datasets: Sequence[str], contents: Contents, built: date
     environment["packages"] = ", ".join(f"{name} {version}" for name, version in packages)
     sections.insert(2, pd.Series(environment, name="value").to_frame().to_html(border=0, classes="compact"))
     return "\n".join(sections)
-
-
-CLAIMS_CAPTION = (
-    "Every interpretive statement the notebooks print rests on a rule evaluated on the result records when the "
-    "notebook runs. Where a claim's first wording does not hold, the text prints its alternative instead, which "
-    "rests on the negated rule; the table lists the wording printed."
-)
 
 
 PRECISION_CAPTION = (
@@ -170,26 +154,6 @@ def _reference_machines(datasets: Sequence[str]) -> str:
         for path in sorted((precision.REFERENCE_DIR / dataset).glob("*-seed*.json")):
             machines.add(records.machine_of(records.read_record(path).get("environment", {})))
     return "; ".join(sorted(machines)) or "an unrecorded machine"
-
-
-def claims_table(root: Path, datasets: Sequence[str]):
-    """Every checked claim of every dataset's notebooks: where, the claim, its rule, its values and whether it holds."""
-    import pandas as pd
-
-    rows = [
-        {
-            "where": f"{config.DATASET_TITLES[dataset]}, {notebook}",
-            "claim as printed": (claim.printed or claim.statement).replace("**", "") if claim.printed or claim.holds else "—",
-            "rule it rests on": claim.printed_rule,
-            "values": claims.describe_values(claim.values),
-            "first wording held": "yes" if claim.holds else "no",
-            "holds": "yes" if claim.holds or claim.printed else "no",
-        }
-        for dataset in datasets
-        for notebook, ledger in claims.ledgers(root / dataset).items()
-        for claim in ledger
-    ]
-    return pd.DataFrame(rows) if rows else None
 
 
 def training_machines(root: Path, datasets: Sequence[str]):

@@ -8,7 +8,8 @@ reads `<root>/report.html` (the paper), `<root>/supplement.html` and `<root>/rep
   /home, /tmp, /work, /root, /Users or /mnt), or a template leak (an unfilled `{placeholder}`, a doubled
   word such as "epochs epochs", `None` or `nan` in a table cell), in the text a reader sees (folded code aside);
 - a figure without its number, caption or alt text, or figures numbered out of order;
-- in the supplement, no "Claims checked" table; with `--full` (the published run), a claim in it that does not hold;
+- in the supplement, no table of the paper's claims (`id="paper-claims"`, the claims the paper and the notebooks'
+  findings paragraphs checked); with `--full` (the published run), a claim in it that does not hold;
 - in the paper, whatever the run: a value printed as "nan" or "n/a", or a failed-claim marker (the text fits every run);
 - with `--full`, a claim of the paper that fails on the run, a paper of more than 20 PDF pages or 12 figures, and
   "nan" or "n/a" in the supplement;
@@ -22,6 +23,7 @@ check on its `make report`.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import re
 import sys
@@ -42,6 +44,7 @@ NETWORK = (
     re.compile(r"""url\(\s*["']?(?:https?:)?//""", re.IGNORECASE),
 )
 FIGURE = re.compile(r'<figure id="figure-(\d+)"[^>]*>(.*?)</figure>', re.DOTALL)
+CLAIMS_TABLE = '<table class="paper-claims">'  # the supplement's table of the paper's claims: claim, rule, holds
 
 
 class DocumentProblems(RuntimeError):
@@ -80,8 +83,8 @@ def html_problems(page: str, *, own_paths: Iterable[str] = (), claims_table: boo
     problems += [f"a doubled word: {match.group(0)!r}" for match in list(DOUBLED_WORD.finditer(prose))[:10]]
     problems += [f"a table cell holds {value}" for value in sorted(set(EMPTY_CELL.findall(text)))]
     problems += figure_problems(page)
-    if claims_table and 'id="claims-checked"' not in page:
-        problems.append('no "Claims checked" table')
+    if claims_table and not ('id="paper-claims"' in page and CLAIMS_TABLE in page):
+        problems.append("no table of the paper's claims")
     return problems
 
 
@@ -119,23 +122,19 @@ def missing_value_problems(page: str) -> list[str]:
     visible = re.sub(r"<[^>]+>", " ", reader_text(page))
     found = sorted({match.group(0) for match in MISSING_VALUE.finditer(visible)})
     count = len(MISSING_VALUE.findall(visible))
-    return (
-        [f"{count} missing value(s) or failed-claim marker(s) in the text: {', '.join(found)}"]
-        if found
-        else []
-    )
+    return [f"{count} missing value(s) or failed-claim marker(s) in the text: {', '.join(found)}"] if found else []
 
 
 def claims_problems(page: str) -> list[str]:
-    """The claims that do not hold, from the "Claims checked" table (the last column says yes or no)."""
-    section = page.split('id="claims-checked"', 1)[-1]
-    table = re.search(r"<table[^>]*claims[^>]*>(.*?)</table>", section, re.DOTALL)
+    """The claims that do not hold, from the table of the paper's claims (the last column says yes or no)."""
+    section = page.split('id="paper-claims"', 1)[-1]
+    table = re.search(re.escape(CLAIMS_TABLE) + r"(.*?)</table>", section, re.DOTALL)
     if not table:
         return []
     rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.DOTALL)
     failing = []
     for row in rows:
-        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
         if cells and cells[-1] == "no":
             failing.append(f"a claim does not hold: {cells[0]}: {cells[1][:120]}")
     return failing

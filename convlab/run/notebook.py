@@ -40,14 +40,12 @@ def run_parameters(name: str, namespace: Mapping[str, object]) -> config.RunPara
 
 def setup(name: str, namespace: Mapping[str, object]):
     """Validate a per-dataset notebook's parameters and load its dataset: (`RunParameters`, `data.Dataset`)."""
-    from convlab.analysis import claims
     from convlab.datasets import data
     from convlab.figures import plots
 
     plots.use_theme()
     show_tables_plainly()
     params = run_parameters(name, namespace)
-    claims.start(params.results_dir, name)
     ds = data.load_for_run(params)
     origin = ds.source.split(":")[0]
     print(f"{config.DATASET_TITLES[params.dataset]}: {len(ds.y_train):,} training and {len(ds.y_test):,} test images ({origin}).")

@@ -26,6 +26,9 @@ NOT_IMPORTED_BY_NOTEBOOKS = (  # relative to the package
 
 
 NOT_IMPORTED_FOLDERS = ("paper",)  # the paper is built from the records after the notebooks ran
+# A notebook imports this one from them: the findings paragraph it shows is rendered again from the finished run
+# when the report is built (the supplement replaces the notebook's output), so a change to it needs no new execution.
+RENDERED_AGAIN = ("paper.notebook_findings",)
 
 
 def notebook_parameters(notebook: Path) -> set[str]:

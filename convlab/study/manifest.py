@@ -68,8 +68,6 @@ class Notebook:
     def writes_file(self, relative: str) -> bool:
         """Whether a file, given relative to the notebook's report folder, is one of its declared results
         (a `*` stays within one folder: "results/*.json" does not match "results/probes/a.json")."""
-        if relative == f"results/claims/{self.name}.json":  # its ledger of checked claims (`convlab.analysis.claims`)
-            return True
         parts = relative.split("/")
         return any(
             len(parts) == len(pattern.split("/")) and all(map(fnmatch.fnmatchcase, parts, pattern.split("/")))

@@ -258,10 +258,3 @@ def cost_table(configs: dict[str, ModelConfig]):
             }
         )
     return pd.DataFrame(rows).set_index("configuration")
-
-
-def hidden_dense_share(model_config: ModelConfig) -> float:
-    """Percentage of a model's parameters in its hidden dense layers (the output layer excluded)."""
-    layers = layer_table(build_model(model_config))
-    hidden = (layers["type"] == "Dense") & (layers.index != "output")
-    return float(layers.loc[hidden, "share of parameters (%)"].sum())
