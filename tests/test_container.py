@@ -34,17 +34,20 @@ def require_environments(version: str, runtime: bool = False) -> None:
         pytest.fail(f"No environment of the TF Serving {version} image at {missing}: run `make serving-envs`.")
 
 
+CLIENT_TIMEOUT = 2  # nginx's client_header_timeout and client_body_timeout here; 60 s (nginx's default) otherwise
+
+
 @pytest.fixture(scope="module")
 def endpoint(tarball):
     require_environments(DEPLOYED, runtime=True)
-    with container.ContainerEndpoint(tarball, DEPLOYED) as served:
+    with container.ContainerEndpoint(tarball, DEPLOYED, client_timeout=CLIENT_TIMEOUT) as served:
         yield served
 
 
 @pytest.fixture(scope="module")
 def endpoint_2_19(tarball):
     require_environments("2.19")
-    with container.ContainerEndpoint(tarball, "2.19") as served:
+    with container.ContainerEndpoint(tarball, "2.19", client_timeout=CLIENT_TIMEOUT) as served:
         yield served
 
 
@@ -296,3 +299,128 @@ def test_serve_py_discovers_our_artifact_s_model_under_the_name_the_front_end_is
     assert [f"versions: {version}" for version in versions] == [
         line.strip() for line in config.splitlines() if "versions:" in line
     ]
+
+
+# --- what a client gets wrong, answered as the container answers it: nginx, then gunicorn, then python_service ----
+
+
+def exchange(url: str, request: bytes, timeout: float = 30) -> tuple[float, int, dict[str, str], bytes]:
+    """Send bytes as they are on one connection: seconds until the answer (or the close), status, fields, body.
+
+    Status 0 and no bytes: the server closed the connection without an answer."""
+    import socket
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    started, answer = time.monotonic(), b""
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(request)
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+            head, blank, body = answer.partition(b"\r\n\r\n")
+            length = [line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+            if blank and length and len(body) >= int(length[0]):
+                break
+    seconds, (head, _, body) = time.monotonic() - started, answer.partition(b"\r\n\r\n")
+    if not answer:
+        return seconds, 0, {}, b""
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines[1:])}  # as gunicorn spells them
+    return seconds, int(lines[0].split()[1]), fields, body
+
+
+def post(header: str, body: bytes, *, path: str = "/invocations", method: str = "POST") -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: endpoint\r\nContent-Type: application/json\r\n{header}\r\n\r\n".encode() + body
+
+
+def nginx_page(status: int, reason: str) -> bytes:
+    """nginx's own error page, naming the version the 2.20 image installs (its Dockerfile's NGINX_VERSION)."""
+    title = f"{status} {reason}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+        "<hr><center>nginx/1.30.3</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def test_get_invocations_gets_what_each_image_answers(endpoint, endpoint_2_19):
+    """GET /invocations reaches python_service's on_get, which takes the lock in /sagemaker/lock-file.lock (created at
+    first use, as in the container): 2.20 lists the loaded multi-model endpoint models, none, with 200 {}; 2.19 sleeps a
+    second in its lock, then reads an attribute only a multi-model endpoint has and answers falcon's 500."""
+    seconds, status, fields, body = exchange(endpoint.url, b"GET /invocations HTTP/1.1\r\nHost: endpoint\r\n\r\n")
+    assert (status, body) == (200, b"{}") and fields["server"] == "nginx/1.30.3"
+    assert (endpoint.sagemaker_dir / "lock-file.lock").is_file(), "the lock file is in the folder that stands for /sagemaker"
+    seconds, status, _, body = exchange(endpoint_2_19.url, b"GET /invocations HTTP/1.1\r\nHost: endpoint\r\n\r\n")
+    assert (status, json.loads(body)) == (500, {"title": "500 Internal Server Error"}) and seconds >= 1
+
+
+NEVER_COMPLETE = [  # (case, request): what nginx waits for, then drops
+    ("a body shorter than its Content-Length", post("Content-Length: 100", b'{"instances"')),
+    ("Content-Length 10^12", post("Content-Length: 1000000000000", b'{"instances": [[0')),
+    ("a header never finished", b"POST /invocations HTTP/1.1\r\nHost: endpoint\r\nContent-Length: 2\r\n"),
+]
+
+
+@pytest.mark.parametrize("case, request_bytes", NEVER_COMPLETE, ids=[case for case, _ in NEVER_COMPLETE])
+def test_a_request_that_never_completes_is_dropped_as_nginx_drops_it(endpoint, case, request_bytes):
+    """nginx sets no body cap (client_max_body_size 0) and waits client_body_timeout (60 s, its default) for the rest,
+    then closes the connection without an answer (its log says 408). Here the wait is CLIENT_TIMEOUT: no hang."""
+    seconds, status, _, body = exchange(endpoint.url, request_bytes)
+    assert (status, body) == (0, b"") and CLIENT_TIMEOUT <= seconds < CLIENT_TIMEOUT + 3
+    assert urllib.request.urlopen(f"{endpoint.url}/ping", timeout=10).status == 200, "the endpoint keeps serving"
+
+
+def test_a_client_that_accepts_no_json_gets_falcons_406(endpoint):
+    """The handler refuses Accept: text/csv with 406; falcon writes an error only as JSON or XML, so the body is
+    empty, with Vary: Accept, as in the container. A client that accepts XML reads the reason in XML."""
+    request = post("Content-Length: 22", b'{"instances": [[0]]}  ')
+    _, status, fields, body = exchange(endpoint.url, request.replace(b"\r\n\r\n", b"\r\nAccept: text/csv\r\n\r\n"))
+    assert (status, body, fields["vary"], fields["content-type"]) == (406, b"", "Accept", "application/json")
+    _, status, fields, body = exchange(endpoint.url, request.replace(b"\r\n\r\n", b"\r\nAccept: application/xml\r\n\r\n"))
+    assert status == 406 and fields["content-type"] == "application/xml"
+    assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?><error><title>406 Not Acceptable</title>')
+    assert b"send Accept: application/json or omit it" in body
+
+
+MALFORMED = [  # (case, request, status, nginx's reason): nginx answers these itself and closes the connection
+    ("a TLS handshake", b"\x16\x03\x01 hello\r\n\r\n", 400, "Bad Request"),
+    ("a request line without a version", b"GARBAGE\r\n\r\n", 400, "Bad Request"),
+    ("a lower-case method", b"post /invocations HTTP/1.1\r\nHost: endpoint\r\n\r\n", 400, "Bad Request"),
+    ("a negative Content-Length", post("Content-Length: -5", b""), 400, "Bad Request"),
+    ("Content-Length not a number", post("Content-Length: ten", b"{}"), 400, "Bad Request"),
+    ("two Content-Length fields", post("Content-Length: 2\r\nContent-Length: 2", b"{}"), 400, "Bad Request"),
+    ("no Host in HTTP/1.1", b"GET /ping HTTP/1.1\r\n\r\n", 400, "Bad Request"),
+    ("a header line without a colon", post("Bad Header\r\nContent-Length: 2", b"{}"), 400, "Bad Request"),
+    ("HTTP/2.0 in plain text", b"GET /ping HTTP/2.0\r\nHost: endpoint\r\n\r\n", 505, "HTTP Version Not Supported"),
+    ("a transfer coding other than chunked", post("Transfer-Encoding: gzip", b""), 501, "Not Implemented"),
+]
+
+
+@pytest.mark.parametrize("case, request_bytes, status, reason", MALFORMED, ids=[case for case, *_ in MALFORMED])
+def test_a_malformed_request_gets_nginxs_html_page(endpoint, case, request_bytes, status, reason):
+    """In the container nginx parses every request first: a malformed one gets its HTML error page, not JSON."""
+    _, answer_status, fields, body = exchange(endpoint.url, request_bytes)
+    assert (answer_status, fields["content-type"], fields["connection"]) == (status, "text/html", "close")
+    assert body == nginx_page(status, reason)
+    assert urllib.request.urlopen(f"{endpoint.url}/ping", timeout=10).status == 200, "the endpoint keeps serving"
+
+
+PASSED_ON = [  # (case, request, status, what the body holds): nginx passes these on; gunicorn or falcon answers
+    ("a request line over gunicorn's 4094 bytes", b"GET /ping?" + b"a" * 5000 + b" HTTP/1.1\r\nHost: e\r\n\r\n", 414,
+     b"Request Line is too large (5019 &gt; 4094)"),
+    ("more than gunicorn's 100 header fields", b"GET /ping HTTP/1.1\r\nHost: e\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", 431,
+     b"Request Header Fields Too Large"),
+    ("an unknown method", b"BREW /invocations HTTP/1.1\r\nHost: e\r\n\r\n", 400, b'"description": "Invalid HTTP method"'),
+    ("PUT /invocations", b"PUT /invocations HTTP/1.1\r\nHost: e\r\nContent-Length: 0\r\n\r\n", 405, b"405 Method Not Allowed"),
+    ("a chunked body, passed on whole", post("Transfer-Encoding: chunked", b"5\r\nhello\r\n0\r\n\r\n"), 400,
+     b"The body is not valid JSON"),
+    ("a path nginx has no location for", post("Content-Length: 2", b"{}", path="/predict"), 404, b'{"error": "Not Found"}'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case, request_bytes, status, holds", PASSED_ON, ids=[case for case, *_ in PASSED_ON])
+def test_what_nginx_passes_on_is_answered_by_gunicorn_or_falcon(endpoint, case, request_bytes, status, holds):
+    """gunicorn itself answers a request it refuses with an HTML page (its limits are narrower than nginx's); falcon
+    answers wrong methods in JSON; nginx answers a path outside its locations with the template's JSON 404."""
+    _, answer_status, fields, body = exchange(endpoint.url, request_bytes)
+    assert answer_status == status and holds in body, body[:300]
+    assert fields["content-type"] == ("text/html" if status in (414, 431) else "application/json")

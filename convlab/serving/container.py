@@ -5,12 +5,16 @@ What runs is the container's code, read from `../shared/reference/sagemaker-tfs-
 container's `serve.py` starts it, with its `tfs_utils.py`. It runs in a Python environment that holds
 exactly the serving image's Python packages (`image_requirements`, read from the image's own
 `Dockerfile.cpu` or `pyproject.toml`), so the artifact's `code/inference.py` is imported with what
-the image has and nothing else (`frontend_launcher.py` starts it). Three stand-ins replace what cannot run here:
+the image has and nothing else (`frontend_launcher.py` starts it). Stand-ins replace what cannot run here:
 - the TF Serving process: `tfserving_standin.py` answers TF Serving's REST predict with the artifact's
   SavedModel, in TensorFlow of the serving image's version when that environment has been built
   (`make serving-envs`), else in this environment's TensorFlow;
-- the container's `/opt/ml/model`: the artifact is unpacked into a temporary folder that stands for it;
-- nginx: requests go straight to gunicorn (nginx only forwards `/ping` and `/invocations` and sets no body cap).
+- the container's `/opt/ml/model` and `/sagemaker`: a temporary folder each; the artifact is unpacked into the
+  first, and the front end keeps its lock file (`multi_model_utils.lock`, which `GET /invocations` takes) in the
+  second, creating it at first use as it does in the container;
+- nginx, in front of gunicorn's unix socket as `serve.py` configures it: `frontend_launcher.py nginx` reads each
+  request whole, answers what it cannot parse with nginx's HTML error page, and closes a connection whose body does
+  not come within `client_timeout` without an answer, as nginx does (60 s, nginx's default; a test sets less).
 The gRPC channel that the front-end opens is a real, unused grpcio channel.
 """
 
@@ -40,6 +44,7 @@ SERVING_ENVS_DIR = paths.PROJECT_DIR / ".venv-serving"
 SUPPORTED_VERSIONS = ("2.19", "2.20")
 MODEL_NAME = "model"  # serve.py names the model after its folder, /opt/ml/model
 STARTUP_SECONDS = 120
+CLIENT_TIMEOUT = 60.0  # nginx's default client_header_timeout and client_body_timeout; the template sets neither
 
 
 def reference_dir() -> Path:
@@ -236,7 +241,15 @@ class ContainerEndpoint:
     which code and environment served; the TF Serving stand-in's TensorFlow version is in `tensorflow_version`.
     """
 
-    def __init__(self, tarball: Path, version: str, *, python: Path | None = None, runtime: Path | None = None):
+    def __init__(
+        self,
+        tarball: Path,
+        version: str,
+        *,
+        python: Path | None = None,
+        runtime: Path | None = None,
+        client_timeout=CLIENT_TIMEOUT,
+    ):
         if not reference_available(version):
             raise FileNotFoundError(
                 f"The TF Serving {version} front-end is not in {paths.shown(frontend_dir(version))}; "
@@ -251,8 +264,11 @@ class ContainerEndpoint:
             )
         runtime = Path(runtime) if runtime else runtime_python(version)
         self.runtime = runtime if runtime.is_file() else Path(sys.executable)
+        self.client_timeout = float(client_timeout)  # nginx's client_header_timeout and client_body_timeout
         self._folder = Path(tempfile.mkdtemp(prefix="convlab-container-"))
         self.model_dir = self._folder / "opt-ml-model"  # stands for /opt/ml/model
+        self.sagemaker_dir = self._folder / "sagemaker"  # stands for /sagemaker, where the front end keeps its lock file
+        self.sagemaker_dir.mkdir()
         with tarfile.open(tarball) as archive:
             archive.extractall(self.model_dir, filter="data")
         self._processes: list[subprocess.Popen] = []
@@ -288,16 +304,20 @@ class ContainerEndpoint:
             "PYTHONPATH": str(self.model_dir / "code"),  # serve.py puts /opt/ml/model/code on the path
             "PYTHONNOUSERSITE": "1",
         }
-        arguments = [
-            str(self.python),
-            str(paths.PACKAGE_DIR / "serving" / "frontend_launcher.py"),
-            str(frontend_dir(self.version)),
-            str(self.model_dir),
-        ]
+        launcher = [str(self.python), str(paths.PACKAGE_DIR / "serving" / "frontend_launcher.py")]
+        arguments = [*launcher, str(frontend_dir(self.version)), str(self.model_dir), str(self.sagemaker_dir)]
         # serve.py: python3 /sagemaker/python_service.py -b unix:/tmp/gunicorn.sock -k gevent --chdir /sagemaker ...
-        arguments += ["-b", f"127.0.0.1:{port}", "-k", "gevent", "--chdir", str(frontend_dir(self.version))]
+        sock = self._folder / "gunicorn.sock"
+        arguments += ["-b", f"unix:{sock}", "-k", "gevent", "--chdir", str(frontend_dir(self.version))]
         arguments += ["--workers", "1", "--threads", "1", "--log-level", "info", "--timeout", "30"]
         frontend = self._spawn(arguments, self.frontend_log, environment)
+        deadline = time.monotonic() + STARTUP_SECONDS  # serve.py waits for the socket, then starts nginx
+        while not sock.exists() and frontend.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.nginx_log = self._folder / "nginx.log"
+        pinned = re.search(r"^ARG NGINX_VERSION=(\S+)", (frontend_dir(self.version) / "Dockerfile.cpu").read_text(), re.M)
+        nginx = [*launcher, "nginx", str(port), str(sock), str(rest_port), str(self.client_timeout)]  # its pages name its version
+        self._spawn([*nginx, pinned.group(1) if pinned else ""], self.nginx_log, environment)
         self.url = f"http://127.0.0.1:{port}"
         _wait_for(f"{self.url}/ping", frontend, f"The TF Serving {self.version} front-end", self.frontend_log)
         self.tensorflow_version = re.search(r"tfserving-standin ready: TensorFlow (\S+)", tail(self.tfs_log, 10**6)).group(1)
@@ -313,9 +333,9 @@ class ContainerEndpoint:
     def front_end(self) -> str:
         """Which front-end served, in words."""
         return (
-            f"the SageMaker TF Serving {self.version} container's own python_service.py (gunicorn, gevent), "
-            f"in Python {self.python_version} with the image's packages; TF Serving stood in for by TensorFlow "
-            f"{self.tensorflow_version} loading the SavedModel"
+            f"the SageMaker TF Serving {self.version} container's own python_service.py (gunicorn, gevent), in Python "
+            f"{self.python_version} with the image's packages, behind a stand-in for its nginx; TF Serving stood in for by "
+            f"TensorFlow {self.tensorflow_version} loading the SavedModel"
         )
 
     @property
