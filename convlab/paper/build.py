@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from convlab.paper import claims, context, explain_figures, family, figure_style, figures, values
+from convlab.paper import claims, context, explain_figures, family, figure_style, figures, holding, values
 
 FOLDER = Path(__file__).resolve().parent
 TEXT = FOLDER / "paper.md"
@@ -146,7 +146,7 @@ def draw(c: SimpleNamespace, root: Path) -> dict[str, str]:
     data: dict[str, object] = {name: test for name, test in c.tests.items() if test is not None}
     data["findings"] = c.results
     for name in c.runs:
-        model_file = context.cnn_model_file(root, name)
+        model_file = holding.cnn_model_file(root, name)
         if model_file is not None:
             data[f"{name}:cnn_model"] = model_file
     drawn = {}
