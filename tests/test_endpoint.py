@@ -33,11 +33,14 @@ def test_body_size_cap_defaults_to_sagemakers_limit(tarball):
     assert status == 413 and f"the limit is {endpoint.MAX_BODY_BYTES}" in answer["error"]
 
 
-def test_the_fallback_is_used_and_says_why_when_the_reference_is_absent(tarball, tmp_path, monkeypatch):
+def test_the_fallback_is_used_and_says_why_when_the_reference_is_absent(tarball, tmp_path, monkeypatch, capsys):
     from convlab.serving import container
 
     monkeypatch.setenv(container.REFERENCE_ENV, str(tmp_path / "absent"))
     with endpoint.serve(tarball) as served:
+        printed = capsys.readouterr().out
+        assert "front end was not found, so the local fallback endpoint serves instead" in printed, printed
+        assert str(tmp_path / "absent") in printed, "the output names what is missing, not only the record"
         assert isinstance(served, endpoint.LocalEndpoint)
         assert "fallback" in served.front_end and str(tmp_path / "absent") in served.fallback_reason
         status, answer = client.invoke(served.url, b'{"images": []}')

@@ -282,6 +282,11 @@ def serve(tarball: Path, version: str = SERVING_IMAGE_VERSION):
     except FileNotFoundError as missing:
         endpoint = LocalEndpoint(tarball)
         endpoint.fallback_reason = str(missing)
+        print(
+            f"The TF Serving {version} container's front end was not found, so the local fallback endpoint serves "
+            f"instead (it answers TF Serving's contract, not the container's own handler): {missing}",
+            flush=True,
+        )
         return endpoint
 
 
