@@ -43,7 +43,7 @@ SAGEMAKER_OPTIONS = $(if $(filter sagemaker,$(TRAIN_ON)),--instance $(or $(SAGEM
 
 # A variable given on the command line that no target reads is a typo (EPOCH=2 for EPOCHS=2): refuse it, naming the valid ones.
 KNOWN_VARIABLES := PYTHON VENV IMAGE_PYTHON DATASET NOTEBOOKS JOBS PDF FORCE FULL STUDIO_PYTHON STUDIO_PACKAGES WHEELHOUSE LOCKS REGISTER_KERNEL \
-	TRAIN_ON SAGEMAKER_INSTANCE SAGEMAKER_JOBS AWS_REGION ROLE_ARN AWS_BUCKET CONFIRM PORT \
+	TRAIN_ON SAGEMAKER_INSTANCE SAGEMAKER_JOBS AWS_REGION ROLE_ARN AWS_BUCKET CONFIRM PORT PART \
 	$(foreach pair,$(PARAMETER_VARIABLES),$(firstword $(subst =, ,$(pair))))
 ifeq ($(filter DATA_DIR,$(KNOWN_VARIABLES)),)
 $(error $(PYTHON) -m convlab.study.parameters make printed no report parameters: run make from the repository's root with Python 3.11 or later)
@@ -59,7 +59,7 @@ endif
 REPORT_PARAMETERS = $(foreach pair,$(PARAMETER_VARIABLES),$(if $(strip $($(firstword $(subst =, ,$(pair))))),\
 	-p $(lastword $(subst =, ,$(pair))) "$(strip $($(firstword $(subst =, ,$(pair)))))"))
 
-.PHONY: help setup image-check smoke serving-envs report explore publish check-report bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
+.PHONY: help setup image-check smoke serving-envs report explore publish check-report verify bench test test-slow test-studio wheelhouse offline-install lint format lock lock-studio \
 	clean clean-cache clean-venv
 
 help: ## Show the targets
@@ -103,6 +103,12 @@ publish: setup ## Copy the latest full run (PROFILE=full or gpu: report HTML and
 FULL ?=
 check-report: setup ## Check the built report: no script or network reference, no machine path or template leak, figures numbered and captioned, claims listed, PDF margins
 	$(PY) -m convlab.report.doccheck $(if $(FULL),--full)
+
+# PART=numbers: only the paper's numbers recomputed from the published records (under a minute; CI runs it)
+PART ?=
+verify: setup ## Retrain a stated sample of the published trainings against their records and recompute every number of the paper (PART=numbers: the numbers alone)
+	$(if $(filter-out numbers,$(PART)),$(error PART=$(PART): use PART=numbers (the paper's numbers alone) or leave it out (everything)))
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m convlab.tools.verify $(if $(filter numbers,$(PART)),--numbers-only)
 
 bench: setup ## Measure training throughput against plain Keras, share of peak FLOP/s, per-notebook times, serving
 	$(PY) -m convlab.tools.bench $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
