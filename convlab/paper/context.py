@@ -293,4 +293,3 @@ def _run_cost(root: Path, datasets: Sequence[str]) -> SimpleNamespace:
         cores=stamp.get("cpu_count", "?"),
         tensorflow=stamp.get("packages", {}).get("tensorflow-cpu") or stamp.get("packages", {}).get("tensorflow", "?"),
     )
-cnn_model_file = holding.cnn_model_file  # where the seed-0 CNN is stored (`holding`)

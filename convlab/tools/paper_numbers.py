@@ -115,7 +115,7 @@ def render_published(root: Path):
 
 def check_numbers(root: Path = PUBLISHED_DIR, page: Path | None = None) -> NumbersCheck:
     """The paper rendered from the records under `root`, compared with `page` (default: `root`/report.html)."""
-    from convlab.paper import context
+    from convlab.paper import holding
 
     page = page or root / "report.html"
     built = render_published(root)
@@ -130,7 +130,7 @@ def check_numbers(root: Path = PUBLISHED_DIR, page: Path | None = None) -> Numbe
     check.notes.append(
         f"this checkout: commit {state.get('commit', 'unknown')[:12]}{', working tree modified' if state.get('dirty') else ''}"
     )
-    missing = [dataset for dataset in config.DATASETS if context.cnn_model_file(root, dataset) is None]
+    missing = [dataset for dataset in config.DATASETS if holding.cnn_model_file(root, dataset) is None]
     if missing and (check.only_published or check.only_rendered):
         check.notes.append(
             "the published seed-0 CNN model is absent for "
