@@ -131,7 +131,7 @@ def test_a_published_paper_keeps_its_limits(tmp_path, paper, about, expected):
         assert not any(expected in problem for problem in doccheck.check(tmp_path, full=False)), "a subset run may fail them"
 
 
-@pytest.mark.parametrize("printed", ["nan", "n/a", "NaN", "[claim “cnn_wins” fails on this run]"])
+@pytest.mark.parametrize("printed", ["nan", "n/a", "nan%", "[claim “cnn_wins” fails on this run]"])
 def test_a_missing_value_in_the_paper_fails_every_check_subset_included(tmp_path, printed):
     write_report(tmp_path, page(), {}, PAPER.replace("the CNN wins", f"the CNN wins by {printed} points"))
     for full in (False, True):

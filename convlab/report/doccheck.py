@@ -114,7 +114,8 @@ def figure_problems(page: str) -> list[str]:
     return problems
 
 
-MISSING_VALUE = re.compile(r"\b[Nn]a[Nn]\b|\bn/a\b|fails on this run|\[claim")
+# Python's and pandas's "nan" (not IEEE's "NaN", which names a request case in the serving tables)
+MISSING_VALUE = re.compile(r"\bnan\b|\bn/a\b|fails on this run|\[claim")
 
 
 def missing_value_problems(page: str) -> list[str]:
