@@ -3,7 +3,11 @@ hostile requests on a socket (foreign Host, oversized, stalled or garbage reques
 within a second), its process (loopback only, Ctrl-C), and the page in a real headless browser (Debian's chromium
 through chromium-driver): shifting with the arrow keys, drawing, noise and the permutation, each time the
 probabilities shown being the models' own for the pixels shown. The screenshot is kept (`EXPLORER_SCREENSHOT`, else
-under the test's temporary folder)."""
+under the test's temporary folder).
+
+A run of the quick profile's shape (the smoke run's FC network and CNN alone: no translation probe records, no
+permutation pair) is built in a temporary folder: there the explorer computes the shift curves from the models, and
+the scramble toggle shows the run's own models on the scrambled image; the API and the page are tested on it too."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import pytest
 from werkzeug.test import Client
 
 from convlab.datasets import data, transforms
+from convlab.experiments import probes
 from convlab.explorer import answers, server
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -38,6 +43,30 @@ def explorer(smoke_root, shared_data):
 @pytest.fixture(scope="module")
 def client(explorer):
     return Client(server.application(explorer))
+
+
+@pytest.fixture(scope="module")
+def quick_run(smoke_root, tmp_path_factory) -> Path:
+    """A report folder of the quick profile's shape: the smoke run's fc_baseline and cnn of seed 0 (records and
+    model files, copied) and nothing else: no probe records (notebook 07), no permuted models (notebook 08)."""
+    source, report_dir = smoke_root / "reports" / "mnist", tmp_path_factory.mktemp("quick") / "mnist"
+    for folder in ("results", "models"):
+        (report_dir / folder).mkdir(parents=True)
+    for name in answers.PAIR.values():
+        record = json.loads((source / "results" / f"{name}-seed0.json").read_text())
+        shutil.copy2(source / "results" / f"{name}-seed0.json", report_dir / "results")
+        shutil.copy2(source / "models" / Path(record["model_file"]).name, report_dir / "models")
+    return report_dir
+
+
+@pytest.fixture(scope="module")
+def quick(quick_run, shared_data):
+    return answers.load(quick_run, "mnist", shared_data)
+
+
+@pytest.fixture(scope="module")
+def quick_client(quick):
+    return Client(server.application(quick))
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +106,22 @@ def test_an_answer_is_each_models_own_prediction_with_the_cnns_first_layer(clien
     assert len(maps) == filters and all(len(map_) == side * side for map_ in maps)
     assert max(max(map_) for map_ in maps) == 255
     permuted = predict(client, {"pixels": pixels, "permuted": True}).json
-    assert permuted["models"]["cnn"]["label"].startswith("cnn_perm")
+    assert permuted["models"]["cnn"]["label"].startswith("CNN trained on scrambled pixels (seed 0")
     assert np.allclose(permuted["models"]["fc"]["probabilities"], own_predictions(explorer.permuted["fc"], pixels), atol=1e-7)
 
 
 def test_info_names_the_models_the_permutation_and_the_shift_curves(client, explorer):
     info = client.get("/api/info").json
     assert info["dataset"] == "mnist" and info["test_images"] == len(explorer.dataset.y_test)
-    assert info["models"]["cnn"].startswith("cnn (seed 0") and info["permuted_models"]["fc"].startswith("fc_baseline_perm")
-    assert info["permutation"] == transforms.pixel_permutation(0).tolist()
-    horizontal = info["curves"]["cnn"]["horizontal"]
+    assert info["titles"] == {"fc": "FC network", "cnn": "CNN"}
+    assert info["models"]["cnn"].startswith("CNN (seed 0, test accuracy ") and info["models"]["fc"].startswith("FC network (")
+    assert info["permuted_models"]["fc"].startswith("FC network trained on scrambled pixels (seed 0")
+    assert info["permutation"] == transforms.pixel_permutation(0).tolist() and info["scramble"] == "trained"
+    measured = client.get("/api/curves").json
+    assert measured["source"] == "probe" and measured["scrambled"] is None, "the smoke run has notebooks 07 and 08"
+    horizontal = measured["curves"]["cnn"]["horizontal"]
     assert horizontal[0][0] == 0 and all(0 <= accuracy <= 100 for _, accuracy in horizontal)
+    assert measured["curves"]["cnn"]["seeds"] == [0] and measured["images"] == measured["curves"]["cnn"]["images"] > 0
     image = client.get("/api/image/7").json
     assert image["pixels"] == explorer.dataset.x_test[7].reshape(-1).tolist() and image["label"] == int(
         explorer.dataset.y_test[7]
@@ -138,10 +172,50 @@ def test_a_bad_request_gets_a_4xx_that_names_the_problem(client, method, path, b
         assert answer.headers["Allow"] in ("GET, HEAD", "POST")
 
 
-def test_without_the_permutation_models_the_toggle_is_refused(explorer):
-    bare = answers.Explorer(explorer.dataset, explorer.models)
-    answer = predict(Client(server.application(bare)), {"pixels": [0] * 784, "permuted": True})
-    assert answer.status_code == 409 and "no permutation-experiment models" in answer.json["error"]
+def accuracy_of(model, images: np.ndarray, labels: np.ndarray) -> float:
+    predicted = model.keras_model.predict(data.scale_images(images), verbose=0).argmax(axis=1)
+    return 100 * float(np.mean(predicted == labels))
+
+
+def test_without_probe_records_the_curves_are_computed_from_the_runs_models_as_the_probe_measures(quick_client, quick):
+    info = quick_client.get("/api/info").json
+    assert info["models"]["fc"].startswith("FC network (seed 0") and info["scramble"] == "own"
+    assert not quick.curves, "the quick run's shape: no translation probe records"
+    measured = quick_client.get("/api/curves").json
+    assert measured["source"] == "computed" and measured["images"] == answers.CURVE_IMAGES == 1000
+    chosen = probes.probe_indices(quick.dataset.y_test, measured["images"])
+    images, labels = quick.dataset.x_test[chosen], quick.dataset.y_test[chosen]
+    for kind, model in quick.models.items():
+        curves = measured["curves"][kind]
+        assert curves["seeds"] == [0] and curves["images"] == 1000
+        assert set(curves) == {"horizontal", "vertical", "seeds", "images"}
+        for direction in answers.CURVE_DIRECTIONS:
+            down, right = probes.SHIFT_DIRECTIONS[direction]
+            assert [shift for shift, _ in curves[direction]] == list(range(answers.MAX_SHIFT + 1))
+            for shift in (0, 3):  # the probe's zero-filled shift, one way, on the probe's own test images
+                moved = transforms.shift_images(images, down * shift, right * shift)
+                assert curves[direction][shift][1] == pytest.approx(accuracy_of(model, moved, labels), abs=1e-9)
+        scrambled = transforms.permute_pixels(images, np.asarray(quick.permutation))
+        assert measured["scrambled"][kind] == pytest.approx(accuracy_of(model, scrambled, labels), abs=1e-9)
+    assert quick.permutation == transforms.pixel_permutation(answers.PERMUTATION_SEED).tolist()
+    started = time.perf_counter()
+    assert quick_client.get("/api/curves").json == measured and quick.measure() is quick.measure(), "computed once"
+    print(f"\ncurves and accuracy on scrambled images computed in {measured['seconds']:.1f} s; asked again: "
+          f"{1000 * (time.perf_counter() - started):.0f} ms")  # fmt: skip
+
+
+def test_without_the_permutation_models_the_toggle_shows_the_runs_own_models_on_the_scrambled_image(quick_client, quick):
+    pixels = quick.dataset.x_test[3]
+    plain = predict(quick_client, {"pixels": pixels.reshape(-1).tolist()}).json
+    answer = predict(quick_client, {"pixels": pixels.reshape(-1).tolist(), "permuted": True})
+    assert answer.status_code == 200 and answer.json["scramble"] == "own"
+    scrambled = transforms.permute_pixels(pixels[np.newaxis], np.asarray(quick.permutation))[0]
+    for kind, model in quick.models.items():
+        shown = answer.json["models"][kind]
+        assert np.allclose(shown["probabilities"], own_predictions(model, scrambled), rtol=0, atol=1e-7)
+        assert shown["label"].startswith(answers.TITLES[kind] + " (seed 0") and "given the scrambled pixels" in shown["label"]
+        assert shown["probabilities"] != plain["models"][kind]["probabilities"]
+    assert answer.json["activations"] == quick.activation_maps(scrambled), "the CNN's maps of the scrambled image"
 
 
 def test_with_nothing_trained_it_names_the_command_that_trains_the_pair(tmp_path, shared_data, capsys):
@@ -289,8 +363,21 @@ def test_it_listens_on_the_loopback_address_only_and_stops_cleanly_on_ctrl_c(smo
 # --- the page in a real browser --------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["smoke run", "quick run"])
+def shape(request) -> str:
+    """The run the page is tested on: the smoke run (probe records, the permutation pair) or the quick profile's
+    shape (neither)."""
+    return request.param
+
+
 @pytest.fixture
-def browser(explorer):
+def shown_explorer(shape, request):
+    return request.getfixturevalue("explorer" if shape == "smoke run" else "quick")
+
+
+@pytest.fixture
+def browser(shown_explorer):
+    explorer = shown_explorer
     if not (CHROMIUM and DRIVER):
         if os.environ.get("CI"):
             pytest.fail("CI must run the browser test: apt-get install chromium chromium-driver")
@@ -342,9 +429,14 @@ def settle(driver, before: int) -> dict:
 
 
 def check_shown(explorer, seen: dict) -> None:
-    """The probabilities on the page are the models' own `predict` on the pixels the page sent, to the digit shown."""
+    """The probabilities on the page are the models' own `predict` on the pixels the page sent, to the digit shown:
+    scrambled, notebook 08's pair on them (their first layer scrambles), else the run's own models on the scrambled
+    pixels."""
     pixels, permuted = seen["answer"]["pixels"], seen["answer"]["permuted"]
     chosen = explorer.permuted if permuted else explorer.models
+    if permuted and not explorer.permuted:
+        chosen = explorer.models
+        pixels = transforms.permute_pixels(np.asarray(pixels, dtype=np.uint8)[np.newaxis], np.asarray(explorer.permutation))[0]
     for kind in ("fc", "cnn"):
         own = own_predictions(chosen[kind], pixels)
         assert np.allclose(seen["shown"][kind]["probabilities"], own, rtol=0, atol=1e-7), kind
@@ -352,14 +444,42 @@ def check_shown(explorer, seen: dict) -> None:
         assert seen["shown"][kind]["rows"] == [(explorer.dataset.class_names[i], f"{100 * own[i]:.1f}%") for i in top], kind
 
 
-def test_the_page_shifts_draws_scrambles_and_shows_the_models_own_answers(browser, explorer, tmp_path):
+def curves_drawn(driver) -> dict:
+    """Wait for the page's shift charts: the points of each polyline drawn, the note above them and its source."""
+    deadline = time.monotonic() + 120  # the quick run's are computed on the first request
+    while driver.execute_script("return window.explorer.measured") is None:
+        assert time.monotonic() < deadline, "the page got no shift curves within 120 s"
+        time.sleep(0.05)
+    drawn = {
+        f"{direction} {kind}": int(line.get_attribute("data-points"))
+        for direction in ("horizontal", "vertical")
+        for kind in ("fc", "cnn")
+        for line in driver.find_element("id", direction).find_elements("css selector", f"polyline.{kind}")
+    }
+    note = driver.find_element("id", "curveNote")
+    return {"points": drawn, "note": note.text, "source": note.get_attribute("data-source")}
+
+
+def test_the_page_shifts_draws_scrambles_and_shows_the_models_own_answers(browser, shown_explorer, shape, tmp_path):
     driver, origin = browser
+    explorer = shown_explorer
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
     first = settle(driver, 0)
     assert first["answer"]["pixels"] == explorer.dataset.x_test[0].reshape(-1).tolist()
     check_shown(explorer, first)
+    assert [driver.find_element("css selector", f"#{kind} h2").text for kind in ("fc", "cnn")] == ["FC network", "CNN"]
+    assert driver.find_element("css selector", "#fc .which").text.startswith("FC network (seed 0, test accuracy ")
+
+    curves = curves_drawn(driver)
+    assert len(curves["points"]) == 4 and all(points >= 5 for points in curves["points"].values()), curves
+    if shape == "quick run":  # shifts 0…8 one way, drawn both ways: 17 points
+        assert set(curves["points"].values()) == {2 * answers.MAX_SHIFT + 1}
+        assert curves["source"] == "computed" and "computed by the explorer from the run's seed-0 models" in curves["note"]
+        assert "on 1,000 test images" in curves["note"] and "no probe records" in curves["note"]
+    else:
+        assert curves["source"] == "probe" and "translation probe, notebook 07" in curves["note"]
 
     body = driver.find_element("tag name", "body")
     latencies = []
@@ -392,15 +512,26 @@ def test_the_page_shifts_draws_scrambles_and_shows_the_models_own_answers(browse
     assert noisy["answer"]["pixels"] != loaded["answer"]["pixels"]
     check_shown(explorer, noisy)
 
+    toggle, note = driver.find_element("id", "permuted"), driver.find_element("id", "scrambleNote").text
+    assert toggle.is_enabled()
+    if shape == "quick run":
+        assert "no models trained on scrambled pixels: they come with notebook 08" in note
+        assert re.search(r"on 1,000 scrambled test images the FC network is right [\d.]+% of the time, the CNN [\d.]+%", note)
+    else:
+        assert "the models of notebook 08, trained on scrambled pixels" in note
     before = answered(driver)
-    driver.find_element("id", "permuted").click()
+    toggle.click()
     scrambled = settle(driver, before)
-    assert scrambled["answer"]["permuted"] is True
+    assert scrambled["answer"]["permuted"] is True and scrambled["answer"]["pixels"] == noisy["answer"]["pixels"]
     check_shown(explorer, scrambled)
+    for kind in ("fc", "cnn"):
+        assert scrambled["shown"][kind]["probabilities"] != noisy["shown"][kind]["probabilities"], "scrambling changes it"
 
     resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(name.startswith(origin) for name in resources), "nothing is fetched from elsewhere"
     screenshot = Path(os.environ.get("EXPLORER_SCREENSHOT", tmp_path / "explorer.png"))
+    if shape == "quick run":
+        screenshot = screenshot.with_name(f"{screenshot.stem}-quick{screenshot.suffix}")
     screenshot.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(screenshot))
     print(f"\nexplorer screenshot: {screenshot}; key press to updated probabilities: median {np.median(latencies):.0f} ms, "

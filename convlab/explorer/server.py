@@ -1,7 +1,9 @@
 """`make explore`: the explorer's page and its small JSON API, served by werkzeug on the loopback address only.
 
     GET  /                      the page (page.html: its script and style inline, nothing fetched from elsewhere)
-    GET  /api/info              dataset, class names, models, test images, the permutation, the shift curves
+    GET  /api/info              dataset, class names, the models' titles and labels, test images, the permutation
+                                and who answers the scrambled image
+    GET  /api/curves            accuracy against shift: the run's probe records, or computed from its models (once)
     GET  /api/image/<index>     one test image: 784 pixel values 0-255, row by row, and its label
     POST /api/predict           {"pixels": [784 integers 0-255], "permuted": false} → each model's probabilities,
                                 its top three, and the CNN's first-layer maps
@@ -44,6 +46,7 @@ ROUTES = Map(
     [
         Rule("/", endpoint="page", methods=["GET"]),
         Rule("/api/info", endpoint="info", methods=["GET"]),
+        Rule("/api/curves", endpoint="curves", methods=["GET"]),
         Rule("/api/image/<int(signed=True):index>", endpoint="image", methods=["GET"]),
         Rule("/api/predict", endpoint="predict", methods=["POST"]),
     ]
@@ -117,10 +120,11 @@ def application(explorer: answers.Explorer):
             "dataset": explorer.dataset.name,
             "class_names": list(explorer.dataset.class_names),
             "test_images": int(len(explorer.dataset.y_test)),
+            "titles": answers.TITLES,
             "models": {kind: model.label for kind, model in explorer.models.items()},
             "permuted_models": {kind: model.label for kind, model in explorer.permuted.items()},
             "permutation": explorer.permutation,
-            "curves": explorer.curves,
+            "scramble": explorer.scramble,
             "max_shift": answers.MAX_SHIFT,
         }
 
@@ -135,13 +139,17 @@ def application(explorer: answers.Explorer):
             allowed = ", ".join(sorted(refused.valid_methods or []))
             return error(405, f"{request.method} is not allowed on {request.path}; use {allowed}.", {"Allow": allowed})
         except NotFound:
-            return error(404, f"No {request.path} here: the page is at /, its API under /api/ (info, image/<n>, predict).")
+            return error(
+                404, f"No {request.path} here: the page is at /, its API under /api/ (info, curves, image/<n>, predict)."
+            )
         except HTTPException as other:
             return error(other.code or 400, other.description or "Bad request.")
         if endpoint == "page":
             return Response(PAGE.read_bytes(), mimetype="text/html", headers={"Cache-Control": "no-store"})
         if endpoint == "info":
             return Response(json.dumps(info()), mimetype="application/json")
+        if endpoint == "curves":
+            return Response(json.dumps(explorer.measure()), mimetype="application/json")
         if endpoint == "image":
             index, count = arguments["index"], len(explorer.dataset.y_test)
             if not 0 <= index < count:
@@ -328,6 +336,26 @@ def offer_training(dataset: str, message: str, *, ask=input, interactive: bool |
     return subprocess.run([*command, "-p", "profile", "quick"], check=False).returncode == 0
 
 
+def measure(explorer: answers.Explorer, *, say=None) -> dict:
+    """Compute, before serving, what the run lacks (`answers.Explorer.measure`), saying what and how long it took."""
+    say = say or (lambda line: print(line, flush=True))
+    if not explorer.probed:
+        say(
+            f"This run has no translation probe records (notebook 07): computing accuracy against shift from its "
+            f"{answers.TITLES['fc']} and {answers.TITLES['cnn']} on {answers.CURVE_IMAGES} test images..."
+        )
+    measured = explorer.measure()
+    if measured["source"] == "computed":
+        say(f"Computed in {measured['seconds']:.1f} s.")
+    if measured["scrambled"]:
+        accuracy = ", ".join(f"{answers.TITLES[kind]} {value:.1f}%" for kind, value in measured["scrambled"].items())
+        say(
+            f"No models trained on scrambled pixels (notebook 08): the scramble toggle shows this run's own models, "
+            f"right on {accuracy} of {measured['scrambled_images']} scrambled test images."
+        )
+    return measured
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="The explorer: move, draw or scramble a digit and watch the FC network and the CNN."
@@ -349,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as problem:
         print(f"ERROR: {problem}", file=sys.stderr)
         return 1
+    try:
+        measure(explorer)
+    except KeyboardInterrupt:
+        print("\nStopped before serving.", file=sys.stderr)
+        return 130
     try:
         return serve(explorer, args.port)
     except OSError as busy:
