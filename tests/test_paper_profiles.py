@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from convlab.paper import build, figure_style, notebook_findings
-from convlab.report import report
+from convlab.report import doccheck, report
 from convlab.study import config, manifest, paths
 
 PUBLISHED = paths.REPORTS_DIR / "published"
@@ -86,6 +86,7 @@ def _text(built) -> str:
 def test_every_profiles_paper_prints_no_missing_value_and_no_failed_claim_marker(rendered, shape):
     text = _text(rendered[shape])
     assert not DEFECTS.findall(text), sorted({match.group(0) for match in DEFECTS.finditer(text)})
+    assert doccheck.figure_problems(rendered[shape].html) == [], "every figure placed is numbered in order and referenced"
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

@@ -58,6 +58,7 @@ class Renderer:
         self.c, self.drawn = c, drawn
         self.numbers = {key: index for index, key in enumerate(drawn, start=1)}
         self.checked: list[dict] = []
+        self.placed: list[str] = []  # the figures the text placed, in its order
 
     def holds(self, key: str) -> bool:
         """Whether the declared claim holds on this run; the text prints its sentence when it does and what the run
@@ -84,6 +85,7 @@ class Renderer:
             raise KeyError(f"The text places a figure {key!r} that convlab/paper/figures.py does not declare.")
         if key not in self.drawn:
             return ""
+        self.placed.append(key)
         caption = html.escape(DECLARED[key].caption_for(self.c))
         return (
             f'\n<figure id="figure-{self.numbers[key]}"><img src="{self.drawn[key]}" alt="{caption}">'
@@ -168,7 +170,10 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
     unplaced = sorted(set(DECLARED) - set(placed))
     if unplaced:
         raise KeyError(f"convlab/paper/figures.py declares figures the text never places: {', '.join(unplaced)}.")
-    renderer = Renderer(c, {key: drawn[key] for key in placed if key in drawn})
+    # Twice: the first rendering finds which figures the run's sections place, the second numbers exactly those.
+    first = Renderer(c, {key: drawn[key] for key in placed if key in drawn})
+    render_fragment(source, c, first, stamp=stamp, supplement=SUPPLEMENT)
+    renderer = Renderer(c, {key: drawn[key] for key in first.placed})
     text = render_fragment(source, c, renderer, stamp=stamp, supplement=SUPPLEMENT)
     body = mistune.create_markdown(escape=False, plugins=["table"])(text)
     style = STYLE.read_text(encoding="utf-8")
