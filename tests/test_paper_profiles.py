@@ -107,10 +107,12 @@ def test_the_quick_paper_says_it_has_one_seed_and_what_the_full_profile_adds(ren
     for left_out in ("4.4 Where the advantage comes from", "Every comparison", "Welch"):
         assert left_out not in text
     assert "McNemar" in text
+    assert "4.1 The CNN against the FC network" in text and "4.2 Kernel size" in text, "sections numbered without gaps"
 
 
 def test_the_full_and_gpu_papers_name_their_seeds(rendered):
     assert "three seeds" in _text(rendered["full"])
+    assert "4.2 The CNN against the FC network" in _text(rendered["full"]), "4.1 is the studies' protocol"
     gpu = _text(rendered["gpu"]).split("Reproduce this")[0]
     assert "five seeds" in gpu and "three seeds" not in gpu
 

@@ -157,9 +157,7 @@ def settings_reference(
     None when the run uses that profile itself or the same settings for every configuration (nothing to compare),
     or when the reference runs are neither stored nor to be trained.
     """
-    same = all(
-        reference_settings(c, params, reference_profile) == fit.training_config_for(params, c) for c in configs.values()
-    )
+    same = all(reference_settings(c, params, reference_profile) == fit.training_config_for(params, c) for c in configs.values())
     if params.profile == reference_profile or same:
         return None
     return reference_runs(configs, dataset, params, train=train, profile=reference_profile) or None

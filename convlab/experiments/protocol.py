@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from convlab.datasets import data
-from convlab.study import config
+from convlab.study import config, identities
 from convlab.training import precision
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def stored_reference_runs(results_dir) -> records.RecordGroups:
         found = records.load_all_records(Path(results_dir) / FOLDER)
     except records.MissingResultError:
         return {}
-    names = {"fc_baseline": "FC", "cnn": "CNN"}
+    names = {identities.FC: "FC", identities.CNN: "CNN"}
     return {names[name]: runs for name, runs in found.items() if name in names}
 
 
@@ -261,7 +261,7 @@ def reproduction_table(runs: records.RecordGroups, published: dict, patience: in
     interval is where one more run of ours would land with 95% probability: a published single run outside it
     differs by more than seed noise.
     """
-    names = {"FC": "fc_baseline", "CNN": "cnn"}
+    names = {"FC": identities.FC, "CNN": identities.CNN}
     at_epochs = studies_protocol(runs, epochs)
     losses = studies_protocol(runs, epochs, "test_loss")
     rows = []

@@ -192,6 +192,7 @@ def render_fragment(source: str, c: SimpleNamespace, renderer: Renderer, **extra
 
     for names in (c.fm, c.mn, c.cf, c.cm, c.p):
         names.strict = True  # a name the run lacks stops the build: the text must not print it
+    c.section.restart()
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     try:
         return environment.from_string(source).render(

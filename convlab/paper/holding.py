@@ -117,7 +117,11 @@ class Numbering:
     """Consecutive section numbers in the order the text asks for them, so that a left-out section leaves no gap."""
 
     def __init__(self, first: int):
-        self.next = first
+        self.first = self.next = first
+
+    def restart(self) -> None:
+        """Number again from the first section (each rendering of the text counts its sections anew)."""
+        self.next = self.first
 
     def __call__(self, _declared: int) -> int:
         number, self.next = self.next, self.next + 1

@@ -20,11 +20,11 @@ from pathlib import Path
 from convlab.analysis import findings
 from convlab.report import appendix, doccheck, document, layout, publish
 from convlab.store import cache, locking, records, runlog
-from convlab.study import config, manifest, paths
+from convlab.study import config, identities, manifest, paths
 
 TITLE = "What convolutional layers buy over fully connected networks: supplement"
 SUPPLEMENT = "supplement.html"
-HEADLINE_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
+HEADLINE_MODELS = (identities.FC, identities.CNN, "cnn_k5", "cnn_k7")
 
 
 def chapter_plan(root: Path, datasets: Sequence[str]) -> list[dict]:
@@ -110,7 +110,7 @@ def key_results_table(results_dir: Path, dataset: str):
     published = studies()[dataset]
     groups = records.load_all_records(results_dir, needed_by="the report's key results")
     reference = protocol.stored_reference_runs(results_dir)
-    fixed = {"fc_baseline": "FC", "cnn": "CNN"}
+    fixed = {identities.FC: "FC", identities.CNN: "CNN"}
     rows = []
     for name in HEADLINE_MODELS:
         runs = groups.get(name)
@@ -204,7 +204,7 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
             groups = records.load_all_records(root / dataset / "results")
         except records.MissingResultError:
             continue
-        cnn, fc = groups.get("cnn", [None])[0], groups.get("fc_baseline", [None])[0]
+        cnn, fc = groups.get("cnn", [None])[0], groups.get(identities.FC, [None])[0]
         if not cnn or not fc:
             continue
         seeds = ", ".join(str(r["seed"]) for r in groups["cnn"])

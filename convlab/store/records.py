@@ -17,7 +17,7 @@ from typing import NotRequired, TypedDict
 
 import numpy as np
 
-from convlab.study import paths
+from convlab.study import identities, paths
 
 SCHEMA_VERSION = 1  # of result records
 PROBE_SCHEMA_VERSION = 1
@@ -276,7 +276,7 @@ def load_dataset_pairs(
     pairs = {}
     for name in datasets:
         results = Path(reports_dir) / name / "results"
-        baseline = load_records(results, "fc_baseline", needed_by=needed_by, written_by=f"02_fc_baseline on {name}")
+        baseline = load_records(results, identities.FC, needed_by=needed_by, written_by=f"02_fc_baseline on {name}")
         challenger = load_records(results, "cnn", needed_by=needed_by, written_by=f"03_cnn on {name}")
         common = sorted({record["seed"] for record in baseline} & {record["seed"] for record in challenger})
         if not common:

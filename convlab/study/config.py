@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from convlab.study import manifest
+from convlab.study import identities, manifest
 from convlab.study.paths import IMAGES_DIR, REPORTS_DIR, ParameterError, output_folder, resolve_data_dir
 from convlab.study.profiles import AUTO, PROFILES, or_profile, resolve_profile
 
@@ -136,7 +136,7 @@ def parse_flag(name: str, value: object) -> bool:
 
 
 DEPLOY_MODES = ("local", "aws")
-MODEL_NAMES = ("cnn", "fc_baseline")  # the configurations 06 trains and serves (the entry script's --model)
+MODEL_NAMES = (identities.CNN, identities.FC)  # the configurations 06 trains and serves (the entry script's --model)
 
 
 def parse_mode(value: object) -> str:
@@ -148,7 +148,7 @@ def parse_mode(value: object) -> str:
 
 
 def parse_model_name(value: object) -> str:
-    """The configuration notebook 06 trains and serves: "cnn" or "fc_baseline"."""
+    """The configuration notebook 06 trains and serves: one of `MODEL_NAMES`."""
     name = str(value).strip().lower()
     if name not in MODEL_NAMES:
         raise ParameterError(f"model={value!r} is not a configuration 06 serves: use {' or '.join(map(repr, MODEL_NAMES))}.")

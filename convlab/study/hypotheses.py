@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convlab.study.identities import FC
+
 EQUIVALENCE_MARGIN = 0.5  # points of test accuracy: a kernel size within this of 3×3 is "as good" for a reader
 
 
@@ -30,7 +32,7 @@ class Hypothesis:
 
 
 PRIMARY = (
-    Hypothesis("cnn_above_fc", "the CNN is more accurate than the FC network", "superiority", "cnn", "fc_baseline"),
+    Hypothesis("cnn_above_fc", "the CNN is more accurate than the FC network", "superiority", "cnn", FC),
     Hypothesis(
         "locality_interaction",
         "shuffling the pixels costs the CNN more than the FC network",
@@ -39,7 +41,7 @@ PRIMARY = (
         "cnn",
         direction=-1,
         changed_control="fc_baseline_perm0",
-        original_control="fc_baseline",
+        original_control=FC,
     ),
     Hypothesis("weight_sharing", "the CNN is more accurate than its locally connected twin", "superiority", "cnn", "cnn_local"),
     Hypothesis(
@@ -47,7 +49,7 @@ PRIMARY = (
         "at a 3-pixel shift the CNN keeps more accuracy than the FC network",
         "superiority",
         "cnn",
-        "fc_baseline",
+        FC,
         metric="shifted",
     ),
     Hypothesis(

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from convlab.study import config, manifest
+from convlab.study import config, identities, manifest
 from convlab.study.paths import ParameterError
 from convlab.study.profiles import PROFILES
 
@@ -68,7 +68,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("seeds", "str", "auto", _SEEDS_HELP, make="SEEDS", smoke="0"),
     Parameter("mode", "str", "local", '"local" (offline, the default) or "aws" (costs money; needs role_arn and region)',
               lambda value, _profile: config.parse_mode(value)),
-    Parameter("model", "str", "cnn", 'the configuration to train and serve: "cnn" or "fc_baseline"',
+    Parameter("model", "str", "cnn", f'the configuration to train and serve: "{identities.CNN}" or "{identities.FC}"',
               lambda value, _profile: config.parse_model_name(value)),
     Parameter("seed", "int", 0, "training seed", _checked_int("seed", 0)),
     Parameter("sweep_seeds", "str", "auto", "seeds per kernel size in the sweep (06: one training job each); auto: the profile's",

@@ -81,9 +81,7 @@ def convlab_images_per_second(model_config, dataset, batch_size: int, arithmetic
     """convlab's training path (`fit.fit`, validation included), fresh model: images/s of each epoch after the first."""
     from convlab.training import fit
 
-    settings = fit.TrainingConfig(
-        epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN, precision=arithmetic
-    )
+    settings = fit.TrainingConfig(epochs=EPOCHS_PER_RUN, batch_size=batch_size, patience=EPOCHS_PER_RUN, precision=arithmetic)
     _, record = fit.fit(model_config, dataset, 0, settings, verbose=0)
     return [record["parameters"]["fit_size"] / seconds for seconds in record["history"]["epoch_seconds"][1:]]
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 import keras
 
 from convlab.datasets import transforms
-from convlab.study import config
+from convlab.study import config, identities
 
 HEADS = ("flatten", "gap")
 POOLINGS = ("max", "average")
@@ -92,7 +92,7 @@ class ModelConfig:
 def fc_baseline_config(dataset: str) -> ModelConfig:
     """The studies' FC baselines: 784→128→64→10 (Fashion-MNIST) and 784→128→10 (MNIST)."""
     hidden = (128, 64) if dataset == "fashion_mnist" else (128,)
-    return ModelConfig(name="fc_baseline", kind="fc", hidden_units=hidden)
+    return ModelConfig(name=identities.FC, kind="fc", hidden_units=hidden)
 
 
 def cnn_config(dataset: str, first_kernel: int = 3, second_kernel: int = 3) -> ModelConfig:
