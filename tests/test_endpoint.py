@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from convlab.serving import client, endpoint, summary
+from convlab.study import paths
 
 
 def test_server_listens_on_loopback_only(tarball):
@@ -42,7 +43,7 @@ def test_the_fallback_is_used_and_says_why_when_the_reference_is_absent(tarball,
         assert "front end was not found, so the local fallback endpoint serves instead" in printed, printed
         assert served.fallback_reason in printed, "the output names what is missing, not only the record"
         assert isinstance(served, endpoint.LocalEndpoint)
-        assert "fallback" in served.front_end and str(tmp_path / "absent") in served.fallback_reason
+        assert "fallback" in served.front_end and paths.shown(tmp_path / "absent") in served.fallback_reason
         status, answer = client.invoke(served.url, b'{"images": []}')
     assert status == 400 and answer["title"] == "400 Bad Request" and 'no "instances" key' in answer["description"]
 
