@@ -52,7 +52,7 @@ class Built:
 
 
 class Renderer:
-    """The Jinja2 functions the text calls: `claim`, `figure`, `fig`, and the tables."""
+    """The Jinja2 functions the text calls: `holds`, `figure`, `fig`, and the tables."""
 
     def __init__(self, c: SimpleNamespace, drawn: Mapping[str, str]):
         self.c, self.drawn = c, drawn
