@@ -42,14 +42,14 @@ def test_profile_sets_what_is_left_at_auto(monkeypatch):
     )
     monkeypatch.setattr(profiles, "gpu_available", lambda: True)
     gpu = params(seeds="", epochs="auto")
-    assert (gpu.profile, gpu.seeds, gpu.epochs, gpu.cnn_epochs, gpu.patience) == ("gpu", (0, 1, 2, 3, 4), cap, cap, patience)
+    assert (gpu.profile, gpu.seeds, gpu.epochs, gpu.cnn_epochs, gpu.patience) == ("gpu", tuple(range(10)), cap, cap, patience)
     full = params(profile="FULL")
-    assert (full.profile, full.seeds, full.patience) == ("full", (0, 1, 2), patience)
+    assert (full.profile, full.seeds, full.patience) == ("full", (0, 1, 2, 3, 4, 5), patience)
     chosen = params(profile="full", seeds="7", batch_size="64", epochs=3)
     assert (chosen.profile, chosen.seeds, chosen.batch_size, chosen.epochs, chosen.cnn_epochs) == ("full", (7,), 64, 3, 3)
     assert chosen.fc_batch_size == 64, "an explicit batch size holds for every model"
     assert gpu.fc_batch_size == 32
-    assert config.seeds_or_profile("auto", "gpu") == (0, 1, 2, 3, 4)
+    assert config.seeds_or_profile("auto", "gpu") == tuple(range(10))
     assert config.seeds_or_profile("4,5", "gpu") == (4, 5)
 
 
@@ -92,6 +92,6 @@ def test_kernel_and_optional_seed_lists():
     assert config.parse_optional_seeds("0,1") == (0, 1)
     assert config.parse_variant_seeds("none", "full") == () and config.parse_variant_seeds(" None ", "gpu") == ()
     assert config.parse_variant_seeds("", "full") == config.parse_variant_seeds("auto", "full") == (0, 1, 2)
-    assert config.parse_variant_seeds("auto", "gpu") == (0, 1, 2, 3, 4) and config.parse_variant_seeds("4", "full") == (4,)
+    assert config.parse_variant_seeds("auto", "gpu") == (0, 1, 2) and config.parse_variant_seeds("4", "full") == (4,)
     assert config.parse_variant_seeds("auto", "quick") == (), "the quick profile keeps to the studies' experiments"
     assert config.parse_variant_seeds("0", "quick") == (0,)

@@ -90,3 +90,75 @@ def test_average_pooling_variant_changes_the_pooling_only(dataset):
         models.variant(cnn, pooling="median")
     with pytest.raises(ValueError, match="a CNN only"):
         models.ModelConfig(name="fc", kind="fc", hidden_units=(8,), pooling="average")
+
+
+def _loop_locally_connected(images, kernel, bias, size, padding):
+    """The locally connected layer by its definition, one output value at a time (no Keras)."""
+    import numpy as np
+
+    if padding == "same":
+        before = (size - 1) // 2
+        images = np.pad(images, ((0, 0), (before, size - 1 - before), (before, size - 1 - before), (0, 0)))
+    batch, height, width = images.shape[0], images.shape[1] - size + 1, images.shape[2] - size + 1
+    out = np.zeros((batch, height, width, kernel.shape[-1]))
+    for b in range(batch):
+        for i in range(height):
+            for j in range(width):
+                window = images[b, i : i + size, j : j + size, :].reshape(-1)  # rows, then columns, channels last
+                for f in range(kernel.shape[-1]):
+                    out[b, i, j, f] = window @ kernel[i * width + j, :, f] + bias[i, j, f]
+    return np.maximum(out, 0.0)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_locally_connected_layer_equals_a_plain_loop(padding, size):
+    import numpy as np
+
+    rng = np.random.default_rng(size)
+    images = rng.normal(size=(2, 7, 6, 3)).astype("float32")
+    layer = models.LocallyConnected2D(4, size, padding=padding)
+    layer.build(images.shape)
+    kernel = rng.normal(size=tuple(layer.kernel.shape)).astype("float32")
+    bias = rng.normal(size=tuple(layer.bias.shape)).astype("float32")
+    layer.set_weights([kernel, bias])
+    expected = _loop_locally_connected(images, kernel, bias, size, padding)
+    got = np.asarray(layer(images))
+    assert got.shape == expected.shape == layer.compute_output_shape(images.shape)[:1] + expected.shape[1:]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    assert np.count_nonzero(got) > got.size // 4  # the ReLU did not zero the comparison away
+
+
+@pytest.mark.parametrize(
+    "dataset, side, cnn_parameters, local_parameters",
+    [("fashion_mnist", 28, 220_234, 470_794), ("mnist", 26, 121_930, 337_930)],
+)
+def test_locally_connected_first_layer_parameters_by_arithmetic(dataset, side, cnn_parameters, local_parameters):
+    """One 3×3×1 kernel and bias per filter (32 × 10 = 320 weights) becomes one per output position (side² × 320)."""
+    cnn = models.cnn_config(dataset)
+    local = models.variant(cnn, locally_connected=1)
+    assert local.name == "cnn_local1"
+    shared_first_layer = (3 * 3 * 1 + 1) * 32
+    assert local_parameters == cnn_parameters - shared_first_layer + side * side * shared_first_layer
+    assert models.build_model(cnn).count_params() == cnn_parameters
+    built = models.build_model(local)
+    assert built.count_params() == local_parameters
+    assert models.macs_per_image(built) == models.macs_per_image(models.build_model(cnn))  # same windows, same products
+
+
+def test_locally_connected_model_round_trips_through_a_keras_file(tmp_path):
+    import keras
+    import numpy as np
+
+    model = models.build_model(models.variant(models.cnn_config("mnist"), locally_connected=1))
+    images = np.random.default_rng(0).random((3, 28, 28, 1), dtype="float32")
+    model.save(tmp_path / "local.keras")
+    again = keras.saving.load_model(tmp_path / "local.keras")
+    np.testing.assert_array_equal(again.predict(images, verbose=0), model.predict(images, verbose=0))
+
+
+def test_locally_connected_needs_a_convolution_to_replace():
+    with pytest.raises(ValueError, match="locally_connected=3 is invalid"):
+        models.variant(models.cnn_config("mnist"), locally_connected=3)
+    with pytest.raises(ValueError, match="an FC network has none"):
+        models.variant(models.fc_baseline_config("mnist"), locally_connected=1)

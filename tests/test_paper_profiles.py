@@ -119,4 +119,3 @@ def test_the_full_and_gpu_papers_name_their_seeds(rendered):
 
 def test_the_published_runs_claims_all_hold(rendered):
     assert rendered["full"].failed == []
-

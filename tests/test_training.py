@@ -263,7 +263,7 @@ def test_every_family_trains_alike_under_both_profiles():
 
     params = config.RunParameters.from_notebook(notebook="03_cnn", dataset="mnist", profile="full")
     table = plans.settings_by_family(params)
-    assert len(table) == 9 and table[design.SAME_SETTINGS].all()
+    assert len(table) == 10 and table[design.SAME_SETTINGS].all()
     cap, patience, arithmetic = profiles.EPOCH_CAP, profiles.PATIENCE, precision.training_precision()
     gap_settings = f"batch 32, ≤{cap} epochs, patience {patience}, learning rate 0.001, {arithmetic}"
     assert table.loc[design.CNN_GAP, "this run (full)"] == gap_settings

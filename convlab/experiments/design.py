@@ -16,6 +16,7 @@ CNN_SHIFT_AUGMENTED = "CNN, shift-augmented"
 FC_PERMUTED = "FC, permuted"
 CNN_PERMUTED = "CNN, permuted"
 CNN_AVERAGE_POOLING = "CNN, average pooling"
+CNN_LOCAL = "CNN, locally connected first layer"
 KERNEL_SIZES_FAMILY = "CNN, other kernel sizes"
 SAME_SETTINGS = "same settings"  # a column of ``plans.settings_by_family``
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from convlab.datasets import data
-from convlab.study import config, identities
+from convlab.study import config, identities, profiles
 from convlab.training import precision
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ PREMATURE_TOLERANCE = 0.02  # a kept validation loss more than 2% above the refe
 PREMATURE_SHARE = 0.05  # the most premature stops a chosen rule may have
 CANDIDATE_PATIENCES = (1, 2, 3, 4, 5, 6, 8)
 FOLDER = "protocol"  # under results/ and models/: the reference runs
+LITERAL_FOLDER = "protocol/literal"  # the studies' literal protocol: 60,000 images, 15 epochs, the last weights
 FAMILIES = ("FC", "CNN")
 
 
@@ -47,6 +48,31 @@ def reference_configs(dataset: str) -> dict:
     from convlab.training import models
 
     return {"FC": models.fc_baseline_config(dataset), "CNN": models.cnn_config(dataset)}
+
+
+def family_configs(dataset: str) -> dict:
+    """One configuration of every other family the run trains (`plans.settings_families`): its long-patience run
+    is the evidence that the stopping rule stops none of them early."""
+    from convlab.experiments import plans
+
+    return {family: c for family, c in plans.settings_families(dataset).items() if family not in FAMILIES}
+
+
+def literal_settings(model_config, params: config.RunParameters):
+    """The studies' protocol as they state it: every training image (no held-out set), exactly 15 epochs (fewer only
+    under an explicit smaller `epochs`, a smoke test's), Adam at 1e-3, batch 32, the last weights, float32, tested
+    after every epoch."""
+    from convlab.training import fit
+
+    return fit.TrainingConfig(
+        epochs=min(STUDIES_EPOCHS, params.epochs),
+        batch_size=STUDIES_BATCH,
+        learning_rate=STUDIES_LEARNING_RATE,
+        validation_fraction=0.0,
+        patience=0,
+        test_each_epoch=True,
+        precision=precision.FLOAT32,
+    )
 
 
 def reference_settings(model_config, params: config.RunParameters):
@@ -68,16 +94,33 @@ def reference_settings(model_config, params: config.RunParameters):
 
 
 def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:
-    """Every reference run of this dataset (each trained at most once, side by side), by family."""
+    """Every long-patience run of this dataset (each trained at most once, side by side), by family: FC and CNN on
+    the exploratory share of `seeds`, every other family on the first seed."""
+    from convlab.training import workers
+
+    configs = reference_configs(params.dataset) | family_configs(params.dataset)
+    tasks = [
+        (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
+        for family, c in configs.items()
+        for seed in (profiles.exploratory_seeds(seeds) if family in FAMILIES else seeds[:1])
+    ]
+    return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
+
+
+def train_literal_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:
+    """FC and CNN under the studies' literal protocol (`literal_settings`) on the exploratory share of `seeds`."""
     from convlab.training import workers
 
     configs = reference_configs(params.dataset)
     tasks = [
-        (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
+        (family, workers.Task(c, dataset, seed, literal_settings(c, params), LITERAL_FOLDER))
         for family, c in configs.items()
-        for seed in seeds
+        for seed in profiles.exploratory_seeds(seeds)
     ]
-    trained = workers.train_all([task for _, task in tasks], params)
+    return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
+
+
+def _by_family(tasks: list[tuple], trained: list[dict], configs: dict) -> records.RecordGroups:
     runs: records.RecordGroups = {family: [] for family in configs}
     for (family, _), record in zip(tasks, trained):
         runs[family].append(record)
@@ -96,6 +139,30 @@ def stored_reference_runs(results_dir) -> records.RecordGroups:
     return {names[name]: runs for name, runs in found.items() if name in names}
 
 
+def stored_family_runs(results_dir, dataset: str) -> records.RecordGroups:
+    """Every long-patience run stored under a report folder's results/, by family (FC and CNN included)."""
+    from convlab.store import records
+
+    try:
+        found = records.load_all_records(Path(results_dir) / FOLDER)
+    except records.MissingResultError:
+        return {}
+    configs = reference_configs(dataset) | family_configs(dataset)
+    return {family: found[c.name] for family, c in configs.items() if c.name in found}
+
+
+def stored_literal_runs(results_dir) -> records.RecordGroups:
+    """The literal-protocol runs stored under a report folder's results/ (FC and CNN; empty when there are none)."""
+    from convlab.store import records
+
+    try:
+        found = records.load_all_records(Path(results_dir) / LITERAL_FOLDER)
+    except records.MissingResultError:
+        return {}
+    names = {identities.FC: "FC", identities.CNN: "CNN"}
+    return {names[name]: runs for name, runs in found.items() if name in names}
+
+
 @dataclass(frozen=True)
 class Stop:
     """Where a patience rule stops a run: the epoch it stops after, and the best epoch and validation loss it keeps."""
@@ -105,19 +172,104 @@ class Stop:
     best_loss: float
 
 
-def simulate(val_loss: list[float], patience: int) -> Stop:
-    """Keras's `EarlyStopping(patience)` on the validation losses of a run (epochs counted from 1).
+def simulate(val_loss: list[float], patience: int, higher_is_better: bool = False) -> Stop:
+    """Keras's `EarlyStopping(patience)` on a run's validation losses (or, `higher_is_better`, accuracies), epochs
+    counted from 1.
 
-    An epoch improves when its loss is lower than the best so far; training stops after `patience` epochs without
-    improvement, or at the last recorded epoch.
+    An epoch improves when its value is better than the best so far; training stops after `patience` epochs without
+    improvement, or at the last recorded epoch. `best_loss` is the kept epoch's value of the monitored quantity.
     """
+    sign = -1.0 if higher_is_better else 1.0
     best, best_epoch = float("inf"), 0
-    for epoch, loss in enumerate(val_loss, start=1):
-        if epoch == 1 or loss < best:  # Keras counts the first epoch as an improvement, whatever its loss
-            best, best_epoch = loss, epoch
+    for epoch, value in enumerate(val_loss, start=1):
+        if epoch == 1 or sign * value < best:  # Keras counts the first epoch as an improvement, whatever its value
+            best, best_epoch = sign * value, epoch
         elif epoch - best_epoch >= patience:
-            return Stop(epoch, best_epoch, best)
-    return Stop(len(val_loss), best_epoch, best)
+            return Stop(epoch, best_epoch, sign * best)
+    return Stop(len(val_loss), best_epoch, sign * best)
+
+
+# The monitors a rule may watch, and when a rule's kept epoch counts as a premature stop under each: its validation
+# loss more than PREMATURE_TOLERANCE (relative) above the run's lowest, or its validation accuracy more than
+# PREMATURE_POINTS below the run's highest.
+MONITORS = ("val_loss", "val_accuracy")
+PREMATURE_POINTS = 0.2
+
+
+def is_premature_on(history: dict, patience: int, monitor: str) -> bool:
+    """Whether a rule watching `monitor` with this patience stops a recorded run before its best."""
+    values = history[monitor]
+    if monitor == "val_loss":
+        return is_premature(values, patience)
+    kept = simulate(values, patience, higher_is_better=True).best_loss
+    return 100 * (max(values) - kept) > PREMATURE_POINTS
+
+
+def family_rule_table(
+    runs: records.RecordGroups, patiences: tuple[int, ...] = CANDIDATE_PATIENCES, monitors: tuple[str, ...] = MONITORS
+) -> pd.DataFrame:
+    """Each candidate rule (monitor × patience) replayed on every family's long-patience runs: per family, its runs,
+    premature stops and share, mean epochs, and the mean validation accuracy (%) of the epochs it keeps."""
+    rows = []
+    for monitor in monitors:
+        for patience in patiences:
+            for family, family_runs in runs.items():
+                histories = [run["history"] for run in family_runs if monitor in run["history"]]
+                if not histories:
+                    continue
+                stops = [simulate(h[monitor], patience, monitor != "val_loss") for h in histories]
+                premature = [is_premature_on(h, patience, monitor) for h in histories]
+                rows.append(
+                    {
+                        "monitor": monitor,
+                        "patience": patience,
+                        "family": family,
+                        "runs": len(histories),
+                        "premature stops": int(sum(premature)),
+                        "premature share": float(np.mean(premature)),
+                        "mean epochs per run": float(np.mean([stop.epochs for stop in stops])),
+                        "kept validation accuracy (%)": float(
+                            np.mean([100 * h["val_accuracy"][stop.best_epoch - 1] for h, stop in zip(histories, stops)])
+                        ),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def chosen_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> dict | None:
+    """The stopping rule read off `family_rule_table`, on validation data alone: for each monitor, the cheapest patience
+    (fewest mean epochs over all runs, then the smaller) with at most `share` premature stops in every family; of
+    those, the monitor whose kept epochs have the higher mean validation accuracy. None when no rule qualifies."""
+    if table.empty:
+        return None
+    candidates = []
+    for (monitor, patience), rows in table.groupby(["monitor", "patience"]):
+        if (rows["premature share"] <= share + 1e-12).all():
+            weights = rows["runs"] / rows["runs"].sum()
+            candidates.append(
+                {
+                    "monitor": monitor,
+                    "patience": int(patience),
+                    "mean epochs per run": float((rows["mean epochs per run"] * weights).sum()),
+                    "kept validation accuracy (%)": float((rows["kept validation accuracy (%)"] * weights).sum()),
+                }
+            )
+    if not candidates:
+        return None
+    cheapest = {}
+    for candidate in sorted(candidates, key=lambda c: (c["mean epochs per run"], c["patience"])):
+        cheapest.setdefault(candidate["monitor"], candidate)
+    return max(cheapest.values(), key=lambda c: (c["kept validation accuracy (%)"], -c["mean epochs per run"]))
+
+
+def at_the_cap(runs: records.RecordGroups) -> list[tuple[str, int]]:
+    """The (family, seed) of every long-patience run that ran to its epoch cap without its rule stopping it."""
+    return [
+        (family, run["seed"])
+        for family, family_runs in runs.items()
+        for run in family_runs
+        if run["epochs_run"] >= run["parameters"]["epochs"]
+    ]
 
 
 def is_premature(val_loss: list[float], patience: int, tolerance: float = PREMATURE_TOLERANCE) -> bool:
@@ -331,3 +483,31 @@ def published_study(dataset: str) -> dict:
 def like_for_like(reference: records.RecordGroups, dataset: dict) -> records.RecordGroups:
     """The reference runs that follow the studies' protocol on this data (`follows_the_studies`), by family."""
     return {family: [run for run in runs if follows_the_studies(run, dataset)] for family, runs in reference.items()}
+
+
+def literal_table(runs: records.RecordGroups, published: dict) -> pd.DataFrame:
+    """FC and CNN under the studies' literal protocol (`literal_settings`: 60,000 images, 15 epochs, the last weights)
+    beside the study's figures: test accuracy and loss over seeds, and each seed's figures."""
+    names = {"FC": identities.FC, "CNN": identities.CNN}
+    rows = []
+    for family, family_runs in runs.items():
+        if not family_runs:
+            continue
+        accuracies = [100 * run["test"]["accuracy"] for run in family_runs]
+        losses = [run["test"]["loss"] for run in family_runs]
+        theirs = published["models"].get(names[family], {})
+        rows.append(
+            {
+                "model": family,
+                "training images": family_runs[0]["parameters"]["fit_size"],
+                "epochs": family_runs[0]["epochs_run"],
+                "seeds": len(family_runs),
+                "accuracy (%)": float(np.mean(accuracies)),
+                "accuracy std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
+                "test loss": float(np.mean(losses)),
+                "test loss std": float(np.std(losses, ddof=1)) if len(losses) > 1 else 0.0,
+                "published accuracy (%)": theirs.get("test_accuracy"),
+                "published loss": theirs.get("test_loss"),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from convlab.study import identities, manifest
+from convlab.study import identities, manifest, profiles
 from convlab.study.paths import IMAGES_DIR, REPORTS_DIR, ParameterError, output_folder, resolve_data_dir
 from convlab.study.profiles import AUTO, PROFILES, or_profile, resolve_profile
 
@@ -96,13 +96,15 @@ NONE = "none"
 
 
 def parse_variant_seeds(value: object, profile: str) -> tuple[int, ...]:
-    """Seeds of an optional experiment: "none" trains nothing; "auto" (or empty) the profile's seeds, none in a profile
-    that keeps to the studies' experiments (quick); else as `parse_seeds`."""
+    """Seeds of an optional, exploratory experiment: "none" trains nothing; "auto" (or empty) the exploratory share of
+    the profile's seeds (`profiles.exploratory_seeds`), none in a profile that keeps to the studies' experiments
+    (quick); else as `parse_seeds`."""
     if str(value).strip().lower() == NONE:
         return ()
-    if or_profile(value, None) is None and not resolve_profile(profile).every_notebook:
-        return ()
-    return seeds_or_profile(value, profile)
+    if or_profile(value, None) is None:
+        chosen = resolve_profile(profile)
+        return profiles.exploratory_seeds(chosen.seeds) if chosen.every_notebook else ()
+    return parse_seeds(value)
 
 
 def parse_max_shift(value: object) -> tuple[int, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from convlab.study import profiles
 from convlab.study.identities import FC
 
 EQUIVALENCE_MARGIN = 0.5  # points of test accuracy: a kernel size within this of 3×3 is "as good" for a reader
@@ -43,7 +44,13 @@ PRIMARY = (
         changed_control="fc_baseline_perm0",
         original_control=FC,
     ),
-    Hypothesis("weight_sharing", "the CNN is more accurate than its locally connected twin", "superiority", "cnn", "cnn_local"),
+    Hypothesis(
+        "weight_sharing",
+        "the CNN is more accurate than its twin whose first layer is locally connected",
+        "superiority",
+        "cnn",
+        "cnn_local1",
+    ),
     Hypothesis(
         "shift_cnn_above_fc",
         "at a 3-pixel shift the CNN keeps more accuracy than the FC network",
@@ -61,3 +68,16 @@ PRIMARY = (
 )
 DATASETS_PER_HYPOTHESIS = 2
 FAMILY_SIZE = len(PRIMARY) * DATASETS_PER_HYPOTHESIS  # the tests Holm corrects together (at most 12)
+
+
+def primary_models() -> frozenset[str]:
+    """The stored model names some primary hypothesis compares: they train on every seed of a run."""
+    names = set()
+    for hypothesis in PRIMARY:
+        names |= {hypothesis.changed, hypothesis.original, hypothesis.changed_control, hypothesis.original_control}
+    return frozenset(names - {""})
+
+
+def seeds_for_model(name: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """A run's seeds for one model: all of them for a primary model, the exploratory share otherwise."""
+    return seeds if name in primary_models() else profiles.exploratory_seeds(seeds)

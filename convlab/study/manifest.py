@@ -145,7 +145,7 @@ STUDY: tuple[Notebook, ...] = (
         "08_pixel_permutation",
         trains("probe_seeds", "permutation_seed"),
         reads=("02_fc_baseline", "03_cnn"),
-        writes=("results/*_perm*-seed*.json",),
+        writes=("results/*_perm*-seed*.json", "results/*_local*-seed*.json"),
         seeds="probe_seeds",
         figures=("permuted_examples", "accuracy_permuted"),
         comparisons=("cnn_perm", "fc_perm", "cnn_vs_fc_perm"),
@@ -170,7 +170,7 @@ STUDY: tuple[Notebook, ...] = (
     Notebook(
         "12_training_protocol",
         trains("seeds"),
-        writes=("results/protocol/*.json",),
+        writes=("results/protocol/*.json", "results/protocol/literal/*.json"),
         seeds="seeds",
         report_part=APPENDIX,  # the methods show its stopping-rule table; its details sit in the appendix
         figures=("protocol_trajectories",),

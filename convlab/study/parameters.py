@@ -77,7 +77,8 @@ PARAMETERS: tuple[Parameter, ...] = (
               lambda value, _profile: config.parse_kernel_sizes(value), make="KERNELS", smoke="3,5"),
     Parameter(
         "variant_seeds", "str", "auto",
-        "seeds for the variant with both kernels changed; auto: the profile's (none in quick); \"none\": sizes and costs only",
+        "seeds for the variant with both kernels changed (exploratory); auto: the profile's first 3 (none in quick); "
+        "\"none\": sizes and costs only",
         lambda value, profile: config.parse_variant_seeds(value, profile), make="VARIANT_SEEDS", smoke="0",
     ),
     Parameter("probe_seeds", "str", "auto", "seeds per probed model; auto: the profile's",

@@ -11,6 +11,9 @@ from convlab.study.paths import ParameterError
 PATIENCE = 4
 EPOCH_CAP = 60  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
 BATCH_SIZE = 32  # the studies' batch, for every family
+# Exploratory families (those no primary hypothesis names, `hypotheses.PRIMARY`) train on the first this many of a
+# run's seeds: their estimates are read with their intervals, not decided, so they are not planned by power.
+EXPLORATORY_SEEDS = 3
 
 # The two studies' own experiments: what a newcomer runs first (the quick profile).
 STUDIES_NOTEBOOKS = (
@@ -54,13 +57,23 @@ def _profile(name: str, seeds: tuple[int, ...], purpose: str, notebooks: tuple[s
 
 PROFILES = {
     "quick": _profile("quick", (0,), "the two studies' experiments, one seed: a first run on two CPU cores", STUDIES_NOTEBOOKS),
-    "full": _profile("full", (0, 1, 2), "every experiment at three seeds, the reference runs included: the published report"),
-    "gpu": _profile("gpu", (0, 1, 2, 3, 4), "every experiment at five seeds, for a machine with a GPU"),
+    "full": _profile(
+        "full",
+        (0, 1, 2, 3, 4, 5),
+        "every experiment: six seeds for the models of the primary hypotheses (by power), three for the exploratory "
+        "ones, the protocol's runs included: the published report",
+    ),
+    "gpu": _profile("gpu", tuple(range(10)), "every experiment at ten seeds (three for the exploratory models), for a GPU"),
 }
 FULL_PROFILES = ("full", "gpu")  # the profiles that run every notebook (a publishable run)
 
 
 AUTO = "auto"
+
+
+def exploratory_seeds(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """The seeds an exploratory family trains on: the first `EXPLORATORY_SEEDS` of the run's."""
+    return tuple(seeds[:EXPLORATORY_SEEDS])
 
 
 def gpu_available() -> bool:

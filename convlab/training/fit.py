@@ -32,7 +32,7 @@ from convlab.training import models, precision, saved, slots
 # by `RESULT_CODE_FILES`: moving a module keeps every stored run valid, changing what it does retrains.
 RESULT_CODE = {
     "data": ("load_for_run", "subset", "stratified_indices", "split_validation", "scale_images"),
-    "models": ("ModelConfig", "PixelPermutation", "build_model"),
+    "models": ("ModelConfig", "PixelPermutation", "LocallyConnected2D", "build_model"),
     "training": ("TrainingConfig", "seed_everything", "fit", "test_metrics", "StoppingAfter", "TestEachEpoch"),
     "precision": ("policy", "as_float32"),
     "transforms": ("pixel_permutation",),
@@ -52,8 +52,10 @@ IMAGES_PER_EXECUTION = 512  # training steps run back to back in one graph call 
 class TrainingConfig:
     """Everything about training that can change its result.
 
-    `patience` epochs without a lower validation loss stop training early, but never before `min_epochs`; the
-    weights of the epoch with the lowest validation loss are restored either way. `test_each_epoch` records the
+    `patience` epochs without a better `monitor` ("val_loss": lower; "val_accuracy": higher) stop training early, but
+    never before `min_epochs`; the weights of the epoch with the best monitor are restored either way.
+    `validation_fraction` 0 fits every training image, holds none out and stops at no rule: all `epochs` run and the
+    last epoch's weights are kept (the studies' own protocol). `test_each_epoch` records the
     test loss and accuracy after every epoch (the reference runs: their first 15 epochs are the studies' protocol).
     `precision` is the arithmetic of training (`precision.training_precision`); the stored model is float32.
     """
@@ -67,6 +69,7 @@ class TrainingConfig:
     precision: str = precision.FLOAT32
     min_epochs: int = 0
     test_each_epoch: bool = False
+    monitor: str = "val_loss"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,9 +199,13 @@ def fit(
 ) -> tuple[keras.Model, dict]:
     """Train one configuration with one seed; return the model and its result record."""
     seed_everything(seed)
-    x_fit, y_fit, x_val, y_val = data.split_validation(
-        dataset.x_train, dataset.y_train, settings.validation_fraction, seed=settings.split_seed
-    )
+    held_out = settings.validation_fraction > 0
+    if held_out:
+        x_fit, y_fit, x_val, y_val = data.split_validation(
+            dataset.x_train, dataset.y_train, settings.validation_fraction, seed=settings.split_seed
+        )
+    else:
+        x_fit, y_fit, x_val, y_val = dataset.x_train, dataset.y_train, dataset.x_train[:0], dataset.y_train[:0]
     x_fit, x_val, x_test = data.scale_images(x_fit), data.scale_images(x_val), data.scale_images(dataset.x_test)
     with precision.policy(settings.precision):
         model = models.build_model(model_config)
@@ -210,9 +217,12 @@ def fit(
         )
         timer = EpochTimer()
         stopper = StoppingAfter(
-            settings.min_epochs, monitor="val_loss", patience=settings.patience or settings.epochs, restore_best_weights=True
+            settings.min_epochs,
+            monitor=settings.monitor,
+            patience=settings.patience or settings.epochs,
+            restore_best_weights=True,
         )
-        callbacks = [timer, stopper]
+        callbacks = [timer, stopper] if held_out else [timer]
         if settings.test_each_epoch:
             tester = TestEachEpoch(lambda: models.build_model(model_config), x_test, dataset.y_test)
             callbacks.append(tester)
@@ -220,7 +230,7 @@ def fit(
         history = model.fit(
             x_fit,
             y_fit,
-            validation_data=(x_val, y_val),
+            validation_data=(x_val, y_val) if held_out else None,
             validation_batch_size=INFERENCE_BATCH,
             epochs=settings.epochs,
             batch_size=settings.batch_size,
@@ -244,7 +254,7 @@ def fit(
         | {"epoch_seconds": timer.seconds}
         | ({"test_loss": tester.loss, "test_accuracy": tester.accuracy} if settings.test_each_epoch else {}),
         "epochs_run": len(timer.seconds),
-        "best_epoch": int(stopper.best_epoch) + 1,
+        "best_epoch": int(stopper.best_epoch) + 1 if held_out else len(timer.seconds),  # without a held-out set: the last
         "test": {
             "accuracy": float(test_accuracy),
             "loss": float(test_loss),

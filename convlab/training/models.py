@@ -22,12 +22,15 @@ POOLINGS = ("max", "average")
 class ModelConfig:
     """A fully connected network (kind "fc") or a two-block CNN (kind "cnn").
 
-    Four options probe the inductive bias without touching the studies' models:
+    Five options probe the inductive bias without touching the studies' models:
     `head` "gap" replaces the CNN's flatten with global average pooling;
     `pooling` "average" replaces its 2×2 max pooling with 2×2 average pooling;
     `shift_augmentation` shifts training images at random by up to that many
     pixels (inactive at inference); `pixel_permutation` is the seed of a fixed
-    pixel shuffle applied to every input, in training and at inference alike.
+    pixel shuffle applied to every input, in training and at inference alike;
+    `locally_connected` makes the CNN's first that many convolutions locally
+    connected (`LocallyConnected2D`: the same receptive fields, a kernel of its
+    own at every position), which keeps locality and removes weight sharing.
     """
 
     name: str
@@ -43,6 +46,7 @@ class ModelConfig:
     pooling: str = "max"
     shift_augmentation: int = 0
     pixel_permutation: int | None = None
+    locally_connected: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in {"fc", "cnn"}:
@@ -57,6 +61,11 @@ class ModelConfig:
             )
         if self.pixel_permutation is not None and self.pixel_permutation < 0:
             raise ValueError(f"pixel_permutation={self.pixel_permutation} is invalid: use a seed ≥ 0, or None for no shuffle.")
+        if not 0 <= self.locally_connected <= (len(self.filters) if self.kind == "cnn" else 0):
+            raise ValueError(
+                f"locally_connected={self.locally_connected} is invalid: use 0 up to the CNN's {len(self.filters)} "
+                "convolutions (an FC network has none)."
+            )
         if self.kind == "cnn":
             if len(self.filters) != len(self.kernel_sizes) or not self.filters:
                 raise ValueError("A CNN needs one kernel size per convolutional layer.")
@@ -119,8 +128,10 @@ def variant(
     pooling: str | None = None,
     shift_augmentation: int = 0,
     pixel_permutation: int | None = None,
+    locally_connected: int = 0,
 ) -> ModelConfig:
-    """`base` with a probe option switched on, named after it (e.g. cnn_gap, cnn_avgpool, cnn_shift4, fc_baseline_perm0)."""
+    """`base` with a probe option switched on, named after it (e.g. cnn_gap, cnn_avgpool, cnn_shift4, fc_baseline_perm0,
+    cnn_local: every convolution locally connected, cnn_local1: the first only)."""
     name = base.name
     if head and head != base.head:
         name += f"_{head}"
@@ -130,6 +141,8 @@ def variant(
         name += f"_shift{shift_augmentation}"
     if pixel_permutation is not None:
         name += f"_perm{pixel_permutation}"
+    if locally_connected:
+        name += "_local" if locally_connected == len(base.filters) else f"_local{locally_connected}"
     return replace(
         base,
         name=name,
@@ -137,6 +150,7 @@ def variant(
         pooling=pooling or base.pooling,
         shift_augmentation=shift_augmentation,
         pixel_permutation=pixel_permutation,
+        locally_connected=locally_connected,
     )
 
 
@@ -161,7 +175,10 @@ def build_model(model_config: ModelConfig):
             stack.append(layers.Dense(units, activation="relu", name=f"dense_{index}"))
     else:
         for index, (filters, size) in enumerate(zip(model_config.filters, model_config.kernel_sizes), start=1):
-            stack.append(layers.Conv2D(filters, size, padding=model_config.padding, activation="relu", name=f"conv_{index}"))
+            if index <= model_config.locally_connected:
+                stack.append(LocallyConnected2D(filters, size, padding=model_config.padding, name=f"local_{index}"))
+            else:
+                stack.append(layers.Conv2D(filters, size, padding=model_config.padding, activation="relu", name=f"conv_{index}"))
             pool = layers.MaxPooling2D if model_config.pooling == "max" else layers.AveragePooling2D
             stack.append(pool(2, name=f"pool_{index}"))
         if model_config.head == "gap":
@@ -197,6 +214,58 @@ class PixelPermutation(keras.layers.Layer):
         return super().get_config() | {"seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="convlab")
+class LocallyConnected2D(keras.layers.Layer):
+    """A convolution without weight sharing, with ReLU: every output position has a kernel and bias of its own.
+
+    Output (b, i, j, f) = relu(Σ patch(b, i, j) · kernel[i, j, :, f] + bias[i, j, f]), where patch(b, i, j) is the
+    k×k×c window the convolution of the same `padding` would see at (i, j), flattened row by row, channel last.
+    Parameters: out_h × out_w × (k·k·c + 1) × filters, that many times the shared convolution's (k·k·c + 1) × filters.
+    """
+
+    def __init__(self, filters: int, kernel_size: int, padding: str = "valid", **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.padding = int(filters), int(kernel_size), padding
+
+    def output_side(self, side: int) -> int:
+        return side if self.padding == "same" else side - self.kernel_size + 1
+
+    def build(self, input_shape):
+        height, width, channels = self.output_side(input_shape[1]), self.output_side(input_shape[2]), input_shape[3]
+        self.positions, self.window = height * width, self.kernel_size * self.kernel_size * channels
+        # each position's kernel drawn as Conv2D draws its one kernel (Glorot uniform over k·k·c in, k·k·filters out)
+        limit = (6 / (self.window + self.kernel_size * self.kernel_size * self.filters)) ** 0.5
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.positions, self.window, self.filters),
+            initializer=keras.initializers.RandomUniform(-limit, limit),
+        )
+        self.bias = self.add_weight(name="bias", shape=(height, width, self.filters), initializer="zeros")
+
+    def call(self, images):
+        patches = self.patches(images)
+        height, width = patches.shape[1], patches.shape[2]
+        by_position = keras.ops.transpose(keras.ops.reshape(patches, (-1, self.positions, self.window)), (1, 0, 2))
+        outputs = keras.ops.transpose(keras.ops.matmul(by_position, self.kernel), (1, 0, 2))  # batch × positions × filters
+        return keras.ops.relu(keras.ops.reshape(outputs, (-1, height, width, self.filters)) + self.bias)
+
+    def patches(self, images):
+        """Every k×k window, flattened row by row with the channels last: b × out_h × out_w × (k·k·c), by slicing."""
+        size = self.kernel_size
+        if self.padding == "same":
+            before = (size - 1) // 2
+            images = keras.ops.pad(images, ((0, 0), (before, size - 1 - before), (before, size - 1 - before), (0, 0)))
+        height, width = images.shape[1] - size + 1, images.shape[2] - size + 1
+        windows = [images[:, row : row + height, column : column + width, :] for row in range(size) for column in range(size)]
+        return keras.ops.concatenate(windows, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_side(input_shape[1]), self.output_side(input_shape[2]), self.filters)
+
+    def get_config(self) -> dict:
+        return super().get_config() | {"filters": self.filters, "kernel_size": self.kernel_size, "padding": self.padding}
+
+
 def layer_macs(layer) -> int:
     """Multiply-accumulates of one layer for one image (convolutions and dense layers; others cost 0)."""
     from keras import layers
@@ -205,6 +274,9 @@ def layer_macs(layer) -> int:
         _, height, width, out_channels = layer.output.shape
         kernel_h, kernel_w, in_channels, _ = layer.kernel.shape
         return int(height * width * out_channels * kernel_h * kernel_w * in_channels)
+    if isinstance(layer, LocallyConnected2D):  # the same multiply-accumulates as the shared convolution
+        positions, window, filters = layer.kernel.shape
+        return int(positions * window * filters)
     if isinstance(layer, layers.Dense):
         in_features, out_features = layer.kernel.shape
         return int(in_features * out_features)
