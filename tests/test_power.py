@@ -39,3 +39,20 @@ def test_the_primary_family_holds_at_most_twelve_tests_and_the_table_covers_it()
     assert len(table) == hypotheses.FAMILY_SIZE
     headline = table[(table["hypothesis"] == "cnn_above_fc")]
     assert all(isinstance(value, int) and 2 <= value <= 30 for value in headline["seeds needed"])
+
+
+def test_the_frozen_plan_declares_the_tests_and_the_full_profile_meets_every_reachable_need():
+    from convlab.study import profiles
+
+    plan = power_table.read_plan()
+    assert len(plan) == hypotheses.FAMILY_SIZE
+    titles = {title: name for name, title in config.DATASET_TITLES.items()}
+    by_key = {h.key: h for h in hypotheses.PRIMARY}
+    planned = plan[plan["test"].isin(["paired", "Welch"])]
+    assert len(planned) >= hypotheses.FAMILY_SIZE - 2  # the locally connected twin had no earlier records
+    for row in planned.to_dict("records"):
+        paired = hypotheses.paired_on(by_key[row["hypothesis"]], titles[row["dataset"]])
+        assert paired == (row["test"] == "paired"), f"{row['hypothesis']} on {row['dataset']}: WELCH_ON disagrees with the plan"
+    reachable = [need for need in plan["seeds needed"] if isinstance(need, int)]
+    assert reachable and len(profiles.PROFILES["full"].seeds) >= max(reachable)
+    assert profiles.exploratory_seeds(profiles.PROFILES["full"].seeds) == (0, 1, 2)

@@ -1,6 +1,8 @@
-"""What a run cost, read from its result records: runs, epochs and core-minutes of training per model family.
+"""What a run cost, read from its result records: runs, epochs, core-minutes and FLOP of training per model family.
 
 Every training process uses one core (`records.thread_setting`), so a run's training seconds are core-seconds.
+A training's FLOP are 6 × its multiply-accumulates per image × the images it fitted × its epochs: 2 FLOP per
+multiply-accumulate forward, about twice the forward pass backward (`TRAINING_FLOPS_PER_MAC`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ import pandas as pd
 
 from convlab.store import records
 
-FAMILY_RULES = (  # (where the record lies, a pattern on the model name, the family), the first that matches
-    ("protocol", r".*", "reference runs (FC and CNN, patience 10)"),
+TRAINING_FLOPS_PER_MAC = 6
+FULL_RUN_FLOP_BUDGET = 1.55e15  # a published run's training FLOP at most (1.3 times the 1.19e15 of the run before it)
+
+FAMILY_RULES = (  # (the folder the record lies in, a pattern on the model name, the family), the first that matches
+    ("protocol/literal", r".*", "the studies' literal protocol (FC and CNN, 15 epochs)"),
+    ("protocol", r"(fc_baseline|cnn)$", "reference runs (FC and CNN, patience 10)"),
+    ("protocol", r".*", "long-patience runs of the other families"),
     ("reference", r".*", "settings check (FC and CNN under the gpu profile's settings)"),
     ("curves", r"fc_baseline$", "learning curves: FC"),
     ("curves", r"cnn$", "learning curves: CNN"),
@@ -26,17 +33,29 @@ FAMILY_RULES = (  # (where the record lies, a pattern on the model name, the fam
     ("", r"cnn_avgpool$", "CNN, average pooling"),
     ("", r".*_shift\d+$", "shift-augmented (FC and CNN)"),
     ("", r".*_perm\d+$", "pixel-permuted (FC and CNN)"),
+    ("", r"cnn_local\d*$", "CNN, locally connected first layer"),
 )
 OTHER = "other"
 
 
 def family_of(relative: str, model_name: str) -> str:
     """The family of a record at `relative` (its path under results/) of the model `model_name`."""
-    top = relative.split("/")[0] if "/" in relative else ""
+    where = relative.rsplit("/", 1)[0] if "/" in relative else ""
     for folder, pattern, family in FAMILY_RULES:
-        if folder == top and re.match(pattern, model_name):
+        inside = where == folder or (folder and folder == where.split("/")[0] and folder != "protocol")
+        if inside and re.match(pattern, model_name):
             return family
     return OTHER
+
+
+def training_flops(record: dict) -> float:
+    """The FLOP of one training: 6 × multiply-accumulates per image × images fitted × epochs run."""
+    return float(TRAINING_FLOPS_PER_MAC * record["macs_per_image"] * record["parameters"]["fit_size"] * record["epochs_run"])
+
+
+def run_flops(results_dirs: Sequence[str | Path]) -> float:
+    """The training FLOP of every record under the given results folders."""
+    return sum(training_flops(record) for results_dir in results_dirs for _, record in training_records(results_dir))
 
 
 def training_records(results_dir: str | Path) -> list[tuple[str, dict]]:
@@ -61,13 +80,14 @@ def cost_table(results_dirs: Sequence[str | Path]) -> pd.DataFrame:
                     "family": family_of(relative, record["model"]["name"]),
                     "epochs": record["epochs_run"],
                     "core-minutes": record["timing"]["train_seconds"] / 60,
+                    "FLOP": training_flops(record),
                 }
             )
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
     table = frame.groupby("family").agg(
-        runs=("epochs", "size"), epochs=("epochs", "sum"), **{"core-minutes": ("core-minutes", "sum")}
+        runs=("epochs", "size"), epochs=("epochs", "sum"), **{"core-minutes": ("core-minutes", "sum"), "FLOP": ("FLOP", "sum")}
     )
     table["epochs per run"] = table["epochs"] / table["runs"]
     table["share of training (%)"] = 100 * table["core-minutes"] / table["core-minutes"].sum()
@@ -76,6 +96,7 @@ def cost_table(results_dirs: Sequence[str | Path]) -> pd.DataFrame:
         table["runs"].sum(),
         table["epochs"].sum(),
         table["core-minutes"].sum(),
+        table["FLOP"].sum(),
         table["epochs"].sum() / table["runs"].sum(),
         100.0,
     ]

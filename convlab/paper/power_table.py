@@ -93,11 +93,39 @@ def power_table(loaded: dict[str, runs.DatasetRun], alpha: float = ALPHA) -> pd.
     return pd.DataFrame(rows)
 
 
+# The plan of the next run, written from the earlier run's records before that run trains (`--write`), so that the
+# paper's methods show the calculation that chose its seeds, not one made from its own results.
+PLAN_FILE = Path(__file__).resolve().parents[1] / "study" / "power_plan.json"
+
+
+def write_plan(table: pd.DataFrame, source: Path, path: Path = PLAN_FILE) -> None:
+    """The power table as the plan of the next run: its rows, where they came from, and the level they hold at."""
+    import json
+
+    from convlab.store import records
+
+    rows = json.loads(table.to_json(orient="records"))
+    records.write_json(path, {"source": source.as_posix(), "alpha": ALPHA, "family_size": hypotheses.FAMILY_SIZE, "rows": rows})
+
+
+def read_plan(path: Path = PLAN_FILE) -> pd.DataFrame:
+    """The power table that planned the run (`write_plan`)."""
+    import json
+
+    return pd.DataFrame(json.loads(path.read_text(encoding="utf-8"))["rows"])
+
+
 def main(argv: list[str] | None = None) -> int:
-    root = Path((argv or sys.argv[1:] or ["reports/published"])[0])
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    write = "--write" in arguments
+    arguments = [argument for argument in arguments if argument != "--write"]
+    root = Path((arguments or ["reports/published"])[0])
     table = power_table(runs.load_all(root, config.DATASETS))
     print(f"Seeds for 80% power at α = {ALPHA}/{hypotheses.FAMILY_SIZE} (Holm's first step), from the records under {root}:")
     print(table.to_string(index=False))
+    if write:
+        write_plan(table, root)
+        print(f"Written to {PLAN_FILE.relative_to(PLAN_FILE.parents[2])}.")
     return 0
 
 

@@ -75,10 +75,7 @@ def test(hypothesis: hypotheses.Hypothesis, run: runs.DatasetRun) -> dict | None
 def decisions(loaded: Mapping[str, runs.DatasetRun]) -> pd.DataFrame:
     """Every primary test the run can make, with its Holm-adjusted p and its one decision."""
     rows = [
-        row
-        for hypothesis in hypotheses.PRIMARY
-        for name, run in loaded.items()
-        if (row := test(hypothesis, run)) is not None
+        row for hypothesis in hypotheses.PRIMARY for name, run in loaded.items() if (row := test(hypothesis, run)) is not None
     ]
     if not rows:
         return pd.DataFrame()

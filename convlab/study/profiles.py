@@ -59,8 +59,8 @@ PROFILES = {
     "quick": _profile("quick", (0,), "the two studies' experiments, one seed: a first run on two CPU cores", STUDIES_NOTEBOOKS),
     "full": _profile(
         "full",
-        (0, 1, 2, 3, 4, 5),
-        "every experiment: six seeds for the models of the primary hypotheses (by power), three for the exploratory "
+        tuple(range(7)),
+        "every experiment: seven seeds for the models of the primary hypotheses (by power), three for the exploratory "
         "ones, the protocol's runs included: the published report",
     ),
     "gpu": _profile("gpu", tuple(range(10)), "every experiment at ten seeds (three for the exploratory models), for a GPU"),
