@@ -87,7 +87,7 @@ def test_forest_draws_one_row_per_welch_comparison(published):
         expected = [results[(name, c.key)] for c in family.COMPARISONS]
         assert [float(dot.get_xdata()[0]) for dot in dots] == pytest.approx([r.difference for r in expected])
         filled = [to_rgba(dot.get_markerfacecolor()) != to_rgba("white") for dot in dots]
-        assert filled == [r.resolved for r in expected]
+        assert filled == [not r.across_zero for r in expected]
 
 
 def test_forest_skips_comparisons_without_an_interval(published):

@@ -10,7 +10,7 @@ from collections import defaultdict
 import nbformat
 import pytest
 
-from convlab.paper import build, claims, context, notebook_findings
+from convlab.paper import build, claims, context, holding, notebook_findings
 from convlab.report import doccheck
 from convlab.study import config, manifest, paths, studies
 
@@ -60,7 +60,9 @@ def published_context(shared_data):
         c = context.context(PUBLISHED, config.DATASETS, studies.published())
     finally:
         patch.undo()
-    assert c.has.test_images and c.has.several_seeds and c.has.every_experiment
+    assert c.has.test_images and c.has.several_seeds
+    # the published run predates the locally connected twin and the literally trained protocol; it holds the rest
+    assert {name for name in holding.EXPERIMENTS if not getattr(c.has, name)} <= {"local", "literal"}
     return c
 
 

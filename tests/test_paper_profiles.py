@@ -112,7 +112,8 @@ def test_the_quick_paper_says_it_has_one_seed_and_what_the_full_profile_adds(ren
 
 def test_the_full_and_gpu_papers_name_their_seeds(rendered):
     assert "three seeds" in _text(rendered["full"])
-    assert "4.2 The CNN against the FC network" in _text(rendered["full"]), "4.1 is the studies' protocol"
+    assert "4.2 The primary hypotheses" in _text(rendered["full"]), "4.1 is the studies' protocol"
+    assert "4.3 The CNN against the FC network" in _text(rendered["full"])
     gpu = _text(rendered["gpu"]).split("Reproduce this")[0]
     assert "five seeds" in gpu and "three seeds" not in gpu
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from convlab.paper import claims, context, explain_figures, family, figure_style, figures, holding, values
+from convlab.study import config, hypotheses
 
 FOLDER = Path(__file__).resolve().parent
 TEXT = FOLDER / "paper.md"
@@ -119,6 +120,55 @@ class Renderer:
         head = "<tr><th>comparison (points of accuracy)</th><th>Fashion-MNIST</th><th>MNIST</th></tr>"
         return f'<table class="findings"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
+    def hypotheses_table(self) -> str:
+        """The primary hypotheses as declared, their tests, and the seeds the power plan asked for on each dataset."""
+        plan = self.c.plan
+        rows = []
+        for hypothesis in hypotheses.PRIMARY:
+            if hypothesis.kind == "equivalence":
+                test = f"two one-sided tests, ±{hypothesis.margin:g} points"
+            elif hypothesis.kind == "interaction":
+                test = "one-sided, paired by seed, on the difference of differences"
+            else:
+                test = "one-sided t test"
+            cells = []
+            for name, title in config.DATASET_TITLES.items():
+                found = plan[(plan["hypothesis"] == hypothesis.key) & (plan["dataset"] == title)]
+                cells.append(_planned(found.iloc[0].to_dict() if len(found) else {}, hypothesis, name))
+            rows.append(
+                f"<tr><td>{html.escape(hypothesis.statement)}</td><td>{test}</td><td>{cells[0]}</td><td>{cells[1]}</td></tr>"
+            )
+        head = "<tr><th>hypothesis</th><th>test</th><th>Fashion-MNIST: test, seeds planned</th><th>MNIST</th></tr>"
+        return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+    def both_tested(self, key: str) -> bool:
+        """Whether the run decided this primary hypothesis on both datasets."""
+        return key in self.c.pf and key in self.c.pm
+
+    def decided(self, key: str) -> str:
+        """A primary hypothesis's decisions in words: "supported on both datasets", or each dataset's."""
+        fashion, mnist = self.c.pf[key].decision.text, self.c.pm[key].decision.text
+        return f"{fashion} on both datasets" if fashion == mnist else f"{fashion} on Fashion-MNIST and {mnist} on MNIST"
+
+    def decisions_table(self) -> str:
+        """Each primary test of the run: effect, interval, test, seeds, Holm-adjusted p, decision."""
+        rows = []
+        for hypothesis in hypotheses.PRIMARY:
+            for name, title in config.DATASET_TITLES.items():
+                names = self.c.pf if name == "fashion_mnist" else self.c.pm
+                if hypothesis.key not in names:
+                    continue
+                d = names[hypothesis.key]
+                rows.append(
+                    f"<tr><td>{html.escape(hypothesis.statement)}</td><td>{title}</td><td>{d.diff} [{d.ci}] ({d.level})</td>"
+                    f"<td>{d.test}, {d.seeds} seeds</td><td>{html.escape(str(d.holm))}</td>"
+                    f"<td><strong>{d.decision}</strong></td></tr>"
+                )
+        head = (
+            "<tr><th>hypothesis</th><th>dataset</th><th>effect [interval]</th><th>test</th><th>Holm p</th><th>decision</th></tr>"
+        )
+        return f'<table class="decisions"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
     def rule_table(self) -> str:
         table = self.c.rule.table
         if table is None:
@@ -139,8 +189,18 @@ def _finding_cell(text: values.ComparisonText) -> str:
     result = text.result
     if result.test == "McNemar":
         return f"{text.diff}"
-    verdict = "<strong>resolved</strong>" if result.resolved else "not resolved"
-    return f"{text.diff} [{text.ci}], Holm p {text.holm}, {verdict}"
+    return f"{text.diff} [{text.ci}], {text.verdict}"
+
+
+def _planned(row: Mapping, hypothesis, dataset: str) -> str:
+    """A plan's cell: the test it declared and the seeds it asked for, or why it asked for none."""
+    test = "paired" if hypotheses.paired_on(hypothesis, dataset) else "Welch"
+    needed = row.get("seeds needed")
+    if isinstance(needed, int | float) and needed == needed:
+        return f"{test}, {int(needed)}"
+    if isinstance(needed, str) and needed.startswith("more than"):
+        return f"{test}, out of reach"
+    return f"{test}, no records to plan from"
 
 
 def draw(c: SimpleNamespace, root: Path) -> dict[str, str]:
@@ -183,7 +243,15 @@ def render(root: Path, datasets: Sequence[str], studies: Mapping, stamp: str) ->
     )
     words = len(_plain_text(body).split())
     failed = [item["claim"] for item in renderer.checked if not item["holds"]]
-    return Built(page, renderer.findings_table(), failed, renderer.checked, len(renderer.numbers), words, context=c)
+    findings = renderer.findings_table()
+    if len(c.primary):
+        findings = (
+            "<p>The primary hypotheses, decided with Holm's correction among themselves (the paper's Table 4):</p>"
+            + renderer.decisions_table()
+            + "<p>Every other difference, an exploratory estimate with its 95% interval:</p>"
+            + findings
+        )
+    return Built(page, findings, failed, renderer.checked, len(renderer.numbers), words, context=c)
 
 
 def render_fragment(source: str, c: SimpleNamespace, renderer: Renderer, **extra) -> str:
@@ -207,6 +275,10 @@ def render_fragment(source: str, c: SimpleNamespace, renderer: Renderer, **extra
             figure=renderer.figure,
             findings_table=renderer.findings_table,
             rule_table=renderer.rule_table,
+            hypotheses_table=renderer.hypotheses_table,
+            both_tested=renderer.both_tested,
+            decided=renderer.decided,
+            decisions_table=renderer.decisions_table,
             **extra,
         )
     except (jinja2.UndefinedError, AttributeError, KeyError) as error:

@@ -16,9 +16,9 @@ import numpy as np
 
 from convlab.analysis import costs
 from convlab.experiments import protocol
-from convlab.paper import claims, family, holding, runs, values
+from convlab.paper import claims, family, holding, power_table, primary, runs, values
 from convlab.store import records
-from convlab.study import config, identities
+from convlab.study import config, hypotheses, identities
 
 
 @dataclass
@@ -86,14 +86,29 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
         cf=values.comparisons(results, "fashion_mnist"),
         cm=values.comparisons(results, "mnist"),
         mcnemar=[r for r in results.values() if r.test == "McNemar"],
+        primary=primary.decisions(loaded),
         rule=_rule(loaded),
         serving=_serving(root, datasets),
         cost=_run_cost(root, datasets),
     )
+    c.pf, c.pm = values.decisions(c.primary, "fashion_mnist"), values.decisions(c.primary, "mnist")
+    c.primary_size = values.count(len(c.primary))
+    c.primary_held = values.count(int((c.primary["Holm p"] < primary.ALPHA).sum()) if len(c.primary) else 0)
+    c.plan = power_table.read_plan()
+    c.plan_family_size = values.count(hypotheses.FAMILY_SIZE)
+    created = [
+        r.get("created", "") for run in loaded.values() for name in hypotheses.primary_models() for r in run.groups.get(name, [])
+    ]
+    c.planned = bool(created) and min(created) > power_table.written_at()
+    c.margin = values.Value(hypotheses.EQUIVALENCE_MARGIN, f"{hypotheses.EQUIVALENCE_MARGIN:g}")
+    c.unreachable = any(str(need).startswith("more than") for need in c.plan.get("seeds needed", []))
+    tested = set(c.primary["hypothesis"]) if len(c.primary) else set()
+    c.untested = [h.statement for h in hypotheses.PRIMARY if h.key not in tested]
     held = holding.holdings(loaded, tests, c.serving)
     c.has = dataclasses.replace(
         held,
         cnn_model=all(holding.cnn_model_file(root, name) for name in config.DATASETS),
+        primary=len(c.primary) > 0,
         # curves that cross: a smoke run's tiny sets may never reach the FC network's accuracy
         curves=held.curves and all("efficiency_ratio" in named.get(name, {}) for name in config.DATASETS),
     )
@@ -106,8 +121,9 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
     c.serving_accuracy = c.serving.get("served accuracy (%)", "")
     c.p = _protocol_values(loaded)
     c.serving_difference = _scientific(c.serving.get("largest probability difference", math.nan))
-    c.family_size = values.count(sum(not math.isnan(r.p) for r in results.values()))
+    c.family_size = values.count(sum(r.test == "McNemar" and not math.isnan(r.p) for r in results.values()))
     c.resolved_count = values.count(sum(r.resolved for r in results.values()))
+    c.estimates = values.count(sum(r.test == "Welch" for r in results.values()))
     c.kernel_largest = {
         name: values.number(
             max(
@@ -156,6 +172,17 @@ def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
         seeds = sorted({r["seed"] for run in loaded.values() for r in run.groups.get("cnn", [])})
         found["seeds"] = values.Value(
             len(seeds), ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+        )
+    exploratory = [
+        sorted(r["seed"] for r in group)
+        for run in loaded.values()
+        for name, group in run.groups.items()
+        if group and name not in hypotheses.primary_models()
+    ]
+    if exploratory:
+        fewest = min(exploratory, key=len)
+        found["exploratory_seeds"] = values.Value(
+            len(fewest), ", ".join(map(str, fewest[:-1])) + f" and {fewest[-1]}" if len(fewest) > 1 else str(fewest[0])
         )
     reference = next((r for run in loaded.values() for family_runs in run.reference.values() for r in family_runs), None)
     if reference is not None:

@@ -58,7 +58,7 @@ def _load(path: Path):
     return keras.models.load_model(path, compile=False)
 
 
-# 1. The findings family
+# 1. The exploratory estimates
 
 
 def _usable(result) -> bool:
@@ -83,9 +83,8 @@ def forest(runs, data):
             if not _usable(result):
                 continue
             ends += [result.low, result.high]
-            width = 1.6 if result.resolved else 0.9
+            width, face = (0.9, "white") if result.across_zero else (1.6, MARK)  # filled: the interval excludes zero
             axis.plot([result.low, result.high], [position] * 2, color=MARK, linewidth=width, solid_capstyle="butt")
-            face = MARK if result.resolved else "white"
             axis.plot([result.difference], [position], marker="o", markersize=4, color=MARK, markerfacecolor=face, zorder=3)
         axis.axvline(0, color="0.5", linewidth=0.7, linestyle="--")
         axis.set_xscale("symlog", linthresh=2, linscale=0.6)
@@ -99,9 +98,9 @@ def forest(runs, data):
     axes[0].set_yticks(range(len(rows)), [textwrap.fill(c.label, 34) for c in rows], fontsize=7, linespacing=1.0)
     axes[0].set_ylim(len(rows) - 0.5, -0.5)
     handles = [
-        Line2D([], [], marker="o", color=MARK, markersize=4, linestyle="none", label="resolved (Holm-adjusted p < 0.05)"),
-        Line2D([], [], marker="o", color=MARK, markerfacecolor="white", markersize=4, linestyle="none", label="not resolved"),
-        Line2D([], [], color=MARK, linewidth=0.9, label="95% Welch interval (unadjusted)"),
+        Line2D([], [], marker="o", color=MARK, markersize=4, linestyle="none", label="interval excludes zero"),
+        Line2D([], [], marker="o", color=MARK, markerfacecolor="white", markersize=4, linestyle="none", label="holds zero"),
+        Line2D([], [], color=MARK, linewidth=0.9, label="95% Welch interval"),
     ]
     figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
     figure.tight_layout(rect=(0, 0.25 / figure.get_figheight(), 1, 1), w_pad=1.0)
@@ -359,10 +358,10 @@ def kernel_responses(runs, data):
 EXPLAIN_FIGURES = (
     figures.Figure(
         "forest",
-        "Every comparison of the findings family that compares means over seeds (Welch), on each dataset: the difference "
-        "in points of accuracy (dot) and its unadjusted 95% Welch interval (line). Filled dots and thick lines mark "
-        "comparisons resolved after Holm's adjustment (p < 0.05), hollow dots the rest. The axis is linear within ±2 "
-        "points and logarithmic beyond; the dashed line marks no difference.",
+        "Every difference between two configurations' mean accuracies over seeds, on each dataset: the difference in points "
+        "of accuracy (dot) and its 95% Welch interval (line), an exploratory estimate. Filled dots and thick lines mark "
+        "intervals that exclude zero, hollow dots intervals that hold it; the run's decisions are the primary tests' (Table "
+        "4). The axis is linear within ±2 points and logarithmic beyond; the dashed line marks no difference.",
         forest,
     ),
     figures.Figure(

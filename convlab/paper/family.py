@@ -1,10 +1,11 @@
-"""The findings family: every comparison the paper reports, on both datasets, corrected together.
+"""The exploratory comparisons: every difference the paper reports beyond the primary hypotheses, on both datasets.
 
 A comparison of two configurations is the difference of their mean accuracy over seeds with Welch's 95% t
-interval and Welch's p; a comparison of two given models on the same test images (one seed) is McNemar's
-exact test. All p-values of a run, both datasets together, are adjusted with Holm's method, and a comparison is
-*resolved* when its adjusted p is below 0.05: that is its one verdict, wherever the paper or the supplement
-names it. The intervals are per comparison (95%), unadjusted; the methods say so.
+interval: an estimate, labelled exploratory, read by where its interval lies (above zero, below zero, or across it)
+and decided by nothing. The run's decisions are the primary hypotheses' (`paper.primary`), Holm-corrected among
+themselves. A comparison of two given models on the same test images (one seed) is McNemar's exact test; the
+per-seed tests of a run form a family of their own, adjusted together with Holm's method, and such a test is
+*resolved* when its adjusted p is below 0.05: it says that these two trained models differ on these images.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class Result:
 
     @property
     def resolved(self) -> bool:
+        """A McNemar test's verdict within the per-seed family (never true of an exploratory estimate)."""
         return bool(self.holm_p < ALPHA)
 
     @property
@@ -88,8 +90,28 @@ class Result:
         return (self.high - self.low) / 2
 
     @property
+    def above_zero(self) -> bool:
+        return bool(self.low > 0)
+
+    @property
+    def below_zero(self) -> bool:
+        return bool(self.high < 0)
+
+    @property
+    def across_zero(self) -> bool:
+        """An estimate whose 95% interval holds zero (it was made: a missing interval is not "across zero")."""
+        return bool(self.low <= 0 <= self.high)
+
+    @property
     def verdict(self) -> str:
-        return "resolved" if self.resolved else "not resolved"
+        """A McNemar test: resolved or not; an estimate: where its interval lies."""
+        if self.test == "McNemar":
+            return "resolved" if self.resolved else "not resolved"
+        if self.above_zero:
+            return "interval above zero"
+        if self.below_zero:
+            return "interval below zero"
+        return "interval across zero"
 
 
 def shifted_accuracies(run: DatasetRun, name: str, shift: int = SHIFT) -> np.ndarray:
@@ -138,7 +160,8 @@ def mcnemar(run: DatasetRun, seed: int, labels: np.ndarray) -> Result | None:
 def findings(
     runs: Mapping[str, DatasetRun], labels_of: Callable[[str], np.ndarray] | None = None
 ) -> dict[tuple[str, str], Result]:
-    """Every comparison the run can make, keyed (dataset, comparison key), with Holm's adjustment over all of them.
+    """Every comparison the run can make, keyed (dataset, comparison key): the exploratory estimates, and the per-seed
+    McNemar tests with Holm's adjustment over those tests alone.
 
     `labels_of(dataset)` gives the test labels for McNemar's tests (left out when None)."""
     results: list[Result] = []
@@ -155,7 +178,7 @@ def findings(
                 result = mcnemar(run, record["seed"], labels)
                 if result is not None:
                     results.append(result)
-    testable = [index for index, result in enumerate(results) if not math.isnan(result.p)]
+    testable = [index for index, result in enumerate(results) if result.test == "McNemar" and not math.isnan(result.p)]
     adjusted = stats.holm_adjust([results[index].p for index in testable]) if testable else []
     final = list(results)
     for index, holm in zip(testable, adjusted, strict=True):

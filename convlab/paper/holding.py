@@ -21,17 +21,20 @@ class Holdings:
     seeds: int  # the seeds of the FC network and the CNN, on the dataset and model with fewest
     test_images: bool  # the test labels the records were evaluated on (McNemar, per-class errors, figures)
     reference: bool  # the reference runs of 12_training_protocol
+    literal: bool  # the studies' protocol trained literally (60,000 images, 15 epochs, the last weights)
     kernels: bool  # 5×5 and 7×7 first layers
     kernels_both: bool  # 5×5 and 7×7 in both layers
     gap: bool
     pooling: bool
     permutation: bool
+    local: bool  # the CNN's twin whose first layer is locally connected
     translation: bool
     augmentation: bool
     curves: bool
     latency: bool
     serving: bool
     cnn_model: bool = False  # the seed-0 CNN's model file on both datasets (the figures that run it)
+    primary: bool = False  # some primary hypothesis tested (two seeds or more of both its samples)
 
     @property
     def several_seeds(self) -> bool:
@@ -45,11 +48,13 @@ class Holdings:
 # What each experiment adds, for the box that lists what a run without it leaves out.
 EXPERIMENTS = {
     "reference": "reference runs that measure the stopping rule and read the studies' own 15-epoch protocol",
+    "literal": "the studies' protocol trained literally: all 60,000 images, exactly 15 epochs, the last weights",
     "kernels": "the kernel sweep in the first convolutional layer",
     "kernels_both": "the kernel sweep in both convolutional layers",
     "gap": "a head without position-specific weights (global average pooling)",
     "pooling": "average pooling against max pooling",
     "permutation": "models trained on shuffled pixels (locality)",
+    "local": "a twin of the CNN whose first layer is locally connected (weight sharing)",
     "translation": "accuracy on shifted test images",
     "augmentation": "models trained on shifted images",
     "curves": "learning curves on smaller training sets",
@@ -91,11 +96,13 @@ def holdings(loaded: Mapping[str, runs.DatasetRun], tests: Mapping[str, object],
         seeds=min((len(run.groups.get(name, [])) for run in present for name in (identities.CNN, identities.FC)), default=0),
         test_images=all(tests.get(name) is not None for name in config.DATASETS),
         reference=on_both(_read_like_the_studies),
+        literal=on_both(lambda run: all(run.literal.get(family) for family in ("FC", "CNN"))),
         kernels=on_both(lambda run: run.has("cnn_k5", "cnn_k7")),
         kernels_both=on_both(lambda run: run.has("cnn_k5-5", "cnn_k7-7")),
         gap=on_both(lambda run: run.has("cnn_gap")),
         pooling=on_both(lambda run: run.has("cnn_avgpool")),
         permutation=on_both(lambda run: run.has("cnn_perm0", "fc_baseline_perm0")),
+        local=on_both(lambda run: run.has("cnn_local1")),
         translation=on_both(_probed_far_enough),
         augmentation=on_both(lambda run: run.has("cnn_shift4", "fc_baseline_shift4")),
         curves=on_both(lambda run: bool(run.curves)),

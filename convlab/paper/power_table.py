@@ -101,11 +101,21 @@ PLAN_FILE = Path(__file__).resolve().parents[1] / "study" / "power_plan.json"
 def write_plan(table: pd.DataFrame, source: Path, path: Path = PLAN_FILE) -> None:
     """The power table as the plan of the next run: its rows, where they came from, and the level they hold at."""
     import json
+    from datetime import UTC, datetime
 
     from convlab.store import records
 
     rows = json.loads(table.to_json(orient="records"))
-    records.write_json(path, {"source": source.as_posix(), "alpha": ALPHA, "family_size": hypotheses.FAMILY_SIZE, "rows": rows})
+    written = datetime.now(UTC).isoformat(timespec="seconds")
+    plan = {"source": source.as_posix(), "written": written, "alpha": ALPHA, "family_size": hypotheses.FAMILY_SIZE, "rows": rows}
+    records.write_json(path, plan)
+
+
+def written_at(path: Path = PLAN_FILE) -> str:
+    """When the plan was written (ISO 8601, UTC): a run whose trainings all started later was planned by it."""
+    import json
+
+    return str(json.loads(path.read_text(encoding="utf-8"))["written"])
 
 
 def read_plan(path: Path = PLAN_FILE) -> pd.DataFrame:

@@ -23,6 +23,7 @@ class DatasetRun:
     translation: dict[str, list[dict]] = field(default_factory=dict)  # model name -> translation probe per seed
     latency: dict[str, dict] = field(default_factory=dict)  # model name -> latency probe result (seed 0)
     curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)  # "FC" / "CNN" -> size -> records
+    literal: records.RecordGroups = field(default_factory=dict)  # "FC" / "CNN" -> the studies' literal protocol's runs
 
     def has(self, *names: str) -> bool:
         return all(self.groups.get(name) for name in names)
@@ -59,6 +60,7 @@ def load(root: Path, dataset: str) -> DatasetRun:
         translation=translation,
         latency=latency,
         curves=_curves(results, groups),
+        literal=protocol.stored_literal_runs(results) if (results / protocol.LITERAL_FOLDER).is_dir() else {},
     )
 
 

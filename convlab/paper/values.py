@@ -18,6 +18,7 @@ from convlab.analysis import curves, stats
 from convlab.experiments import protocol
 from convlab.paper import family
 from convlab.paper.runs import DatasetRun
+from convlab.store import records
 from convlab.study import identities
 from convlab.training import models
 
@@ -183,6 +184,8 @@ def dataset_values(run: DatasetRun, study: Mapping) -> Names:
             v[f"study_{key}_accuracy"] = Value(figures["test_accuracy"], f"{approximate}{figures['test_accuracy']:.{places}f}")
         if "parameters" in figures:
             v[f"study_{key}_parameters"] = Value(figures["parameters"], f"{approximate}{figures['parameters']:,}")
+        if "test_loss" in figures:
+            v[f"study_{key}_loss"] = Value(figures["test_loss"], f"{approximate}{figures['test_loss']:g}")
     return v
 
 
@@ -192,6 +195,10 @@ def _reference_values(run: DatasetRun, study: Mapping) -> dict:
         return {}
     found = {}
     at_15 = protocol.studies_protocol(run.reference)
+    losses_at_15 = protocol.studies_protocol(run.reference, metric="test_loss")
+    if all(run.literal.get(family) for family in protocol.FAMILIES):  # the studies' protocol trained literally
+        at_15 = {family: [float(a) for a in records.accuracies(group)] for family, group in run.literal.items()}
+        losses_at_15 = {family: [r["test"]["loss"] for r in group] for family, group in run.literal.items()}
     for family_name, accuracies in at_15.items():
         if not accuracies:
             continue
@@ -201,8 +208,18 @@ def _reference_values(run: DatasetRun, study: Mapping) -> dict:
         found[f"ref_{key}_pi"] = Value(high - low, f"{low:.2f} to {high:.2f}")
         found[f"ref_{key}_pi_low"], found[f"ref_{key}_pi_high"] = number(low), number(high)
         found[f"ref_{key}_seeds"] = count(len(accuracies))
-        loss = protocol.studies_protocol(run.reference, metric="test_loss")[family_name]
+        loss = losses_at_15[family_name]
         found[f"ref_{key}_loss"] = number(float(np.mean(loss)), 4)
+        spread = f" ± {np.std(loss, ddof=1):.3f}" if len(loss) > 1 else ""
+        found[f"ref_{key}_loss_text"] = Value(float(np.mean(loss)), f"{np.mean(loss):.3f}{spread}")
+        curves = [
+            r["history"]["test_loss"][: protocol.STUDIES_EPOCHS]
+            for r in (run.literal.get(family_name) or run.reference.get(family_name, []))
+            if len(r["history"].get("test_loss", [])) >= protocol.STUDIES_EPOCHS
+        ]
+        if curves:
+            found[f"ref_{key}_lowest_test_loss"] = number(float(np.mean([min(c) for c in curves])), 3)
+            found[f"ref_{key}_lowest_test_loss_epoch"] = number(float(np.mean([int(np.argmin(c)) + 1 for c in curves])), 1)
         best = [int(np.argmin(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])) + 1 for r in run.reference[family_name]]
         found[f"ref_{key}_best_epoch"] = number(float(np.mean(best)), 1)
         rise = [
@@ -288,8 +305,40 @@ def _latency_values(run: DatasetRun) -> dict:
     return {"cnn_latency": number(cnn, 2), "fc_latency": number(fc, 2), "latency_ratio": number(cnn / fc, 1)}
 
 
+class DecisionText:
+    """One primary hypothesis on one dataset as the text prints it (`paper.primary`): the effect, its interval, the
+    test, the Holm-adjusted p over the primary tests, and the decision."""
+
+    def __init__(self, row: Mapping):
+        self.row = row
+        half = (row["interval high"] - row["interval low"]) / 2
+        places = stats.decimals_for(half)
+        self.diff = Value(row["effect (points)"], signed(row["effect (points)"], places))
+        self.ci = Value(half, f"{signed(row['interval low'], places)} to {signed(row['interval high'], places)}")
+        self.level = Value(row["interval level"], f"{100 * row['interval level']:.0f}%")
+        self.holm = Value(row["Holm p"], _p_text(row["Holm p"]))
+        self.p = Value(row["p"], _p_text(row["p"]))
+        self.decision = Value(float(row["Holm p"] < 0.05), row["decision"])
+        self.test = Value(math.nan, row["test"])
+        self.seeds = count(int(row["seeds"]))
+        self.df = Value(row["degrees of freedom"], f"{row['degrees of freedom']:.1f}")
+        self.held = bool(row["Holm p"] < 0.05)
+
+    def __str__(self) -> str:
+        return f"{self.diff} points ({self.level.text} interval {self.ci}; Holm p {self.holm}, {self.decision})"
+
+
+def decisions(frame, dataset: str) -> Names:
+    """The primary decisions of one dataset, by hypothesis key (`c.pf.cnn_above_fc.decision`)."""
+    if frame is None or frame.empty:
+        return Names()
+    rows = frame[frame["dataset"] == dataset].to_dict("records")
+    return Names({row["hypothesis"]: DecisionText(row) for row in rows})
+
+
 class ComparisonText:
-    """One comparison as the text prints it: difference, 95% interval, Holm-adjusted p, verdict."""
+    """One comparison as the text prints it: difference, 95% interval, and where the interval lies (an exploratory
+    estimate), or a McNemar test's Holm-adjusted p and verdict."""
 
     def __init__(self, result: family.Result):
         self.result = result

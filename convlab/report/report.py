@@ -219,11 +219,11 @@ def _run_settings(root: Path, datasets: Sequence[str]) -> str:
 
 SUPPLEMENT_NOTE = (
     "This supplement holds every notebook of the run as it executed, the code folded under each cell, for the paper "
-    "(report.html and report.pdf beside it). The findings table is the paper's: every comparison of the family with "
-    "its one verdict, Holm's correction over the whole family. Each notebook's findings paragraph is rendered again "
-    "here from the finished run with the paper's values and claims, so its verdicts are the paper's; the notebooks' "
-    "tables judge their comparisons within the notebook, and where one of them and this table differ on whether a "
-    "difference is resolved, this table is the verdict."
+    "(report.html and report.pdf beside it). The findings table is the paper's: every difference between "
+    "configurations as an exploratory estimate with its 95% interval, and the per-seed McNemar tests with Holm's "
+    "correction among themselves; the run's decisions are the paper's primary tests. Each notebook's findings "
+    "paragraph is rendered again here from the finished run with the paper's values and claims, so its statements are "
+    "the paper's; where a notebook's own table tests a difference, that test is exploratory and this table stands."
 )
 
 
