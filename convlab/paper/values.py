@@ -196,9 +196,10 @@ def _reference_values(run: DatasetRun, study: Mapping) -> dict:
     found = {}
     at_15 = protocol.studies_protocol(run.reference)
     losses_at_15 = protocol.studies_protocol(run.reference, metric="test_loss")
-    if all(run.literal.get(family) for family in protocol.FAMILIES):  # the studies' protocol trained literally
-        at_15 = {family: [float(a) for a in records.accuracies(group)] for family, group in run.literal.items()}
-        losses_at_15 = {family: [r["test"]["loss"] for r in group] for family, group in run.literal.items()}
+    literal = {family: [r for r in group if r["epochs_run"] == protocol.STUDIES_EPOCHS] for family, group in run.literal.items()}
+    if all(literal.get(family) for family in protocol.FAMILIES):  # the studies' protocol trained literally
+        at_15 = {family: [float(a) for a in records.accuracies(group)] for family, group in literal.items()}
+        losses_at_15 = {family: [r["test"]["loss"] for r in group] for family, group in literal.items()}
     for family_name, accuracies in at_15.items():
         if not accuracies:
             continue
@@ -220,7 +221,10 @@ def _reference_values(run: DatasetRun, study: Mapping) -> dict:
         if curves:
             found[f"ref_{key}_lowest_test_loss"] = number(float(np.mean([min(c) for c in curves])), 3)
             found[f"ref_{key}_lowest_test_loss_epoch"] = number(float(np.mean([int(np.argmin(c)) + 1 for c in curves])), 1)
-        best = [int(np.argmin(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])) + 1 for r in run.reference[family_name]]
+        long_enough = [r for r in run.reference.get(family_name, []) if len(r["history"]["val_loss"]) >= protocol.STUDIES_EPOCHS]
+        if not long_enough:  # a smoke run's reference runs: too short to read the studies' epochs off
+            continue
+        best = [int(np.argmin(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])) + 1 for r in long_enough]
         found[f"ref_{key}_best_epoch"] = number(float(np.mean(best)), 1)
         rise = [
             100
@@ -228,7 +232,7 @@ def _reference_values(run: DatasetRun, study: Mapping) -> dict:
                 r["history"]["val_loss"][protocol.STUDIES_EPOCHS - 1] / min(r["history"]["val_loss"][: protocol.STUDIES_EPOCHS])
                 - 1
             )
-            for r in run.reference[family_name]
+            for r in long_enough
         ]
         found[f"ref_{key}_val_rise"] = number(float(np.mean(rise)), 0)
     return found
