@@ -1,5 +1,5 @@
-"""Figures that explain the findings: the findings family as a forest plot, the networks layer by layer, a shifted
-image's feature maps, test images one network gets wrong, and what the first-layer kernels respond to.
+"""Figures that explain the findings: the exploratory estimates as a forest plot (`forest`), the networks layer by
+layer, a shifted image's feature maps, test images one network gets wrong, and what the first-layer kernels respond to.
 
 Each takes `(runs, data)` like those of `figures` and returns a figure at print size, or None where the run lacks
 what it needs. Besides the test data (`data[name]`) they read `data["findings"]` (`family.findings`) and
@@ -9,14 +9,13 @@ what it needs. Besides the test data (`data[name]`) they read `data["findings"]`
 from __future__ import annotations
 
 import math
-import textwrap
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from convlab.datasets import transforms
-from convlab.paper import family, figure_style, figures, values
+from convlab.paper import figure_style, figures, values
+from convlab.paper.forest import forest
 from convlab.study import identities
 
 SHIFT = 3  # pixels to the right: the shift the feature-map figure applies
@@ -30,6 +29,12 @@ MARK = "#333333"
 def _model_file(data, name: str) -> Path | None:
     path = data.get(f"{name}:cnn_model")
     return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def _drew_seed0(figure, shown, models) -> None:
+    for name in shown:
+        for model in models:
+            figure_style.drew(figure, name, model, [0])  # the seed-0 model of each dataset
 
 
 def _seed0(run, model: str) -> dict | None:
@@ -58,56 +63,7 @@ def _load(path: Path):
     return keras.models.load_model(path, compile=False)
 
 
-# 1. The exploratory estimates
-
-
-def _usable(result) -> bool:
-    return result is not None and result.test == "Welch" and all(map(math.isfinite, (result.difference, result.low, result.high)))
-
-
-def forest(runs, data):
-    results = data["findings"] if isinstance(data.get("findings"), Mapping) else {}
-    rows = [c for c in family.COMPARISONS if any(_usable(results.get((name, c.key))) for name in runs)]
-    shown = [name for name in runs if any(_usable(results.get((name, c.key))) for c in rows)]
-    if not rows:
-        return None
-    from matplotlib.lines import Line2D
-
-    size = (figure_style.WIDTH, min(5.0, 1.0 + 0.235 * len(rows)))
-    figure, axes = figure_style.style().subplots(1, len(shown), figsize=size, sharex=True, sharey=True)
-    axes, ends = np.atleast_1d(axes), [0.0]
-    for axis, name in zip(axes, shown, strict=True):
-        for position, comparison in enumerate(rows):
-            result = results.get((name, comparison.key))
-            axis.axhline(position, color="0.92", linewidth=0.5, zorder=0)
-            if not _usable(result):
-                continue
-            ends += [result.low, result.high]
-            width, face = (0.9, "white") if result.across_zero else (1.6, MARK)  # filled: the interval excludes zero
-            axis.plot([result.low, result.high], [position] * 2, color=MARK, linewidth=width, solid_capstyle="butt")
-            axis.plot([result.difference], [position], marker="o", markersize=4, color=MARK, markerfacecolor=face, zorder=3)
-        axis.axvline(0, color="0.5", linewidth=0.7, linestyle="--")
-        axis.set_xscale("symlog", linthresh=2, linscale=0.6)
-        axis.set_title(runs[name].title)
-        axis.set_xlabel("difference (points of accuracy)")
-    low, high = min(ends), max(ends)
-    ticks = [t for t in (-40, -20, -10, -5, -2, 0, 2, 5, 10, 20, 40) if low - 1 <= t <= high + 1]
-    axes[0].set_xticks(ticks, [f"{t:g}".replace("-", "−") for t in ticks])
-    axes[0].set_xlim(min(low * 1.15, -0.5), max(high * 1.15, 0.5))
-    axes[0].minorticks_off()
-    axes[0].set_yticks(range(len(rows)), [textwrap.fill(c.label, 34) for c in rows], fontsize=7, linespacing=1.0)
-    axes[0].set_ylim(len(rows) - 0.5, -0.5)
-    handles = [
-        Line2D([], [], marker="o", color=MARK, markersize=4, linestyle="none", label="interval excludes zero"),
-        Line2D([], [], marker="o", color=MARK, markerfacecolor="white", markersize=4, linestyle="none", label="holds zero"),
-        Line2D([], [], color=MARK, linewidth=0.9, label="95% Welch interval"),
-    ]
-    figure.legend(handles=handles, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
-    figure.tight_layout(rect=(0, 0.25 / figure.get_figheight(), 1, 1), w_pad=1.0)
-    return figure
-
-
-# 2. The networks layer by layer
+# 1. The networks layer by layer
 
 
 def layer_boxes(model: dict) -> list[tuple[str, str, int]]:
@@ -173,7 +129,7 @@ def architecture(runs, data):
     return figure
 
 
-# 3. Equivariance is not invariance
+# 2. Equivariance is not invariance
 
 
 def shift_measures(maps, shifted_maps, flat, shifted_flat, shift: int) -> dict:
@@ -265,10 +221,11 @@ def feature_maps_shift(runs, data):
         note = f"maps: {share:g}% of values are the original's moved {SHIFT} px\n"
         note += f"head input: ‖Δ‖/‖v‖ = {measured['change']:.2f}, correlation {measured['correlation']:.2f}"
         axis.set_title(note, fontsize=7, loc="left")
+    _drew_seed0(figure, shown, ("cnn",))
     return figure
 
 
-# 4. What one network gets wrong and the other right
+# 3. What one network gets wrong and the other right
 
 
 def error_indices(labels, fc, cnn) -> tuple[np.ndarray, np.ndarray]:
@@ -319,10 +276,11 @@ def example_errors(runs, data):
                 axis.set_title(title, fontsize=7, linespacing=1.05, pad=2)
             row[0].axis("on"), _bare(row[0])
             row[0].set_ylabel(f"{runs[name].title}\n{what}", fontsize=7)
+    _drew_seed0(figure, shown, (identities.FC, "cnn"))
     return figure
 
 
-# 5. What the first-layer kernels respond to
+# 4. What the first-layer kernels respond to
 
 
 def strongest_kernels(kernels: np.ndarray, count: int = SHOWN_KERNELS) -> list[int]:
@@ -352,6 +310,7 @@ def kernel_responses(runs, data):
             limit = float(np.abs(kernel).max()) or 1.0
             _bare(figure.add_subplot(inner[0, place]), kernel, "RdBu_r", -limit, limit).set_title(f"kernel {channel}", fontsize=7)
             _bare(figure.add_subplot(inner[1, place]), maps[..., channel], "magma")
+    _drew_seed0(figure, shown, ("cnn",))
     return figure
 
 

@@ -70,6 +70,20 @@ def seeds_and_mean(axis, position: float, values, dots: str, line: str) -> None:
                   label="mean over seeds" if first else None)  # fmt: skip
 
 
+def drew(figure, dataset: str, model: str, seeds, *, mean: bool = False, each_seed: bool = False) -> None:
+    """Note on the figure what one of its marks is drawn from: a model's seeds on one dataset, whether the mark is their
+    mean, whether each seed is drawn too. The caption test reads it (`figure.convlab_drawn`)."""
+    if not hasattr(figure, "convlab_drawn"):
+        figure.convlab_drawn = []
+    figure.convlab_drawn.append(
+        {"dataset": dataset, "model": model, "seeds": sorted(int(s) for s in seeds), "mean": mean, "each_seed": each_seed}
+    )
+
+
+def seeds_of(records) -> list[int]:
+    return [record["seed"] for record in records]
+
+
 def legend_below(figure, axis, columns: int) -> None:
     handles, labels = axis.get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=columns, frameon=False, bbox_to_anchor=(0.5, 0.0))

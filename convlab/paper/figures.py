@@ -35,7 +35,9 @@ def trajectories(runs, data):
     figure, axes = figure_style.panels(shown, 2.6)
     for axis, run in zip(axes, shown.values(), strict=True):
         for family_name, colour in (("FC", figure_style.COLOURS["FC"]), ("CNN", figure_style.COLOURS["CNN"])):
-            for index, record in enumerate(run.reference.get(family_name, [])):
+            drawn = run.reference.get(family_name, [])
+            figure_style.drew(figure, run.name, f"reference {family_name}", figure_style.seeds_of(drawn), each_seed=True)
+            for index, record in enumerate(drawn):
                 loss = record["history"]["val_loss"]
                 label = f"{family_name} (one line per seed)" if index == 0 else None
                 axis.plot(range(1, len(loss) + 1), loss, color=colour, linewidth=1, label=label)
@@ -76,6 +78,8 @@ def per_class(runs, data):
             )
             positions = np.arange(10) + (offset - 0.5) * width
             several = len(per_seed) > 1
+            seeds = figure_style.seeds_of(run.groups[model])
+            figure_style.drew(figure, name, model, seeds, mean=several, each_seed=several)
             axis.bar(
                 positions,
                 100 - per_seed.mean(axis=0),
@@ -107,6 +111,8 @@ def kernels(runs, data):
         present = [(name, label) for name, label in KERNEL_MODELS if run.groups.get(name)]
         for position, (name, _) in enumerate(present):
             figure_style.seeds_and_mean(axis, position, run.accuracies(name), "0.45", figure_style.COLOURS["CNN"])
+            several = len(run.groups[name]) > 1
+            figure_style.drew(figure, run.name, name, figure_style.seeds_of(run.groups[name]), mean=several, each_seed=several)
         axis.set_xticks(range(len(present)), [label for _, label in present])
         axis.set_xlim(-0.6, len(present) - 0.4)
         axis.set_xlabel("kernel: first layer, or first and second")
@@ -137,6 +143,8 @@ def shifts(runs, data):
                 continue
             sizes = sorted({row["shift"] for row in run.translation[name][0]["result"]["rows"]})
             means = [family.shifted_accuracies(run, name, size).mean() for size in sizes]
+            probes = run.translation[name]
+            figure_style.drew(figure, run.name, name, [p["seed"] for p in probes], mean=len(probes) > 1)
             style = "--" if "aug" in colour else "-"
             axis.plot(
                 sizes, means, style, color=figure_style.COLOURS[colour], marker="o", markersize=2.5, linewidth=1.2, label=label
@@ -161,6 +169,8 @@ def permutation(runs, data):
         for position, (name, key) in enumerate(pairs):
             colour = figure_style.COLOURS["FC"] if key.startswith("FC") else figure_style.COLOURS["CNN"]
             figure_style.seeds_and_mean(axis, position, run.accuracies(name), colour, "0.2")
+            several = len(run.groups[name]) > 1
+            figure_style.drew(figure, run.name, name, figure_style.seeds_of(run.groups[name]), mean=several, each_seed=several)
         axis.set_xticks(range(4), ticks)
         axis.set_xlim(-0.6, 3.6)
         axis.set_ylabel("test accuracy (%)")
@@ -176,6 +186,10 @@ def learning_curves(runs, data):
     figure, axes = figure_style.panels(shown, 2.5)
     for axis, run in zip(axes, shown.values(), strict=True):
         table = curves.curve_table(run.curves)
+        for model, by_size in run.curves.items():
+            for size, group in by_size.items():
+                seeds = figure_style.seeds_of(group)
+                figure_style.drew(figure, run.name, f"{model} at {size}", seeds, mean=len(seeds) > 1)
         for model in ("FC", "CNN"):
             rows = table[table[curves.MODEL] == model].sort_values(curves.SIZE)
             axis.plot(
@@ -229,6 +243,7 @@ def cost(runs, data):
             if not run.groups.get(name):
                 continue
             values = run.accuracies(name)
+            figure_style.drew(figure, run.name, name, figure_style.seeds_of(run.groups[name]), mean=len(values) > 1)
             macs = run.groups[name][0]["macs_per_image"]
             spread = [[values.mean() - values.min()], [values.max() - values.mean()]]
             axis.errorbar(
