@@ -17,6 +17,7 @@ Records come in as dicts (`fit.fit`); this module imports no TensorFlow unless a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from convlab.datasets import data
+from convlab.experiments import design
 from convlab.experiments.stopping import (  # noqa: F401  (the protocol's rules, re-exported for its readers)
     CANDIDATE_PATIENCES,
     MONITORS,
@@ -54,6 +56,7 @@ STUDIES_BATCH = 32
 FOLDER = "protocol"  # under results/ and models/: the reference runs
 LITERAL_FOLDER = "protocol/literal"  # the studies' literal protocol: 60,000 images, 15 epochs, the last weights
 FAMILIES = ("FC", "CNN")
+GAP_LEARNING_RATES = (3e-3,)  # besides the studies' 1e-3: the GAP head's candidate rates in its long-patience runs
 
 
 def reference_configs(dataset: str) -> dict:
@@ -117,7 +120,42 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
         for family, c in configs.items()
         for seed in (profiles.exploratory_seeds(seeds) if family in FAMILIES else seeds[:1])
     ]
+    gap = configs[design.CNN_GAP]
+    for rate in GAP_LEARNING_RATES:  # the GAP head learns slowly at 1e-3: faster rates, judged on validation data
+        label = gap_rate_label(rate)
+        configs[label] = gap
+        settings = replace(reference_settings(gap, params), learning_rate=rate)
+        tasks.append((label, workers.Task(gap, dataset, seeds[0], settings, f"{FOLDER}/{rate_folder(rate)}")))
     return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
+
+
+def gap_rate_label(rate: float) -> str:
+    return f"{design.CNN_GAP}, learning rate {rate:g}"
+
+
+def rate_folder(rate: float) -> str:
+    """Where a long-patience run at another learning rate is kept, under results/protocol/ ("lr0.003")."""
+    return f"lr{rate:g}"
+
+
+def learning_rate_table(runs: records.RecordGroups) -> pd.DataFrame:
+    """The GAP head's long-patience runs at each learning rate: epochs run, the epoch of the lowest validation loss and
+    the best validation accuracy (%), the figures a rate is chosen by (validation data only)."""
+    rows = []
+    for label, rate in [(design.CNN_GAP, STUDIES_LEARNING_RATE)] + [(gap_rate_label(r), r) for r in GAP_LEARNING_RATES]:
+        for run in runs.get(label, []):
+            history = run["history"]
+            rows.append(
+                {
+                    "learning rate": rate,
+                    "seed": run["seed"],
+                    "epochs run": run["epochs_run"],
+                    "lowest validation loss at epoch": int(np.argmin(history["val_loss"])) + 1,
+                    "best validation accuracy (%)": 100 * max(history["val_accuracy"]),
+                    "reached the cap": run["epochs_run"] >= run["parameters"]["epochs"],
+                }
+            )
+    return pd.DataFrame(rows).set_index("learning rate") if rows else pd.DataFrame()
 
 
 def train_literal_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:

@@ -170,7 +170,7 @@ STUDY: tuple[Notebook, ...] = (
     Notebook(
         "12_training_protocol",
         trains("seeds"),
-        writes=("results/protocol/*.json", "results/protocol/literal/*.json"),
+        writes=("results/protocol/*.json", "results/protocol/literal/*.json", "results/protocol/lr*/*.json"),
         seeds="seeds",
         report_part=APPENDIX,  # the methods show its stopping-rule table; its details sit in the appendix
         figures=("protocol_trajectories",),
