@@ -54,7 +54,6 @@ STUDIES_EPOCHS = 15
 STUDIES_LEARNING_RATE = 1e-3
 STUDIES_BATCH = 32
 FOLDER = "protocol"  # under results/ and models/: the reference runs
-LITERAL_FOLDER = "protocol/literal"  # the studies' literal protocol: 60,000 images, 15 epochs, the last weights
 FAMILIES = ("FC", "CNN")
 GAP_LEARNING_RATES = (3e-3,)  # besides the studies' 1e-3: the GAP head's candidate rates in its long-patience runs
 
@@ -72,23 +71,6 @@ def family_configs(dataset: str) -> dict:
     from convlab.experiments import plans
 
     return {family: c for family, c in plans.settings_families(dataset).items() if family not in FAMILIES}
-
-
-def literal_settings(model_config, params: config.RunParameters):
-    """The studies' protocol as they state it: every training image (no held-out set), exactly 15 epochs (fewer only
-    under an explicit smaller `epochs`, a smoke test's), Adam at 1e-3, batch 32, the last weights, float32, tested
-    after every epoch."""
-    from convlab.training import fit
-
-    return fit.TrainingConfig(
-        epochs=min(STUDIES_EPOCHS, params.epochs),
-        batch_size=STUDIES_BATCH,
-        learning_rate=STUDIES_LEARNING_RATE,
-        validation_fraction=0.0,
-        patience=0,
-        test_each_epoch=True,
-        precision=precision.FLOAT32,
-    )
 
 
 def reference_settings(model_config, params: config.RunParameters):
@@ -158,19 +140,6 @@ def learning_rate_table(runs: records.RecordGroups) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("learning rate") if rows else pd.DataFrame()
 
 
-def train_literal_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:
-    """FC and CNN under the studies' literal protocol (`literal_settings`) on the exploratory share of `seeds`."""
-    from convlab.training import workers
-
-    configs = reference_configs(params.dataset)
-    tasks = [
-        (family, workers.Task(c, dataset, seed, literal_settings(c, params), LITERAL_FOLDER))
-        for family, c in configs.items()
-        for seed in profiles.exploratory_seeds(seeds)
-    ]
-    return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
-
-
 def _by_family(tasks: list[tuple], trained: list[dict], configs: dict) -> records.RecordGroups:
     runs: records.RecordGroups = {family: [] for family in configs}
     for (family, _), record in zip(tasks, trained):
@@ -200,18 +169,6 @@ def stored_family_runs(results_dir, dataset: str) -> records.RecordGroups:
         return {}
     configs = reference_configs(dataset) | family_configs(dataset)
     return {family: found[c.name] for family, c in configs.items() if c.name in found}
-
-
-def stored_literal_runs(results_dir) -> records.RecordGroups:
-    """The literal-protocol runs stored under a report folder's results/ (FC and CNN; empty when there are none)."""
-    from convlab.store import records
-
-    try:
-        found = records.load_all_records(Path(results_dir) / LITERAL_FOLDER)
-    except records.MissingResultError:
-        return {}
-    names = {identities.FC: "FC", identities.CNN: "CNN"}
-    return {names[name]: runs for name, runs in found.items() if name in names}
 
 
 def validation_histories(runs_by_dataset: dict[str, records.RecordGroups]) -> list[list[float]]:
@@ -388,31 +345,3 @@ def published_study(dataset: str) -> dict:
 def like_for_like(reference: records.RecordGroups, dataset: dict) -> records.RecordGroups:
     """The reference runs that follow the studies' protocol on this data (`follows_the_studies`), by family."""
     return {family: [run for run in runs if follows_the_studies(run, dataset)] for family, runs in reference.items()}
-
-
-def literal_table(runs: records.RecordGroups, published: dict) -> pd.DataFrame:
-    """FC and CNN under the studies' literal protocol (`literal_settings`: 60,000 images, 15 epochs, the last weights)
-    beside the study's figures: test accuracy and loss over seeds, and each seed's figures."""
-    names = {"FC": identities.FC, "CNN": identities.CNN}
-    rows = []
-    for family, family_runs in runs.items():
-        if not family_runs:
-            continue
-        accuracies = [100 * run["test"]["accuracy"] for run in family_runs]
-        losses = [run["test"]["loss"] for run in family_runs]
-        theirs = published["models"].get(names[family], {})
-        rows.append(
-            {
-                "model": family,
-                "training images": family_runs[0]["parameters"]["fit_size"],
-                "epochs": family_runs[0]["epochs_run"],
-                "seeds": len(family_runs),
-                "accuracy (%)": float(np.mean(accuracies)),
-                "accuracy std": float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0,
-                "test loss": float(np.mean(losses)),
-                "test loss std": float(np.std(losses, ddof=1)) if len(losses) > 1 else 0.0,
-                "published accuracy (%)": theirs.get("test_accuracy"),
-                "published loss": theirs.get("test_loss"),
-            }
-        )
-    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()

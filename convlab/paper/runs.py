@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from convlab.experiments import design, protocol
+from convlab.experiments import design, literal, protocol
 from convlab.store import records
 from convlab.study import config, identities
 
@@ -60,7 +60,7 @@ def load(root: Path, dataset: str) -> DatasetRun:
         translation=translation,
         latency=latency,
         curves=_curves(results, groups),
-        literal=protocol.stored_literal_runs(results) if (results / protocol.LITERAL_FOLDER).is_dir() else {},
+        literal=literal.stored_literal_runs(results) if (results / literal.FOLDER).is_dir() else {},
     )
 
 

@@ -1,0 +1,96 @@
+"""What a full run of the current design will cost in training FLOP, planned from an earlier run's records.
+
+Each stored model of the earlier run gives its mean FLOP per seed (`analysis.costs.training_flops`); the design gives
+the seeds it trains (`hypotheses.seeds_for_model` over the full profile's seeds). A model the earlier run lacks is
+planned from the nearest one it holds (the locally connected twin from the CNN: the same multiply-accumulates). The
+protocol's runs are planned from their settings: long-patience runs train `REFERENCE_PATIENCE − PATIENCE` epochs past
+where the earlier run's rule stopped (at most the cap), and the literal protocol exactly 15 epochs on 60,000 images.
+
+    python -m convlab.tools.budget [reports/published]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from convlab.analysis import costs
+from convlab.experiments import design, protocol
+from convlab.study import config, hypotheses, profiles
+
+STAND_INS = {"cnn_local1": "cnn"}  # a model the earlier run may lack, and the stored model that plans it
+
+
+def _per_seed(results: Path) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = defaultdict(list)
+    for relative, record in costs.training_records(results):
+        found[relative.rsplit("-seed", 1)[0]].append(record)
+    return found
+
+
+def plan(root: Path, datasets=config.DATASETS) -> pd.DataFrame:
+    """One row per part of the planned full run and dataset: trainings and training FLOP."""
+    seeds = profiles.PROFILES["full"].seeds
+    rows = []
+    for dataset in datasets:
+        stored = _per_seed(root / dataset / "results")
+        if not stored:
+            continue
+
+        def mean_flops(name: str, stored=stored) -> float:
+            return float(np.mean([costs.training_flops(r) for r in stored[STAND_INS.get(name, name)]]))
+
+        models = [name for name in stored if "/" not in name] + [n for n in STAND_INS if n not in stored]
+        for name in models:
+            count = len(hypotheses.seeds_for_model(name, seeds))
+            part = "primary models" if name in hypotheses.primary_models() else "exploratory models"
+            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * mean_flops(name)})
+        for name, group in stored.items():
+            if name.startswith(design.CURVES_FOLDER + "/"):
+                part = "learning curves"
+            elif name in {f"{protocol.FOLDER}/{m}" for m in ("fc_baseline", "cnn")}:
+                part = "long-patience runs, FC and CNN"
+            else:
+                continue
+            rows.append(
+                {"dataset": dataset, "part": part, "trainings": len(group), "FLOP": sum(map(costs.training_flops, group))}
+            )
+        families = protocol.family_configs(dataset)
+        extra = [(c.name, 1) for c in families.values()]
+        extra.append((families[design.CNN_GAP].name, len(protocol.GAP_LEARNING_RATES)))
+        longer = protocol.REFERENCE_PATIENCE - profiles.PATIENCE
+        for name, count in extra:
+            group = stored[STAND_INS.get(name, name)]
+            epochs = np.mean([min(r["parameters"]["epochs"], r["epochs_run"] + longer) for r in group])
+            per_epoch = np.mean([costs.training_flops(r) / r["epochs_run"] for r in group])
+            part = "long-patience runs, other families"
+            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * epochs * per_epoch})
+        for name in ("fc_baseline", "cnn"):
+            macs = stored[name][0]["macs_per_image"]
+            count = len(profiles.exploratory_seeds(seeds))
+            flops = costs.TRAINING_FLOPS_PER_MAC * macs * config.SPLIT_SIZES["train_size"] * protocol.STUDIES_EPOCHS
+            rows.append({"dataset": dataset, "part": "the studies' literal protocol", "trainings": count, "FLOP": count * flops})
+    frame = pd.DataFrame(rows).groupby("part", sort=False)[["trainings", "FLOP"]].sum()
+    frame.loc["all"] = frame.sum()
+    return frame.astype({"trainings": int})
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    root = Path(arguments[0] if arguments else "reports/published")
+    table = plan(root)
+    total = float(table.loc["all", "FLOP"])
+    print(f"A full run of this design, planned from the records under {root} (seeds {profiles.PROFILES['full'].seeds}):")
+    print(table.to_string(formatters={"FLOP": "{:.3g}".format}))
+    verdict = "within" if total <= costs.FULL_RUN_FLOP_BUDGET else "over"
+    ratio = total / costs.FULL_RUN_FLOP_BUDGET
+    print(f"Planned {total:.3g} training FLOP: {verdict} the budget of {costs.FULL_RUN_FLOP_BUDGET:.3g} ({ratio:.2f}×).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
