@@ -331,3 +331,27 @@ def test_a_fit_prints_no_tensorflow_c_plus_plus_log_lines(shared_data):
     assert "accuracy" in done.stdout
     cpp_errors = re.compile(r"^(?:[EF]\d{4} |\d{4}-\d\d-\d\d [\d:.]+: [EF] )", re.MULTILINE)
     assert cpp_errors.findall(done.stdout + done.stderr) == [], (done.stdout + done.stderr)[-2000:]
+
+
+def test_a_long_patience_run_waits_until_validation_accuracy_stalls_too():
+    """The reference runs go on while validation accuracy still improves, so that a rule watching it can be replayed."""
+
+    class Model:
+        stop_training = False
+
+        def get_weights(self):
+            return []
+
+    def stopped_at(also_wait_for: str) -> int:
+        stopper = fit.StoppingAfter(0, also_wait_for, monitor="val_loss", patience=2, restore_best_weights=False)
+        stopper.set_model(Model())
+        stopper.on_train_begin()
+        losses, accuracies = [1.0, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99], [0.5, 0.6, 0.61, 0.62, 0.62, 0.62, 0.62]
+        for epoch, (loss, accuracy) in enumerate(zip(losses, accuracies, strict=True)):
+            stopper.on_epoch_end(epoch, {"val_loss": loss, "val_accuracy": accuracy})
+            if stopper.model.stop_training:
+                return epoch + 1
+        return len(losses)
+
+    assert stopped_at("") == 4, "the loss's best is epoch 2; patience 2 stops after epoch 4"
+    assert stopped_at("val_accuracy") == 6, "accuracy last improved at epoch 4; two more epochs without"

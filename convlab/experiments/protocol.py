@@ -75,7 +75,8 @@ def family_configs(dataset: str) -> dict:
 
 def reference_settings(model_config, params: config.RunParameters):
     """A reference run's settings: the studies' optimiser and batch, patience 10 up to the profile's cap (60), at least
-    15 epochs, tested after every epoch; CNNs in the run's training precision (`precision.training_precision`), like
+    15 epochs, and not stopped while either validation loss or validation accuracy improved within the patience,
+    tested after every epoch; CNNs in the run's training precision (`precision.training_precision`), like
     every CNN. An explicit `epochs` or `batch_size` (a smoke test's) caps or sets these as it does every run's."""
     from convlab.training import fit
 
@@ -87,6 +88,7 @@ def reference_settings(model_config, params: config.RunParameters):
         patience=REFERENCE_PATIENCE,
         min_epochs=min(STUDIES_EPOCHS, cap),
         test_each_epoch=True,
+        also_wait_for="val_accuracy",  # so that a rule watching validation accuracy can be replayed on it too
         precision=precision.training_precision() if model_config.kind == "cnn" else precision.FLOAT32,
     )
 

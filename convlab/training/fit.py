@@ -70,6 +70,7 @@ class TrainingConfig:
     min_epochs: int = 0
     test_each_epoch: bool = False
     monitor: str = "val_loss"
+    also_wait_for: str = ""  # a long-patience run: nor stop while this (e.g. val_accuracy) improved within `patience`
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,14 +109,22 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class StoppingAfter(keras.callbacks.EarlyStopping):
-    """Keras's early stopping on the validation loss, which never stops before `min_epochs` epochs have run."""
+    """Keras's early stopping on the validation loss, which never stops before `min_epochs` epochs have run, nor while
+    `also_wait_for` (a second monitor, higher is better) has improved within the last `patience` epochs."""
 
-    def __init__(self, min_epochs: int, **kwargs):
+    def __init__(self, min_epochs: int, also_wait_for: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.min_epochs = min_epochs
+        self.min_epochs, self.also_wait_for = min_epochs, also_wait_for
+        self.other_best, self.other_best_epoch = -float("inf"), 0
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
+        if self.also_wait_for:
+            value = (logs or {}).get(self.also_wait_for)
+            if value is not None and value > self.other_best:
+                self.other_best, self.other_best_epoch = value, epoch
+            if epoch - self.other_best_epoch < self.patience:
+                self.model.stop_training = False
         if epoch + 1 < self.min_epochs:
             self.model.stop_training = False
 
@@ -218,6 +227,7 @@ def fit(
         timer = EpochTimer()
         stopper = StoppingAfter(
             settings.min_epochs,
+            settings.also_wait_for,
             monitor=settings.monitor,
             patience=settings.patience or settings.epochs,
             restore_best_weights=True,
