@@ -138,3 +138,17 @@ def test_a_missing_value_in_the_paper_fails_every_check_subset_included(tmp_path
         assert any("missing value" in problem for problem in doccheck.check(tmp_path, full=full)), printed
     write_report(tmp_path, page(), {}, PAPER.replace("the CNN wins", "the CNN wins by 3.2 points, a nano-scale change"))
     assert not any("missing value" in problem for problem in doccheck.check(tmp_path, full=False))
+
+
+def test_the_supplements_prose_is_held_to_its_length_and_to_few_code_names():
+    from convlab.report import doccheck as check
+
+    short = '<div class="prose"><p>The CNN reaches 90% on the test images.</p></div><pre>model_config = 1</pre>'
+    assert check.prose_problems(short) == [], "code outside the prose is not counted"
+    long = '<div class="prose"><p>' + "word " * (check.SUPPLEMENT_WORDS + 1) + "</p></div>"
+    assert any("words of prose" in problem for problem in check.prose_problems(long))
+    names = " ".join(f"name_{index}" for index in range(check.SUPPLEMENT_IDENTIFIERS + 1))
+    found = check.prose_problems(f'<div class="output findings prose"><p>{names}</p></div>')
+    assert found and "code names in prose" in found[0] and "name_0" in found[0]
+    linked = '<div class="prose"><p><a href="#fig-accuracy_by_kernel">Figure 3</a> shows it.</p></div>'
+    assert check.prose_problems(linked) == [], "a link's target is not prose"

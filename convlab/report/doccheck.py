@@ -164,6 +164,32 @@ def paper_problems(page: str, about: dict) -> list[str]:
     return problems
 
 
+SUPPLEMENT_WORDS = 8000  # words of prose in the supplement: the notebooks' text and findings paragraphs
+SUPPLEMENT_IDENTIFIERS = 5  # distinct code names (snake_case) that prose may show
+PROSE = re.compile(r'<div class="[^"]*\bprose\b[^"]*">(.*?)</div>', re.DOTALL)
+IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def prose_text(page: str) -> str:
+    """The supplement's prose: its notebooks' text and findings paragraphs, without markup, links or code spans."""
+    text = " ".join(PROSE.findall(page))
+    text = re.sub(r'href="[^"]*"|id="[^"]*"', " ", text)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def prose_problems(page: str) -> list[str]:
+    """The supplement's prose: at most `SUPPLEMENT_WORDS` words and `SUPPLEMENT_IDENTIFIERS` distinct code names."""
+    text = prose_text(page)
+    problems = []
+    words = len(text.split())
+    if words > SUPPLEMENT_WORDS:
+        problems.append(f"{words:,} words of prose; at most {SUPPLEMENT_WORDS:,}")
+    names = sorted(set(IDENTIFIER.findall(text)))
+    if len(names) > SUPPLEMENT_IDENTIFIERS:
+        problems.append(f"{len(names)} code names in prose ({', '.join(names[:12])}); at most {SUPPLEMENT_IDENTIFIERS}")
+    return problems
+
+
 def check(root: Path, *, full: bool) -> list[str]:
     """Every problem of the documents built under `root`: the paper and its supplement."""
     pages = {}
@@ -181,6 +207,7 @@ def check(root: Path, *, full: bool) -> list[str]:
     if full:
         problems += claims_problems(pages["supplement.html"]) + paper_problems(pages["report.html"], about)
         problems += [f"supplement: {problem}" for problem in missing_value_problems(pages["supplement.html"])]
+        problems += [f"supplement: {problem}" for problem in prose_problems(pages["supplement.html"])]
     return problems
 
 

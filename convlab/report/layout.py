@@ -141,7 +141,7 @@ def output_html(output, findings: Mapping[str, str] | None = None) -> str:
     data = output.get("data", {})
     notebook = output.get("metadata", {}).get("text/markdown", {}).get(FINDINGS_METADATA)
     if notebook and findings and notebook in findings:
-        return f'<div class="output findings">{markdown_to_html(findings[notebook])}</div>'
+        return f'<div class="output findings prose">{markdown_to_html(findings[notebook])}</div>'
     if "text/html" in data:
         return f'<div class="output">{data["text/html"]}</div>'
     if "text/markdown" in data:
@@ -283,7 +283,8 @@ def chapter_html(
         if cell.cell_type == "markdown" and is_empty_section(rows, index):
             continue
         if cell.cell_type == "markdown":
-            parts.append(markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter)))
+            prose = markdown_to_html(renumber(without_run_card(cell.source), number, contents, counter))
+            parts.append(f'<div class="prose">{prose}</div>')
         elif cell.cell_type == "code" and not (set(cell.metadata.get("tags", [])) & HIDDEN_TAGS and not with_code):
             if "injected-parameters" not in cell.metadata.get("tags", []):
                 parts.append(code_cell_html(by_dataset, titles, figures, with_code=with_code, findings=findings))
