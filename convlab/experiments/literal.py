@@ -7,7 +7,6 @@ Records come in as dicts (`fit.fit`); this module imports no TensorFlow unless a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,8 +17,9 @@ from convlab.experiments.protocol import (
     STUDIES_BATCH,
     STUDIES_EPOCHS,
     STUDIES_LEARNING_RATE,
-    _by_family,
+    by_family,
     reference_configs,
+    stored_reference_runs,
 )
 from convlab.study import config, identities, profiles
 from convlab.training import precision
@@ -57,19 +57,12 @@ def train_literal_runs(dataset: data.Dataset, params: config.RunParameters, seed
         for family, c in configs.items()
         for seed in profiles.exploratory_seeds(seeds)
     ]
-    return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
+    return by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
 
 
 def stored_literal_runs(results_dir) -> records.RecordGroups:
     """The literal-protocol runs stored under a report folder's results/ (FC and CNN; empty when there are none)."""
-    from convlab.store import records
-
-    try:
-        found = records.load_all_records(Path(results_dir) / FOLDER)
-    except records.MissingResultError:
-        return {}
-    names = {identities.FC: "FC", identities.CNN: "CNN"}
-    return {names[name]: runs for name, runs in found.items() if name in names}
+    return stored_reference_runs(results_dir, FOLDER)
 
 
 def literal_table(runs: records.RecordGroups, published: dict) -> pd.DataFrame:

@@ -110,7 +110,7 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
         configs[label] = gap
         settings = replace(reference_settings(gap, params), learning_rate=rate)
         tasks.append((label, workers.Task(gap, dataset, seeds[0], settings, f"{FOLDER}/{rate_folder(rate)}")))
-    return _by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
+    return by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
 
 
 def gap_rate_label(rate: float) -> str:
@@ -142,35 +142,25 @@ def learning_rate_table(runs: records.RecordGroups) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("learning rate") if rows else pd.DataFrame()
 
 
-def _by_family(tasks: list[tuple], trained: list[dict], configs: dict) -> records.RecordGroups:
+def by_family(tasks: list[tuple], trained: list[dict], configs: dict) -> records.RecordGroups:
+    """Trained records grouped by the family label of their (label, task) pair, every family of `configs` present."""
     runs: records.RecordGroups = {family: [] for family in configs}
     for (family, _), record in zip(tasks, trained):
         runs[family].append(record)
     return runs
 
 
-def stored_reference_runs(results_dir) -> records.RecordGroups:
-    """The reference runs stored under a report folder's results/ (by family; empty when there are none)."""
+def stored_reference_runs(results_dir, folder: str = FOLDER) -> records.RecordGroups:
+    """The FC network's and the CNN's runs stored in `folder` under a report folder's results/ (by family; empty when
+    there are none): the reference runs, or those of another protocol kept beside them (`literal.FOLDER`)."""
     from convlab.store import records
 
     try:
-        found = records.load_all_records(Path(results_dir) / FOLDER)
+        found = records.load_all_records(Path(results_dir) / folder)
     except records.MissingResultError:
         return {}
     names = {identities.FC: "FC", identities.CNN: "CNN"}
     return {names[name]: runs for name, runs in found.items() if name in names}
-
-
-def stored_family_runs(results_dir, dataset: str) -> records.RecordGroups:
-    """Every long-patience run stored under a report folder's results/, by family (FC and CNN included)."""
-    from convlab.store import records
-
-    try:
-        found = records.load_all_records(Path(results_dir) / FOLDER)
-    except records.MissingResultError:
-        return {}
-    configs = reference_configs(dataset) | family_configs(dataset)
-    return {family: found[c.name] for family, c in configs.items() if c.name in found}
 
 
 def validation_histories(runs_by_dataset: dict[str, records.RecordGroups]) -> list[list[float]]:

@@ -33,11 +33,6 @@ def _made(comparison) -> bool:
     return result is not None and not math.isnan(result.low)
 
 
-def _decided(c, key: str, decision: str) -> bool:
-    """A primary hypothesis the run tested on both datasets, with this decision on both."""
-    return all(key in names and names[key].decision.text == decision for names in (c.pf, c.pm))
-
-
 def _both(c, test) -> bool:
     return test(c.fm, c.cf) and test(c.mn, c.cm)
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as distributions
 
-from convlab.analysis import stats
+from convlab.analysis import power, stats
 from convlab.paper import power_table, runs
 from convlab.study import config, hypotheses
 
@@ -39,13 +39,10 @@ def test(hypothesis: hypotheses.Hypothesis, run: runs.DatasetRun) -> dict | None
     first, second, effect = power_table.per_seed_effect(run, hypothesis)
     if len(effect) < 2:
         return None
-    paired = hypotheses.paired_on(hypothesis, run.name)
-    if paired:
-        se, df = float(effect.std(ddof=1)) / np.sqrt(len(effect)), len(effect) - 1
-    else:
-        a, b = first.var(ddof=1) / len(first), second.var(ddof=1) / len(second)
-        se = float(np.sqrt(a + b))
-        df = (a + b) ** 2 / (a**2 / (len(first) - 1) + b**2 / (len(second) - 1)) if a + b > 0 else len(effect) - 1
+    paired = hypotheses.paired_on(hypothesis, run.name)  # both samples hold the same seeds (`per_seed_effect`)
+    se, df = power.standard_error(
+        float(first.std(ddof=1)), float(second.std(ddof=1)), len(effect), float(effect.std(ddof=1)) if paired else None
+    )
     estimate = float(effect.mean())
     if se == 0:
         se = 1e-12  # identical samples: the test is decided by the sign (or size) of the estimate alone

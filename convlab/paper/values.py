@@ -322,11 +322,11 @@ class DecisionText:
         self.level = Value(row["interval level"], f"{100 * row['interval level']:.0f}%")
         self.holm = Value(row["Holm p"], _p_text(row["Holm p"]))
         self.p = Value(row["p"], _p_text(row["p"]))
-        self.decision = Value(float(row["Holm p"] < 0.05), row["decision"])
+        self.held = row["decision"] in {"supported", "equivalent"}  # `primary.decisions` decided it at its level
+        self.decision = Value(float(self.held), row["decision"])
         self.test = Value(math.nan, row["test"])
         self.seeds = count(int(row["seeds"]))
         self.df = Value(row["degrees of freedom"], f"{row['degrees of freedom']:.1f}")
-        self.held = bool(row["Holm p"] < 0.05)
 
     def __str__(self) -> str:
         return f"{self.diff} points ({self.level.text} interval {self.ci}; Holm p {self.holm}, {self.decision})"
