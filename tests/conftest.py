@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from smoke import SmokeRun
+from smoke import REUSE_ENV, FinishedSmokeRun, SmokeRun, reusable_root
 
 from convlab.datasets import data
 from convlab.study import paths
@@ -73,8 +73,14 @@ def mnist(shared_data) -> data.Dataset:
 
 @pytest.fixture(scope="session")
 def smoke_run(shared_data, tmp_path_factory):
-    """The notebook smoke run, started in the background (see tests/smoke.py)."""
-    run = SmokeRun(tmp_path_factory.mktemp("smoke"), shared_data)
+    """The notebook smoke run, started in the background (see tests/smoke.py); with $CONVLAB_SMOKE_CACHE set, one an
+    earlier session of the same sources finished is reused, and a run this session finishes is kept there."""
+    cache = os.environ.get(REUSE_ENV)
+    if cache:
+        root, finished = reusable_root(Path(cache), shared_data)
+        run = FinishedSmokeRun(root) if finished else SmokeRun(root, shared_data, stamp=True)
+    else:
+        run = SmokeRun(tmp_path_factory.mktemp("smoke"), shared_data)
     yield run
     run.stop()
 

@@ -7,8 +7,13 @@ balances the two parallel runs), then the cross-dataset notebook 10 on the recor
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from convlab.study import config, manifest, parameters
@@ -37,11 +42,57 @@ def parameter_arguments(root: Path, data_dir: Path) -> list[str]:
     return arguments + ["-p", "data_dir", str(data_dir), "-p", "images_dir", str(root / "images")]
 
 
+# Where a finished smoke run may be kept for a later pytest session of the same sources and interpreter (CI's slow
+# tier after `make test`): a folder per fingerprint under this one. Unset: every session runs its own.
+REUSE_ENV = "CONVLAB_SMOKE_CACHE"
+STAMP = "smoke-finished.json"
+
+
+def fingerprint(data_dir: Path) -> str:
+    """What a smoke run's outputs depend on: the package, the notebooks, the test code (conftest sets the run's
+    environment), the smoke parameters, the data folder, the interpreter, every package installed beside it and
+    every CONVLAB_ setting of the environment."""
+    project = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    sources = [*(project / "convlab").rglob("*"), *(project / "notebooks").glob("*.ipynb"), *(project / "tests").glob("*.py")]
+    for path in sorted(sources):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(project).as_posix().encode() + b"\0" + path.read_bytes())
+    versions = sorted(f"{dist.metadata['Name']}=={dist.version}" for dist in metadata.distributions())
+    settings = {name: value for name, value in os.environ.items() if name.startswith("CONVLAB_") and name != REUSE_ENV}
+    digest.update(json.dumps([SMOKE, str(data_dir), sys.prefix, versions, settings], sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def reusable_root(cache: Path, data_dir: Path) -> tuple[Path, bool]:
+    """This session's folder under `cache`, and whether a finished smoke run of the same fingerprint is already there
+    (a folder without the stamp, left by a run that did not finish, is emptied)."""
+    root = cache / fingerprint(data_dir)
+    if (root / STAMP).is_file():
+        return root, True
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    return root, False
+
+
+class FinishedSmokeRun:
+    """A smoke run an earlier session of the same fingerprint finished (`reusable_root`)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def wait(self) -> Path:
+        return self.root
+
+    def stop(self) -> None:
+        pass
+
+
 class SmokeRun:
     """Starts both datasets' pipelines at once; `wait` finishes them and runs the cross-dataset notebook."""
 
-    def __init__(self, root: Path, data_dir: Path):
-        self.root = root
+    def __init__(self, root: Path, data_dir: Path, stamp: bool = False):
+        self.root, self.stamp = root, stamp
         self.arguments = parameter_arguments(root, data_dir)
         self.arguments += ["--output-root", str(root / "reports"), "--no-progress"]
         self.processes = {
@@ -67,6 +118,8 @@ class SmokeRun:
                     self.failure = f"the cross-dataset smoke run failed:\n{output[-5000:]}"
         if self.failure:
             raise AssertionError(self.failure)
+        if self.stamp and not (self.root / STAMP).is_file():
+            (self.root / STAMP).write_text(json.dumps({"finished": True}), encoding="utf-8")
         return self.root
 
     def stop(self) -> None:

@@ -11,12 +11,33 @@ from convlab.tools import budget
 
 def test_the_plan_counts_every_training_the_design_asks_for():
     table = budget.plan(paths.REPORTS_DIR / "published")
-    seeds, datasets = len(profiles.PROFILES["full"].seeds), len(config.DATASETS)
-    assert table.loc["primary models", "trainings"] == datasets * len(hypotheses.primary_models()) * seeds
-    assert table.loc["the studies' literal protocol", "trainings"] == datasets * 2 * profiles.EXPLORATORY_SEEDS
+    seeds = profiles.PROFILES["full"].seeds
+    by_power = {
+        d: {m: len(hypotheses.seeds_for_model(m, seeds, d)) for m in hypotheses.primary_models()} for d in config.DATASETS
+    }
+    assert by_power["fashion_mnist"]["cnn"] == by_power["mnist"]["cnn"] == len(seeds), "the CNN is in every hypothesis"
+    assert min(n for counts in by_power.values() for n in counts.values()) == hypotheses.MIN_PRIMARY_SEEDS
+    assert table.loc["primary models", "trainings"] == sum(sum(counts.values()) for counts in by_power.values()) == 83
+    assert table.loc["long-patience runs (one per family)", "trainings"] == 2 * (len(plans_families()) + 1)
+    assert table.loc["the studies' literal protocol", "trainings"] == len(config.DATASETS) * 2 * profiles.EXPLORATORY_SEEDS
     exploratory = table.loc["exploratory models", "trainings"]
     assert exploratory > 0 and exploratory % profiles.EXPLORATORY_SEEDS == 0
     assert table.loc["all", "FLOP"] == pytest.approx(table.drop(index="all")["FLOP"].sum())
     published = costs.run_flops([paths.REPORTS_DIR / "published" / d / "results" for d in config.DATASETS])
     assert published == pytest.approx(1.194e15, rel=1e-3), "the run the budget was set against"
     assert table.loc["all", "FLOP"] > published, "more seeds and more runs cost more than the published run"
+    slower = budget.plan(paths.REPORTS_DIR / "published", epoch_factor=1.5)
+    stopped = ["primary models", "exploratory models", "learning curves"]
+    assert slower.loc[stopped, "FLOP"].to_numpy() == pytest.approx(1.5 * table.loc[stopped, "FLOP"].to_numpy())
+    assert slower.loc["the studies' literal protocol", "FLOP"] == table.loc["the studies' literal protocol", "FLOP"]
+
+
+def plans_families() -> dict:
+    from convlab.experiments import plans
+
+    return plans.settings_families("mnist")
+
+
+def test_a_both_layer_kernel_is_costed_only_when_the_design_does_not_train_it():
+    assert budget.costed_only("cnn_k7-7") and not budget.costed_only("cnn_k5-5")
+    assert not budget.costed_only("cnn_k7") and not budget.costed_only("cnn")

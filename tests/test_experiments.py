@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from convlab.experiments import plans
 from convlab.study import config
-from convlab.training import workers
+from convlab.training import models, workers
 
 
 def test_sweep_labels_and_names():
@@ -35,3 +35,15 @@ def test_train_groups_uses_the_given_seeds_and_groups_by_label(monkeypatch):
     }
     assert plans.train_groups(configs, None, params, seeds=()) == {"3×3": [], "5×5": []}
     assert calls[0] == [("cnn", 0), ("cnn", 1), ("cnn", 2), ("cnn_k5", 0), ("cnn_k5", 1), ("cnn_k5", 2)], "all runs in one call"
+
+
+def test_every_family_is_read_back_from_its_stored_model():
+    from dataclasses import asdict
+
+    from convlab.experiments import design
+
+    for dataset in ("fashion_mnist", "mnist"):
+        assert tuple(plans.settings_families(dataset)) == design.SETTINGS_FAMILY_LABELS
+        for label, model_config in plans.settings_families(dataset).items():
+            assert design.family_of(asdict(model_config)) == label, (dataset, label)
+    assert design.family_of(asdict(models.cnn_config("mnist", 5, 5))) == design.KERNEL_SIZES_FAMILY

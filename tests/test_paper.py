@@ -153,14 +153,16 @@ def test_the_data_efficiency_interval_holds_its_estimate():
 
 def test_the_claims_listed_in_the_published_supplement_all_hold():
     """Every claim the published paper checks holds; the only declared claims it does not check are those whose
-    sentences stand on a branch this run does not take (latency measured under load is not compared)."""
+    sentences stand on a branch this run does not take (latency measured under load is not compared; its stopping
+    rule was measured on the FC network's and the CNN's long runs alone, not on every family's)."""
     about = json.loads((PUBLISHED / "report.json").read_text(encoding="utf-8"))
     assert about["paper"]["failed_claims"] == []
     assert about["pdf_pages"] <= 20 and about["paper"]["figures"] <= 12
     supplement = (PUBLISHED / "supplement.html").read_text(encoding="utf-8")
     listed = re.findall(r"<tr><td>([\w-]+)</td><td>[^<]*</td><td>(yes|no)</td></tr>", supplement)
     assert {holds for _, holds in listed} == {"yes"} and about["paper"]["claims"] == len(listed)
-    assert set(claims.BY_KEY) - {key for key, _ in listed} == {"latency_same_order"}
+    every_family = {"rule_as_chosen", "no_long_run_at_cap", "gap_rate_chosen_on_validation"}
+    assert set(claims.BY_KEY) - {key for key, _ in listed} == {"latency_same_order"} | every_family
 
 
 def test_the_published_paper_has_its_shape():

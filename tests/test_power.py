@@ -56,3 +56,23 @@ def test_the_frozen_plan_declares_the_tests_and_the_full_profile_meets_every_rea
     reachable = [need for need in plan["seeds needed"] if isinstance(need, int)]
     assert reachable and len(profiles.PROFILES["full"].seeds) >= max(reachable)
     assert profiles.exploratory_seeds(profiles.PROFILES["full"].seeds) == (0, 1, 2)
+
+
+def test_each_primary_model_trains_on_the_seeds_its_hypotheses_need_by_the_frozen_plan():
+    from convlab.study import profiles
+
+    full, gpu = profiles.PROFILES["full"].seeds, profiles.PROFILES["gpu"].seeds
+    needs = hypotheses.planned_needs()
+    # the interaction on Fashion-MNIST needs 6: every model it names trains on 6 there, none fewer than 5 elsewhere
+    assert needs[("locality_interaction", "Fashion-MNIST")] == 6
+    for name in ("fc_baseline", "fc_baseline_perm0", "cnn_perm0"):
+        assert hypotheses.seeds_for_model(name, full, "fashion_mnist") == (0, 1, 2, 3, 4, 5)
+        assert hypotheses.seeds_for_model(name, full, "mnist") == (0, 1, 2, 3, 4)
+    # MNIST's 5×5 equivalence needs 7; Fashion-MNIST's cannot be reached, so the floor holds
+    assert hypotheses.seeds_for_model("cnn_k5", full, "mnist") == full
+    assert len(hypotheses.seeds_for_model("cnn_k5", full, "fashion_mnist")) == hypotheses.MIN_PRIMARY_SEEDS
+    # no earlier records for the locally connected twin: it and the CNN train on every seed
+    assert hypotheses.seeds_for_model("cnn_local1", full, "mnist") == hypotheses.seeds_for_model("cnn", full, "mnist") == full
+    # a profile that does not plan by power trains every primary model on all its seeds; exploratory models on three
+    assert hypotheses.seeds_for_model("cnn_k7", gpu, "mnist", by_power=profiles.PROFILES["gpu"].by_power) == gpu
+    assert hypotheses.seeds_for_model("cnn_gap", full, "mnist") == (0, 1, 2)

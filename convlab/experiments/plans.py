@@ -10,7 +10,7 @@ import pandas as pd
 from convlab.datasets import data
 from convlab.experiments import design
 from convlab.store import records
-from convlab.study import config, hypotheses, profiles
+from convlab.study import config, profiles
 from convlab.training import fit, models, saved, workers
 
 
@@ -19,9 +19,14 @@ def kernel_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, mod
     return {f"{size}×{size}": models.cnn_config(dataset, size) for size in kernel_sizes}
 
 
-def both_layer_configs(dataset: str, kernel_sizes: tuple[int, ...]) -> dict[str, models.ModelConfig]:
-    """The variant that uses the same k×k kernel in both convolutions (3×3 is the CNN itself, so it is left out)."""
-    return {f"{size}×{size} both": models.cnn_config(dataset, size, size) for size in kernel_sizes if size != 3}
+def both_layer_configs(dataset: str, kernel_sizes: tuple[int, ...], trained_only: bool = False) -> dict[str, models.ModelConfig]:
+    """The variant that uses the same k×k kernel in both convolutions (3×3 is the CNN itself, so it is left out);
+    `trained_only`: only the sizes the run trains (`design.BOTH_LAYER_SIZES_TRAINED`), the others being costed only."""
+    return {
+        f"{size}×{size} both": models.cnn_config(dataset, size, size)
+        for size in kernel_sizes
+        if size != 3 and (not trained_only or size in design.BOTH_LAYER_SIZES_TRAINED)
+    }
 
 
 def train_groups(
@@ -31,11 +36,12 @@ def train_groups(
     seeds: tuple[int, ...] | None = None,
 ) -> records.RecordGroups:
     """Every configuration with its seeds, each trained at most once: `seeds` when given, else the run's seeds for a
-    model of a primary hypothesis and their exploratory share for any other (`hypotheses.seeds_for_model`)."""
+    model of a primary hypothesis as the power plan counts them and their exploratory share for any other model
+    (`hypotheses.seeds_for_model`)."""
     tasks = [
         (label, workers.Task(model_config, dataset, seed))
         for label, model_config in configs.items()
-        for seed in (hypotheses.seeds_for_model(model_config.name, params.seeds) if seeds is None else seeds)
+        for seed in (params.seeds_of(model_config.name) if seeds is None else seeds)
     ]
     groups = _grouped(tasks, workers.train_all([task for _, task in tasks], params))
     return {label: groups.get(label, []) for label in configs}
@@ -74,7 +80,7 @@ def reference_runs(
     train: bool,
     profile: str = "gpu",
 ) -> records.RecordGroups:
-    """The configurations under `profile`'s training settings with the run's seeds.
+    """The configurations under `profile`'s training settings with the seeds the run gives each (`params.seeds_of`).
 
     Where those settings are the run's own, the run's records serve; otherwise the runs are kept
     in `results/reference/`. Trained now (or reused) when `train`; otherwise only what is stored,
@@ -85,7 +91,7 @@ def reference_runs(
         settings = reference_settings(model_config, params, profile)
         folder = "" if settings == fit.training_config_for(params, model_config) else REFERENCE_FOLDER
         if train:
-            tasks = [workers.Task(model_config, dataset, seed, settings, folder) for seed in params.seeds]
+            tasks = [workers.Task(model_config, dataset, seed, settings, folder) for seed in params.seeds_of(model_config.name)]
             runs[label] = workers.train_all(tasks, params)
             continue
         stored = [
@@ -96,7 +102,7 @@ def reference_runs(
                 params.results_dir / folder,
                 params.models_dir / folder,
             )
-            for seed in params.seeds
+            for seed in params.seeds_of(model_config.name)
         ]
         if not all(stored):
             return {}

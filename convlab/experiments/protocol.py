@@ -28,6 +28,7 @@ from convlab.datasets import data
 from convlab.experiments import design
 from convlab.experiments.stopping import (  # noqa: F401  (the protocol's rules, re-exported for its readers)
     CANDIDATE_PATIENCES,
+    MONITOR_WORDS,
     MONITORS,
     PREMATURE_POINTS,
     PREMATURE_SHARE,
@@ -41,9 +42,10 @@ from convlab.experiments.stopping import (  # noqa: F401  (the protocol's rules,
     is_premature_on,
     rule_name,
     rule_table,
+    rule_words,
     simulate,
 )
-from convlab.study import config, identities, profiles
+from convlab.study import config, identities
 from convlab.training import precision
 
 if TYPE_CHECKING:
@@ -94,15 +96,15 @@ def reference_settings(model_config, params: config.RunParameters):
 
 
 def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, seeds: tuple[int, ...]) -> records.RecordGroups:
-    """Every long-patience run of this dataset (each trained at most once, side by side), by family: FC and CNN on
-    the exploratory share of `seeds`, every other family on the first seed."""
+    """Every long-patience run of this dataset (each trained at most once, side by side), by family: every family on
+    the first of `seeds` (one run per family and dataset: the issue's evidence, at a twelfth of the run's budget)."""
     from convlab.training import workers
 
     configs = reference_configs(params.dataset) | family_configs(params.dataset)
     tasks = [
         (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
         for family, c in configs.items()
-        for seed in (profiles.exploratory_seeds(seeds) if family in FAMILIES else seeds[:1])
+        for seed in seeds[:1]
     ]
     gap = configs[design.CNN_GAP]
     for rate in GAP_LEARNING_RATES:  # the GAP head learns slowly at 1e-3: faster rates, judged on validation data
@@ -114,6 +116,7 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
 
 
 def gap_rate_label(rate: float) -> str:
+    """The family label of the GAP head's long run at another rate, as `stored_long_runs` reads it back."""
     return f"{design.CNN_GAP}, learning rate {rate:g}"
 
 
@@ -161,6 +164,37 @@ def stored_reference_runs(results_dir, folder: str = FOLDER) -> records.RecordGr
         return {}
     names = {identities.FC: "FC", identities.CNN: "CNN"}
     return {names[name]: runs for name, runs in found.items() if name in names}
+
+
+def stored_long_runs(results_dir) -> records.RecordGroups:
+    """Every family's long-patience runs stored under a report folder's results/protocol/, by family label
+    (`design.family_of`); those at another learning rate (`rate_folder`) as "<family>, learning rate <rate>"."""
+    from convlab.store import records
+
+    found: records.RecordGroups = {}
+    folders = [(Path(results_dir) / FOLDER, None)]
+    folders += [(Path(results_dir) / FOLDER / rate_folder(rate), rate) for rate in GAP_LEARNING_RATES]
+    for folder, rate in folders:
+        try:
+            by_name = records.load_all_records(folder)
+        except records.MissingResultError:
+            continue
+        for group in by_name.values():
+            label = design.family_of(group[0]["model"])
+            found.setdefault(label if rate is None else f"{label}, learning rate {rate:g}", []).extend(group)
+    return found
+
+
+def rule_families(long_runs_by_title: dict[str, records.RecordGroups]) -> records.RecordGroups:
+    """The long runs a stopping rule is chosen on, a family per dataset ("MNIST, CNN"), from each dataset's
+    `stored_long_runs` by its title; the GAP head's runs at other rates choose its rate, not the rule."""
+    rate_labels = {gap_rate_label(rate) for rate in GAP_LEARNING_RATES}
+    return {
+        f"{title}, {label}": group
+        for title, families in long_runs_by_title.items()
+        for label, group in families.items()
+        if label not in rate_labels
+    }
 
 
 def validation_histories(runs_by_dataset: dict[str, records.RecordGroups]) -> list[list[float]]:

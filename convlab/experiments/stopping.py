@@ -53,6 +53,14 @@ def simulate(val_loss: list[float], patience: int, higher_is_better: bool = Fals
 # loss more than PREMATURE_TOLERANCE (relative) above the run's lowest, or its validation accuracy more than
 # PREMATURE_POINTS below the run's highest.
 MONITORS = ("val_loss", "val_accuracy")
+MONITOR_WORDS = {"val_loss": "validation loss", "val_accuracy": "validation accuracy"}  # as the text names them
+
+
+def rule_words(monitor: str, patience: int) -> str:
+    """A rule as the text names it: "validation loss, patience 4"."""
+    return f"{MONITOR_WORDS[monitor]}, patience {patience}"
+
+
 PREMATURE_POINTS = 0.2
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
+from convlab.experiments import protocol
 from convlab.paper import claims, context, explain_figures, family, figure_style, figures, holding, values
 from convlab.study import config, hypotheses
 
@@ -141,6 +142,23 @@ class Renderer:
         head = "<tr><th>hypothesis</th><th>test</th><th>Fashion-MNIST: test, seeds planned</th><th>MNIST</th></tr>"
         return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
 
+    def _family_rule_table(self, table) -> str:
+        chosen = self.c.rule.chosen or {}
+        picked = (chosen.get("monitor"), chosen.get("patience"))
+        rows = []
+        for row in _family_rule_rows(table):
+            mark = ' class="chosen"' if (row["monitor"], row["patience"]) == picked else ""
+            rows.append(
+                f"<tr{mark}><td>{protocol.MONITOR_WORDS[row['monitor']]}</td><td>{row['patience']}</td>"
+                f"<td>{row['premature']} of {row['runs']}</td><td>{row['families']}</td>"
+                f"<td>{row['epochs']:.1f}</td><td>{row['kept']:.2f}</td></tr>"
+            )
+        head = (
+            "<tr><th>monitor</th><th>patience</th><th>premature stops</th><th>families with one (both datasets)</th>"
+            "<th>mean epochs per run</th><th>kept validation accuracy (%)</th></tr>"
+        )
+        return f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
     def both_tested(self, key: str) -> bool:
         """Whether the run decided this primary hypothesis on both datasets."""
         return key in self.c.pf and key in self.c.pm
@@ -173,6 +191,8 @@ class Renderer:
         table = self.c.rule.table
         if table is None:
             return "<p><em>This run has no reference runs: the stopping rule cannot be measured on it.</em></p>"
+        if self.c.rule.by_family:
+            return self._family_rule_table(table)
         frame = table.reset_index()
         rows = "".join(
             f"<tr><td>{html.escape(str(row['rule']))}</td><td>{int(row['premature stops'])} of {int(row['runs'])}</td>"
@@ -183,6 +203,25 @@ class Renderer:
             "<table><thead><tr><th>rule</th><th>premature stops</th><th>mean epochs per run</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
+
+
+def _family_rule_rows(table) -> list[dict]:
+    """Each candidate rule over every family's long runs: premature stops, families touched, mean epochs, kept accuracy."""
+    rows = []
+    for (monitor, patience), group in table.groupby(["monitor", "patience"], sort=False):
+        weights = group["runs"] / group["runs"].sum()
+        rows.append(
+            {
+                "monitor": monitor,
+                "patience": int(patience),
+                "premature": int(group["premature stops"].sum()),
+                "runs": int(group["runs"].sum()),
+                "families": int((group["premature stops"] > 0).sum()),
+                "epochs": float((group["mean epochs per run"] * weights).sum()),
+                "kept": float((group["kept validation accuracy (%)"] * weights).sum()),
+            }
+        )
+    return rows
 
 
 def _finding_cell(text: values.ComparisonText) -> str:

@@ -13,9 +13,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from convlab.analysis import costs
-from convlab.experiments import protocol
+from convlab.experiments import design, protocol
 from convlab.paper import claims, family, holding, power_table, primary, runs, values
 from convlab.store import records
 from convlab.study import config, hypotheses, identities
@@ -167,12 +168,29 @@ def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
         found["learning_rate"] = values.Value(settings["learning_rate"], f"{settings['learning_rate']:g}")
         found["batch_size"] = values.count(settings["batch_size"])
         found["patience"] = values.count(settings["patience"])
+        found["monitor"] = values.Value(0, protocol.MONITOR_WORDS[settings.get("monitor", "val_loss")])
+        found["gap_learning_rate"] = next(
+            (
+                values.Value(r["parameters"]["learning_rate"], f"{r['parameters']['learning_rate']:g}")
+                for run in loaded.values()
+                for r in run.groups.get("cnn_gap", [])
+            ),
+            found["learning_rate"],
+        )
         found["epoch_cap"] = values.count(settings["epochs"])
         found["validation_percent"] = values.number(100 * settings["validation_fraction"], 0)
         seeds = sorted({r["seed"] for run in loaded.values() for r in run.groups.get("cnn", [])})
         found["seeds"] = values.Value(
             len(seeds), ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
         )
+    primary = [
+        len(group)
+        for run in loaded.values()
+        for name, group in run.groups.items()
+        if group and name in hypotheses.primary_models()
+    ]
+    if primary and min(primary) < max(primary):  # seeds by the power plan: the fewest any primary model trained on
+        found["fewest_primary_seeds"] = values.count(min(primary))
     exploratory = [
         sorted(r["seed"] for r in group)
         for run in loaded.values()
@@ -191,6 +209,7 @@ def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
     found["studies_epochs"] = values.count(protocol.STUDIES_EPOCHS)
     found["premature_percent"] = values.number(100 * protocol.PREMATURE_TOLERANCE, 0)
     found["share_percent"] = values.number(100 * protocol.PREMATURE_SHARE, 0)
+    found["premature_points"] = values.number(protocol.PREMATURE_POINTS, 1)
     curve_seeds = sorted(
         {r["seed"] for run in loaded.values() for by_size in run.curves.values() for group in by_size.values() for r in group}
     )
@@ -241,15 +260,48 @@ def _hardest_classes(run: runs.DatasetRun, test: TestData) -> dict:
     return found
 
 
+def _family_rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
+    """Every candidate rule replayed on every family's long-patience run of both datasets (a family per dataset), the
+    rule chosen on them, the runs that reached their cap, and the rule the run's trainings used."""
+    by_family = protocol.rule_families({run.title: run.long_runs for run in loaded.values()})
+    table = protocol.family_rule_table(by_family)
+    chosen = protocol.chosen_rule(table)
+    used = runs.trained_rule(loaded)
+    rates = {run.title: protocol.learning_rate_table(run.long_runs) for run in loaded.values() if run.long_runs}
+    rates = {title: table for title, table in rates.items() if not table.empty}
+    best_by_rate = pd.concat(list(rates.values()))["best validation accuracy (%)"].groupby(level=0).mean() if rates else None
+    return SimpleNamespace(
+        table=table,
+        chosen=chosen,
+        chosen_text=protocol.rule_words(chosen["monitor"], chosen["patience"]) if chosen else "none of the candidates",
+        used=used,
+        used_text=protocol.rule_words(*used),
+        at_cap=[(label, seed) for label, seed in protocol.at_the_cap(by_family)],
+        runs=sum(len(group) for group in by_family.values()),
+        fewest_seeds=min(len(group) for group in by_family.values()),
+        most_seeds=max(len(group) for group in by_family.values()),
+        families=len({label.split(", ", 1)[1] for label in by_family}),
+        premature={},
+        rates=rates,
+        best_gap_rate=float(best_by_rate.idxmax()) if best_by_rate is not None else None,
+        by_family=True,
+    )
+
+
 def _rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
+    every_family = set(design.SETTINGS_FAMILY_LABELS)
+    if loaded and all(every_family <= set(run.long_runs) for run in loaded.values()):
+        return _family_rule(loaded)
     histories = protocol.validation_histories({name: run.reference for name, run in loaded.items() if run.reference})
     if not histories:
-        return SimpleNamespace(table=None, chosen=None, chosen_text="", premature={}, runs=0)
+        return SimpleNamespace(table=None, chosen=None, chosen_text="", premature={}, runs=0, by_family=False)
     table = protocol.rule_table(histories)
     chosen = protocol.cheapest_rule(table)
     premature = {int(p): int(n) for p, n in zip(table["patience"], table["premature stops"], strict=True)}
     chosen_text = protocol.rule_name(chosen) if chosen else "none of the candidates"
-    return SimpleNamespace(table=table, chosen=chosen, chosen_text=chosen_text, premature=premature, runs=len(histories))
+    return SimpleNamespace(
+        table=table, chosen=chosen, chosen_text=chosen_text, premature=premature, runs=len(histories), by_family=False
+    )
 
 
 def _serving(root: Path, datasets: Sequence[str]) -> dict:

@@ -15,7 +15,8 @@ import numpy as np
 from convlab.analysis import curves
 from convlab.experiments import protocol
 from convlab.paper import family, figure_style
-from convlab.study import identities, profiles
+from convlab.paper import runs as paper_runs
+from convlab.study import identities
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ def trajectories(runs, data):
     shown = {name: run for name, run in runs.items() if run.reference}
     if not shown:
         return None
+    monitor, patience = paper_runs.trained_rule(runs)
     figure, axes = figure_style.panels(shown, 2.6)
     for axis, run in zip(axes, shown.values(), strict=True):
         for family_name, colour in (("FC", figure_style.COLOURS["FC"]), ("CNN", figure_style.COLOURS["CNN"])):
@@ -41,14 +43,20 @@ def trajectories(runs, data):
                 loss = record["history"]["val_loss"]
                 label = f"{family_name} (one line per seed)" if index == 0 else None
                 axis.plot(range(1, len(loss) + 1), loss, color=colour, linewidth=1, label=label)
-                stop = protocol.simulate(loss, profiles.PATIENCE)
+                stop = protocol.simulate(record["history"][monitor], patience, higher_is_better=monitor != "val_loss")
                 axis.plot(stop.epochs, loss[stop.epochs - 1], marker="o", color=colour, markersize=3, linestyle="none")
         axis.axvline(protocol.STUDIES_EPOCHS, color="0.5", linewidth=0.8, linestyle="--")
         axis.set_xlim(left=0.5)
         axis.set_xlabel("epoch")
         axis.set_ylabel("validation loss")
     axes[0].plot(
-        [], [], marker="o", color="0.3", linestyle="none", markersize=3, label=f"where patience {profiles.PATIENCE} stops"
+        [],
+        [],
+        marker="o",
+        color="0.3",
+        linestyle="none",
+        markersize=3,
+        label=f"where the rule stops ({protocol.rule_words(monitor, patience)})",
     )
     axes[0].plot(
         [], [], color="0.5", linestyle="--", linewidth=0.8, label=f"epoch {protocol.STUDIES_EPOCHS}, the studies' protocol"
@@ -270,9 +278,12 @@ def cost(runs, data):
 FIGURES = (
     Figure(
         "trajectories",
-        f"Validation loss after each epoch of the reference runs (patience {protocol.REFERENCE_PATIENCE}, at least "
-        f"{protocol.STUDIES_EPOCHS} epochs), one line per seed; a dot marks where patience {profiles.PATIENCE} would stop, the "
-        f"dashed line epoch {protocol.STUDIES_EPOCHS}, at which the studies read their models.",
+        lambda c: (
+            f"Validation loss after each epoch of the reference runs (patience {protocol.REFERENCE_PATIENCE}, at least "
+            f"{protocol.STUDIES_EPOCHS} epochs), one line per seed; a dot marks where the run's rule "
+            f"({c.p.monitor}, patience {c.p.patience}) "
+            f"would stop, the dashed line epoch {protocol.STUDIES_EPOCHS}, at which the studies read their models."
+        ),
         trajectories,
     ),
     Figure(
@@ -291,7 +302,8 @@ FIGURES = (
         "kernels",
         lambda c: (
             "Test accuracy by kernel size, in the first layer only (3×3, 5×5, 7×7)"
-            + (" and in both layers (5×5, 5×5 and 7×7, 7×7)" if c.has.kernels_both else "")
+            + (" and in both layers (5×5, 5×5 and 7×7, 7×7)" if c.has.kernels_both_7 else "")
+            + (" and in both layers (5×5, 5×5)" if c.has.kernels_both and not c.has.kernels_both_7 else "")
             + (": dots are single seeds, short horizontal lines their means." if c.has.several_seeds else f": seed {c.p.seeds}.")
         ),
         kernels,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from convlab.experiments import design, literal, protocol
 from convlab.store import records
-from convlab.study import config, identities
+from convlab.study import config, identities, profiles
 
 CURVE_FAMILIES = {design.FC: identities.FC, design.CNN: "cnn"}
 
@@ -24,6 +24,7 @@ class DatasetRun:
     latency: dict[str, dict] = field(default_factory=dict)  # model name -> latency probe result (seed 0)
     curves: dict[str, dict[int, list[dict]]] = field(default_factory=dict)  # "FC" / "CNN" -> size -> records
     literal: records.RecordGroups = field(default_factory=dict)  # "FC" / "CNN" -> the studies' literal protocol's runs
+    long_runs: records.RecordGroups = field(default_factory=dict)  # family label -> its long-patience runs
 
     def has(self, *names: str) -> bool:
         return all(self.groups.get(name) for name in names)
@@ -33,6 +34,12 @@ class DatasetRun:
 
     def parameters(self, name: str) -> int:
         return int(self.groups[name][0]["model"]["parameters"])
+
+
+def trained_rule(loaded) -> tuple[str, int]:
+    """The monitor and patience the run's trainings used (its CNN records'), else the declared ones."""
+    trained = next((r["parameters"] for run in loaded.values() for r in run.groups.get("cnn", [])), {})
+    return trained.get("monitor", "val_loss"), int(trained.get("patience", profiles.PATIENCE))
 
 
 def load(root: Path, dataset: str) -> DatasetRun:
@@ -61,6 +68,7 @@ def load(root: Path, dataset: str) -> DatasetRun:
         latency=latency,
         curves=_curves(results, groups),
         literal=literal.stored_literal_runs(results) if (results / literal.FOLDER).is_dir() else {},
+        long_runs=protocol.stored_long_runs(results) if (results / "protocol").is_dir() else {},
     )
 
 

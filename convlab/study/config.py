@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from convlab.study import identities, manifest, profiles
+from convlab.study import hypotheses, identities, manifest, profiles
 from convlab.study.paths import IMAGES_DIR, REPORTS_DIR, ParameterError, output_folder, resolve_data_dir
 from convlab.study.profiles import AUTO, PROFILES, or_profile, resolve_profile
 
 DATASETS = ("fashion_mnist", "mnist")
-DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}  # as the text names them
+DATASET_TITLES = identities.DATASET_TITLES  # as the text names them
 NUM_CLASSES = 10
 IMAGE_SIDE = 28
 SPLIT_SIZES = {"train_size": 60000, "test_size": 10000}  # images in each split, the same for both datasets
@@ -261,6 +261,16 @@ class RunParameters:
             cnn_epochs=chosen.cnn_epochs if explicit_epochs is None else most_epochs,
             fc_batch_size=as_int("batch_size", chosen.fc_batch_size if explicit_batch is None else explicit_batch, 1, batch_fix),
         )
+
+    @property
+    def by_power(self) -> bool:
+        """Whether primary models train on the seeds the power plan gives them (`profiles.Profile.by_power`)."""
+        return PROFILES[self.profile].by_power
+
+    def seeds_of(self, name: str) -> tuple[int, ...]:
+        """The seeds this run trains a stored model on (`hypotheses.seeds_for_model`: by the power plan for a primary
+        model where the profile plans by power, the exploratory share for any other)."""
+        return hypotheses.seeds_for_model(name, self.seeds, self.dataset, self.by_power)
 
     @property
     def results_dir(self) -> Path:

@@ -9,12 +9,18 @@ samples share their seeds' initial stream and batch order, so that the analysis 
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from convlab.study import profiles
-from convlab.study.identities import FC
+from convlab.study.identities import DATASET_TITLES, FC
 
 EQUIVALENCE_MARGIN = 0.5  # points of test accuracy: a kernel size within this of 3×3 is "as good" for a reader
+# The power plan, frozen from the earlier published run before this design trained (`paper.power_table --write`).
+PLAN_FILE = Path(__file__).with_name("power_plan.json")
+MIN_PRIMARY_SEEDS = 5  # no primary model trains on fewer, whatever the plan says it needs
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,39 @@ def primary_models() -> frozenset[str]:
     return frozenset(names - {""})
 
 
-def seeds_for_model(name: str, seeds: tuple[int, ...]) -> tuple[int, ...]:
-    """A run's seeds for one model: all of them for a primary model, the exploratory share otherwise."""
-    return seeds if name in primary_models() else profiles.exploratory_seeds(seeds)
+@functools.cache
+def planned_needs() -> dict[tuple[str, str], int | None]:
+    """(hypothesis key, dataset title) → the seeds the frozen plan says its test needs: a number; `None` where the
+    earlier run had no records to plan from; 0 where no number within reach would decide it."""
+    rows = json.loads(PLAN_FILE.read_text(encoding="utf-8"))["rows"]
+    needs: dict[tuple[str, str], int | None] = {}
+    for row in rows:
+        need = row["seeds needed"]
+        needs[(row["hypothesis"], row["dataset"])] = need if isinstance(need, int) else (None if row["test"] is None else 0)
+    return needs
+
+
+def planned_seed_count(name: str, dataset: str) -> int | None:
+    """The seeds a primary model trains on by the power plan: the most that any hypothesis naming it needs on this
+    dataset, at least `MIN_PRIMARY_SEEDS`; `None` (every seed of the run) where one of them could not be planned."""
+    counts = []
+    for hypothesis in PRIMARY:
+        named = {hypothesis.changed, hypothesis.original, hypothesis.changed_control, hypothesis.original_control}
+        if name in named:
+            need = planned_needs()[(hypothesis.key, DATASET_TITLES[dataset])]
+            if need is None:
+                return None
+            counts.append(need)
+    return max([MIN_PRIMARY_SEEDS, *counts])
+
+
+def seeds_for_model(name: str, seeds: tuple[int, ...], dataset: str, by_power: bool = True) -> tuple[int, ...]:
+    """A run's seeds for one model on one dataset: for a primary model the first `planned_seed_count` of them (all of
+    them when `by_power` is off, or the plan could not count), the exploratory share for any other model."""
+    if name not in primary_models():
+        return profiles.exploratory_seeds(seeds)
+    planned = planned_seed_count(name, dataset) if by_power else None
+    return seeds if planned is None else seeds[:planned]
 
 
 def paired_on(hypothesis: Hypothesis, dataset: str) -> bool:

@@ -10,6 +10,7 @@ FC = "fc_baseline"  # the fully connected network of the studies
 CNN = "cnn"  # the convolutional network of the studies
 DISPLAY = {FC: "FC", CNN: "CNN"}  # how the text, tables and figures name them
 SHORT = {FC: "fc", CNN: "cnn"}  # the prefix of the paper's named values
+DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST"}  # the datasets as the text names them
 
 
 def short(name: str) -> str:

@@ -9,6 +9,10 @@ from convlab.study.paths import ParameterError
 # The stopping rule every family trains with: the cheapest patience whose premature stops on the reference runs
 # are at most 5% (`convlab.experiments.protocol`; the report checks the choice on every run that has reference runs).
 PATIENCE = 4
+MONITOR = "val_loss"  # what the rule watches: "val_loss" (lower is better) or "val_accuracy" (`stopping.MONITORS`)
+# A head that learns too slowly at the studies' 1e-3 trains at its own rate, chosen on validation data from the
+# long-patience runs at each candidate rate (`protocol.learning_rate_table`); a head not named here keeps 1e-3.
+HEAD_LEARNING_RATES: dict[str, float] = {}
 EPOCH_CAP = 60  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
 BATCH_SIZE = 32  # the studies' batch, for every family
 # Exploratory families (those no primary hypothesis names, `hypotheses.PRIMARY`) train on the first this many of a
@@ -45,14 +49,15 @@ class Profile:
     patience: int
     purpose: str
     notebooks: tuple[str, ...] = ()
+    by_power: bool = True  # a primary model trains on the seeds the power plan gives it (`hypotheses.seeds_for_model`)
 
     @property
     def every_notebook(self) -> bool:
         return not self.notebooks
 
 
-def _profile(name: str, seeds: tuple[int, ...], purpose: str, notebooks: tuple[str, ...] = ()) -> Profile:
-    return Profile(name, seeds, EPOCH_CAP, EPOCH_CAP, BATCH_SIZE, BATCH_SIZE, PATIENCE, purpose, notebooks)
+def _profile(name: str, seeds: tuple[int, ...], purpose: str, notebooks: tuple[str, ...] = (), by_power: bool = True) -> Profile:
+    return Profile(name, seeds, EPOCH_CAP, EPOCH_CAP, BATCH_SIZE, BATCH_SIZE, PATIENCE, purpose, notebooks, by_power)
 
 
 PROFILES = {
@@ -60,10 +65,15 @@ PROFILES = {
     "full": _profile(
         "full",
         tuple(range(7)),
-        "every experiment: seven seeds for the models of the primary hypotheses (by power), three for the exploratory "
-        "ones, the protocol's runs included: the published report",
+        "every experiment: five to seven seeds for the models of the primary hypotheses (as many as the power plan "
+        "gives each), three for the exploratory ones, the protocol's runs included: the published report",
     ),
-    "gpu": _profile("gpu", tuple(range(10)), "every experiment at ten seeds (three for the exploratory models), for a GPU"),
+    "gpu": _profile(
+        "gpu",
+        tuple(range(10)),
+        "every experiment at ten seeds for the primary models (three for the exploratory ones), for a GPU",
+        by_power=False,
+    ),
 }
 FULL_PROFILES = ("full", "gpu")  # the profiles that run every notebook (a publishable run)
 

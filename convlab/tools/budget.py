@@ -1,16 +1,20 @@
 """What a full run of the current design will cost in training FLOP, planned from an earlier run's records.
 
 Each stored model of the earlier run gives its mean FLOP per seed (`analysis.costs.training_flops`); the design gives
-the seeds it trains (`hypotheses.seeds_for_model` over the full profile's seeds). A model the earlier run lacks is
-planned from the nearest one it holds (the locally connected twin from the CNN: the same multiply-accumulates). The
-protocol's runs are planned from their settings: long-patience runs train `REFERENCE_PATIENCE − PATIENCE` epochs past
-where the earlier run's rule stopped (at most the cap), and the literal protocol exactly 15 epochs on 60,000 images.
+the seeds it trains on each dataset (`hypotheses.seeds_for_model` over the full profile's seeds, as the power plan
+counts them) and leaves out the both-layer kernels it only costs (`design.BOTH_LAYER_SIZES_TRAINED`). A model the
+earlier run lacks is planned from the nearest one it holds (the locally connected twin from the CNN: the same
+multiply-accumulates). The protocol's runs are planned from their settings: one long-patience run per family, which
+trains `REFERENCE_PATIENCE − PATIENCE` epochs past where the earlier run's rule stopped (at most the cap), and the
+literal protocol exactly 15 epochs on 60,000 images. `epoch_factor` scales the trainings that early stopping ends,
+for a stopping rule other than the earlier run's.
 
-    python -m convlab.tools.budget [reports/published]
+    python -m convlab.tools.budget [reports/published] [--epoch-factor 1.3]
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +27,7 @@ from convlab.experiments import design, protocol
 from convlab.study import config, hypotheses, profiles
 
 STAND_INS = {"cnn_local1": "cnn"}  # a model the earlier run may lack, and the stored model that plans it
+REFERENCE_MODELS = {"fc_baseline": "fc_baseline", "cnn": "cnn"}  # families whose long runs the earlier run holds
 
 
 def _per_seed(results: Path) -> dict[str, list[dict]]:
@@ -32,7 +37,13 @@ def _per_seed(results: Path) -> dict[str, list[dict]]:
     return found
 
 
-def plan(root: Path, datasets=config.DATASETS) -> pd.DataFrame:
+def costed_only(name: str) -> bool:
+    """A both-layer kernel variant the design costs but does not train ("cnn_k7-7")."""
+    both = re.fullmatch(r"cnn_k(\d+)-\1", name)
+    return bool(both) and int(both.group(1)) not in design.BOTH_LAYER_SIZES_TRAINED
+
+
+def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0) -> pd.DataFrame:
     """One row per part of the planned full run and dataset: trainings and training FLOP."""
     seeds = profiles.PROFILES["full"].seeds
     rows = []
@@ -44,32 +55,37 @@ def plan(root: Path, datasets=config.DATASETS) -> pd.DataFrame:
         def mean_flops(name: str, stored=stored) -> float:
             return float(np.mean([costs.training_flops(r) for r in stored[STAND_INS.get(name, name)]]))
 
-        models = [name for name in stored if "/" not in name] + [n for n in STAND_INS if n not in stored]
+        models = [name for name in stored if "/" not in name and not costed_only(name)]
+        models += [n for n in STAND_INS if n not in stored]
         for name in models:
-            count = len(hypotheses.seeds_for_model(name, seeds))
+            count = len(hypotheses.seeds_for_model(name, seeds, dataset))
             part = "primary models" if name in hypotheses.primary_models() else "exploratory models"
-            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * mean_flops(name)})
+            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * mean_flops(name) * epoch_factor})
         for name, group in stored.items():
             if name.startswith(design.CURVES_FOLDER + "/"):
-                part = "learning curves"
-            elif name in {f"{protocol.FOLDER}/{m}" for m in ("fc_baseline", "cnn")}:
-                part = "long-patience runs, FC and CNN"
-            else:
-                continue
-            rows.append(
-                {"dataset": dataset, "part": part, "trainings": len(group), "FLOP": sum(map(costs.training_flops, group))}
-            )
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "part": "learning curves",
+                        "trainings": len(group),
+                        "FLOP": sum(map(costs.training_flops, group)) * epoch_factor,
+                    }
+                )
+        part = "long-patience runs (one per family)"
+        for name in REFERENCE_MODELS:
+            rows.append({"dataset": dataset, "part": part, "trainings": 1, "FLOP": mean_flops(f"{protocol.FOLDER}/{name}")})
         families = protocol.family_configs(dataset)
         extra = [(c.name, 1) for c in families.values()]
         extra.append((families[design.CNN_GAP].name, len(protocol.GAP_LEARNING_RATES)))
         longer = protocol.REFERENCE_PATIENCE - profiles.PATIENCE
         for name, count in extra:
             group = stored[STAND_INS.get(name, name)]
-            epochs = np.mean([min(r["parameters"]["epochs"], r["epochs_run"] + longer) for r in group])
+            epochs = np.mean(
+                [min(r["parameters"]["epochs"], max(protocol.STUDIES_EPOCHS, r["epochs_run"] + longer)) for r in group]
+            )
             per_epoch = np.mean([costs.training_flops(r) / r["epochs_run"] for r in group])
-            part = "long-patience runs, other families"
             rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * epochs * per_epoch})
-        for name in ("fc_baseline", "cnn"):
+        for name in REFERENCE_MODELS:
             macs = stored[name][0]["macs_per_image"]
             count = len(profiles.exploratory_seeds(seeds))
             flops = costs.TRAINING_FLOPS_PER_MAC * macs * config.SPLIT_SIZES["train_size"] * protocol.STUDIES_EPOCHS
@@ -80,9 +96,14 @@ def plan(root: Path, datasets=config.DATASETS) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else argv
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    factor = 1.0
+    if "--epoch-factor" in arguments:
+        at = arguments.index("--epoch-factor")
+        factor = float(arguments[at + 1])
+        del arguments[at : at + 2]
     root = Path(arguments[0] if arguments else "reports/published")
-    table = plan(root)
+    table = plan(root, epoch_factor=factor)
     total = float(table.loc["all", "FLOP"])
     print(f"A full run of this design, planned from the records under {root} (seeds {profiles.PROFILES['full'].seeds}):")
     print(table.to_string(formatters={"FLOP": "{:.3g}".format}))

@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from convlab.datasets import data  # noqa: E402
 from convlab.store import cache, records
-from convlab.study import config, paths
+from convlab.study import config, paths, profiles
 from convlab.training import models, precision, saved, slots
 
 # The functions and classes whose behaviour decides a training result; the cache key hashes their source.
@@ -79,9 +79,10 @@ class TrainingConfig:
 def training_config_for(params: config.RunParameters, model_config: models.ModelConfig) -> TrainingConfig:
     """The training settings a notebook run asks for, for this model (CNN and FC epochs and batch sizes may differ).
 
-    Every family learns at the studies' rate, Adam's 1e-3.
+    Every family stops by the protocol's rule (`profiles.MONITOR`, the run's patience) and learns at the studies' rate,
+    Adam's 1e-3, unless its head has a rate of its own chosen on validation data (`profiles.HEAD_LEARNING_RATES`).
     """
-    learning_rate = TrainingConfig.learning_rate
+    learning_rate = profiles.HEAD_LEARNING_RATES.get(model_config.head, TrainingConfig.learning_rate)
     if model_config.kind == "cnn":  # bfloat16 pays for convolutions only: an FC epoch took as long as in float32
         return TrainingConfig(
             epochs=params.cnn_epochs,
@@ -89,9 +90,14 @@ def training_config_for(params: config.RunParameters, model_config: models.Model
             learning_rate=learning_rate,
             patience=params.patience,
             precision=precision.training_precision(),
+            monitor=profiles.MONITOR,
         )
     return TrainingConfig(
-        epochs=params.epochs, batch_size=params.fc_batch_size, learning_rate=learning_rate, patience=params.patience
+        epochs=params.epochs,
+        batch_size=params.fc_batch_size,
+        learning_rate=learning_rate,
+        patience=params.patience,
+        monitor=profiles.MONITOR,
     )
 
 

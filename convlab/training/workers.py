@@ -60,8 +60,9 @@ def worker_count(environment=os.environ) -> int:
 
 
 def train_seeds(model_config: models.ModelConfig, dataset: data.Dataset, params: config.RunParameters) -> list[dict]:
-    """One record per seed of the run, each trained at most once (side by side, `train_all`)."""
-    return train_all([Task(model_config, dataset, seed) for seed in params.seeds], params)
+    """One record per seed the run gives this model (`params.seeds_of`), each trained at most once (side by side,
+    `train_all`)."""
+    return train_all([Task(model_config, dataset, seed) for seed in params.seeds_of(model_config.name)], params)
 
 
 def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int | None = None) -> list[dict]:
