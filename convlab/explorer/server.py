@@ -302,14 +302,15 @@ def serve(explorer: answers.Explorer, port: int = 8765, *, say=None) -> int:
 
     server = make_server(explorer, port)
     say = say or (lambda line: print(line, flush=True))
-    say(f"The explorer of {explorer.dataset.name} is at http://{HOST}:{server.port}/ (Ctrl-C stops it).")
 
     def stop(signum, frame):
         raise KeyboardInterrupt
 
+    # The handlers are in place before the address is announced: a Ctrl-C the moment it shows still closes cleanly.
     previous = signal.signal(signal.SIGTERM, stop)
     interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C even where started with it ignored
     try:
+        say(f"The explorer of {explorer.dataset.name} is at http://{HOST}:{server.port}/ (Ctrl-C stops it).")
         server.serve_forever()  # werkzeug's returns on Ctrl-C (it catches KeyboardInterrupt itself)
     except KeyboardInterrupt:
         pass

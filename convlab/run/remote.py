@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from convlab.run import pipeline
+from convlab.run.jupyter_kernels import shared_kernel
 from convlab.serving import cloud, images, jobs
 from convlab.store import locking, records
 from convlab.study import manifest
@@ -47,12 +48,14 @@ def plan(datasets: Sequence[str], notebooks: Sequence[str], parameters: dict, ro
     previous = os.environ.get(requests.PLAN_ENV)
     os.environ[requests.PLAN_ENV] = str(folder)
     try:
-        with tempfile.TemporaryDirectory(prefix="convlab-plan-") as scratch:
+        # One kernel for the wave, as a run's notebooks share one (it starts after PLAN_ENV is set, and inherits it);
+        # a notebook that stops at its first missing training leaves it alive, and the next one starts clean.
+        with tempfile.TemporaryDirectory(prefix="convlab-plan-") as scratch, shared_kernel() as kernel:
             for dataset in datasets:
                 values = parameters | {"dataset": dataset, "output_dir": str(root / dataset)}
                 for notebook in planned_notebooks(notebooks):
                     try:
-                        pipeline.execute(notebook, values, Path(scratch), progress=False)
+                        pipeline.execute(notebook, values, Path(scratch), progress=False, kernel=kernel)
                     except pipeline.NotebookFailed as stopped:
                         if "PlanRecorded" not in str(stopped):  # it needs results of a later wave, or fails for good
                             say(f"  {notebook} on {dataset}: planned up to {str(stopped).splitlines()[0]}")
