@@ -24,10 +24,10 @@ import pandas as pd
 
 from convlab.analysis import costs
 from convlab.experiments import design, protocol
-from convlab.study import config, hypotheses, profiles
+from convlab.study import config, hypotheses, identities, profiles
 
 STAND_INS = {"cnn_local1": "cnn"}  # a model the earlier run may lack, and the stored model that plans it
-REFERENCE_MODELS = {"fc_baseline": "fc_baseline", "cnn": "cnn"}  # families whose long runs the earlier run holds
+REFERENCE_MODELS = (identities.FC, identities.CNN)  # families whose long runs the earlier run holds
 
 
 def _per_seed(results: Path) -> dict[str, list[dict]]:
