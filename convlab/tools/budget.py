@@ -14,8 +14,8 @@ for a stopping rule other than the earlier run's.
 
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -96,14 +96,12 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0) -> pd.
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    factor = 1.0
-    if "--epoch-factor" in arguments:
-        at = arguments.index("--epoch-factor")
-        factor = float(arguments[at + 1])
-        del arguments[at : at + 2]
-    root = Path(arguments[0] if arguments else "reports/published")
-    table = plan(root, epoch_factor=factor)
+    parser = argparse.ArgumentParser(description="A full run's training FLOP, planned from the records of an earlier run.")
+    parser.add_argument("root", nargs="?", type=Path, default=Path("reports/published"), help="the earlier run's reports root")
+    parser.add_argument("--epoch-factor", type=float, default=1.0, help="epochs per run over the earlier run's")
+    arguments = parser.parse_args(argv)
+    root = arguments.root
+    table = plan(root, epoch_factor=arguments.epoch_factor)
     total = float(table.loc["all", "FLOP"])
     print(f"A full run of this design, planned from the records under {root} (seeds {profiles.PROFILES['full'].seeds}):")
     print(table.to_string(formatters={"FLOP": "{:.3g}".format}))
