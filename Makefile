@@ -133,12 +133,11 @@ STUDIO_PYTHON ?= $(shell for p in python3.12 $(wildcard $(HOME)/.pyenv/versions/
 	$$p -c pass 2>/dev/null && { echo $$p; break; }; done)
 
 # Studio's conda TensorFlow is a CPU build named `tensorflow`; PyPI's CPU build is `tensorflow-cpu`, which
-# convlab.tools.studio_env renames once installed (PyPI's Linux `tensorflow` is the CUDA build). The image's package
-# set is laid down by .venv's uv (the same files pip would install, bytecode compiled as pip does, in a fraction of
-# pip's time); convlab itself then goes in with the image's own pip, as a student installs it (test-studio).
-$(STUDIO_VENV)/.installed: requirements/studio.txt convlab/tools/studio_env.py | $(VENV)/.installed
+# convlab.tools.studio_env renames once installed (PyPI's Linux `tensorflow` is the CUDA build). pip, not uv: uv
+# refuses tensorflow-cpu 2.19.1's wheel, whose metadata names it `tensorflow`.
+$(STUDIO_VENV)/.installed: requirements/studio.txt convlab/tools/studio_env.py
 	rm -rf $(STUDIO_VENV) && $(STUDIO_PYTHON) -m venv $(STUDIO_VENV)
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(STUDIO_VENV)/bin/python -r requirements/studio.txt
+	$(STUDIO_VENV)/bin/python -m pip install --quiet -r requirements/studio.txt
 	$(STUDIO_VENV)/bin/python -m convlab.tools.studio_env
 	@touch $@
 
