@@ -213,3 +213,22 @@ def test_no_notebook_imports_what_the_notebook_key_leaves_out():
             assert not modules & left_out, (name, modules & left_out)
             kept_out = {module.split(".")[0] for module in modules if module not in staleness.RENDERED_AGAIN}
             assert not kept_out & set(staleness.NOT_IMPORTED_FOLDERS), (name, modules)
+
+
+def test_a_run_reads_only_the_records_of_its_newest_test_set():
+    """A subset run's CNN left beside the FC network of a newer run on the full data is not compared with it."""
+    from convlab.paper import runs
+
+    def record(name, test_size, created):
+        digest = {"x_test": f"x{test_size}", "y_test": f"y{test_size}"}
+        return {"model": {"name": name}, "seed": 0, "created": created, "dataset": {"test_size": test_size, "sha256": digest}}
+
+    groups = {
+        "cnn": [record("cnn", 500, "2026-01-01T10:00:00+00:00")],
+        "fc_baseline": [record("fc_baseline", 10000, "2026-01-02T10:00:00+00:00")],
+    }
+    assert list(runs.newest_test_set(groups)) == ["fc_baseline"]
+    groups["cnn"].append(record("cnn", 10000, "2026-01-03T10:00:00+00:00") | {"seed": 1})
+    kept = runs.newest_test_set(groups)
+    assert {name: [r["seed"] for r in group] for name, group in kept.items()} == {"cnn": [1], "fc_baseline": [0]}
+    assert runs.newest_test_set({}) == {}

@@ -42,11 +42,28 @@ def trained_rule(loaded) -> tuple[str, int]:
     return trained.get("monitor", "val_loss"), int(trained.get("patience", profiles.PATIENCE))
 
 
+def _test_set(record: dict) -> tuple:
+    described = record["dataset"]
+    return described["test_size"], described.get("sha256", {}).get("x_test"), described.get("sha256", {}).get("y_test")
+
+
+def newest_test_set(groups: records.RecordGroups) -> records.RecordGroups:
+    """The records evaluated on the test set of the newest one. A folder that holds an earlier run of other data
+    (a subset run, then a run on the full data, part way through) holds records whose predictions are of other
+    test images: they are not compared with the new ones, and wait to be replaced by the notebooks that train them."""
+    everyone = [record for group in groups.values() for record in group]
+    if not everyone:
+        return groups
+    current = _test_set(max(everyone, key=lambda record: record.get("created", "")))
+    kept = {name: [record for record in group if _test_set(record) == current] for name, group in groups.items()}
+    return {name: group for name, group in kept.items() if group}
+
+
 def load(root: Path, dataset: str) -> DatasetRun:
     """One dataset's records under `root` (an empty run where it has none)."""
     results = root / dataset / "results"
     try:
-        groups = records.load_all_records(results)
+        groups = newest_test_set(records.load_all_records(results))
     except records.MissingResultError:
         groups = {}
     translation: dict[str, list[dict]] = {}
