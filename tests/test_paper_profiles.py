@@ -141,7 +141,7 @@ def test_every_notebooks_findings_paragraph_fits_the_run_and_shares_the_papers_v
 def test_the_quick_paper_says_it_has_one_seed_and_what_the_full_profile_adds(rendered):
     text = _text(rendered["quick"]).split("References")[0]  # the list and the box after it name every profile
     assert "one seed" in text and "three seeds" not in text
-    assert re.search(r"make report PROFILE=full\s+adds seeds up to three", text)
+    assert re.search(r"make report PROFILE=full\s+adds seeds from a power calculation \(5 to 7 for each model", text)
     for left_out in ("4.4 Where the advantage comes from", "Every comparison", "Welch"):
         assert left_out not in text
     assert "McNemar" in text

@@ -19,7 +19,7 @@ from convlab.analysis import costs
 from convlab.experiments import design, protocol
 from convlab.paper import claims, family, holding, power_table, primary, runs, values
 from convlab.store import records
-from convlab.study import config, hypotheses, identities
+from convlab.study import config, hypotheses, identities, profiles
 
 
 @dataclass
@@ -118,6 +118,9 @@ def context(root: Path, datasets: Sequence[str], studies: Mapping) -> SimpleName
     c.section = holding.Numbering(2 if c.has.reference else 1)
     c.chapter = (lambda n: n) if c.has.serving else (lambda n: n - 1)
     c.published = _published_cost(root)
+    full = profiles.PROFILES["full"].seeds
+    planned = [len(hypotheses.seeds_for_model(name, full, d)) for name in hypotheses.primary_models() for d in config.DATASETS]
+    c.full_seeds = SimpleNamespace(low=min(planned), high=max(planned), exploratory=len(profiles.exploratory_seeds(full)))
     c.serving_images = values.count(int(c.serving.get("images", 0)))
     c.serving_accuracy = c.serving.get("served accuracy (%)", "")
     c.p = _protocol_values(loaded)
