@@ -121,7 +121,7 @@ test: setup serving-envs ## Run the unit and notebook smoke tests (pytest), the 
 	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest --durations=10
 
 smoke: setup ## Run the notebook smoke tests alone (with IMAGE_PYTHON: in that interpreter as it is, offline)
-	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest -m smoke
+	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest -m "smoke and not slow"
 
 test-slow: setup serving-envs ## Run the slow tier: end-to-end cases of a minute or more (CI runs it after make test)
 	$(if $(DATA_DIR),CONVLAB_DATA_DIR="$(DATA_DIR)") $(PY) -m pytest -m slow --durations=10
@@ -144,8 +144,8 @@ $(STUDIO_VENV)/.installed: requirements/studio.txt convlab/tools/studio_env.py
 test-studio: $(STUDIO_VENV)/.installed serving-envs ## Smoke-test the notebooks, and mode aws against moto, in SageMaker Studio's package versions
 	$(STUDIO_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
 	$(STUDIO_VENV)/bin/python -m pip check
-	$(STUDIO_VENV)/bin/python -m pytest -m smoke
-	$(STUDIO_VENV)/bin/python -m pytest tests/test_cloud.py tests/test_remote.py
+	$(STUDIO_VENV)/bin/python -m pytest -m "smoke and not slow"
+	$(STUDIO_VENV)/bin/python -m pytest -m "not slow or smoke" tests/test_cloud.py tests/test_remote.py
 	$(STUDIO_VENV)/bin/python -m pytest tests/test_student_path.py -m "not smoke and not slow"
 
 # Carrying the locked environment to a machine without internet: `make wheelhouse` where there is internet,

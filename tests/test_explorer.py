@@ -380,8 +380,8 @@ def browser(shown_explorer):
     explorer = shown_explorer
     if not (CHROMIUM and DRIVER):
         if os.environ.get("CI"):
-            pytest.fail("CI must run the browser test: apt-get install chromium chromium-driver")
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+            pytest.fail("CI must run the browser test: apt-get install --no-install-recommends chromium chromium-driver")
+        pytest.skip("needs Debian's chromium and its driver: apt-get install --no-install-recommends chromium chromium-driver")
     from selenium import webdriver
 
     running = server.make_server(explorer, 0)
