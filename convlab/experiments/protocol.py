@@ -76,7 +76,7 @@ def family_configs(dataset: str) -> dict:
 
 
 def reference_settings(model_config, params: config.RunParameters):
-    """A reference run's settings: the studies' optimiser and batch, patience 10 up to the profile's cap (60), at least
+    """A reference run's settings: the studies' optimiser and batch, patience 10 up to the profile's cap (120), at least
     15 epochs, and not stopped while either validation loss or validation accuracy improved within the patience,
     tested after every epoch; CNNs in the run's training precision (`precision.training_precision`), like
     every CNN. An explicit `epochs` or `batch_size` (a smoke test's) caps or sets these as it does every run's."""

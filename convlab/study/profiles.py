@@ -13,7 +13,7 @@ MONITOR = "val_loss"  # what the rule watches: "val_loss" (lower is better) or "
 # A head that learns too slowly at the studies' 1e-3 trains at its own rate, chosen on validation data from the
 # long-patience runs at each candidate rate (`protocol.learning_rate_table`); a head not named here keeps 1e-3.
 HEAD_LEARNING_RATES: dict[str, float] = {}
-EPOCH_CAP = 60  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
+EPOCH_CAP = 120  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
 BATCH_SIZE = 32  # the studies' batch, for every family
 # Exploratory families (those no primary hypothesis names, `hypotheses.PRIMARY`) train on the first this many of a
 # run's seeds: their estimates are read with their intervals, not decided, so they are not planned by power.
