@@ -12,7 +12,7 @@ import tensorflow as tf
 from convlab.datasets import data
 from convlab.store import records
 from convlab.study import config, paths, profiles
-from convlab.training import fit, models, precision, saved
+from convlab.training import fit, models, precision, saved, workers
 
 SETTINGS = fit.TrainingConfig(epochs=2, batch_size=64)
 
@@ -121,6 +121,24 @@ def test_damaged_entry_is_retrained(damage, tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(fit, "fit", refuse_to_train)
     with pytest.raises(RuntimeError, match="training was attempted"):
         fit.train_or_reuse(model_config, tiny, 0, params)
+
+
+def test_a_run_read_for_its_record_alone_is_reused_without_its_model_file(tiny, tmp_path, monkeypatch):
+    """The protocol's runs (`needs_model=False`) carry to another machine as records: the model file may be gone."""
+    params = run_params(tmp_path)
+    model_config = models.fc_baseline_config("fashion_mnist")
+    first = fit.train_or_reuse(model_config, tiny, 0, params, subfolder="protocol", needs_model=False)
+    records.model_path(params.models_dir / "protocol", "fc_baseline", 0).unlink()
+
+    def refuse_to_train(*args, **kwargs):
+        raise RuntimeError("training was attempted")
+
+    monkeypatch.setattr(fit, "fit", refuse_to_train)
+    assert fit.train_or_reuse(model_config, tiny, 0, params, subfolder="protocol", needs_model=False) == first
+    task = workers.Task(model_config, tiny, 0, subfolder="protocol", needs_model=False)
+    assert fit.stored_task(task, params) == first
+    with pytest.raises(RuntimeError, match="training was attempted"):
+        fit.train_or_reuse(model_config, tiny, 0, params, subfolder="protocol")
 
 
 def test_changed_model_file_is_refused_with_the_fix(tiny, tmp_path):

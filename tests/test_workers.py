@@ -69,3 +69,12 @@ def test_the_worker_count_defaults_to_the_cores_and_follows_the_variable(monkeyp
     monkeypatch.setattr(workers.os, "cpu_count", lambda: 6)
     assert workers.worker_count({}) == 6
     assert workers.worker_count({workers.WORKERS_ENV: "3"}) == 3
+
+
+def test_the_longest_trainings_start_first_by_their_earlier_times_and_an_untimed_one_before_them(tiny):
+    fc, cnn = models.fc_baseline_config("fashion_mnist"), models.cnn_config("fashion_mnist")
+    tasks = [workers.Task(fc, tiny, 0), workers.Task(cnn, tiny, 0), workers.Task(cnn, tiny, 1), workers.Task(fc, tiny, 1)]
+    expected = {id(tasks[0]): 500.0, id(tasks[1]): 60.0, id(tasks[2]): None, id(tasks[3]): 20.0}
+    assert workers.longest_first(tasks, expected, [10, 11, 12, 13]) == [12, 10, 11, 13]
+    untimed = dict.fromkeys(expected)
+    assert workers.longest_first(tasks, untimed, [0, 1, 2, 3]) == [1, 2, 0, 3], "by cost: the CNNs first, in order"

@@ -53,7 +53,7 @@ def train_literal_runs(dataset: data.Dataset, params: config.RunParameters, seed
 
     configs = reference_configs(params.dataset)
     tasks = [
-        (family, workers.Task(c, dataset, seed, literal_settings(c, params), FOLDER))
+        (family, workers.Task(c, dataset, seed, literal_settings(c, params), FOLDER, needs_model=False))
         for family, c in configs.items()
         for seed in profiles.exploratory_seeds(seeds)
     ]

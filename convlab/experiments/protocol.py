@@ -102,7 +102,7 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
 
     configs = reference_configs(params.dataset) | family_configs(params.dataset)
     tasks = [
-        (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER))
+        (family, workers.Task(c, dataset, seed, reference_settings(c, params), FOLDER, needs_model=False))
         for family, c in configs.items()
         for seed in seeds[:1]
     ]
@@ -111,7 +111,8 @@ def train_reference_runs(dataset: data.Dataset, params: config.RunParameters, se
         label = gap_rate_label(rate)
         configs[label] = gap
         settings = replace(reference_settings(gap, params), learning_rate=rate)
-        tasks.append((label, workers.Task(gap, dataset, seeds[0], settings, f"{FOLDER}/{rate_folder(rate)}")))
+        task = workers.Task(gap, dataset, seeds[0], settings, f"{FOLDER}/{rate_folder(rate)}", needs_model=False)
+        tasks.append((label, task))
     return by_family(tasks, workers.train_all([task for _, task in tasks], params), configs)
 
 

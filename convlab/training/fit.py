@@ -295,17 +295,19 @@ def train_or_reuse(
     settings: TrainingConfig | None = None,
     *,
     subfolder: str = "",
+    needs_model: bool = True,
 ) -> dict:
     """The result record of a configuration: reused when an identical run is stored, else trained now.
 
     The model is written before the record, both atomically, so a record on disk always points at a
-    complete model. `subfolder` keeps runs apart from the report's own (e.g. those of another profile).
+    complete model. `subfolder` keeps runs apart from the report's own (e.g. those of another profile);
+    `needs_model` False reuses a stored record without its model file (`saved.stored_run`).
     """
     saved.quiet_retracing_notice()
     settings = settings or training_config_for(params, model_config)
     key = cache_key(model_config, dataset, seed, settings)
     results_dir, models_dir = params.results_dir / subfolder, params.models_dir / subfolder
-    stored = saved.stored_run(model_config.name, seed, key, results_dir, models_dir)
+    stored = saved.stored_run(model_config.name, seed, key, results_dir, models_dir, needs_model=needs_model)
     if stored:
         print_reuse(stored, subfolder, params)
         return stored
@@ -321,7 +323,8 @@ def stored_task(task, params: config.RunParameters) -> dict | None:
     settings = task.settings or training_config_for(params, task.model_config)
     key = cache_key(task.model_config, task.dataset, task.seed, settings)
     name, folder = task.model_config.name, task.subfolder
-    return saved.stored_run(name, task.seed, key, params.results_dir / folder, params.models_dir / folder)
+    results, models = params.results_dir / folder, params.models_dir / folder
+    return saved.stored_run(name, task.seed, key, results, models, needs_model=task.needs_model)
 
 
 def print_reuse(record: records.ResultRecord, subfolder: str, params: config.RunParameters) -> None:

@@ -35,11 +35,15 @@ def quiet_retracing_notice() -> None:
         logger.addFilter(_WithoutRetracingNotice())
 
 
-def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path) -> dict | None:
+def stored_run(
+    model_name: str, seed: int, key: str, results_dir: str | Path, models_dir: str | Path, *, needs_model: bool = True
+) -> dict | None:
     """The record of an identical run (same cache key) stored in these folders with its intact model, or None.
 
     A record that is partial, corrupt or of another schema, a missing model file, or one whose
     bytes differ from those the record was written with, all count as "not stored": the run trains again.
+    `needs_model` False: a run read for its record alone (the training protocol's), reused without its model file,
+    so that its records alone carry it to another machine.
     """
     try:
         stored = records.read_record(records.record_path(results_dir, model_name, seed))
@@ -47,7 +51,7 @@ def stored_run(model_name: str, seed: int, key: str, results_dir: str | Path, mo
         return None
     if not cache.is_current(stored["cache_key"], key):
         return None
-    return stored if _model_intact(stored, models_dir) else None
+    return stored if not needs_model or _model_intact(stored, models_dir) else None
 
 
 def _model_intact(record: records.ResultRecord, models_dir: str | Path) -> bool:

@@ -40,10 +40,11 @@ class Task:
     seed: int
     settings: TrainingConfig | None = None  # None: the run's settings
     subfolder: str = ""
+    needs_model: bool = True  # False: read for its record alone, reused without its model file (`saved.stored_run`)
 
     @property
     def cost(self) -> int:
-        """A rough relative cost, used only to start the longest trainings first."""
+        """A rough relative cost, used only to order the trainings of equal earlier times (`longest_first`)."""
         return len(self.dataset.y_train) * (10 if self.model_config.kind == "cnn" else 1)
 
 
@@ -82,10 +83,10 @@ def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int 
     for record, task in zip(found, tasks):
         if record is not None:
             fit.print_reuse(record, task.subfolder, params)
-    order = sorted(missing, key=lambda index: -tasks[index].cost)
     processes = min(workers, len(missing))
     print(f"Training {len(missing)} runs in {processes} worker processes, the longest first.", flush=True)
     progress = Progress([tasks[index] for index in missing], params, processes)
+    order = longest_first([tasks[index] for index in missing], progress.expected, missing)
     context = multiprocessing.get_context("spawn")  # never fork a process that has TensorFlow loaded
     _interactive_main_spec()
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_end_with_parent) as pool:
@@ -95,6 +96,18 @@ def train_all(tasks: Sequence[Task], params: config.RunParameters, workers: int 
             progress.done(tasks[futures[future]])
     print(f"Trained {len(missing)} runs in {time.perf_counter() - progress.started:.0f} s.", flush=True)
     return found
+
+
+def longest_first(tasks: Sequence[Task], expected: dict[int, float | None], indices: Sequence[int]) -> list[int]:
+    """`indices` (those of `tasks`) ordered so that the longest trainings start first and none is left to run alone at
+    the end: by the time an earlier run of the same model took (`expected`, by `id(task)`), a run with no earlier time
+    first (it may be the longest), then by `Task.cost`."""
+    def length(position: int) -> tuple[float, int]:
+        seconds = expected.get(id(tasks[position]))
+        return (float("inf") if seconds is None else seconds, tasks[position].cost)
+
+    ranked = sorted(range(len(tasks)), key=length, reverse=True)
+    return [indices[position] for position in ranked]
 
 
 class Progress:
@@ -137,14 +150,14 @@ def earlier_seconds(task: Task, params: config.RunParameters) -> float | None:
 
 
 def _arguments(task: Task, params: config.RunParameters) -> tuple:
-    return task.model_config, task.dataset, task.seed, params, task.settings, task.subfolder
+    return task.model_config, task.dataset, task.seed, params, task.settings, task.subfolder, task.needs_model
 
 
-def _train(model_config, dataset, seed, params, settings, subfolder) -> dict:
+def _train(model_config, dataset, seed, params, settings, subfolder, needs_model=True) -> dict:
     """A worker's training: `fit.train_or_reuse`, its epoch log going to the run's terminal."""
     from convlab.training import fit
 
-    return fit.train_or_reuse(model_config, dataset, seed, params, settings, subfolder=subfolder)
+    return fit.train_or_reuse(model_config, dataset, seed, params, settings, subfolder=subfolder, needs_model=needs_model)
 
 
 def _interactive_main_spec() -> None:
