@@ -41,3 +41,25 @@ def plans_families() -> dict:
 def test_a_both_layer_kernel_is_costed_only_when_the_design_does_not_train_it():
     assert budget.costed_only("cnn_k7-7") and not budget.costed_only("cnn_k5-5")
     assert not budget.costed_only("cnn_k7") and not budget.costed_only("cnn")
+
+
+def test_a_protocol_part_already_trained_counts_its_recorded_flop(tmp_path):
+    """Every long-patience run of a dataset trained: that part is its records' FLOP; the literal part, incomplete,
+    stays planned."""
+    from convlab.experiments import literal, protocol
+    from convlab.store import records
+
+    published = paths.REPORTS_DIR / "published"
+    planned = budget.plan(published)
+    results = tmp_path / "mnist" / "results"
+    source = records.read_json(published / "mnist" / "results" / "protocol" / "cnn-seed0.json")
+    runs = int(planned.loc[budget.LONG_RUNS, "trainings"]) // len(config.DATASETS)
+    for index in range(runs):
+        records.write_json(results / protocol.FOLDER / f"model{index}-seed0.json", source | {"epochs_run": 10})
+    records.write_json(results / literal.FOLDER / "cnn-seed0.json", source | {"epochs_run": 15})
+    table = budget.plan(published, trained=tmp_path)
+    per_run = costs.training_flops(source | {"epochs_run": 10})
+    assert table.loc[f"{budget.LONG_RUNS}, trained", "trainings"] == runs
+    assert table.loc[f"{budget.LONG_RUNS}, trained", "FLOP"] == pytest.approx(runs * per_run)
+    assert table.loc[budget.LONG_RUNS, "trainings"] == runs, "Fashion-MNIST's long runs stay planned"
+    assert table.loc[budget.LITERAL, "FLOP"] == pytest.approx(planned.loc[budget.LITERAL, "FLOP"])

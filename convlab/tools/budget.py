@@ -7,9 +7,11 @@ earlier run lacks is planned from the nearest one it holds (the locally connecte
 multiply-accumulates). The protocol's runs are planned from their settings: one long-patience run per family, which
 trains `REFERENCE_PATIENCE − PATIENCE` epochs past where the earlier run's rule stopped (at most the cap), and the
 literal protocol exactly 15 epochs on 60,000 images. `epoch_factor` scales the trainings that early stopping ends,
-for a stopping rule other than the earlier run's.
+for a stopping rule other than the earlier run's. `trained`: a report tree whose protocol runs have already trained
+(`12_training_protocol` of the full profile): where it holds every run of a protocol part, that part counts their
+recorded FLOP instead of a plan.
 
-    python -m convlab.tools.budget [reports/published] [--epoch-factor 1.3]
+    python -m convlab.tools.budget [reports/published] [--epoch-factor 1.3] [--trained reports]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from convlab.analysis import costs
-from convlab.experiments import design, protocol
+from convlab.experiments import design, literal, protocol
 from convlab.study import config, hypotheses, identities, profiles
 
 STAND_INS = {"cnn_local1": "cnn"}  # a model the earlier run may lack, and the stored model that plans it
@@ -43,7 +45,22 @@ def costed_only(name: str) -> bool:
     return bool(both) and int(both.group(1)) not in design.BOTH_LAYER_SIZES_TRAINED
 
 
-def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0) -> pd.DataFrame:
+LONG_RUNS = "long-patience runs (one per family)"
+LITERAL = "the studies' literal protocol"
+
+
+def trained_protocol(root: Path, dataset: str) -> dict[str, list[dict]]:
+    """The protocol's runs a report tree holds for a dataset, by part (`LONG_RUNS`, `LITERAL`)."""
+    found: dict[str, list[dict]] = {LONG_RUNS: [], LITERAL: []}
+    for relative, record in costs.training_records(root / dataset / "results"):
+        if relative.startswith(f"{literal.FOLDER}/"):
+            found[LITERAL].append(record)
+        elif relative.startswith(f"{protocol.FOLDER}/"):
+            found[LONG_RUNS].append(record)
+    return found
+
+
+def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0, trained: Path | None = None) -> pd.DataFrame:
     """One row per part of the planned full run and dataset: trainings and training FLOP."""
     seeds = profiles.PROFILES["full"].seeds
     rows = []
@@ -71,7 +88,7 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0) -> pd.
                         "FLOP": sum(map(costs.training_flops, group)) * epoch_factor,
                     }
                 )
-        part = "long-patience runs (one per family)"
+        part, planned = LONG_RUNS, len(rows)
         for name in REFERENCE_MODELS:
             rows.append({"dataset": dataset, "part": part, "trainings": 1, "FLOP": mean_flops(f"{protocol.FOLDER}/{name}")})
         families = protocol.family_configs(dataset)
@@ -89,19 +106,34 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0) -> pd.
             macs = stored[name][0]["macs_per_image"]
             count = len(profiles.exploratory_seeds(seeds))
             flops = costs.TRAINING_FLOPS_PER_MAC * macs * config.SPLIT_SIZES["train_size"] * protocol.STUDIES_EPOCHS
-            rows.append({"dataset": dataset, "part": "the studies' literal protocol", "trainings": count, "FLOP": count * flops})
+            rows.append({"dataset": dataset, "part": LITERAL, "trainings": count, "FLOP": count * flops})
+        if trained is not None:
+            rows[planned:] = measured_protocol(rows[planned:], trained_protocol(trained, dataset), dataset)
     frame = pd.DataFrame(rows).groupby("part", sort=False)[["trainings", "FLOP"]].sum()
     frame.loc["all"] = frame.sum()
     return frame.astype({"trainings": int})
+
+
+def measured_protocol(planned: list[dict], trained: dict[str, list[dict]], dataset: str) -> list[dict]:
+    """The protocol's planned rows, each part replaced by the recorded FLOP of its trained runs where all are there."""
+    rows = []
+    for part in (LONG_RUNS, LITERAL):
+        mine = [row for row in planned if row["part"] == part]
+        if len(trained[part]) >= sum(row["trainings"] for row in mine):
+            flops = sum(map(costs.training_flops, trained[part]))
+            mine = [{"dataset": dataset, "part": f"{part}, trained", "trainings": len(trained[part]), "FLOP": flops}]
+        rows += mine
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A full run's training FLOP, planned from the records of an earlier run.")
     parser.add_argument("root", nargs="?", type=Path, default=Path("reports/published"), help="the earlier run's reports root")
     parser.add_argument("--epoch-factor", type=float, default=1.0, help="epochs per run over the earlier run's")
+    parser.add_argument("--trained", type=Path, help="a report tree whose protocol runs (notebook 12) have trained")
     arguments = parser.parse_args(argv)
     root = arguments.root
-    table = plan(root, epoch_factor=arguments.epoch_factor)
+    table = plan(root, epoch_factor=arguments.epoch_factor, trained=arguments.trained)
     total = float(table.loc["all", "FLOP"])
     print(f"A full run of this design, planned from the records under {root} (seeds {profiles.PROFILES['full'].seeds}):")
     print(table.to_string(formatters={"FLOP": "{:.3g}".format}))
