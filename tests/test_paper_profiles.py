@@ -15,6 +15,7 @@ from convlab.report import doccheck, report
 from convlab.study import config, hypotheses, manifest, paths, profiles
 
 PUBLISHED = paths.REPORTS_DIR / "published"
+CARRIED = paths.REPORTS_DIR / "carried"  # the protocol's records of a full run in progress, where there is one
 QUICK_MODELS = ("fc_baseline", "cnn", "cnn_k5", "cnn_k7")
 DEFECTS = re.compile(r"\b[Nn]a[Nn]\b|n/a|fails on this run|\bNone\b|\[claim")
 
@@ -51,7 +52,9 @@ def _full(source: Path, target: Path) -> None:
 
 def _by_power(source: Path, target: Path) -> None:
     """The full profile's design: each primary model on the seeds the power plan gives it on this dataset (copies of
-    seeds 0 to 2 beyond the third), the exploratory models on three, 7×7 in both layers not trained."""
+    seeds 0 to 2 beyond the third), the exploratory models on three, 7×7 in both layers not trained; every family's
+    long run as notebook 12 trained it (the carried records of a full run in progress, else the published ones), and
+    every training stopped by the declared rule (the shift-augmented models by the long runs' own)."""
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("claims", "cnn_k7-7-seed*"))
     dataset = target.parent.name
     for name in hypotheses.primary_models():
@@ -59,7 +62,21 @@ def _by_power(source: Path, target: Path) -> None:
             original = target / f"{name}-seed{seed % 3}.json"
             if original.exists():  # the published run has no locally connected twin
                 _reseeded(original, seed, target)
-    _family_long_runs(target / "protocol")
+    carried = CARRIED / dataset / "results" / "protocol"
+    if carried.is_dir():
+        shutil.rmtree(target / "protocol")
+        shutil.copytree(carried, target / "protocol")
+    else:
+        _family_long_runs(target / "protocol")
+    for path in target.glob("*-seed*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        augmented = bool(record["model"].get("shift_augmentation"))
+        record["parameters"] |= {
+            "monitor": profiles.MONITOR,
+            "patience": profiles.AUGMENTED_PATIENCE if augmented else profiles.PATIENCE,
+            "also_wait_for": "val_accuracy" if augmented else "",
+        }
+        path.write_text(json.dumps(record), encoding="utf-8")
 
 
 # Every family's long-patience run, as notebook 12 now trains them: (stored name, base record, what differs)
@@ -161,10 +178,23 @@ def test_a_run_seeded_by_power_says_so_and_what_it_left_untrained(rendered):
     assert f"or the first {hypotheses.MIN_PRIMARY_SEEDS} or more of them where the power plan" in text
     assert "7×7 in both layers, several times the CNN's arithmetic on Fashion-MNIST, is not trained" in text
     assert "5×5, 5×5 and 7×7, 7×7" not in text and "(5×5, 5×5)" in text
-    assert "The rule was measured, not assumed. For each dataset we trained every family of models on 1 to 3 seeds" in text
-    assert "10 families, 28 runs over both datasets" in text and "GAP head, slow to learn" in text
+    if CARRIED.is_dir():
+        assert "The rule was measured, not assumed. For each dataset we trained one seed of every family of models" in text
+        assert "10 families, 20 runs over both datasets" in text and "GAP head, slow to learn" in text
+    else:
+        assert "The rule was measured, not assumed. For each dataset we trained every family of models on 1 to 3 seeds" in text
+        assert "10 families, 28 runs over both datasets" in text and "GAP head, slow to learn" in text
     assert "or 7×7, is not" not in _text(rendered["full"]) and "is not trained" not in _text(rendered["full"])
 
 
 def test_the_published_runs_claims_all_hold(rendered):
     assert rendered["full"].failed == []
+
+
+def test_a_run_stopped_by_the_chosen_rule_says_which_models_train_by_the_long_runs_rule(rendered):
+    text = _text(rendered["by power"])
+    chosen = f"validation loss, patience {profiles.PATIENCE}, the rule every training of this run used but the shift-augmented"
+    assert chosen in text
+    assert "the chosen rule would have stopped each of their long runs more than 2% above its lowest validation loss" in text
+    assert f"They train with the long runs' own rule: patience {profiles.AUGMENTED_PATIENCE}" in text
+    assert "shift-augmented models were left out" not in _text(rendered["full"]), "the published run has no such rule"

@@ -101,3 +101,17 @@ def test_only_runs_of_the_studies_settings_on_the_same_data_are_like_for_like():
     assert protocol.follows_the_studies(good, data) and not protocol.follows_the_studies(batch64, data)
     assert not protocol.follows_the_studies(short) and not protocol.follows_the_studies(good, {"train_size": 2000})
     assert protocol.like_for_like({"FC": [good, batch64, short]}, data) == {"FC": [good]}
+
+
+def test_an_exempt_family_is_left_out_of_the_choice_of_the_rule():
+    from convlab.experiments import stopping
+
+    steady = {"val_loss": [1.0, 0.8, 0.81, 0.7, 0.71, 0.72, 0.73, 0.74, 0.75], "val_accuracy": [0.5] * 9}
+    plateau = {"val_loss": [1.0, 0.9, 0.91, 0.92, 0.93, 0.5, 0.6, 0.6, 0.6], "val_accuracy": [0.5] * 9}
+    runs = {"MNIST, CNN": [{"history": steady}], "MNIST, CNN, shift-augmented": [{"history": plateau}]}
+    table = stopping.family_rule_table(runs, patiences=(1, 2, 3), monitors=("val_loss",))
+    assert stopping.chosen_rule(table) is None, "patience 3 stops the plateau early"
+    chosen = stopping.chosen_rule(table, exempt=("CNN, shift-augmented",))
+    assert (chosen["monitor"], chosen["patience"]) == ("val_loss", 2)
+    assert stopping.exempted("MNIST, CNN, shift-augmented", ("CNN, shift-augmented",))
+    assert not stopping.exempted("MNIST, FC, shift-augmented", ("CNN, shift-augmented",))

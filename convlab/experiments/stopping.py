@@ -104,10 +104,12 @@ def family_rule_table(
     return pd.DataFrame(rows)
 
 
-def chosen_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> dict | None:
+def chosen_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE, exempt: tuple[str, ...] = ()) -> dict | None:
     """The stopping rule read off `family_rule_table`, on validation data alone: for each monitor, the cheapest patience
     (fewest mean epochs over all runs, then the smaller) with at most `share` premature stops in every family; of
-    those, the monitor whose kept epochs have the higher mean validation accuracy. None when no rule qualifies."""
+    those, the monitor whose kept epochs have the higher mean validation accuracy. None when no rule qualifies.
+    `exempt`: family labels ("CNN, shift-augmented") that train with a rule of their own, left out of the choice."""
+    table = table[~table["family"].map(lambda family: exempted(family, exempt))] if exempt and not table.empty else table
     if table.empty:
         return None
     candidates = []
@@ -128,6 +130,11 @@ def chosen_rule(table: pd.DataFrame, share: float = PREMATURE_SHARE) -> dict | N
     for candidate in sorted(candidates, key=lambda c: (c["mean epochs per run"], c["patience"])):
         cheapest.setdefault(candidate["monitor"], candidate)
     return max(cheapest.values(), key=lambda c: (c["kept validation accuracy (%)"], -c["mean epochs per run"]))
+
+
+def exempted(family: str, exempt: tuple[str, ...]) -> bool:
+    """Whether a family label of `family_rule_table` ("MNIST, CNN, shift-augmented") is one of the `exempt` families."""
+    return any(family == label or family.endswith(f", {label}") for label in exempt)
 
 
 def at_the_cap(runs: records.RecordGroups) -> list[tuple[str, int]]:

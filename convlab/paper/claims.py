@@ -268,6 +268,12 @@ CLAIMS = (
         lambda c: c.rule.chosen is not None and (c.rule.chosen["monitor"], c.rule.chosen["patience"]) == c.rule.used,
     ),
     Claim(
+        "augmented_rule_needed",
+        "the rule chosen on the other families would have stopped every shift-augmented long run, on both datasets, "
+        "more than 2% above its lowest validation loss",
+        lambda c: c.rule.by_family and c.rule.long_rule_premature,
+    ),
+    Claim(
         "no_long_run_at_cap",
         "no long-patience run reached its epoch cap",
         lambda c: c.rule.by_family and not c.rule.at_cap,

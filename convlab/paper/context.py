@@ -181,6 +181,9 @@ def _protocol_values(loaded: Mapping[str, runs.DatasetRun]) -> values.Names:
             found["learning_rate"],
         )
         found["epoch_cap"] = values.count(settings["epochs"])
+        augmented = next((r for run in loaded.values() for r in run.groups.get("cnn_shift4", [])), None)
+        if augmented is not None and augmented["parameters"].get("also_wait_for"):
+            found["augmented_patience"] = values.count(augmented["parameters"]["patience"])
         found["validation_percent"] = values.number(100 * settings["validation_fraction"], 0)
         seeds = sorted({r["seed"] for run in loaded.values() for r in run.groups.get("cnn", [])})
         found["seeds"] = values.Value(
@@ -268,7 +271,13 @@ def _family_rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
     rule chosen on them, the runs that reached their cap, and the rule the run's trainings used."""
     by_family = protocol.rule_families({run.title: run.long_runs for run in loaded.values()})
     table = protocol.family_rule_table(by_family)
-    chosen = protocol.chosen_rule(table)
+    chosen = protocol.chosen_rule(table, exempt=protocol.LONG_RULE_FAMILIES)
+    long_rule = [label for label in by_family if protocol.exempted(label, protocol.LONG_RULE_FAMILIES)]
+    premature = chosen is not None and chosen["monitor"] == "val_loss" and all(
+        protocol.is_premature_on(run["history"], chosen["patience"], chosen["monitor"])
+        for label in long_rule
+        for run in by_family[label]
+    )
     used = runs.trained_rule(loaded)
     rates = {run.title: protocol.learning_rate_table(run.long_runs) for run in loaded.values() if run.long_runs}
     rates = {title: table for title, table in rates.items() if not table.empty}
@@ -285,6 +294,8 @@ def _family_rule(loaded: Mapping[str, runs.DatasetRun]) -> SimpleNamespace:
         most_seeds=max(len(group) for group in by_family.values()),
         families=len({label.split(", ", 1)[1] for label in by_family}),
         premature={},
+        long_rule=long_rule,
+        long_rule_premature=bool(long_rule) and premature,
         rates=rates,
         best_gap_rate=float(best_by_rate.idxmax()) if best_by_rate is not None else None,
         by_family=True,

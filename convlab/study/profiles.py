@@ -8,11 +8,14 @@ from convlab.study.paths import ParameterError
 
 # The stopping rule every family trains with: the cheapest patience whose premature stops on the reference runs
 # are at most 5% (`convlab.experiments.protocol`; the report checks the choice on every run that has reference runs).
-PATIENCE = 4
+PATIENCE = 3
 MONITOR = "val_loss"  # what the rule watches: "val_loss" (lower is better) or "val_accuracy" (`stopping.MONITORS`)
 # A head that learns too slowly at the studies' 1e-3 trains at its own rate, chosen on validation data from the
 # long-patience runs at each candidate rate (`protocol.learning_rate_table`); a head not named here keeps 1e-3.
 HEAD_LEARNING_RATES: dict[str, float] = {}
+# The shift-augmented models train with the long-patience runs' own rule: this patience, stopping only once neither
+# the validation loss nor the validation accuracy improved (`protocol.LONG_RULE_FAMILIES` says why).
+AUGMENTED_PATIENCE = 10
 EPOCH_CAP = 120  # set high enough that early stopping, not the cap, ends a run (the report lists any the cap ended)
 BATCH_SIZE = 32  # the studies' batch, for every family
 # Exploratory families (those no primary hypothesis names, `hypotheses.PRIMARY`) train on the first this many of a

@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(rates.to_string())
     capped = stopping.at_the_cap(families)
     print(f"Runs at their cap: {capped or 'none'}")
-    chosen = stopping.chosen_rule(table)
+    chosen = stopping.chosen_rule(table, exempt=protocol.LONG_RULE_FAMILIES)
+    exempt = table[table["family"].map(lambda family: stopping.exempted(family, protocol.LONG_RULE_FAMILIES))]
+    if not exempt.empty:
+        print("Families that train with the long runs' own rule (left out of the choice), premature stops by rule:")
+        print(exempt.pivot_table(index=["monitor", "patience"], columns="family", values="premature stops").to_string())
     declared = (profiles.MONITOR, profiles.PATIENCE)
     print(f"Declared: {declared[0]}, patience {declared[1]}.")
     if chosen is None:
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     epochs = chosen["mean epochs per run"]
     print(f"Chosen on these runs: {chosen['monitor']}, patience {chosen['patience']} ({epochs:.1f} epochs per run).")
-    print(f"Epoch factor of the chosen rule against the declared one: {epoch_factor(families, chosen, declared):.2f}")
+    ruled = {label: group for label, group in families.items() if not stopping.exempted(label, protocol.LONG_RULE_FAMILIES)}
+    print(f"Epoch factor of the chosen rule against the declared one: {epoch_factor(ruled, chosen, declared):.2f}")
     return 0
 
 

@@ -81,24 +81,25 @@ def training_config_for(params: config.RunParameters, model_config: models.Model
 
     Every family stops by the protocol's rule (`profiles.MONITOR`, the run's patience) and learns at the studies' rate,
     Adam's 1e-3, unless its head has a rate of its own chosen on validation data (`profiles.HEAD_LEARNING_RATES`).
+    A shift-augmented model stops by the long-patience runs' rule instead (`profiles.AUGMENTED_PATIENCE`, waiting for
+    the validation accuracy too).
     """
     learning_rate = profiles.HEAD_LEARNING_RATES.get(model_config.head, TrainingConfig.learning_rate)
+    augmented = model_config.shift_augmentation > 0
+    rule = {
+        "patience": profiles.AUGMENTED_PATIENCE if augmented else params.patience,
+        "monitor": profiles.MONITOR,
+        "also_wait_for": "val_accuracy" if augmented else "",
+    }
     if model_config.kind == "cnn":  # bfloat16 pays for convolutions only: an FC epoch took as long as in float32
         return TrainingConfig(
             epochs=params.cnn_epochs,
             batch_size=params.batch_size,
             learning_rate=learning_rate,
-            patience=params.patience,
             precision=precision.training_precision(),
-            monitor=profiles.MONITOR,
+            **rule,
         )
-    return TrainingConfig(
-        epochs=params.epochs,
-        batch_size=params.fc_batch_size,
-        learning_rate=learning_rate,
-        patience=params.patience,
-        monitor=profiles.MONITOR,
-    )
+    return TrainingConfig(epochs=params.epochs, batch_size=params.fc_batch_size, learning_rate=learning_rate, **rule)
 
 
 class EpochTimer(keras.callbacks.Callback):
