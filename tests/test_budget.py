@@ -63,3 +63,23 @@ def test_a_protocol_part_already_trained_counts_its_recorded_flop(tmp_path):
     assert table.loc[f"{budget.LONG_RUNS}, trained", "FLOP"] == pytest.approx(runs * per_run)
     assert table.loc[budget.LONG_RUNS, "trainings"] == runs, "Fashion-MNIST's long runs stay planned"
     assert table.loc[budget.LITERAL, "FLOP"] == pytest.approx(planned.loc[budget.LITERAL, "FLOP"])
+
+
+def test_a_shift_augmented_model_is_planned_at_its_long_runs_epochs(tmp_path):
+    """It trains by the long runs' own rule, so each of its seeds runs about as long as its long run."""
+    import numpy as np
+
+    from convlab.experiments import protocol
+    from convlab.store import records
+
+    published = paths.REPORTS_DIR / "published"
+    stored = [r for rel, r in costs.training_records(published / "mnist" / "results") if rel == "cnn_shift4-seed0.json"]
+    long_run = stored[0] | {"epochs_run": 40}
+    records.write_json(tmp_path / "mnist" / "results" / protocol.FOLDER / "cnn_shift4-seed0.json", long_run)
+    group = [r for rel, r in costs.training_records(published / "mnist" / "results") if rel.startswith("cnn_shift4-")]
+    per_epoch = np.mean([costs.training_flops(r) / r["epochs_run"] for r in group])
+    seeds = len(hypotheses.seeds_for_model("cnn_shift4", profiles.PROFILES["full"].seeds, "mnist"))
+    planned, trained = budget.plan(published), budget.plan(published, trained=tmp_path)
+    grown = trained.loc["exploratory models", "FLOP"] - planned.loc["exploratory models", "FLOP"]
+    mean = np.mean([costs.training_flops(r) for r in group])
+    assert grown == pytest.approx(seeds * (40 * per_epoch - mean))

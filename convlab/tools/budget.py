@@ -9,7 +9,8 @@ trains `REFERENCE_PATIENCE − PATIENCE` epochs past where the earlier run's rul
 literal protocol exactly 15 epochs on 60,000 images. `epoch_factor` scales the trainings that early stopping ends,
 for a stopping rule other than the earlier run's. `trained`: a report tree whose protocol runs have already trained
 (`12_training_protocol` of the full profile): where it holds every run of a protocol part, that part counts their
-recorded FLOP instead of a plan.
+recorded FLOP instead of a plan, and a shift-augmented model, which trains by the long runs' own rule, is planned at its
+long run's epochs.
 
     python -m convlab.tools.budget [reports/published] [--epoch-factor 1.3] [--trained reports]
 """
@@ -26,6 +27,7 @@ import pandas as pd
 
 from convlab.analysis import costs
 from convlab.experiments import design, literal, protocol
+from convlab.store import records
 from convlab.study import config, hypotheses, identities, profiles
 
 STAND_INS = {"cnn_local1": "cnn"}  # a model the earlier run may lack, and the stored model that plans it
@@ -77,7 +79,12 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0, traine
         for name in models:
             count = len(hypotheses.seeds_for_model(name, seeds, dataset))
             part = "primary models" if name in hypotheses.primary_models() else "exploratory models"
-            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * mean_flops(name) * epoch_factor})
+            per_run = mean_flops(name) * epoch_factor
+            long_run = trained and long_rule_epochs(trained, dataset, name)
+            if long_run:  # trains by the long runs' own rule: as many epochs as its long run
+                group = stored[STAND_INS.get(name, name)]
+                per_run = long_run * np.mean([costs.training_flops(r) / r["epochs_run"] for r in group])
+            rows.append({"dataset": dataset, "part": part, "trainings": count, "FLOP": count * per_run})
         for name, group in stored.items():
             if name.startswith(design.CURVES_FOLDER + "/"):
                 rows.append(
@@ -112,6 +119,14 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0, traine
     frame = pd.DataFrame(rows).groupby("part", sort=False)[["trainings", "FLOP"]].sum()
     frame.loc["all"] = frame.sum()
     return frame.astype({"trainings": int})
+
+
+def long_rule_epochs(trained: Path, dataset: str, name: str) -> int | None:
+    """The epochs of a shift-augmented model's long run in a report tree (it trains by that run's rule), or None."""
+    path = trained / dataset / "results" / protocol.FOLDER / f"{name}-seed0.json"
+    if not re.search(r"_shift\d+$", name) or not path.is_file():
+        return None
+    return int(records.read_json(path)["epochs_run"])
 
 
 def measured_protocol(planned: list[dict], trained: dict[str, list[dict]], dataset: str) -> list[dict]:
