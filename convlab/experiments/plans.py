@@ -132,7 +132,7 @@ def settings_families(dataset: str) -> dict[str, models.ModelConfig]:
 
 
 def describe_training(settings: fit.TrainingConfig) -> str:
-    """A training configuration in a few words: "batch 32, ≤120 epochs, patience 4, learning rate 0.001, float32"."""
+    """A training configuration in a few words: "batch 32, ≤120 epochs, patience 3, learning rate 0.001, float32"."""
     cap = f"batch {settings.batch_size}, ≤{settings.epochs} epochs"
     return f"{cap}, patience {settings.patience}, learning rate {settings.learning_rate:g}, {settings.precision}"
 
