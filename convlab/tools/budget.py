@@ -124,9 +124,10 @@ def plan(root: Path, datasets=config.DATASETS, epoch_factor: float = 1.0, traine
 def long_rule_epochs(trained: Path, dataset: str, name: str) -> int | None:
     """The epochs of a shift-augmented model's long run in a report tree (it trains by that run's rule), or None."""
     path = trained / dataset / "results" / protocol.FOLDER / f"{name}-seed0.json"
-    if not re.search(r"_shift\d+$", name) or not path.is_file():
+    if not path.is_file():
         return None
-    return int(records.read_json(path)["epochs_run"])
+    record = records.read_json(path)
+    return int(record["epochs_run"]) if record["model"].get("shift_augmentation") else None
 
 
 def measured_protocol(planned: list[dict], trained: dict[str, list[dict]], dataset: str) -> list[dict]:
